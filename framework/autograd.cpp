@@ -1,0 +1,214 @@
+// The backward engine. See autograd.hpp for the contract and docs/architecture.md for the walk-through.
+#include "unroll/framework/autograd.hpp"
+
+#include <atomic>
+
+#include "unroll/framework/detail/check.hpp"
+#include "unroll/framework/ops.hpp"
+
+namespace unroll {
+
+// ---- grad mode -------------------------------------------------------------------------------------
+namespace {
+thread_local bool t_grad_enabled = true;
+std::atomic<int64_t> g_live_nodes{0};
+std::atomic<uint64_t> g_pass_counter{0};  // each backward pass marks the tensors it visits with a fresh number
+}  // namespace
+
+bool is_grad_enabled() { return t_grad_enabled; }
+void set_grad_enabled(bool on) { t_grad_enabled = on; }
+int64_t live_node_count() { return g_live_nodes.load(std::memory_order_relaxed); }
+
+// ---- nodes -----------------------------------------------------------------------------------------
+namespace {
+// Destroying the last handle of a long chain (tensor -> node -> input tensor -> node ...) would recurse
+// once per link. Instead, the outermost ~Node drains a worklist while inner ones only add to it.
+struct Graveyard {
+  std::vector<std::shared_ptr<TensorImpl>> tensors;
+  std::vector<BackwardFn> closures;  // may hold saved tensors with history of their own
+};
+thread_local Graveyard* t_graveyard = nullptr;
+}  // namespace
+
+Node::Node() { g_live_nodes.fetch_add(1, std::memory_order_relaxed); }
+
+Node::~Node() {
+  g_live_nodes.fetch_sub(1, std::memory_order_relaxed);
+  if (inputs.empty() && !backward) return;
+  if (t_graveyard) {
+    for (auto& in : inputs) t_graveyard->tensors.push_back(std::move(in));
+    if (backward) t_graveyard->closures.push_back(std::move(backward));
+    return;
+  }
+  Graveyard graveyard;
+  t_graveyard = &graveyard;
+  graveyard.tensors = std::move(inputs);
+  if (backward) graveyard.closures.push_back(std::move(backward));
+  while (!graveyard.tensors.empty() || !graveyard.closures.empty()) {
+    if (!graveyard.tensors.empty()) {
+      auto last = std::move(graveyard.tensors.back());
+      graveyard.tensors.pop_back();
+      last.reset();  // may destroy a Node, which appends to the graveyard instead of recursing
+    } else {
+      auto last = std::move(graveyard.closures.back());
+      graveyard.closures.pop_back();
+      last = nullptr;
+    }
+  }
+  t_graveyard = nullptr;
+}
+
+bool should_record(std::initializer_list<const Tensor*> inputs) {
+  if (!t_grad_enabled) return false;
+  for (const Tensor* t : inputs)
+    if (t->defined() && t->impl()->requires_grad) return true;
+  return false;
+}
+
+bool should_record(const std::vector<Tensor>& inputs) {
+  if (!t_grad_enabled) return false;
+  for (const Tensor& t : inputs)
+    if (t.defined() && t.impl()->requires_grad) return true;
+  return false;
+}
+
+void record(Tensor& output, const char* name, std::vector<Tensor> inputs, BackwardFn backward) {
+  auto node = std::make_shared<Node>();
+  node->name = name;
+  node->inputs.reserve(inputs.size());
+  for (Tensor& t : inputs) node->inputs.push_back(t.impl_ptr());
+  node->backward = std::move(backward);
+  output.impl()->grad_fn = std::move(node);
+  output.impl()->requires_grad = true;
+}
+
+// ---- backward context ------------------------------------------------------------------------------
+const TensorImpl& BackwardContext::input(int i) const { return *node_.inputs[i]; }
+
+bool BackwardContext::needs_grad(int i) const {
+  const auto& in = node_.inputs[i];
+  return in && in->requires_grad;
+}
+
+namespace {
+// slot += grad, in place when nobody else can see slot's buffer, otherwise into a fresh tensor.
+void accumulate(Tensor& slot, Tensor grad) {
+  if (!slot.defined()) {
+    slot = std::move(grad);
+  } else if (slot.impl_ptr().use_count() == 1 && slot.impl()->storage.use_count() == 1) {
+    real* s = slot.data();
+    const real* g = grad.data();
+    const int64_t n = slot.numel();
+    for (int64_t k = 0; k < n; ++k) s[k] += g[k];
+  } else {
+    slot = add(slot, grad);
+  }
+}
+}  // namespace
+
+void BackwardContext::add_grad(int i, Tensor grad) {
+  TensorImpl* in = node_.inputs[i].get();
+  if (!in || !in->requires_grad) return;
+  detail::check(grad.shape() == in->shape, "{} backward: gradient for input {} has shape {}, expected {}", node_.name, i,
+                grad.shape(), in->shape);
+  accumulate(in->grad_in_flight, std::move(grad));
+}
+
+// ---- the engine ------------------------------------------------------------------------------------
+namespace {
+
+// Reverse topological order of every tensor that requires grad and is reachable from the roots.
+// Iterative depth-first search: graphs tens of thousands of nodes deep never touch the call stack.
+std::vector<std::shared_ptr<TensorImpl>> topological_order(const std::vector<Tensor>& roots, uint64_t mark) {
+  std::vector<std::shared_ptr<TensorImpl>> postorder;
+  struct Frame {
+    TensorImpl* impl;
+    size_t next_input;
+  };
+  std::vector<Frame> stack;
+  std::vector<std::shared_ptr<TensorImpl>> holders;  // keeps stacked tensors alive while we walk
+  for (const Tensor& root : roots) {
+    if (root.impl()->visit_mark == mark) continue;
+    root.impl()->visit_mark = mark;
+    stack.push_back({root.impl(), 0});
+    holders.push_back(root.impl_ptr());
+    while (!stack.empty()) {
+      Frame& top = stack.back();
+      Node* node = top.impl->grad_fn.get();
+      if (node && node->released)
+        throw Error(fmt::format(
+            "backward: trying to backward through the graph a second time (op '{}'); its saved values were "
+            "freed by the first backward. Pass retain_graph = true to the first call.",
+            node->name));
+      if (node && top.next_input < node->inputs.size()) {
+        const auto& in = node->inputs[top.next_input++];
+        if (in && in->requires_grad && in->visit_mark != mark) {
+          in->visit_mark = mark;
+          stack.push_back({in.get(), 0});
+          holders.push_back(in);
+        }
+        continue;
+      }
+      // all inputs done: the tensor goes after everything it depends on
+      postorder.push_back(std::move(holders.back()));
+      holders.pop_back();
+      stack.pop_back();
+    }
+  }
+  return {postorder.rbegin(), postorder.rend()};
+}
+
+}  // namespace
+
+void backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& seeds, bool retain_graph) {
+  detail::check(roots.size() == seeds.size(), "backward: got {} roots but {} seeds", roots.size(), seeds.size());
+  for (size_t r = 0; r < roots.size(); ++r) {
+    const Tensor& root = roots[r];
+    detail::check(root.defined(), "backward: called on an undefined tensor");
+    detail::check(root.requires_grad(),
+                  "backward: tensor of shape {} does not require grad and has no grad_fn (did you forget "
+                  "requires_grad_() on a leaf, or run the forward under NoGradGuard?)",
+                  root.shape());
+    if (seeds[r].defined())
+      detail::check(seeds[r].shape() == root.shape(), "backward: seed gradient has shape {} but the tensor has shape {}",
+                    seeds[r].shape(), root.shape());
+    else
+      detail::check(root.numel() == 1,
+                    "backward: grad can be implicitly created only for a one-element output; this tensor has shape "
+                    "{}: pass a seed gradient of that shape",
+                    root.shape());
+  }
+  NoGradGuard no_grad;  // gradients are plain values; no graph of the backward pass is recorded
+  const uint64_t mark = g_pass_counter.fetch_add(1, std::memory_order_relaxed) + 1;
+  std::vector<std::shared_ptr<TensorImpl>> order = topological_order(roots, mark);
+  for (size_t r = 0; r < roots.size(); ++r) {
+    Tensor seed = seeds[r].defined() ? seeds[r].detach() : ones(roots[r].shape());
+    accumulate(roots[r].impl()->grad_in_flight, std::move(seed));
+  }
+
+  for (const auto& impl : order) {
+    Tensor grad = std::move(impl->grad_in_flight);
+    impl->grad_in_flight = Tensor();
+    if (!grad.defined()) continue;  // no path from a root carried a gradient here
+    Node* node = impl->grad_fn.get();
+    if (!node || impl->retains_grad) {
+      // Leaves (and retained non-leaves) keep the gradient; give them their own buffer so later in-place
+      // updates (accumulation, clipping) never write into a tensor someone else can see.
+      accumulate(impl->grad, grad.impl()->storage.use_count() == 1 ? grad : clone(grad));
+    }
+    if (!node) continue;
+    BackwardContext ctx(*node, *impl, grad);
+    node->backward(ctx);
+    if (!retain_graph) {
+      node->backward = nullptr;  // frees the values the op saved
+      node->inputs.clear();
+      node->released = true;
+    }
+  }
+}
+
+void Tensor::backward(const Tensor& seed, bool retain_graph) const {
+  unroll::backward({*this}, {seed}, retain_graph);
+}
+
+}  // namespace unroll

@@ -1,0 +1,15 @@
+// Internal: the library's only BLAS entry point (row-major GEMM with transpose flags).
+#pragma once
+
+#include <cstdint>
+
+#include "unroll/framework/config.hpp"
+
+namespace unroll::detail {
+
+// C[M, N] = alpha * op(A) * op(B) + beta * C, all row-major; op(X) = X or X^T by flag.
+// lda/ldb/ldc are row strides of A, B, C as stored. beta = 1 accumulates into C.
+void gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k, real alpha, const real* a, int64_t lda,
+          const real* b, int64_t ldb, real beta, real* c, int64_t ldc);
+
+}  // namespace unroll::detail

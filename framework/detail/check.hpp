@@ -1,0 +1,33 @@
+// Internal (not installed): argument checks with fmt-formatted messages, and Shape formatting.
+#pragma once
+
+#include <fmt/format.h>
+
+#include <string>
+#include <utility>
+
+#include "unroll/framework/error.hpp"
+#include "unroll/framework/shape.hpp"
+
+template <>
+struct fmt::formatter<unroll::Shape> : fmt::formatter<std::string> {
+  template <class Ctx>
+  auto format(const unroll::Shape& s, Ctx& ctx) const {
+    return fmt::formatter<std::string>::format(unroll::to_string(s), ctx);
+  }
+};
+
+namespace unroll::detail {
+
+// check(cond, "op: message {}", args...): throws unroll::Error with the formatted message when cond is
+// false. The message is only formatted on failure, so checks cost nothing on the hot path.
+template <class... Args>
+inline void check(bool cond, fmt::format_string<Args...> format, Args&&... args) {
+  if (!cond) [[unlikely]]
+    throw Error(fmt::format(format, std::forward<Args>(args)...));
+}
+
+// Normalize a possibly negative axis for a tensor of rank `rank`; throws naming `op` when out of range.
+int normalize_axis(const char* op, int axis, int rank, const Shape& shape);
+
+}  // namespace unroll::detail

@@ -1,0 +1,20 @@
+// Internal: the one place the library includes xtensor (its headers moved in 0.26; we build on 0.24).
+// Kernels adapt Storage buffers in place (no copies, still on xsimd's fast path).
+#pragma once
+
+#include <xtensor/xadapt.hpp>
+#include <xtensor/xmath.hpp>
+#include <xtensor/xnoalias.hpp>
+#include <xtensor/xtensor.hpp>
+
+#include "unroll/framework/tensor.hpp"
+
+namespace unroll::detail {
+
+// A flat 1-D xtensor view of a tensor's values.
+inline auto flat(const Tensor& t) {
+  return xt::adapt(const_cast<real*>(t.data()), static_cast<size_t>(t.numel()), xt::no_ownership(),
+                   std::array<size_t, 1>{static_cast<size_t>(t.numel())});
+}
+
+}  // namespace unroll::detail

@@ -1,0 +1,74 @@
+#include "unroll/framework/gradcheck.hpp"
+
+#include <cmath>
+
+#include "unroll/framework/autograd.hpp"
+#include "unroll/framework/detail/check.hpp"
+#include "unroll/framework/ops.hpp"
+
+namespace unroll {
+
+GradcheckResult gradcheck(const std::function<Tensor(const std::vector<Tensor>&)>& fn, const std::vector<Tensor>& inputs,
+                          const GradcheckOptions& options) {
+  // Fresh leaves with the same values, so the caller's tensors and their grads are left alone.
+  std::vector<Tensor> leaves;
+  for (const Tensor& x : inputs) {
+    Tensor leaf = clone(x.detach());
+    if (x.requires_grad()) leaf.requires_grad_();
+    leaves.push_back(leaf);
+  }
+  const Tensor output = fn(leaves);
+  detail::check(output.defined() && output.requires_grad(),
+                "gradcheck: the function's output does not require grad (no input requires grad, or fn detached it)");
+  const int64_t n_out = output.numel();
+
+  // numeric[i][k * n_out + j] = d output_j / d input_i[k], by central differences
+  std::vector<std::vector<double>> numeric(leaves.size());
+  {
+    NoGradGuard no_grad;
+    for (size_t i = 0; i < leaves.size(); ++i) {
+      if (!leaves[i].requires_grad()) continue;
+      real* x = leaves[i].data();
+      numeric[i].resize(leaves[i].numel() * n_out);
+      for (int64_t k = 0; k < leaves[i].numel(); ++k) {
+        const real saved = x[k];
+        x[k] = static_cast<real>(saved + options.eps);
+        const Tensor plus = fn(leaves);
+        x[k] = static_cast<real>(saved - options.eps);
+        const Tensor minus = fn(leaves);
+        x[k] = saved;
+        for (int64_t j = 0; j < n_out; ++j)
+          numeric[i][k * n_out + j] =
+              (static_cast<double>(plus.data()[j]) - static_cast<double>(minus.data()[j])) / (2 * options.eps);
+      }
+    }
+  }
+
+  // analytic: one backward pass per output element, seeded with the unit vector e_j
+  GradcheckResult result;
+  for (int64_t j = 0; j < n_out; ++j) {
+    for (Tensor& leaf : leaves) leaf.zero_grad();
+    Tensor seed = zeros(output.shape());
+    seed.data()[j] = 1;
+    output.backward(seed, /*retain_graph=*/true);
+    for (size_t i = 0; i < leaves.size(); ++i) {
+      if (!leaves[i].requires_grad()) continue;
+      const Tensor grad = leaves[i].grad();
+      for (int64_t k = 0; k < leaves[i].numel(); ++k) {
+        const double analytic = grad.defined() ? grad.data()[k] : 0.0;
+        const double expected = numeric[i][k * n_out + j];
+        if (!(std::abs(analytic - expected) <= options.atol + options.rtol * std::abs(expected))) {
+          if (result.ok)
+            result.message = fmt::format(
+                "gradcheck: Jacobian mismatch for input {} (shape {}) at element {}, output element {}: analytic {:.8g} "
+                "vs numeric {:.8g} (atol {}, rtol {})",
+                i, leaves[i].shape(), k, j, analytic, expected, options.atol, options.rtol);
+          result.ok = false;
+        }
+      }
+    }
+  }
+  return result;
+}
+
+}  // namespace unroll

@@ -1,0 +1,156 @@
+// unroll/framework/ops.hpp: the differentiable ops.
+//
+// Every op is a free function in namespace unroll with PyTorch's name and semantics. Binary elementwise
+// ops broadcast by NumPy rules. Axes may be negative (counted from the end). Index arguments are tensors
+// holding integral values (class ids, token ids, positions). Each op throws unroll::Error naming itself
+// and the shapes on bad input. Ops marked (composite) are built from other ops and have no backward of
+// their own; the rest are the primitives listed in docs/architecture.md.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "unroll/framework/tensor.hpp"
+
+namespace unroll {
+
+// ---- elementwise: arithmetic (broadcasting) -------------------------------------------------------
+Tensor add(const Tensor& a, const Tensor& b);
+Tensor sub(const Tensor& a, const Tensor& b);
+Tensor mul(const Tensor& a, const Tensor& b);
+Tensor div(const Tensor& a, const Tensor& b);
+Tensor neg(const Tensor& x);
+Tensor pow(const Tensor& x, real exponent);
+Tensor pow(const Tensor& base, const Tensor& exponent);  // (composite) exp(exponent * log(base)), base > 0
+
+Tensor operator+(const Tensor& a, const Tensor& b);
+Tensor operator-(const Tensor& a, const Tensor& b);
+Tensor operator*(const Tensor& a, const Tensor& b);
+Tensor operator/(const Tensor& a, const Tensor& b);
+Tensor operator-(const Tensor& x);
+Tensor operator+(const Tensor& a, real b);
+Tensor operator+(real a, const Tensor& b);
+Tensor operator-(const Tensor& a, real b);
+Tensor operator-(real a, const Tensor& b);
+Tensor operator*(const Tensor& a, real b);
+Tensor operator*(real a, const Tensor& b);
+Tensor operator/(const Tensor& a, real b);
+Tensor operator/(real a, const Tensor& b);
+
+// ---- elementwise: functions ----------------------------------------------------------------------
+Tensor exp(const Tensor& x);
+Tensor log(const Tensor& x);
+Tensor sqrt(const Tensor& x);  // (composite) pow(x, 0.5)
+Tensor abs(const Tensor& x);   // gradient sign(x), 0 at 0 (as PyTorch)
+Tensor clamp(const Tensor& x, real min, real max);  // gradient passes where min <= x <= max
+Tensor tanh(const Tensor& x);
+Tensor sigmoid(const Tensor& x);
+Tensor relu(const Tensor& x);
+Tensor clone(const Tensor& x);  // a copy with its own buffer; gradient is the identity
+
+// where(condition, a, b): a where condition != 0, else b (all three broadcast together).
+Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b);
+// (composite) x with `value` where mask != 0 (mask broadcasts to x).
+Tensor masked_fill(const Tensor& x, const Tensor& mask, real value);
+
+// ---- linear algebra ------------------------------------------------------------------------------
+// Matrix product. a: [M, K] (or [K, M] with transpose_a), b: [K, N] (or [N, K] with transpose_b).
+// Also a: [..., M, K] x b: [K, N] (leading dims folded into M), and batched a: [B..., M, K] x
+// b: [B..., K, N] with equal batch dims. Transposes are BLAS flags, never copies.
+Tensor matmul(const Tensor& a, const Tensor& b, bool transpose_a = false, bool transpose_b = false);
+// (composite) x: [..., I], weight: [O, I], bias: [O] or undefined -> [..., O]   (torch.nn.functional.linear)
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor());
+
+// ---- shape -----------------------------------------------------------------------------------------
+Tensor reshape(const Tensor& x, const Shape& shape);  // one dim may be -1; shares x's buffer
+Tensor flatten(const Tensor& x, int start_axis = 0, int end_axis = -1);  // (composite)
+Tensor unsqueeze(const Tensor& x, int axis);  // (composite)
+Tensor squeeze(const Tensor& x, int axis);    // (composite) removes a size-1 axis
+Tensor permute(const Tensor& x, const std::vector<int>& axes);
+Tensor transpose(const Tensor& x, int axis0, int axis1);  // (composite) permute swapping two axes
+// Elements [start, start + length) along `axis`  (torch.narrow).
+Tensor narrow(const Tensor& x, int axis, int64_t start, int64_t length);
+// (composite) elements start, start+step, ... < end along `axis`; negative start/end count from the end
+// and are clamped like Python slices (x[..., start:end:step]).
+Tensor slice(const Tensor& x, int axis, int64_t start, int64_t end, int64_t step = 1);
+Tensor concat(const std::vector<Tensor>& xs, int axis);
+Tensor stack(const std::vector<Tensor>& xs, int axis = 0);                        // (composite)
+std::vector<Tensor> split(const Tensor& x, int64_t split_size, int axis = 0);    // (composite) last may be smaller
+std::vector<Tensor> split(const Tensor& x, const std::vector<int64_t>& sizes, int axis = 0);  // (composite)
+std::vector<Tensor> chunk(const Tensor& x, int64_t chunks, int axis = 0);         // (composite)
+std::vector<Tensor> unbind(const Tensor& x, int axis = 0);                        // (composite)
+Tensor flip(const Tensor& x, int axis);
+// Broadcast x to `shape` (NumPy rules; torch.expand, but a copy).
+Tensor expand(const Tensor& x, const Shape& shape);
+
+// ---- indexing --------------------------------------------------------------------------------------
+// Entries of x at positions `index` (1-D) along `axis`.
+Tensor index_select(const Tensor& x, int axis, const Tensor& index);
+// (composite) weight: [V, D], indices: any shape of ids in [0, V) -> [indices..., D].
+Tensor embedding(const Tensor& weight, const Tensor& indices);
+// out[i][j][k] = x[i][index[i][j][k]][k] for axis 1 (torch.gather); index has x's rank.
+Tensor gather(const Tensor& x, int axis, const Tensor& index);
+
+// ---- reductions ------------------------------------------------------------------------------------
+Tensor sum(const Tensor& x);  // over all elements -> rank 0
+Tensor sum(const Tensor& x, const std::vector<int>& axes, bool keepdim = false);
+Tensor mean(const Tensor& x);  // (composite)
+Tensor mean(const Tensor& x, const std::vector<int>& axes, bool keepdim = false);  // (composite)
+Tensor max(const Tensor& x);   // over all elements -> rank 0
+Tensor max(const Tensor& x, int axis, bool keepdim = false);  // gradient goes to the first maximum
+Tensor argmax(const Tensor& x, int axis, bool keepdim = false);  // not differentiable; integral values
+Tensor log_softmax(const Tensor& x, int axis);
+Tensor softmax(const Tensor& x, int axis);  // (composite) exp(log_softmax(x))
+
+// ---- losses ----------------------------------------------------------------------------------------
+enum class Reduction { Mean, Sum, None };
+constexpr int64_t kNoIgnoreIndex = -100;  // PyTorch's default ignore_index
+
+struct CrossEntropyOptions {
+  Reduction reduction = Reduction::Mean;
+  int64_t ignore_index = kNoIgnoreIndex;  // targets equal to this contribute nothing (and are not counted)
+};
+
+// (composite) log_probs: [N, C], targets: [N] class ids -> mean/sum of -log_probs[n, target[n]].
+Tensor nll_loss(const Tensor& log_probs, const Tensor& targets, CrossEntropyOptions options = {});
+// (composite) nll_loss(log_softmax(logits, 1), targets). logits: [N, C], targets: [N].
+Tensor cross_entropy(const Tensor& logits, const Tensor& targets, CrossEntropyOptions options = {});
+// (composite) mean/sum of (input - target)^2.
+Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::Mean);
+// (composite) numerically stable BCE on logits: max(x,0) - x*y + log(1 + exp(-|x|)).
+Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targets,
+                                        Reduction reduction = Reduction::Mean);
+
+// ---- random ----------------------------------------------------------------------------------------
+// A seedable source of randomness (mt19937_64). Every random function takes one; without it they use the
+// calling thread's default generator, which manual_seed() reseeds. The same seed gives the same numbers
+// on every run and platform built with the same standard library.
+class Generator {
+ public:
+  explicit Generator(uint64_t seed = 5489);
+  Generator(const Generator& other);  // copies the state: both then produce the same numbers
+  Generator& operator=(const Generator& other);
+  ~Generator();
+  void seed(uint64_t seed);
+  real uniform(real low, real high);  // one sample in [low, high)
+  real normal();                      // one sample from N(0, 1)
+  uint64_t next_u64();
+  uint64_t below(uint64_t n);  // uniform integer in [0, n)
+
+ private:
+  struct Engine;  // std::mt19937_64, kept out of this header so it stays light
+  std::unique_ptr<Engine> engine_;
+};
+
+Generator& default_generator();  // this thread's
+void manual_seed(uint64_t seed);  // reseed this thread's default generator
+
+Tensor rand(const Shape& shape, Generator& gen = default_generator());   // U[0, 1)
+Tensor randn(const Shape& shape, Generator& gen = default_generator());  // N(0, 1)
+Tensor uniform(const Shape& shape, real low, real high, Generator& gen = default_generator());
+Tensor normal(const Shape& shape, real mean, real std, Generator& gen = default_generator());
+// (composite) In training, zeroes each element with probability p and scales the rest by 1/(1-p);
+// identity when !training or p == 0.
+Tensor dropout(const Tensor& x, real p, bool training, Generator& gen = default_generator());
+
+}  // namespace unroll

@@ -1,0 +1,72 @@
+// Loss functions, all composed from primitive ops (no backward of their own).
+#include <cmath>
+
+#include "unroll/framework/autograd.hpp"
+#include "unroll/framework/detail/check.hpp"
+#include "unroll/framework/ops.hpp"
+
+namespace unroll {
+
+using detail::check;
+
+namespace {
+Tensor reduce(const Tensor& losses, Reduction reduction) {
+  switch (reduction) {
+    case Reduction::Sum: return sum(losses);
+    case Reduction::Mean: return mean(losses);
+    case Reduction::None: return losses;
+  }
+  return losses;
+}
+}  // namespace
+
+Tensor nll_loss(const Tensor& log_probs, const Tensor& targets, CrossEntropyOptions options) {
+  check(log_probs.dim() == 2, "nll_loss: expects log-probabilities [N, C], got {} (reshape [T, N, C] to [T*N, C])",
+        log_probs.shape());
+  const int64_t n = log_probs.size(0), classes = log_probs.size(1);
+  check(targets.dim() == 1 && targets.size(0) == n, "nll_loss: targets must be [{}] for input {}, got {}", n,
+        log_probs.shape(), targets.shape());
+  // valid[i] = 1 unless target i is ignore_index; ignored rows gather class 0 and are masked out.
+  Tensor valid = empty({n}), safe_targets = empty({n, 1});
+  int64_t count = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const real t = targets.data()[i];
+    const auto id = static_cast<int64_t>(t);
+    const bool ignored = id == options.ignore_index && static_cast<real>(id) == t;
+    check(ignored || (static_cast<real>(id) == t && id >= 0 && id < classes),
+          "nll_loss: target {} at position {} is not a class id in [0, {}) for input {}", t, i, classes, log_probs.shape());
+    valid.data()[i] = ignored ? 0 : 1;
+    safe_targets.data()[i] = ignored ? 0 : t;
+    count += !ignored;
+  }
+  // losses[i] = -log_probs[i, target[i]] for valid rows, 0 for ignored ones   [N]
+  const Tensor picked = reshape(gather(log_probs, 1, safe_targets), {n});
+  const Tensor losses = neg(mul(picked, valid));
+  if (options.reduction == Reduction::Mean)  // mean over the rows that count (NaN when none do, as PyTorch)
+    return div(sum(losses), scalar(static_cast<real>(count)));
+  return reduce(losses, options.reduction);
+}
+
+Tensor cross_entropy(const Tensor& logits, const Tensor& targets, CrossEntropyOptions options) {
+  check(logits.dim() == 2, "cross_entropy: expects logits [N, C], got {} (reshape [T, N, C] to [T*N, C])",
+        logits.shape());
+  return nll_loss(log_softmax(logits, 1), targets, options);
+}
+
+Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction) {
+  check(input.shape() == target.shape(), "mse_loss: input {} and target {} must have the same shape", input.shape(),
+        target.shape());
+  const Tensor diff = sub(input, target);
+  return reduce(mul(diff, diff), reduction);
+}
+
+Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targets, Reduction reduction) {
+  check(logits.shape() == targets.shape(),
+        "binary_cross_entropy_with_logits: logits {} and targets {} must have the same shape", logits.shape(),
+        targets.shape());
+  // -[y log s(x) + (1-y) log(1-s(x))] = max(x, 0) - x y + log(1 + exp(-|x|)), stable for any x
+  const Tensor losses = add(sub(relu(logits), mul(logits, targets)), log(add(exp(neg(abs(logits))), scalar(1))));
+  return reduce(losses, reduction);
+}
+
+}  // namespace unroll

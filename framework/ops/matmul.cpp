@@ -1,0 +1,116 @@
+// Matrix products. All transposes are passed to BLAS as flags; nothing is copied.
+#include "unroll/framework/autograd.hpp"
+#include "unroll/framework/detail/blas.hpp"
+#include "unroll/framework/detail/check.hpp"
+#include "unroll/framework/ops.hpp"
+
+namespace unroll {
+
+using detail::check;
+
+namespace {
+
+// The problem matmul solves, read off the shapes: `batch` independent products of op(A)[M, K] x op(B)[K, N].
+struct GemmShape {
+  int64_t batch, m, n, k;
+  int64_t a_rows, a_cols, b_rows, b_cols;  // stored (untransposed) matrix sizes
+  bool batched_b;                          // B has one matrix per batch (else shared)
+  Shape out;
+};
+
+GemmShape plan(const Shape& a, const Shape& b, bool ta, bool tb) {
+  check(a.size() >= 2 && b.size() >= 2, "matmul: expects tensors of rank >= 2, got {} x {} (reshape vectors to [1, K] or [K, 1])",
+        a, b);
+  GemmShape g{};
+  g.a_rows = a[a.size() - 2];
+  g.a_cols = a.back();
+  g.b_rows = b[b.size() - 2];
+  g.b_cols = b.back();
+  const int64_t a_inner = ta ? g.a_rows : g.a_cols, b_inner = tb ? g.b_cols : g.b_rows;
+  check(a_inner == b_inner, "matmul: inner dimensions differ: {}{} x {}{}", a, ta ? "^T" : "", b, tb ? "^T" : "");
+  g.k = a_inner;
+  g.n = tb ? g.b_rows : g.b_cols;
+  if (b.size() == 2 && !ta) {
+    // [..., M, K] x [K, N]: fold every leading dim of A into M (one big GEMM)
+    g.batch = 1;
+    g.m = a.numel() / g.a_cols;
+    g.batched_b = false;
+    g.out = a;
+    g.out[g.out.size() - 1] = g.n;
+    g.a_rows = g.m;
+    return g;
+  }
+  check(a.size() == b.size(), "matmul: batched operands need the same rank, got {} x {}", a, b);
+  for (int i = 0; i + 2 < a.size(); ++i)
+    check(a[i] == b[i], "matmul: batch dimensions differ: {} x {}", a, b);
+  g.m = ta ? g.a_cols : g.a_rows;
+  g.batch = a.numel() / (g.a_rows * g.a_cols);
+  g.batched_b = true;
+  g.out = a;
+  g.out[g.out.size() - 2] = g.m;
+  g.out[g.out.size() - 1] = g.n;
+  return g;
+}
+
+// C (+)= op(A) op(B) for every batch entry. Strides between batch entries come from the stored sizes.
+void batched_gemm(const GemmShape& g, bool ta, bool tb, const real* a, const real* b, real beta, real* c) {
+  const int64_t a_step = g.a_rows * g.a_cols, b_step = g.batched_b ? g.b_rows * g.b_cols : 0, c_step = g.m * g.n;
+  for (int64_t i = 0; i < g.batch; ++i)
+    detail::gemm(ta, tb, g.m, g.n, g.k, 1, a + i * a_step, g.a_cols, b + i * b_step, g.b_cols, beta, c + i * c_step, g.n);
+}
+
+}  // namespace
+
+Tensor matmul(const Tensor& a, const Tensor& b, bool transpose_a, bool transpose_b) {
+  const GemmShape g = plan(a.shape(), b.shape(), transpose_a, transpose_b);
+  Tensor out = empty(g.out);
+  batched_gemm(g, transpose_a, transpose_b, a.data(), b.data(), 0, out.data());
+  if (should_record({&a, &b}))
+    record(out, "matmul", {a, b}, [g, ta = transpose_a, tb = transpose_b](BackwardContext& c) {
+      // C = A'B' with A' = op(A), B' = op(B):  dA' = dC B'^T,  dB' = A'^T dC.
+      const real* dc = c.grad_output().data();
+      const real* a = c.input(0).data();
+      const real* b = c.input(1).data();
+      if (c.needs_grad(0)) {
+        Tensor da = empty(c.input(0).shape);
+        const int64_t a_step = g.a_rows * g.a_cols, b_step = g.batched_b ? g.b_rows * g.b_cols : 0, c_step = g.m * g.n;
+        for (int64_t i = 0; i < g.batch; ++i) {
+          real* dai = da.data() + i * a_step;
+          const real *bi = b + i * b_step, *dci = dc + i * c_step;
+          if (!ta)  // dA[M, K] = dC[M, N] op(B)^T
+            detail::gemm(false, !tb, g.m, g.k, g.n, 1, dci, g.n, bi, g.b_cols, 0, dai, g.a_cols);
+          else  // dA[K, M] = op(B) dC^T
+            detail::gemm(tb, true, g.k, g.m, g.n, 1, bi, g.b_cols, dci, g.n, 0, dai, g.a_cols);
+        }
+        c.add_grad(0, std::move(da));
+      }
+      if (c.needs_grad(1)) {
+        Tensor db = empty(c.input(1).shape);
+        const int64_t a_step = g.a_rows * g.a_cols, b_step = g.b_rows * g.b_cols, c_step = g.m * g.n;
+        for (int64_t i = 0; i < g.batch; ++i) {
+          // a shared B (batched_b false, batch 1 after folding) gets the whole [batch*M] product at once
+          const real *ai = a + i * a_step, *dci = dc + i * c_step;
+          real* dbi = db.data() + (g.batched_b ? i * b_step : 0);
+          if (!tb)  // dB[K, N] = op(A)^T dC
+            detail::gemm(!ta, false, g.k, g.n, g.m, 1, ai, g.a_cols, dci, g.n, 0, dbi, g.b_cols);
+          else  // dB[N, K] = dC^T op(A)
+            detail::gemm(true, ta, g.n, g.k, g.m, 1, dci, g.n, ai, g.a_cols, 0, dbi, g.b_cols);
+        }
+        c.add_grad(1, std::move(db));
+      }
+    });
+  return out;
+}
+
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+  check(weight.dim() == 2, "linear: weight must be [out_features, in_features], got {}", weight.shape());
+  check(x.dim() >= 1 && x.shape().back() == weight.size(1), "linear: input {} does not end in in_features = {} (weight {})",
+        x.shape(), weight.size(1), weight.shape());
+  check(!bias.defined() || (bias.dim() == 1 && bias.size(0) == weight.size(0)),
+        "linear: bias must be [{}], got {}", weight.size(0), bias.defined() ? bias.shape() : Shape{});
+  Tensor y = x.dim() == 1 ? reshape(matmul(reshape(x, {1, x.size(0)}), weight, false, true), {weight.size(0)})
+                          : matmul(x, weight, false, true);  // x W^T
+  return bias.defined() ? add(y, bias) : y;
+}
+
+}  // namespace unroll

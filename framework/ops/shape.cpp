@@ -1,0 +1,402 @@
+// Shape ops: reshape and friends (views of the same buffer), and the copying ops that move elements
+// around (permute, narrow, concat, flip, expand). Each op: check arguments, compute the value, then
+// record its backward right below. Composites are built from the primitives and record nothing.
+//
+//   primitives: reshape, permute, narrow, concat, flip, expand
+//   composites: flatten, unsqueeze, squeeze (reshape); transpose (permute); slice (narrow, or
+//               index_select for step > 1); stack (unsqueeze + concat); split, chunk (narrow);
+//               unbind (narrow + squeeze)
+#include <algorithm>
+#include <cstring>
+
+#include "unroll/framework/autograd.hpp"
+#include "unroll/framework/detail/kernels.hpp"
+#include "unroll/framework/ops.hpp"
+
+namespace unroll {
+
+using detail::check;
+using detail::normalize_axis;
+
+namespace {
+
+// A contiguous tensor seen as [outer, size, inner] around one axis: every op that works "along an axis"
+// loops over outer blocks and copies runs of `inner` contiguous elements.
+struct AxisView {
+  int64_t outer = 1, size = 1, inner = 1;
+};
+
+AxisView around(const Shape& s, int axis) {
+  AxisView v;
+  for (int i = 0; i < axis; ++i) v.outer *= s[i];
+  v.size = s[axis];
+  for (int i = axis + 1; i < s.size(); ++i) v.inner *= s[i];
+  return v;
+}
+
+// Row-major element strides of a contiguous tensor of shape s.
+detail::Strides contiguous_strides(const Shape& s) {
+  detail::Strides st{};
+  int64_t stride = 1;
+  for (int i = s.size() - 1; i >= 0; --i) {
+    st[i] = stride;
+    stride *= s[i];
+  }
+  return st;
+}
+
+// x[..., start:start+length, ...] along `axis` as a new contiguous tensor. x: [A..., n, B...] ->
+// [A..., length, B...]. Shared by narrow's forward and concat's backward.
+Tensor copy_narrow(const real* x, const Shape& x_shape, int axis, int64_t start, int64_t length) {
+  Shape out_shape = x_shape;
+  out_shape[axis] = length;
+  Tensor out = empty(out_shape);
+  const AxisView v = around(x_shape, axis);
+  const int64_t run = length * v.inner;  // contiguous elements per outer block
+  real* po = out.data();
+  if (run == 0) return out;
+  for (int64_t o = 0; o < v.outer; ++o)
+    std::memcpy(po + o * run, x + (o * v.size + start) * v.inner, run * sizeof(real));
+  return out;
+}
+
+}  // namespace
+
+// ---- reshape family (share x's buffer) -------------------------------------------------------------
+// x: any shape -> `shape` with the same numel (one dim may be -1 and is inferred). No copy: the result
+// is a new TensorImpl pointing at x's Storage.
+Tensor reshape(const Tensor& x, const Shape& shape) {
+  check(x.defined(), "reshape: the tensor is undefined");
+  Shape target = shape;
+  int inferred = -1;
+  int64_t known = 1;
+  for (int i = 0; i < target.size(); ++i) {
+    if (target[i] == -1) {
+      check(inferred < 0, "reshape: only one dimension can be -1, got shape {} for a tensor of shape {}", shape,
+            x.shape());
+      inferred = i;
+    } else {
+      check(target[i] >= 0, "reshape: invalid dimension {} in shape {} (tensor of shape {})", target[i], shape,
+            x.shape());
+      known *= target[i];
+    }
+  }
+  if (inferred >= 0) {
+    check(known != 0 && x.numel() % known == 0,
+          "reshape: shape {} is invalid for a tensor of shape {} ({} elements)", shape, x.shape(), x.numel());
+    target[inferred] = x.numel() / known;
+  }
+  check(target.numel() == x.numel(), "reshape: shape {} is invalid for a tensor of shape {} ({} elements)", shape,
+        x.shape(), x.numel());
+
+  auto impl = std::make_shared<TensorImpl>();
+  impl->shape = target;
+  impl->storage = x.impl()->storage;
+  Tensor out(std::move(impl));
+  if (should_record({&x}))
+    record(out, "reshape", {x}, [](BackwardContext& c) {
+      // the gradient has the output's shape; read it back in the input's shape (no copy)
+      c.add_grad(0, reshape(c.grad_output(), c.input(0).shape));
+    });
+  return out;
+}
+
+// x: [A..., d_start, ..., d_end, B...] -> [A..., d_start * ... * d_end, B...]. A rank-0 x becomes [1].
+Tensor flatten(const Tensor& x, int start_axis, int end_axis) {
+  if (x.dim() == 0) {
+    check(start_axis >= -1 && start_axis <= 0 && end_axis >= -1 && end_axis <= 0,
+          "flatten: axes {} and {} are out of range for a tensor of shape {}", start_axis, end_axis, x.shape());
+    return reshape(x, {1});
+  }
+  const int start = normalize_axis("flatten", start_axis, x.dim(), x.shape());
+  const int end = normalize_axis("flatten", end_axis, x.dim(), x.shape());
+  check(start <= end, "flatten: start axis {} comes after end axis {} (tensor of shape {})", start_axis, end_axis,
+        x.shape());
+  Shape s;
+  for (int i = 0; i < start; ++i) s.push_back(x.shape()[i]);
+  int64_t merged = 1;
+  for (int i = start; i <= end; ++i) merged *= x.shape()[i];
+  s.push_back(merged);
+  for (int i = end + 1; i < x.dim(); ++i) s.push_back(x.shape()[i]);
+  return reshape(x, s);
+}
+
+// x: [A..., B...] -> [A..., 1, B...] with the new axis at position `axis` of the result
+// (axis in [-(rank+1), rank]).
+Tensor unsqueeze(const Tensor& x, int axis) {
+  const int a = normalize_axis("unsqueeze", axis, x.dim() + 1, x.shape());
+  check(x.dim() < Shape::kMaxRank, "unsqueeze: a tensor of shape {} already has the maximum rank {}", x.shape(),
+        Shape::kMaxRank);
+  Shape s = x.shape();
+  s.insert(a, 1);
+  return reshape(x, s);
+}
+
+// x: [A..., 1, B...] -> [A..., B...]. As torch.squeeze(x, dim), an axis whose size is not 1 is left
+// alone (the result then has x's shape).
+Tensor squeeze(const Tensor& x, int axis) {
+  const int a = normalize_axis("squeeze", axis, x.dim(), x.shape());
+  Shape s = x.shape();
+  if (s[a] == 1) s.erase(a);
+  return reshape(x, s);
+}
+
+// ---- permute / transpose ---------------------------------------------------------------------------
+// x: [d_0, ..., d_{r-1}] -> [d_axes[0], ..., d_axes[r-1]] (a copy). out[i_0, ..., i_{r-1}] =
+// x[j] with j[axes[k]] = i_k.
+Tensor permute(const Tensor& x, const std::vector<int>& axes) {
+  const Shape& xs = x.shape();
+  const int rank = xs.size();
+  check(static_cast<int>(axes.size()) == rank, "permute: {} axes given for a tensor of shape {}", axes.size(), xs);
+  std::vector<int> perm(rank), inverse(rank, -1);
+  for (int i = 0; i < rank; ++i) {
+    perm[i] = normalize_axis("permute", axes[i], rank, xs);
+    check(inverse[perm[i]] < 0, "permute: axis {} appears twice in the permutation (tensor of shape {})", axes[i], xs);
+    inverse[perm[i]] = i;
+  }
+  // Walk the output in row-major order; along output axis i the input moves by its stride of axis perm[i].
+  const detail::Strides x_strides = contiguous_strides(xs);
+  detail::Strides read{};
+  Shape out_shape;
+  for (int i = 0; i < rank; ++i) {
+    out_shape.push_back(xs[perm[i]]);
+    read[i] = x_strides[perm[i]];
+  }
+  Tensor out = empty(out_shape);
+  const real* px = x.data();
+  real* po = out.data();
+  detail::for_each_broadcast<1>(out_shape, {read},
+                                [&](int64_t o, const std::array<int64_t, 1>& at) { po[o] = px[at[0]]; });
+  if (should_record({&x}))
+    record(out, "permute", {x}, [inverse](BackwardContext& c) {
+      // grad: out_shape -> x's shape through the inverse permutation
+      c.add_grad(0, permute(c.grad_output(), inverse));
+    });
+  return out;
+}
+
+Tensor transpose(const Tensor& x, int axis0, int axis1) {
+  const int a = normalize_axis("transpose", axis0, x.dim(), x.shape());
+  const int b = normalize_axis("transpose", axis1, x.dim(), x.shape());
+  std::vector<int> axes(x.dim());
+  for (int i = 0; i < x.dim(); ++i) axes[i] = i;
+  std::swap(axes[a], axes[b]);
+  return permute(x, axes);
+}
+
+// ---- narrow / slice --------------------------------------------------------------------------------
+// x: [A..., n, B...] -> [A..., length, B...], elements [start, start + length) along axis (a copy).
+// A negative start counts from the end, as in torch.narrow.
+Tensor narrow(const Tensor& x, int axis, int64_t start, int64_t length) {
+  const int a = normalize_axis("narrow", axis, x.dim(), x.shape());
+  const int64_t n = x.shape()[a];
+  check(start >= -n && start <= n, "narrow: start {} is out of range for axis {} of a tensor of shape {}", start, axis,
+        x.shape());
+  const int64_t s = start < 0 ? start + n : start;
+  check(length >= 0 && s + length <= n,
+        "narrow: start {} + length {} exceeds the size {} of axis {} (tensor of shape {})", start, length, n, axis,
+        x.shape());
+  Tensor out = copy_narrow(x.data(), x.shape(), a, s, length);
+  if (should_record({&x}))
+    record(out, "narrow", {x}, [a, s, length](BackwardContext& c) {
+      // grad: [A..., length, B...] -> zeros [A..., n, B...] with grad written into [s, s + length)
+      const Shape& in_shape = c.input(0).shape;
+      Tensor g = zeros(in_shape);
+      const AxisView v = around(in_shape, a);
+      const int64_t run = length * v.inner;
+      const real* pg = c.grad_output().data();
+      real* pd = g.data();
+      if (run > 0)
+        for (int64_t o = 0; o < v.outer; ++o)
+          std::memcpy(pd + (o * v.size + s) * v.inner, pg + o * run, run * sizeof(real));
+      c.add_grad(0, g);
+    });
+  return out;
+}
+
+// Composite: narrow when step == 1, otherwise index_select with positions start, start + step, ...
+// start/end are clamped like Python slice bounds: negative ones count from the end, then both are
+// clipped to [0, n]; an empty range gives a size-0 axis.
+Tensor slice(const Tensor& x, int axis, int64_t start, int64_t end, int64_t step) {
+  const int a = normalize_axis("slice", axis, x.dim(), x.shape());
+  check(step > 0, "slice: step must be positive, got {} (tensor of shape {})", step, x.shape());
+  const int64_t n = x.shape()[a];
+  const auto clamp_bound = [n](int64_t i) {
+    if (i < 0) i += n;
+    return i < 0 ? int64_t{0} : i > n ? n : i;
+  };
+  const int64_t lo = clamp_bound(start), hi = clamp_bound(end);
+  if (hi <= lo) return narrow(x, a, lo, 0);
+  if (step == 1) return narrow(x, a, lo, hi - lo);
+  const int64_t count = (hi - lo + step - 1) / step;
+  Tensor positions = empty({count});
+  for (int64_t i = 0; i < count; ++i) positions.data()[i] = static_cast<real>(lo + i * step);
+  return index_select(x, a, positions);
+}
+
+// ---- concat / stack --------------------------------------------------------------------------------
+// xs[i]: [A..., n_i, B...] (equal outside axis) -> [A..., sum n_i, B...].
+Tensor concat(const std::vector<Tensor>& xs, int axis) {
+  check(!xs.empty(), "concat: expects a non-empty list of tensors");
+  for (size_t i = 0; i < xs.size(); ++i) check(xs[i].defined(), "concat: tensor {} is undefined", i);
+  const Shape& first = xs[0].shape();
+  check(first.size() > 0, "concat: cannot concatenate rank-0 tensors (tensor 0 has shape {}); use stack", first);
+  const int a = normalize_axis("concat", axis, first.size(), first);
+  Shape out_shape = first;
+  out_shape[a] = 0;
+  for (size_t i = 0; i < xs.size(); ++i) {
+    const Shape& s = xs[i].shape();
+    bool same = s.size() == first.size();
+    for (int d = 0; same && d < s.size(); ++d) same = d == a || s[d] == first[d];
+    check(same, "concat: tensors 0 and {} differ outside axis {}: {} vs {}", i, axis, first, s);
+    out_shape[a] += s[a];
+  }
+  Tensor out = empty(out_shape);
+  const AxisView v = around(out_shape, a);
+  real* po = out.data();
+  // each outer block of the output is the tensors' blocks one after another
+  std::vector<int64_t> offsets(xs.size());  // start of tensor i along the axis
+  int64_t at = 0;
+  for (size_t i = 0; i < xs.size(); ++i) {
+    offsets[i] = at;
+    const int64_t run = xs[i].shape()[a] * v.inner;
+    const real* px = xs[i].data();
+    if (run > 0)
+      for (int64_t o = 0; o < v.outer; ++o) std::memcpy(po + (o * v.size + at) * v.inner, px + o * run, run * sizeof(real));
+    at += xs[i].shape()[a];
+  }
+  if (should_record(xs))
+    record(out, "concat", xs, [a, offsets](BackwardContext& c) {
+      // grad: [A..., sum n_i, B...] -> the slice [offset_i, offset_i + n_i) for input i
+      const Tensor& g = c.grad_output();
+      for (size_t i = 0; i < offsets.size(); ++i)
+        if (c.needs_grad(static_cast<int>(i)))
+          c.add_grad(static_cast<int>(i), copy_narrow(g.data(), g.shape(), a, offsets[i], c.input(i).shape[a]));
+    });
+  return out;
+}
+
+// xs[i]: S (all equal) -> [S[:axis]..., len(xs), S[axis:]...]; axis in [-(rank+1), rank].
+Tensor stack(const std::vector<Tensor>& xs, int axis) {
+  check(!xs.empty(), "stack: expects a non-empty list of tensors");
+  for (size_t i = 0; i < xs.size(); ++i) check(xs[i].defined(), "stack: tensor {} is undefined", i);
+  for (size_t i = 1; i < xs.size(); ++i)
+    check(xs[i].shape() == xs[0].shape(), "stack: tensors 0 and {} have different shapes: {} vs {}", i, xs[0].shape(),
+          xs[i].shape());
+  const int a = normalize_axis("stack", axis, xs[0].dim() + 1, xs[0].shape());
+  std::vector<Tensor> parts;
+  parts.reserve(xs.size());
+  for (const Tensor& x : xs) parts.push_back(unsqueeze(x, a));
+  return concat(parts, a);
+}
+
+// ---- split / chunk / unbind ------------------------------------------------------------------------
+// Pieces of split_size along axis; the last is smaller when split_size does not divide the size.
+std::vector<Tensor> split(const Tensor& x, int64_t split_size, int axis) {
+  const int a = normalize_axis("split", axis, x.dim(), x.shape());
+  check(split_size > 0, "split: split_size must be positive, got {} (tensor of shape {})", split_size, x.shape());
+  const int64_t n = x.shape()[a];
+  std::vector<Tensor> out;
+  if (n == 0) out.push_back(narrow(x, a, 0, 0));  // as torch: one empty piece
+  for (int64_t start = 0; start < n; start += split_size)
+    out.push_back(narrow(x, a, start, std::min(split_size, n - start)));
+  return out;
+}
+
+// Pieces of the given sizes along axis; they must add up to the axis size.
+std::vector<Tensor> split(const Tensor& x, const std::vector<int64_t>& sizes, int axis) {
+  const int a = normalize_axis("split", axis, x.dim(), x.shape());
+  int64_t total = 0;
+  for (int64_t s : sizes) {
+    check(s >= 0, "split: negative size {} in sizes (tensor of shape {})", s, x.shape());
+    total += s;
+  }
+  check(total == x.shape()[a], "split: sizes add up to {} but axis {} of a tensor of shape {} has size {}", total, axis,
+        x.shape(), x.shape()[a]);
+  std::vector<Tensor> out;
+  out.reserve(sizes.size());
+  int64_t start = 0;
+  for (int64_t s : sizes) {
+    out.push_back(narrow(x, a, start, s));
+    start += s;
+  }
+  return out;
+}
+
+// torch.chunk: pieces of ceil(n / chunks) along axis, so there may be fewer than `chunks` pieces
+// (e.g. n = 5, chunks = 4 gives sizes 2, 2, 1). A size-0 axis gives `chunks` empty pieces.
+std::vector<Tensor> chunk(const Tensor& x, int64_t chunks, int axis) {
+  const int a = normalize_axis("chunk", axis, x.dim(), x.shape());
+  check(chunks > 0, "chunk: chunks must be positive, got {} (tensor of shape {})", chunks, x.shape());
+  const int64_t n = x.shape()[a];
+  if (n == 0) return split(x, std::vector<int64_t>(chunks, 0), a);
+  return split(x, (n + chunks - 1) / chunks, a);
+}
+
+// x: [A..., n, B...] -> n tensors [A..., B...].
+std::vector<Tensor> unbind(const Tensor& x, int axis) {
+  const int a = normalize_axis("unbind", axis, x.dim(), x.shape());
+  std::vector<Tensor> out;
+  out.reserve(x.shape()[a]);
+  for (int64_t i = 0; i < x.shape()[a]; ++i) out.push_back(squeeze(narrow(x, a, i, 1), a));
+  return out;
+}
+
+// ---- flip ------------------------------------------------------------------------------------------
+// x: [A..., n, B...] -> same shape, out[..., i, ...] = x[..., n - 1 - i, ...] (a copy).
+Tensor flip(const Tensor& x, int axis) {
+  const int a = normalize_axis("flip", axis, x.dim(), x.shape());
+  const auto flip_into = [](const real* src, real* dst, const AxisView& v) {
+    for (int64_t o = 0; o < v.outer; ++o)
+      for (int64_t i = 0; i < v.size; ++i)
+        std::memcpy(dst + (o * v.size + i) * v.inner, src + (o * v.size + (v.size - 1 - i)) * v.inner,
+                    v.inner * sizeof(real));
+  };
+  Tensor out = empty(x.shape());
+  const AxisView v = around(x.shape(), a);
+  flip_into(x.data(), out.data(), v);
+  if (should_record({&x}))
+    record(out, "flip", {x}, [v, flip_into](BackwardContext& c) {
+      // flipping is its own inverse (and its own adjoint)
+      Tensor g = empty(c.grad_output().shape());
+      flip_into(c.grad_output().data(), g.data(), v);
+      c.add_grad(0, g);
+    });
+  return out;
+}
+
+// ---- expand ----------------------------------------------------------------------------------------
+// x: S -> `shape` by NumPy broadcasting (S right-aligned; each dim of S equals the target's or is 1).
+// A -1 in `shape` keeps x's size at that position, as in torch.expand. Unlike torch, this is a copy.
+Tensor expand(const Tensor& x, const Shape& shape) {
+  const Shape& xs = x.shape();
+  check(xs.size() <= shape.size(), "expand: cannot expand a tensor of shape {} to fewer dimensions {}", xs, shape);
+  Shape target = shape;
+  const int lead = shape.size() - xs.size();
+  for (int i = 0; i < shape.size(); ++i) {
+    const int j = i - lead;  // matching axis of x, if any
+    if (target[i] == -1) {
+      check(j >= 0, "expand: -1 is not allowed for the new leading dimension {} of shape {} (tensor of shape {})", i,
+            shape, xs);
+      target[i] = xs[j];
+    }
+    check(target[i] >= 0, "expand: invalid dimension {} in shape {} (tensor of shape {})", shape[i], shape, xs);
+    check(j < 0 || xs[j] == target[i] || xs[j] == 1,
+          "expand: the size {} of axis {} of a tensor of shape {} must match the size {} at axis {} of the target {} "
+          "(or be 1)",
+          xs[j], j, xs, target[i], i, shape);
+  }
+  Tensor out = empty(target);
+  const real* px = x.data();
+  real* po = out.data();
+  detail::for_each_broadcast<1>(target, {detail::broadcast_strides(xs, target)},
+                                [&](int64_t o, const std::array<int64_t, 1>& at) { po[o] = px[at[0]]; });
+  if (should_record({&x}))
+    record(out, "expand", {x}, [](BackwardContext& c) {
+      // grad: target -> S, summing over the broadcast axes
+      c.add_grad(0, detail::unbroadcast(c.grad_output(), c.input(0).shape));
+    });
+  return out;
+}
+
+}  // namespace unroll

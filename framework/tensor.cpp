@@ -1,0 +1,174 @@
+#include "unroll/framework/tensor.hpp"
+
+#include <cstdlib>
+#include <cstring>
+#include <ostream>
+
+#include "unroll/framework/autograd.hpp"
+#include "unroll/framework/detail/check.hpp"
+#include "unroll/framework/ops.hpp"
+
+namespace unroll {
+
+using detail::check;
+
+// ---- storage ---------------------------------------------------------------------------------------
+Storage::Storage(int64_t n) : size(n) {
+  // 64-byte aligned for SIMD loads; at least one element so data is never null.
+  const size_t bytes = ((static_cast<size_t>(n > 0 ? n : 1) * sizeof(real) + 63) / 64) * 64;
+  data = static_cast<real*>(std::aligned_alloc(64, bytes));
+  if (!data) throw std::bad_alloc();
+}
+
+Storage::~Storage() { std::free(data); }
+
+// ---- creation --------------------------------------------------------------------------------------
+Tensor empty(const Shape& shape) {
+  for (int64_t d : shape) check(d >= 0, "empty: negative dimension in shape {}", shape);
+  auto impl = std::make_shared<TensorImpl>();
+  impl->shape = shape;
+  impl->storage = std::make_shared<Storage>(shape.numel());
+  return Tensor(std::move(impl));
+}
+
+Tensor full(const Shape& shape, real value) {
+  Tensor t = empty(shape);
+  real* p = t.data();
+  for (int64_t i = 0, n = t.numel(); i < n; ++i) p[i] = value;
+  return t;
+}
+
+Tensor zeros(const Shape& shape) { return full(shape, 0); }
+Tensor ones(const Shape& shape) { return full(shape, 1); }
+Tensor zeros_like(const Tensor& t) { return zeros(t.shape()); }
+Tensor ones_like(const Tensor& t) { return ones(t.shape()); }
+Tensor scalar(real value) { return full(Shape{}, value); }
+
+Tensor arange(real start, real end, real step) {
+  check(step != 0, "arange: step must be nonzero");
+  const double count = std::ceil((static_cast<double>(end) - start) / step);
+  const int64_t n = count > 0 ? static_cast<int64_t>(count) : 0;
+  Tensor t = empty({n});
+  for (int64_t i = 0; i < n; ++i) t.data()[i] = static_cast<real>(start + i * static_cast<double>(step));
+  return t;
+}
+
+Tensor arange(int64_t end) { return arange(0, static_cast<real>(end), 1); }
+
+Tensor tensor(const std::vector<real>& values, const Shape& shape) {
+  check(static_cast<int64_t>(values.size()) == shape.numel(), "tensor: {} values do not fill shape {} ({} elements)",
+        values.size(), shape, shape.numel());
+  Tensor t = empty(shape);
+  if (!values.empty()) std::memcpy(t.data(), values.data(), values.size() * sizeof(real));
+  return t;
+}
+
+Tensor tensor(std::initializer_list<real> values) {
+  return tensor(std::vector<real>(values), Shape{static_cast<int64_t>(values.size())});
+}
+
+Tensor tensor(std::initializer_list<std::initializer_list<real>> rows) {
+  const int64_t n_rows = static_cast<int64_t>(rows.size());
+  const int64_t n_cols = n_rows ? static_cast<int64_t>(rows.begin()->size()) : 0;
+  std::vector<real> values;
+  values.reserve(n_rows * n_cols);
+  for (const auto& row : rows) {
+    check(static_cast<int64_t>(row.size()) == n_cols, "tensor: rows have different lengths ({} and {})", n_cols,
+          row.size());
+    values.insert(values.end(), row.begin(), row.end());
+  }
+  return tensor(values, Shape{n_rows, n_cols});
+}
+
+// ---- value access ----------------------------------------------------------------------------------
+int64_t Tensor::size(int axis) const {
+  return shape()[detail::normalize_axis("size", axis, dim(), shape())];
+}
+
+real Tensor::item() const {
+  check(defined(), "item: the tensor is undefined");
+  check(numel() == 1, "item: a tensor of shape {} has {} elements, not one", shape(), numel());
+  return data()[0];
+}
+
+real Tensor::at(std::initializer_list<int64_t> index) const {
+  check(static_cast<int>(index.size()) == dim(), "at: {} indices given for a tensor of shape {}", index.size(), shape());
+  int64_t offset = 0;
+  int axis = 0;
+  for (int64_t i : index) {
+    const int64_t n = shape()[axis];
+    check(i >= -n && i < n, "at: index {} is out of range for axis {} of shape {}", i, axis, shape());
+    offset = offset * n + (i < 0 ? i + n : i);
+    ++axis;
+  }
+  return data()[offset];
+}
+
+std::vector<real> Tensor::to_vector() const { return {data(), data() + numel()}; }
+
+namespace {
+void print_values(std::string& out, const real* p, const Shape& s, int axis, int64_t& offset) {
+  if (axis == s.size()) {
+    out += fmt::format("{:.6g}", p[offset++]);
+    return;
+  }
+  out += "[";
+  for (int64_t i = 0; i < s[axis]; ++i) {
+    if (i) out += axis + 1 == s.size() ? ", " : ",\n ";
+    print_values(out, p, s, axis + 1, offset);
+  }
+  out += "]";
+}
+}  // namespace
+
+std::string Tensor::to_string() const {
+  if (!defined()) return "Tensor(undefined)";
+  std::string out = "Tensor(";
+  if (numel() <= 1000) {
+    int64_t offset = 0;
+    print_values(out, data(), shape(), 0, offset);
+    out += ", ";
+  }
+  out += fmt::format("shape={}", shape());
+  if (requires_grad()) out += is_leaf() ? ", requires_grad" : fmt::format(", grad_fn={}", grad_fn_name());
+  return out + ")";
+}
+
+std::ostream& operator<<(std::ostream& os, const Tensor& t) { return os << t.to_string(); }
+
+// ---- autograd accessors ----------------------------------------------------------------------------
+bool Tensor::requires_grad() const { return impl_->requires_grad; }
+bool Tensor::is_leaf() const { return impl_->grad_fn == nullptr; }
+Tensor Tensor::grad() const { return impl_->grad; }
+void Tensor::zero_grad() { impl_->grad = Tensor(); }
+const char* Tensor::grad_fn_name() const { return impl_->grad_fn ? impl_->grad_fn->name : ""; }
+
+Tensor& Tensor::requires_grad_(bool on) {
+  check(is_leaf(), "requires_grad_: only leaf tensors can change requires_grad (this one was produced by '{}'); use "
+        "detach() first", grad_fn_name());
+  impl_->requires_grad = on;
+  return *this;
+}
+
+void Tensor::retain_grad() {
+  check(requires_grad(), "retain_grad: tensor of shape {} does not require grad", shape());
+  impl_->retains_grad = true;
+}
+
+Tensor Tensor::detach() const {
+  auto impl = std::make_shared<TensorImpl>();
+  impl->shape = impl_->shape;
+  impl->storage = impl_->storage;
+  return Tensor(std::move(impl));
+}
+
+Tensor Tensor::reshape(const Shape& s) const { return unroll::reshape(*this, s); }
+Tensor Tensor::sum() const { return unroll::sum(*this); }
+Tensor Tensor::mean() const { return unroll::mean(*this); }
+Tensor Tensor::transpose(int a, int b) const { return unroll::transpose(*this, a, b); }
+Tensor Tensor::t() const {
+  check(dim() == 2, "t: expects a 2-D tensor, got shape {}", shape());
+  return unroll::transpose(*this, 0, 1);
+}
+
+}  // namespace unroll

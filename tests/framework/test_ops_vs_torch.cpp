@@ -1,0 +1,312 @@
+// Cross-check of every op in framework/ops.hpp against PyTorch.
+//
+// tests/gen_fixtures.py writes tests/fixtures/ops_reference.txt: for each case the inputs, torch's output,
+// an upstream gradient w and torch's d sum(out * w) / d input for every differentiable input. Here each
+// case name maps to a lambda calling the unroll op with the same parameters; the output and the gradients
+// of out.backward(w) must agree with torch to |a - b| <= 1e-4 * max(1, |b|). Inputs that have no grad<i> in
+// the file (indices, conditions, class targets) are created without requires_grad.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "support/fixtures.hpp"
+#include "unroll/unroll.hpp"
+
+using namespace unroll;
+
+namespace {
+
+using Inputs = std::vector<Tensor>;
+using OpFn = std::function<Tensor(const Inputs&)>;
+
+constexpr double kTolerance = 1e-4;
+
+// How multi-output ops are checked (same as flat_cat in gen_fixtures.py): piece i flattened and scaled by
+// (i + 1), all concatenated.
+Tensor flat_cat(const std::vector<Tensor>& pieces) {
+  std::vector<Tensor> parts;
+  for (size_t i = 0; i < pieces.size(); ++i)
+    parts.push_back(mul(reshape(pieces[i], Shape{-1}), scalar(static_cast<real>(i + 1))));
+  return concat(parts, 0);
+}
+
+CrossEntropyOptions ce(Reduction reduction, int64_t ignore_index = kNoIgnoreIndex) {
+  CrossEntropyOptions o;
+  o.reduction = reduction;
+  o.ignore_index = ignore_index;
+  return o;
+}
+
+const std::map<std::string, OpFn>& op_table() {
+  static const std::map<std::string, OpFn> table = [] {
+    std::map<std::string, OpFn> t;
+    // ---- elementwise arithmetic with broadcasting ----
+    for (const char* suffix : {"_same", "_bcast_3d_31", "_bcast_31_3d", "_bcast_scalar", "_bcast_both"}) {
+      t[std::string("add") + suffix] = [](const Inputs& x) { return add(x[0], x[1]); };
+      t[std::string("sub") + suffix] = [](const Inputs& x) { return sub(x[0], x[1]); };
+      t[std::string("mul") + suffix] = [](const Inputs& x) { return mul(x[0], x[1]); };
+      t[std::string("div") + suffix] = [](const Inputs& x) { return div(x[0], x[1]); };
+    }
+    t["div_bcast_scalar_num"] = [](const Inputs& x) { return div(x[0], x[1]); };
+    t["mul_self"] = [](const Inputs& x) { return mul(x[0], x[0]); };
+    t["reuse_chain"] = [](const Inputs& x) { return (x[0] * x[1] + x[0]) / (x[1] * x[1] + real(1)); };
+    t["neg"] = [](const Inputs& x) { return neg(x[0]); };
+    t["scalar_add_right"] = [](const Inputs& x) { return x[0] + real(2.5); };
+    t["scalar_add_left"] = [](const Inputs& x) { return real(2.5) + x[0]; };
+    t["scalar_sub_right"] = [](const Inputs& x) { return x[0] - real(1.25); };
+    t["scalar_sub_left"] = [](const Inputs& x) { return real(1.25) - x[0]; };
+    t["scalar_mul_right"] = [](const Inputs& x) { return x[0] * real(-1.5); };
+    t["scalar_mul_left"] = [](const Inputs& x) { return real(-1.5) * x[0]; };
+    t["scalar_div_right"] = [](const Inputs& x) { return x[0] / real(4); };
+    t["scalar_div_left"] = [](const Inputs& x) { return real(3) / x[0]; };
+    t["op_tensor_tensor"] = [](const Inputs& x) { return -(x[0] + x[1]) * (x[0] - x[1]) / x[1]; };
+    // ---- pow ----
+    t["pow_scalar_2"] = [](const Inputs& x) { return pow(x[0], real(2)); };
+    t["pow_scalar_3"] = [](const Inputs& x) { return pow(x[0], real(3)); };
+    t["pow_scalar_0_5"] = [](const Inputs& x) { return pow(x[0], real(0.5)); };
+    t["pow_scalar_m1"] = [](const Inputs& x) { return pow(x[0], real(-1)); };
+    t["pow_scalar_1_7"] = [](const Inputs& x) { return pow(x[0], real(1.7)); };
+    t["pow_scalar_0"] = [](const Inputs& x) { return pow(x[0], real(0)); };
+    t["pow_tensor"] = [](const Inputs& x) { return pow(x[0], x[1]); };
+    t["pow_tensor_bcast"] = [](const Inputs& x) { return pow(x[0], x[1]); };
+    // ---- pointwise functions ----
+    t["exp"] = [](const Inputs& x) { return exp(x[0]); };
+    t["log"] = [](const Inputs& x) { return log(x[0]); };
+    t["sqrt"] = [](const Inputs& x) { return sqrt(x[0]); };
+    t["abs"] = [](const Inputs& x) { return abs(x[0]); };
+    t["clamp_m0_5_0_7"] = [](const Inputs& x) { return clamp(x[0], real(-0.5), real(0.7)); };
+    t["tanh"] = [](const Inputs& x) { return tanh(x[0]); };
+    t["sigmoid"] = [](const Inputs& x) { return sigmoid(x[0]); };
+    t["relu"] = [](const Inputs& x) { return relu(x[0]); };
+    t["clone"] = [](const Inputs& x) { return clone(x[0]); };
+    // ---- selection ----
+    t["where_same"] = [](const Inputs& x) { return where(x[0], x[1], x[2]); };
+    t["where_bcast"] = [](const Inputs& x) { return where(x[0], x[1], x[2]); };
+    t["where_bcast_ab"] = [](const Inputs& x) { return where(x[0], x[1], x[2]); };
+    t["masked_fill_m1e9"] = [](const Inputs& x) { return masked_fill(x[0], x[1], real(-1e9)); };
+    t["masked_fill_0_5"] = [](const Inputs& x) { return masked_fill(x[0], x[1], real(0.5)); };
+    // ---- linear algebra ----
+    t["matmul_2d"] = [](const Inputs& x) { return matmul(x[0], x[1]); };
+    t["matmul_2d_ta"] = [](const Inputs& x) { return matmul(x[0], x[1], true, false); };
+    t["matmul_2d_tb"] = [](const Inputs& x) { return matmul(x[0], x[1], false, true); };
+    t["matmul_2d_ta_tb"] = [](const Inputs& x) { return matmul(x[0], x[1], true, true); };
+    t["matmul_fold"] = [](const Inputs& x) { return matmul(x[0], x[1]); };
+    t["matmul_fold_tb"] = [](const Inputs& x) { return matmul(x[0], x[1], false, true); };
+    t["matmul_fold_4d"] = [](const Inputs& x) { return matmul(x[0], x[1]); };
+    t["matmul_batched"] = [](const Inputs& x) { return matmul(x[0], x[1]); };
+    t["matmul_batched_ta"] = [](const Inputs& x) { return matmul(x[0], x[1], true, false); };
+    t["matmul_batched_tb"] = [](const Inputs& x) { return matmul(x[0], x[1], false, true); };
+    t["matmul_batched_ta_tb"] = [](const Inputs& x) { return matmul(x[0], x[1], true, true); };
+    t["matmul_batched_4d"] = [](const Inputs& x) { return matmul(x[0], x[1]); };
+    t["linear_bias"] = [](const Inputs& x) { return linear(x[0], x[1], x[2]); };
+    t["linear_nobias"] = [](const Inputs& x) { return linear(x[0], x[1]); };
+    // ---- shape ----
+    t["reshape_4_m1"] = [](const Inputs& x) { return reshape(x[0], Shape{4, -1}); };
+    t["reshape_rank0_to_1"] = [](const Inputs& x) { return reshape(x[0], Shape{1}); };
+    t["flatten_1_2"] = [](const Inputs& x) { return flatten(x[0], 1, 2); };
+    t["flatten_all"] = [](const Inputs& x) { return flatten(x[0]); };
+    t["unsqueeze_m1"] = [](const Inputs& x) { return unsqueeze(x[0], -1); };
+    t["unsqueeze_0"] = [](const Inputs& x) { return unsqueeze(x[0], 0); };
+    t["squeeze_1"] = [](const Inputs& x) { return squeeze(x[0], 1); };
+    t["permute_2_0_1"] = [](const Inputs& x) { return permute(x[0], {2, 0, 1}); };
+    t["permute_4d"] = [](const Inputs& x) { return permute(x[0], {1, 3, 0, 2}); };
+    t["transpose_0_m1"] = [](const Inputs& x) { return transpose(x[0], 0, -1); };
+    t["transpose_2d"] = [](const Inputs& x) { return x[0].t(); };
+    t["narrow_1_1_2"] = [](const Inputs& x) { return narrow(x[0], 1, 1, 2); };
+    t["narrow_m1_0_2"] = [](const Inputs& x) { return narrow(x[0], -1, 0, 2); };
+    t["slice_1_m5_8_2"] = [](const Inputs& x) { return slice(x[0], 1, -5, 8, 2); };
+    t["slice_1_m7_m1_3"] = [](const Inputs& x) { return slice(x[0], 1, -7, -1, 3); };
+    t["slice_0_1_100_1"] = [](const Inputs& x) { return slice(x[0], 0, 1, 100); };
+    t["slice_1_m20_4_1"] = [](const Inputs& x) { return slice(x[0], 1, -20, 4, 1); };
+    t["slice_m1_1_6_2"] = [](const Inputs& x) { return slice(x[0], -1, 1, 6, 2); };
+    t["concat_1"] = [](const Inputs& x) { return concat({x[0], x[1], x[2]}, 1); };
+    t["concat_0"] = [](const Inputs& x) { return concat({x[0], x[1]}, 0); };
+    t["concat_m1"] = [](const Inputs& x) { return concat({x[0], x[1]}, -1); };
+    t["stack_0"] = [](const Inputs& x) { return stack({x[0], x[1], x[2]}, 0); };
+    t["stack_1"] = [](const Inputs& x) { return stack({x[0], x[1], x[2]}, 1); };
+    t["stack_m1"] = [](const Inputs& x) { return stack({x[0], x[1]}, -1); };
+    t["split_size_2_axis1"] = [](const Inputs& x) { return flat_cat(split(x[0], int64_t{2}, 1)); };
+    t["split_sizes_1_3_1_axis0"] = [](const Inputs& x) {
+      return flat_cat(split(x[0], std::vector<int64_t>{1, 3, 1}, 0));
+    };
+    t["split_size_3_axism1"] = [](const Inputs& x) { return flat_cat(split(x[0], int64_t{3}, -1)); };
+    t["chunk_3_axis1"] = [](const Inputs& x) { return flat_cat(chunk(x[0], 3, 1)); };
+    t["chunk_4_of_6_axis0"] = [](const Inputs& x) { return flat_cat(chunk(x[0], 4, 0)); };
+    t["chunk_2_axism1"] = [](const Inputs& x) { return flat_cat(chunk(x[0], 2, -1)); };
+    t["unbind_0"] = [](const Inputs& x) { return flat_cat(unbind(x[0], 0)); };
+    t["unbind_1"] = [](const Inputs& x) { return flat_cat(unbind(x[0], 1)); };
+    t["unbind_1_stack"] = [](const Inputs& x) {
+      std::vector<Tensor> pieces = unbind(x[0], 1);
+      std::reverse(pieces.begin(), pieces.end());
+      return stack(pieces, 0);
+    };
+    t["flip_0"] = [](const Inputs& x) { return flip(x[0], 0); };
+    t["flip_m1"] = [](const Inputs& x) { return flip(x[0], -1); };
+    t["flip_1"] = [](const Inputs& x) { return flip(x[0], 1); };
+    t["expand_31_to_234"] = [](const Inputs& x) { return expand(x[0], Shape{2, 3, 4}); };
+    t["expand_1_to_22"] = [](const Inputs& x) { return expand(x[0], Shape{2, 2}); };
+    t["expand_scalar_to_23"] = [](const Inputs& x) { return expand(x[0], Shape{2, 3}); };
+    t["expand_same"] = [](const Inputs& x) { return expand(x[0], Shape{2, 3}); };
+    // ---- indexing ----
+    t["index_select_1_dup"] = [](const Inputs& x) { return index_select(x[0], 1, x[1]); };
+    t["index_select_0_3d"] = [](const Inputs& x) { return index_select(x[0], 0, x[1]); };
+    t["index_select_m1"] = [](const Inputs& x) { return index_select(x[0], -1, x[1]); };
+    t["embedding_2d_dup"] = [](const Inputs& x) { return embedding(x[0], x[1]); };
+    t["embedding_1d"] = [](const Inputs& x) { return embedding(x[0], x[1]); };
+    t["gather_1"] = [](const Inputs& x) { return gather(x[0], 1, x[1]); };
+    t["gather_0"] = [](const Inputs& x) { return gather(x[0], 0, x[1]); };
+    t["gather_m1"] = [](const Inputs& x) { return gather(x[0], -1, x[1]); };
+    // ---- reductions ----
+    t["sum_all"] = [](const Inputs& x) { return sum(x[0]); };
+    t["sum_0_2"] = [](const Inputs& x) { return sum(x[0], {0, 2}); };
+    t["sum_1_keepdim"] = [](const Inputs& x) { return sum(x[0], {1}, true); };
+    t["sum_m1"] = [](const Inputs& x) { return sum(x[0], {-1}); };
+    t["sum_0_m1_keepdim"] = [](const Inputs& x) { return sum(x[0], {0, -1}, true); };
+    t["mean_all"] = [](const Inputs& x) { return mean(x[0]); };
+    t["mean_0_2"] = [](const Inputs& x) { return mean(x[0], {0, 2}); };
+    t["mean_1_keepdim"] = [](const Inputs& x) { return mean(x[0], {1}, true); };
+    t["mean_m1"] = [](const Inputs& x) { return mean(x[0], {-1}); };
+    t["max_all"] = [](const Inputs& x) { return max(x[0]); };
+    t["max_1"] = [](const Inputs& x) { return max(x[0], 1); };
+    t["max_0_keepdim"] = [](const Inputs& x) { return max(x[0], 0, true); };
+    t["max_m1"] = [](const Inputs& x) { return max(x[0], -1); };
+    t["argmax_1"] = [](const Inputs& x) { return argmax(x[0], 1); };
+    t["argmax_m1_keepdim"] = [](const Inputs& x) { return argmax(x[0], -1, true); };
+    t["log_softmax_1"] = [](const Inputs& x) { return log_softmax(x[0], 1); };
+    t["log_softmax_m1_3d"] = [](const Inputs& x) { return log_softmax(x[0], -1); };
+    t["log_softmax_0_3d"] = [](const Inputs& x) { return log_softmax(x[0], 0); };
+    t["log_softmax_large"] = [](const Inputs& x) { return log_softmax(x[0], 1); };
+    t["softmax_1"] = [](const Inputs& x) { return softmax(x[0], 1); };
+    t["softmax_m1_3d"] = [](const Inputs& x) { return softmax(x[0], -1); };
+    t["softmax_1_3d"] = [](const Inputs& x) { return softmax(x[0], 1); };
+    // ---- losses ----
+    t["nll_loss_mean"] = [](const Inputs& x) { return nll_loss(x[0], x[1]); };
+    t["nll_loss_sum"] = [](const Inputs& x) { return nll_loss(x[0], x[1], ce(Reduction::Sum)); };
+    t["nll_loss_none"] = [](const Inputs& x) { return nll_loss(x[0], x[1], ce(Reduction::None)); };
+    t["nll_loss_mean_default_ignore"] = [](const Inputs& x) { return nll_loss(x[0], x[1]); };
+    t["nll_loss_mean_ignore2"] = [](const Inputs& x) { return nll_loss(x[0], x[1], ce(Reduction::Mean, 2)); };
+    t["nll_loss_sum_ignore2"] = [](const Inputs& x) { return nll_loss(x[0], x[1], ce(Reduction::Sum, 2)); };
+    t["nll_loss_none_ignore2"] = [](const Inputs& x) { return nll_loss(x[0], x[1], ce(Reduction::None, 2)); };
+    t["cross_entropy_mean"] = [](const Inputs& x) { return cross_entropy(x[0], x[1]); };
+    t["cross_entropy_sum"] = [](const Inputs& x) { return cross_entropy(x[0], x[1], ce(Reduction::Sum)); };
+    t["cross_entropy_none"] = [](const Inputs& x) { return cross_entropy(x[0], x[1], ce(Reduction::None)); };
+    t["cross_entropy_mean_ignore1"] = [](const Inputs& x) { return cross_entropy(x[0], x[1], ce(Reduction::Mean, 1)); };
+    t["cross_entropy_none_ignore1"] = [](const Inputs& x) { return cross_entropy(x[0], x[1], ce(Reduction::None, 1)); };
+    t["cross_entropy_large_logits"] = [](const Inputs& x) { return cross_entropy(x[0], x[1]); };
+    t["mse_loss_mean"] = [](const Inputs& x) { return mse_loss(x[0], x[1]); };
+    t["mse_loss_sum"] = [](const Inputs& x) { return mse_loss(x[0], x[1], Reduction::Sum); };
+    t["mse_loss_none"] = [](const Inputs& x) { return mse_loss(x[0], x[1], Reduction::None); };
+    t["mse_loss_mean_grad_target"] = [](const Inputs& x) { return mse_loss(x[0], x[1]); };
+    t["bce_logits_mean"] = [](const Inputs& x) { return binary_cross_entropy_with_logits(x[0], x[1]); };
+    t["bce_logits_sum"] = [](const Inputs& x) { return binary_cross_entropy_with_logits(x[0], x[1], Reduction::Sum); };
+    t["bce_logits_none"] = [](const Inputs& x) { return binary_cross_entropy_with_logits(x[0], x[1], Reduction::None); };
+    t["bce_logits_large"] = [](const Inputs& x) { return binary_cross_entropy_with_logits(x[0], x[1]); };
+    t["bce_logits_mean_grad_target"] = [](const Inputs& x) { return binary_cross_entropy_with_logits(x[0], x[1]); };
+    // ---- random ops in their deterministic modes ----
+    t["dropout_eval"] = [](const Inputs& x) { return dropout(x[0], real(0.5), false); };
+    t["dropout_p0_train"] = [](const Inputs& x) { return dropout(x[0], real(0), true); };
+    return t;
+  }();
+  return table;
+}
+
+const unroll_test::Fixtures& fixtures() {
+  static const unroll_test::Fixtures f = unroll_test::load_fixtures(UNROLL_FIXTURES_DIR "/ops_reference.txt");
+  return f;
+}
+
+Shape to_shape(const std::vector<int64_t>& dims) { return Shape(dims.begin(), dims.end()); }
+
+Tensor to_tensor(const unroll_test::FixtureTensor& ft) {
+  std::vector<real> values(ft.values.begin(), ft.values.end());
+  return tensor(values, to_shape(ft.shape));
+}
+
+// Appends a description of every way `got` differs from `expected` to `problems`.
+void compare(const std::string& what, const Tensor& got, const unroll_test::FixtureTensor& expected,
+             std::ostringstream& problems) {
+  if (!got.defined()) {
+    problems << "\n  " << what << ": undefined (torch has shape " << to_string(to_shape(expected.shape)) << ")";
+    return;
+  }
+  if (got.shape() != to_shape(expected.shape)) {
+    problems << "\n  " << what << ": shape " << to_string(got.shape()) << ", torch " << to_string(to_shape(expected.shape));
+    return;
+  }
+  const std::vector<real> values = got.to_vector();
+  int bad = 0;
+  double worst = 0;
+  for (size_t i = 0; i < values.size(); ++i) {
+    const double a = values[i], b = expected.values[i];
+    const double err = std::abs(a - b) / std::max(1.0, std::abs(b));
+    if (!(err <= kTolerance)) {  // also catches NaN
+      if (bad < 4) problems << "\n  " << what << "[" << i << "]: got " << a << ", torch " << b;
+      ++bad;
+      worst = std::max(worst, std::isnan(err) ? INFINITY : err);
+    }
+  }
+  if (bad > 0) problems << "\n  " << what << ": " << bad << " of " << values.size() << " values differ (worst relative error " << worst << ")";
+}
+
+// Runs one case; returns an empty string when unroll agrees with torch.
+std::string run_case(const unroll_test::Case& c, const OpFn& fn) {
+  std::ostringstream problems;
+  try {
+    const int n = c.num_inputs();
+    Inputs inputs;
+    bool any_grad = false;
+    for (int i = 0; i < n; ++i) {
+      Tensor x = to_tensor(c.at("in" + std::to_string(i)));
+      if (c.has("grad" + std::to_string(i))) {
+        x.requires_grad_();
+        any_grad = true;
+      }
+      inputs.push_back(x);
+    }
+    const Tensor out = fn(inputs);
+    compare("out", out, c.at("out"), problems);
+    if (!problems.str().empty() || !any_grad) return problems.str();
+    out.backward(to_tensor(c.at("w")));
+    for (int i = 0; i < n; ++i) {
+      const std::string role = "grad" + std::to_string(i);
+      if (c.has(role)) compare(role, inputs[i].grad(), c.at(role), problems);
+    }
+  } catch (const std::exception& e) {
+    problems << "\n  threw: " << e.what();
+  }
+  return problems.str();
+}
+
+}  // namespace
+
+TEST_CASE("every torch fixture case has a C++ lambda and every lambda a fixture case") {
+  const auto& cases = fixtures();
+  const auto& table = op_table();
+  CHECK(cases.size() >= 100);
+  for (const auto& [name, c] : cases) CHECK_MESSAGE(table.count(name) == 1, "fixture case '" << name << "' has no lambda");
+  for (const auto& [name, fn] : table)
+    CHECK_MESSAGE(cases.count(name) == 1, "lambda '" << name << "' has no fixture case (re-run tests/gen_fixtures.py?)");
+}
+
+TEST_CASE("ops agree with PyTorch: outputs and gradients of sum(out * w)") {
+  const auto& cases = fixtures();
+  const auto& table = op_table();
+  // Sorted so failures are reported in a stable order.
+  std::map<std::string, const unroll_test::Case*> sorted;
+  for (const auto& [name, c] : cases) sorted[name] = &c;
+  int passed = 0;
+  for (const auto& [name, c] : sorted) {
+    auto it = table.find(name);
+    if (it == table.end()) continue;  // reported by the test case above
+    const std::string problems = run_case(*c, it->second);
+    CHECK_MESSAGE(problems.empty(), "case " << name << " disagrees with torch:" << problems);
+    if (problems.empty()) ++passed;
+  }
+  MESSAGE(passed << " of " << sorted.size() << " torch cases agree");
+}
