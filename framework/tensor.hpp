@@ -112,7 +112,9 @@ Tensor arange(int64_t end);
 // Values in row-major order, reshaped to `shape` (shape defaults to 1-D).
 Tensor tensor(const std::vector<real>& values, const Shape& shape);
 Tensor tensor(std::initializer_list<real> values);
-Tensor tensor(std::initializer_list<std::initializer_list<real>> rows);  // 2-D, rows of equal length
+// 2-D, rows of equal length. (Rows of one element, {{1}, {2}}, are ambiguous with the 1-D overload:
+// write tensor({1, 2}).reshape({2, 1}).)
+Tensor tensor(std::initializer_list<std::initializer_list<real>> rows);
 
 std::ostream& operator<<(std::ostream& os, const Tensor& t);
 

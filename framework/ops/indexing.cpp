@@ -8,6 +8,7 @@
 // integral, in range), and the backward closures keep those positions, never the index tensor.
 #include <cmath>
 #include <cstring>
+#include <string>
 
 #include "unroll/framework/autograd.hpp"
 #include "unroll/framework/detail/kernels.hpp"
@@ -20,20 +21,26 @@ using detail::normalize_axis;
 
 namespace {
 
-// The values of `index` as positions in [0, limit). `what` describes the indexed axis for messages,
-// e.g. "axis 1 of size 3".
-std::vector<int64_t> read_positions(const char* op, const Tensor& index, int64_t limit, const Shape& x_shape,
-                                    const std::string& what) {
+constexpr int kRows = -1000;  // read_positions' axis for embedding: messages speak of vocabulary rows
+
+// The values of `index` as positions in [0, limit), where limit is the size of `axis` (as the caller
+// wrote it) of the indexed tensor. Messages name the op, the bad value and both shapes.
+std::vector<int64_t> read_positions(const char* op, const Tensor& index, int64_t limit, const char* x_name,
+                                    const Shape& x_shape, int axis) {
   const real* p = index.data();
   const int64_t n = index.numel();
   std::vector<int64_t> pos(n);
   for (int64_t k = 0; k < n; ++k) {
     const real v = p[k];
     check(std::isfinite(v) && v == std::floor(v),
-          "{}: index values must be integers, got {} at position {} (index shape {}, x shape {})", op, v, k,
-          index.shape(), x_shape);
-    check(v >= 0 && v < static_cast<real>(limit), "{}: index {} is out of range for {} (index shape {}, x shape {})",
-          op, v, what, index.shape(), x_shape);
+          "{}: index values must be integers, got {} at position {} (index shape {}, {} shape {})", op, v, k,
+          index.shape(), x_name, x_shape);
+    if (!(v >= 0 && v < static_cast<real>(limit))) [[unlikely]] {
+      const std::string where = axis == kRows ? fmt::format("a vocabulary of {} rows", limit)
+                                              : fmt::format("axis {} of size {}", axis, limit);
+      throw Error(fmt::format("{}: index {} is out of range for {} (index shape {}, {} shape {})", op, v, where,
+                              index.shape(), x_name, x_shape));
+    }
     pos[k] = static_cast<int64_t>(v);
   }
   return pos;
@@ -85,8 +92,7 @@ Tensor select_positions(const Tensor& x, int axis, const Tensor& index, std::vec
 Tensor index_select(const Tensor& x, int axis, const Tensor& index) {
   const int a = normalize_axis("index_select", axis, x.dim(), x.shape());
   check(index.dim() == 1, "index_select: index must be 1-D, got shape {} (x shape {})", index.shape(), x.shape());
-  std::vector<int64_t> pos = read_positions("index_select", index, x.shape()[a], x.shape(),
-                                            fmt::format("axis {} of size {}", axis, x.shape()[a]));
+  std::vector<int64_t> pos = read_positions("index_select", index, x.shape()[a], "x", x.shape(), axis);
   return select_positions(x, a, index, std::move(pos));
 }
 
@@ -94,8 +100,7 @@ Tensor index_select(const Tensor& x, int axis, const Tensor& index) {
 Tensor embedding(const Tensor& weight, const Tensor& indices) {
   check(weight.dim() == 2, "embedding: weight must be 2-D [V, D], got shape {} (indices shape {})", weight.shape(),
         indices.shape());
-  std::vector<int64_t> pos = read_positions("embedding", indices, weight.shape()[0], weight.shape(),
-                                            fmt::format("a vocabulary of {} rows", weight.shape()[0]));
+  std::vector<int64_t> pos = read_positions("embedding", indices, weight.shape()[0], "weight", weight.shape(), kRows);
   Shape out_shape = indices.shape();
   check(out_shape.size() < Shape::kMaxRank, "embedding: indices of shape {} have the maximum rank {} already",
         out_shape, Shape::kMaxRank);
@@ -115,7 +120,7 @@ Tensor gather(const Tensor& x, int axis, const Tensor& index) {
     check(d == a || is[d] <= xs[d], "gather: index shape {} exceeds x shape {} at axis {} (only axis {} may be larger)",
           is, xs, d, axis);
   std::vector<int64_t> pos =
-      read_positions("gather", index, xs[a], xs, fmt::format("axis {} of size {}", axis, xs[a]));
+      read_positions("gather", index, xs[a], "x", xs, axis);
   // Walk index (= output) in row-major order; x's offset follows the index's position on every axis but
   // `axis`, where it comes from the index value.
   detail::Strides x_strides{};

@@ -193,7 +193,8 @@ Tensor narrow(const Tensor& x, int axis, int64_t start, int64_t length) {
   check(start >= -n && start <= n, "narrow: start {} is out of range for axis {} of a tensor of shape {}", start, axis,
         x.shape());
   const int64_t s = start < 0 ? start + n : start;
-  check(length >= 0 && s + length <= n,
+  check(length >= 0, "narrow: length must be non-negative, got {} (tensor of shape {})", length, x.shape());
+  check(s + length <= n,
         "narrow: start {} + length {} exceeds the size {} of axis {} (tensor of shape {})", start, length, n, axis,
         x.shape());
   Tensor out = copy_narrow(x.data(), x.shape(), a, s, length);

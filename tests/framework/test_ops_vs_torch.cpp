@@ -27,6 +27,10 @@ using OpFn = std::function<Tensor(const Inputs&)>;
 
 constexpr double kTolerance = 1e-4;
 
+// The largest relative error seen over all values (reported at the end, to show the margin).
+double g_worst_error = 0;
+std::string g_worst_where;
+
 // How multi-output ops are checked (same as flat_cat in gen_fixtures.py): piece i flattened and scaled by
 // (i + 1), all concatenated.
 Tensor flat_cat(const std::vector<Tensor>& pieces) {
@@ -245,6 +249,10 @@ void compare(const std::string& what, const Tensor& got, const unroll_test::Fixt
   for (size_t i = 0; i < values.size(); ++i) {
     const double a = values[i], b = expected.values[i];
     const double err = std::abs(a - b) / std::max(1.0, std::abs(b));
+    if (err > g_worst_error) {
+      g_worst_error = err;
+      g_worst_where = what;
+    }
     if (!(err <= kTolerance)) {  // also catches NaN
       if (bad < 4) problems << "\n  " << what << "[" << i << "]: got " << a << ", torch " << b;
       ++bad;
@@ -257,6 +265,7 @@ void compare(const std::string& what, const Tensor& got, const unroll_test::Fixt
 // Runs one case; returns an empty string when unroll agrees with torch.
 std::string run_case(const unroll_test::Case& c, const OpFn& fn) {
   std::ostringstream problems;
+  problems.precision(9);
   try {
     const int n = c.num_inputs();
     Inputs inputs;
@@ -270,12 +279,12 @@ std::string run_case(const unroll_test::Case& c, const OpFn& fn) {
       inputs.push_back(x);
     }
     const Tensor out = fn(inputs);
-    compare("out", out, c.at("out"), problems);
+    compare(c.name + " out", out, c.at("out"), problems);
     if (!problems.str().empty() || !any_grad) return problems.str();
     out.backward(to_tensor(c.at("w")));
     for (int i = 0; i < n; ++i) {
       const std::string role = "grad" + std::to_string(i);
-      if (c.has(role)) compare(role, inputs[i].grad(), c.at(role), problems);
+      if (c.has(role)) compare(c.name + " " + role, inputs[i].grad(), c.at(role), problems);
     }
   } catch (const std::exception& e) {
     problems << "\n  threw: " << e.what();
@@ -308,5 +317,6 @@ TEST_CASE("ops agree with PyTorch: outputs and gradients of sum(out * w)") {
     CHECK_MESSAGE(problems.empty(), "case " << name << " disagrees with torch:" << problems);
     if (problems.empty()) ++passed;
   }
-  MESSAGE(passed << " of " << sorted.size() << " torch cases agree");
+  MESSAGE(passed << " of " << sorted.size() << " torch cases agree; largest relative error " << g_worst_error << " ("
+                 << g_worst_where << "), tolerance " << kTolerance);
 }

@@ -1,0 +1,94 @@
+// Tests for framework/ops/elementwise.cpp (built against unroll_f64: gradchecks run in double).
+#include <doctest/doctest.h>
+
+#include <unroll/unroll.hpp>
+
+using namespace unroll;
+
+namespace {
+Tensor leaf(const Tensor& t) {
+  Tensor copy = clone(t);
+  copy.requires_grad_();
+  return copy;
+}
+// values in [lo, hi) that keep away from kinks and singularities
+Tensor sample(const Shape& s, real lo, real hi, uint64_t seed) {
+  Generator gen(seed);
+  return leaf(uniform(s, lo, hi, gen));
+}
+void expect_gradcheck(const std::function<Tensor(const std::vector<Tensor>&)>& fn, const std::vector<Tensor>& in) {
+  const GradcheckResult r = gradcheck(fn, in);
+  CHECK_MESSAGE(r.ok, r.message);
+}
+using V = std::vector<Tensor>;
+}  // namespace
+
+TEST_CASE("binary ops broadcast by NumPy rules") {
+  const Tensor a = tensor({{1, 2, 3}, {4, 5, 6}});  // [2, 3]
+  const Tensor col = tensor({10, 20}).reshape({2, 1});  // [2, 1]
+  CHECK((a + col).to_vector() == std::vector<real>{11, 12, 13, 24, 25, 26});
+  CHECK((a - tensor({1, 1, 1})).to_vector() == std::vector<real>{0, 1, 2, 3, 4, 5});
+  CHECK((a * 2).to_vector() == std::vector<real>{2, 4, 6, 8, 10, 12});
+  CHECK((12 / tensor({3, 4})).to_vector() == std::vector<real>{4, 3});
+  CHECK((col * tensor({1, 2})).shape() == Shape{2, 2});  // [2, 1] x [2] -> [2, 2]
+  CHECK_THROWS_WITH_AS(a + tensor({1, 2}), "add: shapes [2, 3] and [2] cannot be broadcast together", Error);
+  CHECK_THROWS_WITH_AS(a * ones({3, 3}), "mul: shapes [2, 3] and [3, 3] cannot be broadcast together", Error);
+}
+
+TEST_CASE("gradcheck: arithmetic with broadcasting") {
+  const Tensor a = sample({2, 3, 4}, -1, 1, 1), b = sample({3, 1}, 0.5, 2, 2), s = sample({}, 0.5, 2, 3);
+  expect_gradcheck([](const V& x) { return add(x[0], x[1]); }, {a, b});
+  expect_gradcheck([](const V& x) { return sub(x[1], x[0]); }, {a, b});
+  expect_gradcheck([](const V& x) { return mul(x[0], x[1]); }, {a, b});
+  expect_gradcheck([](const V& x) { return div(x[0], x[1]); }, {a, b});
+  expect_gradcheck([](const V& x) { return div(x[1], x[0] + 3); }, {a, b});
+  expect_gradcheck([](const V& x) { return x[0] * x[1] - x[1] / x[0]; }, {b, s});
+  expect_gradcheck([](const V& x) { return neg(x[0]); }, {a});
+}
+
+TEST_CASE("gradcheck: pointwise functions") {
+  const Tensor x = sample({3, 4}, -2, 2, 4), pos = sample({3, 4}, 0.3, 3, 5);
+  expect_gradcheck([](const V& v) { return exp(v[0]); }, {x});
+  expect_gradcheck([](const V& v) { return log(v[0]); }, {pos});
+  expect_gradcheck([](const V& v) { return sqrt(v[0]); }, {pos});
+  expect_gradcheck([](const V& v) { return pow(v[0], 3); }, {x});
+  expect_gradcheck([](const V& v) { return pow(v[0], -1.5); }, {pos});
+  expect_gradcheck([](const V& v) { return pow(v[0], v[1]); }, {pos, x});
+  expect_gradcheck([](const V& v) { return tanh(v[0]); }, {x});
+  expect_gradcheck([](const V& v) { return sigmoid(v[0]); }, {x});
+  expect_gradcheck([](const V& v) { return clone(v[0]); }, {x});
+  // kinks (0 for relu/abs, the bounds for clamp) are avoided: the sample keeps |x| >= 0.3 there
+  const Tensor away = leaf(tensor({{-1.5, -0.3, 0.4, 2}, {0.7, -0.9, 1.1, -2.5}}));
+  expect_gradcheck([](const V& v) { return relu(v[0]); }, {away});
+  expect_gradcheck([](const V& v) { return abs(v[0]); }, {away});
+  expect_gradcheck([](const V& v) { return clamp(v[0], -1, 1); }, {away});
+}
+
+TEST_CASE("pointwise values and conventions match PyTorch") {
+  CHECK(relu(tensor({-1, 0, 2})).to_vector() == std::vector<real>{0, 0, 2});
+  CHECK(clamp(tensor({-3, 0.5, 3}), -1, 1).to_vector() == std::vector<real>{-1, 0.5, 1});
+  CHECK(sigmoid(tensor({-1000, 0, 1000})).to_vector() == std::vector<real>{0, 0.5, 1});  // no overflow
+  CHECK(tanh(tensor({-1000, 1000})).to_vector() == std::vector<real>{-1, 1});
+  Tensor z = leaf(tensor({0, 0}));
+  sum(abs(z) + relu(z)).backward();  // PyTorch: d|x|/dx = 0 and drelu/dx = 0 at x = 0
+  CHECK(z.grad().to_vector() == std::vector<real>{0, 0});
+  Tensor c = leaf(tensor({-1, 1}));
+  sum(clamp(c, -1, 1)).backward();  // the gradient passes at the bounds, as in PyTorch
+  CHECK(c.grad().to_vector() == std::vector<real>{1, 1});
+  CHECK_THROWS_WITH_AS(clamp(c, 1, 0), "clamp: min 1 is greater than max 0", Error);
+}
+
+TEST_CASE("where and masked_fill route values and gradients") {
+  const Tensor cond = tensor({{1, 0, 1}});                       // [1, 3]
+  const Tensor a = sample({2, 3}, -1, 1, 6), b = sample({3}, -1, 1, 7);
+  const Tensor w = where(cond, a, b);
+  CHECK(w.shape() == Shape{2, 3});
+  CHECK(w.at({1, 1}) == b.at({1}));
+  CHECK(w.at({1, 2}) == a.at({1, 2}));
+  expect_gradcheck([cond](const V& v) { return where(cond, v[0], v[1]); }, {a, b});
+  const Tensor filled = masked_fill(a, tensor({0, 1, 0}), -5);
+  CHECK(filled.at({0, 1}) == -5);
+  CHECK(filled.at({0, 0}) == a.at({0, 0}));
+  expect_gradcheck([](const V& v) { return masked_fill(v[0], tensor({1, 0, 0}), 2); }, {a});
+  CHECK_THROWS_WITH_AS(where(ones({4}), a, b), "where: shapes [4] and [2, 3] cannot be broadcast together", Error);
+}

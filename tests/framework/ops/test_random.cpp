@@ -1,0 +1,41 @@
+// Tests for framework/ops/random.cpp.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <unroll/unroll.hpp>
+
+using namespace unroll;
+
+TEST_CASE("dropout: train vs eval, scaling, reproducibility, gradient") {
+  Tensor x = ones({10000});
+  x.requires_grad_();
+  CHECK(dropout(x, 0.3, /*training=*/false).to_vector() == x.to_vector());
+  Generator g1(1), g2(1);
+  const Tensor y = dropout(x, 0.3, true, g1);
+  CHECK(y.to_vector() == dropout(x, 0.3, true, g2).to_vector());
+  int64_t kept = 0;
+  for (real v : y.to_vector()) {
+    CHECK((v == 0 || v == doctest::Approx(1 / 0.7)));
+    kept += v != 0;
+  }
+  CHECK(std::abs(kept / 10000.0 - 0.7) < 0.03);
+  sum(y).backward();
+  CHECK(x.grad().to_vector() == y.to_vector());  // the gradient is the same mask
+  for (real v : dropout(x, 1, true).to_vector()) CHECK(v == 0);
+  CHECK_THROWS_WITH_AS(dropout(x, 1.5, true), "dropout: probability 1.5 is outside [0, 1]", Error);
+}
+
+TEST_CASE("generators: independent streams, reseeding, bounds") {
+  Generator g(3);
+  const Tensor a = randn({5}, g);
+  g.seed(3);
+  CHECK(randn({5}, g).to_vector() == a.to_vector());
+  for (int i = 0; i < 1000; ++i) {
+    const uint64_t k = g.below(7);
+    CHECK(k < 7);
+  }
+  const Tensor n = normal({20000}, 2, 0.5, g);
+  CHECK(mean(n).item() == doctest::Approx(2).epsilon(0.01));
+  CHECK(std::sqrt(mean(pow(n - 2, 2)).item()) == doctest::Approx(0.5).epsilon(0.02));
+  CHECK_THROWS_WITH_AS(uniform({2}, 1, 0), "uniform: low 1 is greater than high 0", Error);
+}
