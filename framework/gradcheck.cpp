@@ -33,9 +33,9 @@ GradcheckResult gradcheck(const std::function<Tensor(const std::vector<Tensor>&)
       for (int64_t k = 0; k < leaves[i].numel(); ++k) {
         const real saved = x[k];
         x[k] = static_cast<real>(saved + options.eps);
-        const Tensor plus = fn(leaves);
+        const Tensor plus = clone(fn(leaves));  // fn may return a view of the input (reshape)
         x[k] = static_cast<real>(saved - options.eps);
-        const Tensor minus = fn(leaves);
+        const Tensor minus = clone(fn(leaves));
         x[k] = saved;
         for (int64_t j = 0; j < n_out; ++j)
           numeric[i][k * n_out + j] =

@@ -39,3 +39,17 @@ TEST_CASE("generators: independent streams, reseeding, bounds") {
   CHECK(std::sqrt(mean(pow(n - 2, 2)).item()) == doctest::Approx(0.5).epsilon(0.02));
   CHECK_THROWS_WITH_AS(uniform({2}, 1, 0), "uniform: low 1 is greater than high 0", Error);
 }
+
+TEST_CASE("gradcheck: dropout with a fixed mask") {
+  Generator gen(5);
+  Tensor x = uniform({3, 4}, -1, 1, gen);
+  x.requires_grad_();
+  // a fresh generator per call draws the same mask for every finite-difference evaluation
+  const GradcheckResult r = gradcheck(
+      [](const std::vector<Tensor>& v) {
+        Generator mask_gen(9);
+        return dropout(v[0], 0.4, true, mask_gen);
+      },
+      {x});
+  CHECK_MESSAGE(r.ok, r.message);
+}

@@ -93,8 +93,7 @@ TEST_CASE("flatten merges an axis range") {
   CHECK_THROWS_WITH_AS(flatten(x, 2, 1), "flatten: start axis 2 comes after end axis 1 (tensor of shape [2, 3, 4, 5])",
                        Error);
   CHECK_THROWS_WITH_AS(flatten(x, 0, 4), "flatten: axis 4 is out of range for a tensor of shape [2, 3, 4, 5]", Error);
-  // clone: gradcheck's finite differences need an output that does not alias the perturbed input
-  check_grad([](const std::vector<Tensor>& in) { return clone(flatten(in[0], 0, 1)); }, {leaf({2, 2, 3})});
+  check_grad([](const std::vector<Tensor>& in) { return flatten(in[0], 0, 1); }, {leaf({2, 2, 3})});
 }
 
 TEST_CASE("unsqueeze and squeeze insert and remove size-1 axes") {
@@ -115,7 +114,7 @@ TEST_CASE("unsqueeze and squeeze insert and remove size-1 axes") {
   CHECK(squeeze(y, 0).shape() == Shape{2, 1, 3, 1});  // not size 1: unchanged, as torch.squeeze(x, dim)
   CHECK(squeeze(tensor({5}), 0).dim() == 0);
   CHECK_THROWS_WITH_AS(squeeze(y, 4), "squeeze: axis 4 is out of range for a tensor of shape [2, 1, 3, 1]", Error);
-  check_grad([](const std::vector<Tensor>& in) { return clone(squeeze(unsqueeze(in[0], 1), 2)); }, {leaf({2, 1, 3})});
+  check_grad([](const std::vector<Tensor>& in) { return squeeze(unsqueeze(in[0], 1), 2); }, {leaf({2, 1, 3})});
 }
 
 // ---- permute / transpose ---------------------------------------------------------------------------
