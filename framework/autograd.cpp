@@ -114,6 +114,34 @@ void BackwardContext::add_grad(int i, Tensor grad) {
   accumulate(in->grad_in_flight, std::move(grad));
 }
 
+void BackwardContext::add_grad_narrow(int i, int axis, int64_t start, const Tensor& piece) {
+  TensorImpl* in = node_.inputs[i].get();
+  if (!in || !in->requires_grad) return;
+  const Shape& full = in->shape;
+  bool fits = piece.dim() == full.size() && axis >= 0 && axis < full.size() && start >= 0 &&
+              start + piece.shape()[axis] <= full[axis];
+  for (int d = 0; fits && d < full.size(); ++d) fits = d == axis || piece.shape()[d] == full[d];
+  detail::check(fits, "{} backward: gradient slice {} at offset {} of axis {} does not fit input {} of shape {}",
+                node_.name, piece.shape(), start, axis, i, full);
+  Tensor& slot = in->grad_in_flight;
+  if (!slot.defined())
+    slot = zeros(full);
+  else if (slot.impl_ptr().use_count() != 1 || slot.impl()->storage.use_count() != 1)
+    slot = clone(slot);  // someone else sees this buffer: write into our own copy
+  // full viewed as [outer, n, inner]; the piece covers rows [start, start + len) of every outer block
+  int64_t outer = 1, inner = 1;
+  for (int d = 0; d < axis; ++d) outer *= full[d];
+  for (int d = axis + 1; d < full.size(); ++d) inner *= full[d];
+  const int64_t n = full[axis], run = piece.shape()[axis] * inner;
+  real* dst = slot.data();
+  const real* src = piece.data();
+  for (int64_t o = 0; o < outer; ++o) {
+    real* d = dst + (o * n + start) * inner;
+    const real* p = src + o * run;
+    for (int64_t k = 0; k < run; ++k) d[k] += p[k];
+  }
+}
+
 // ---- the engine ------------------------------------------------------------------------------------
 namespace {
 

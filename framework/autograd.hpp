@@ -43,6 +43,10 @@ class BackwardContext {
   bool needs_grad(int i) const;                               // skip work for inputs without grad
   // Hand dL/d(input i) to the engine; it must have the input's shape (an Error names the op if not).
   void add_grad(int i, Tensor grad);
+  // Hand over the gradient of a slice of input i: `piece` is dL/d(input_i[..., start : start + len, ...])
+  // along `axis`. The engine adds it into that region of the input's gradient, so splitting a tensor into
+  // T pieces (unbind over time) costs O(size) in backward, not O(T * size).
+  void add_grad_narrow(int i, int axis, int64_t start, const Tensor& piece);
 
  private:
   struct Node& node_;

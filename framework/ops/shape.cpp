@@ -199,18 +199,9 @@ Tensor narrow(const Tensor& x, int axis, int64_t start, int64_t length) {
         x.shape());
   Tensor out = copy_narrow(x.data(), x.shape(), a, s, length);
   if (should_record({&x}))
-    record(out, "narrow", {x}, [a, s, length](BackwardContext& c) {
-      // grad: [A..., length, B...] -> zeros [A..., n, B...] with grad written into [s, s + length)
-      const Shape& in_shape = c.input(0).shape;
-      Tensor g = zeros(in_shape);
-      const AxisView v = around(in_shape, a);
-      const int64_t run = length * v.inner;
-      const real* pg = c.grad_output().data();
-      real* pd = g.data();
-      if (run > 0)
-        for (int64_t o = 0; o < v.outer; ++o)
-          std::memcpy(pd + (o * v.size + s) * v.inner, pg + o * run, run * sizeof(real));
-      c.add_grad(0, g);
+    record(out, "narrow", {x}, [a, s](BackwardContext& c) {
+      // the slice's gradient goes into rows [s, s + length) of x's gradient; the engine adds it in place
+      c.add_grad_narrow(0, a, s, c.grad_output());
     });
   return out;
 }
