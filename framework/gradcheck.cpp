@@ -10,12 +10,14 @@ namespace unroll {
 
 GradcheckResult gradcheck(const std::function<Tensor(const std::vector<Tensor>&)>& fn, const std::vector<Tensor>& inputs,
                           const GradcheckOptions& options) {
-  // Fresh leaves with the same values, so the caller's tensors and their grads are left alone.
-  std::vector<Tensor> leaves;
-  for (const Tensor& x : inputs) {
-    Tensor leaf = clone(x.detach());
-    if (x.requires_grad()) leaf.requires_grad_();
-    leaves.push_back(leaf);
+  // The inputs themselves are perturbed (and restored), so fn may also reach them another way, e.g. a
+  // module's parameters passed as inputs while fn calls the module. Their gradients are saved and restored.
+  const std::vector<Tensor>& leaves = inputs;
+  std::vector<Tensor> saved_grads;
+  for (const Tensor& x : leaves) {
+    detail::check(!x.requires_grad() || x.is_leaf(),
+                  "gradcheck: inputs that require grad must be leaves (got one produced by '{}')", x.grad_fn_name());
+    saved_grads.push_back(x.grad());
   }
   const Tensor output = fn(leaves);
   detail::check(output.defined() && output.requires_grad(),
@@ -28,7 +30,7 @@ GradcheckResult gradcheck(const std::function<Tensor(const std::vector<Tensor>&)
     NoGradGuard no_grad;
     for (size_t i = 0; i < leaves.size(); ++i) {
       if (!leaves[i].requires_grad()) continue;
-      real* x = leaves[i].data();
+      real* x = const_cast<Tensor&>(leaves[i]).data();
       numeric[i].resize(leaves[i].numel() * n_out);
       for (int64_t k = 0; k < leaves[i].numel(); ++k) {
         const real saved = x[k];
@@ -47,7 +49,7 @@ GradcheckResult gradcheck(const std::function<Tensor(const std::vector<Tensor>&)
   // analytic: one backward pass per output element, seeded with the unit vector e_j
   GradcheckResult result;
   for (int64_t j = 0; j < n_out; ++j) {
-    for (Tensor& leaf : leaves) leaf.zero_grad();
+    for (Tensor leaf : leaves) leaf.zero_grad();
     Tensor seed = zeros(output.shape());
     seed.data()[j] = 1;
     output.backward(seed, /*retain_graph=*/true);
@@ -67,6 +69,11 @@ GradcheckResult gradcheck(const std::function<Tensor(const std::vector<Tensor>&)
         }
       }
     }
+  }
+  for (size_t i = 0; i < leaves.size(); ++i) {
+    Tensor leaf = leaves[i];
+    leaf.zero_grad();
+    if (saved_grads[i].defined()) leaf.impl()->grad = saved_grads[i];
   }
   return result;
 }

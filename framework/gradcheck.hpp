@@ -31,9 +31,11 @@ struct GradcheckResult {
   explicit operator bool() const { return ok; }
 };
 
-// Checks the full Jacobian of fn at `inputs` with respect to every input that requires grad: one
-// backward pass per output element against two forward evaluations per input element. fn may return a
-// tensor of any shape; keep the problem small (a few hundred elements).
+// Checks the full Jacobian of fn at `inputs` with respect to every input that requires grad (those must be
+// leaves): one backward pass per output element against two forward evaluations per input element. The
+// inputs are perturbed in place and restored, and their .grad() is left as it was, so a module's
+// parameters can be passed as inputs while fn calls the module. fn may return any shape; keep the
+// problem small (a few hundred elements).
 GradcheckResult gradcheck(const std::function<Tensor(const std::vector<Tensor>&)>& fn, const std::vector<Tensor>& inputs,
                           const GradcheckOptions& options = {});
 

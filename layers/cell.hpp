@@ -1,0 +1,40 @@
+// unroll/layers/cell.hpp: the recurrent cell interface. A cell maps (x_t, state) -> next state; the
+// unroller (unroller.hpp) owns the loop over time. Built-in and user cells are treated identically.
+//
+// Shape legend: T = time steps, N = batch, I = input size, H = hidden size, G = projected input size.
+#pragma once
+
+#include "unroll/framework/tensor.hpp"
+#include "unroll/layers/module.hpp"
+
+namespace unroll::layers {
+
+// A recurrent state. Cells use what they need: h always, c for LSTM-like cells. At cell level each
+// component is [N, H]; at sequence-layer level it is [layers * directions, N, H] (PyTorch's layout).
+struct State {
+  Tensor h;
+  Tensor c;
+};
+
+class Cell : public Module {
+ public:
+  virtual int64_t input_size() const = 0;
+  virtual int64_t output_size() const = 0;  // size of output(state), what the layer emits per step
+
+  // x: [..., I] -> [..., G]: the part of a step that does not depend on the state. The unroller calls it
+  // once on the whole sequence ([T, N, I]: one big GEMM instead of T small ones) and hands step() one time
+  // slice at a time. The default is the identity (G = I).
+  virtual Tensor project_input(const Tensor& x) { return x; }
+  // One time step: projected input [N, G] and state (components [N, H]) -> next state.
+  virtual State step(const Tensor& projected_x, const State& state) = 0;
+  // The state at t = 0 when none is given: zeros.
+  virtual State initial_state(int64_t batch) const = 0;
+  // What the sequence layer outputs at each step: h by default.
+  virtual Tensor output(const State& state) const { return state.h; }
+
+  // One step from a raw input, like PyTorch's nn.LSTMCell: x [N, I] -> next state.
+  State operator()(const Tensor& x, const State& state) { return step(project_input(x), state); }
+  State operator()(const Tensor& x) { return (*this)(x, initial_state(x.size(0))); }
+};
+
+}  // namespace unroll::layers

@@ -1,0 +1,141 @@
+// RNNCell, LSTMCell and GRUCell: PyTorch's equations written with framework ops only. There is no
+// backward here: autograd differentiates these ops, and the unroller repeats them over time.
+#include <cmath>
+
+#include "unroll/framework/detail/check.hpp"
+#include "unroll/framework/ops.hpp"
+#include "unroll/layers/gru_cell.hpp"
+#include "unroll/layers/lstm_cell.hpp"
+#include "unroll/layers/rnn_cell.hpp"
+
+namespace unroll::layers {
+
+using detail::check;
+
+namespace {
+// PyTorch's default for every recurrent parameter: U(-1/sqrt(H), 1/sqrt(H)).
+Tensor recurrent_init(const Shape& shape, int64_t hidden_size) {
+  const real bound = static_cast<real>(1 / std::sqrt(static_cast<double>(hidden_size)));
+  return uniform(shape, -bound, bound);
+}
+
+void check_sizes(const char* cell, int64_t input_size, int64_t hidden_size) {
+  check(input_size > 0 && hidden_size > 0, "{}: input_size and hidden_size must be positive, got {} and {}", cell,
+        input_size, hidden_size);
+}
+
+// projected_x: [N, G] and every state component [N, H] must agree on N.
+void check_step(const char* cell, const Tensor& projected_x, int64_t gate_width, const Tensor& h, int64_t hidden_size) {
+  check(projected_x.dim() == 2 && projected_x.size(1) == gate_width,
+        "{}: projected input must be [N, {}], got {} (pass raw inputs through operator() or project_input)", cell,
+        gate_width, projected_x.shape());
+  check(h.defined() && h.dim() == 2 && h.size(0) == projected_x.size(0) && h.size(1) == hidden_size,
+        "{}: state h must be [{}, {}], got {}", cell, projected_x.size(0), hidden_size,
+        h.defined() ? to_string(h.shape()) : std::string("undefined"));
+}
+}  // namespace
+
+// ---- RNNCell ---------------------------------------------------------------------------------------
+RNNCell::RNNCell(const RNNCellOptions& options) : options_(options) {
+  check_sizes("RNNCell", options.input_size, options.hidden_size);
+  const int64_t H = options.hidden_size, I = options.input_size;
+  weight_ih = register_parameter("weight_ih", recurrent_init({H, I}, H));
+  weight_hh = register_parameter("weight_hh", recurrent_init({H, H}, H));
+  if (options.bias) {
+    bias_ih = register_parameter("bias_ih", recurrent_init({H}, H));
+    bias_hh = register_parameter("bias_hh", recurrent_init({H}, H));
+  }
+}
+
+Tensor RNNCell::project_input(const Tensor& x) { return linear(x, weight_ih, bias_ih); }  // [..., H]
+
+State RNNCell::step(const Tensor& projected_x, const State& state) {
+  check_step("RNNCell", projected_x, options_.hidden_size, state.h, options_.hidden_size);
+  // pre: [N, H] = (x W_ih^T + b_ih) + h W_hh^T + b_hh
+  const Tensor pre = add(projected_x, linear(state.h, weight_hh, bias_hh));
+  return {options_.nonlinearity == Nonlinearity::Tanh ? tanh(pre) : relu(pre), Tensor()};
+}
+
+State RNNCell::initial_state(int64_t batch) const { return {zeros({batch, options_.hidden_size}), Tensor()}; }
+
+std::string RNNCell::describe() const {
+  return fmt::format("RNNCell(input_size={}, hidden_size={}, nonlinearity={}, bias={})", options_.input_size,
+                     options_.hidden_size, options_.nonlinearity == Nonlinearity::Tanh ? "tanh" : "relu",
+                     options_.bias);
+}
+
+// ---- LSTMCell --------------------------------------------------------------------------------------
+LSTMCell::LSTMCell(const LSTMCellOptions& options) : options_(options) {
+  check_sizes("LSTMCell", options.input_size, options.hidden_size);
+  check(options.bias || options.forget_bias == 0, "LSTMCell: forget_bias {} needs bias = true", options.forget_bias);
+  const int64_t H = options.hidden_size, I = options.input_size;
+  weight_ih = register_parameter("weight_ih", recurrent_init({4 * H, I}, H));
+  weight_hh = register_parameter("weight_hh", recurrent_init({4 * H, H}, H));
+  if (options.bias) {
+    Tensor b_ih = recurrent_init({4 * H}, H);
+    for (int64_t j = H; j < 2 * H; ++j) b_ih.data()[j] += options.forget_bias;  // block f of [i, f, g, o]
+    bias_ih = register_parameter("bias_ih", b_ih);
+    bias_hh = register_parameter("bias_hh", recurrent_init({4 * H}, H));
+  }
+}
+
+Tensor LSTMCell::project_input(const Tensor& x) { return linear(x, weight_ih, bias_ih); }  // [..., 4H]
+
+State LSTMCell::step(const Tensor& projected_x, const State& state) {
+  const int64_t H = options_.hidden_size;
+  check_step("LSTMCell", projected_x, 4 * H, state.h, H);
+  check(state.c.defined() && state.c.shape() == state.h.shape(), "LSTMCell: state c must be {} like h, got {}",
+        state.h.shape(), state.c.defined() ? unroll::to_string(state.c.shape()) : std::string("undefined"));
+  // gates: [N, 4H], one GEMM for all four gates
+  const Tensor gates = add(projected_x, linear(state.h, weight_hh, bias_hh));
+  const std::vector<Tensor> g = chunk(gates, 4, 1);  // i, f, g, o: [N, H] each
+  const Tensor input_gate = sigmoid(g[0]), forget_gate = sigmoid(g[1]);
+  const Tensor candidate = tanh(g[2]), output_gate = sigmoid(g[3]);
+  const Tensor c = add(mul(forget_gate, state.c), mul(input_gate, candidate));  // c' = f c + i g
+  const Tensor h = mul(output_gate, tanh(c));                                     // h' = o tanh(c')
+  return {h, c};
+}
+
+State LSTMCell::initial_state(int64_t batch) const {
+  return {zeros({batch, options_.hidden_size}), zeros({batch, options_.hidden_size})};
+}
+
+std::string LSTMCell::describe() const {
+  return fmt::format("LSTMCell(input_size={}, hidden_size={}, bias={}, forget_bias={})", options_.input_size,
+                     options_.hidden_size, options_.bias, options_.forget_bias);
+}
+
+// ---- GRUCell ---------------------------------------------------------------------------------------
+GRUCell::GRUCell(const GRUCellOptions& options) : options_(options) {
+  check_sizes("GRUCell", options.input_size, options.hidden_size);
+  const int64_t H = options.hidden_size, I = options.input_size;
+  weight_ih = register_parameter("weight_ih", recurrent_init({3 * H, I}, H));
+  weight_hh = register_parameter("weight_hh", recurrent_init({3 * H, H}, H));
+  if (options.bias) {
+    bias_ih = register_parameter("bias_ih", recurrent_init({3 * H}, H));
+    bias_hh = register_parameter("bias_hh", recurrent_init({3 * H}, H));
+  }
+}
+
+Tensor GRUCell::project_input(const Tensor& x) { return linear(x, weight_ih, bias_ih); }  // [..., 3H]
+
+State GRUCell::step(const Tensor& projected_x, const State& state) {
+  const int64_t H = options_.hidden_size;
+  check_step("GRUCell", projected_x, 3 * H, state.h, H);
+  const std::vector<Tensor> gx = chunk(projected_x, 3, 1);                        // r_x, z_x, n_x: [N, H]
+  const std::vector<Tensor> gh = chunk(linear(state.h, weight_hh, bias_hh), 3, 1);  // r_h, z_h, n_h
+  const Tensor reset = sigmoid(add(gx[0], gh[0]));
+  const Tensor update = sigmoid(add(gx[1], gh[1]));
+  const Tensor candidate = tanh(add(gx[2], mul(reset, gh[2])));  // n = tanh(n_x + r * n_h)
+  // h' = (1 - z) n + z h  =  n + z (h - n)
+  return {add(candidate, mul(update, sub(state.h, candidate))), Tensor()};
+}
+
+State GRUCell::initial_state(int64_t batch) const { return {zeros({batch, options_.hidden_size}), Tensor()}; }
+
+std::string GRUCell::describe() const {
+  return fmt::format("GRUCell(input_size={}, hidden_size={}, bias={})", options_.input_size, options_.hidden_size,
+                     options_.bias);
+}
+
+}  // namespace unroll::layers

@@ -1,0 +1,47 @@
+#include "unroll/layers/coupled_lstm_cell.hpp"
+
+#include <cmath>
+
+#include "unroll/framework/detail/check.hpp"
+#include "unroll/framework/ops.hpp"
+
+namespace unroll::layers {
+
+CoupledLSTMCell::CoupledLSTMCell(const LSTMCellOptions& options) : options_(options) {
+  detail::check(options.input_size > 0 && options.hidden_size > 0,
+                "CoupledLSTMCell: input_size and hidden_size must be positive, got {} and {}", options.input_size,
+                options.hidden_size);
+  const int64_t H = options.hidden_size, I = options.input_size;
+  const real bound = static_cast<real>(1 / std::sqrt(static_cast<double>(H)));
+  weight_ih = register_parameter("weight_ih", uniform({3 * H, I}, -bound, bound));
+  weight_hh = register_parameter("weight_hh", uniform({3 * H, H}, -bound, bound));
+  if (options.bias) {
+    Tensor b_ih = uniform({3 * H}, -bound, bound);
+    for (int64_t j = 0; j < H; ++j) b_ih.data()[j] += options.forget_bias;  // block f of [f, g, o]
+    bias_ih = register_parameter("bias_ih", b_ih);
+    bias_hh = register_parameter("bias_hh", uniform({3 * H}, -bound, bound));
+  }
+}
+
+Tensor CoupledLSTMCell::project_input(const Tensor& x) { return linear(x, weight_ih, bias_ih); }
+
+State CoupledLSTMCell::step(const Tensor& projected_x, const State& state) {
+  // a: [N, 3H] -> a_f, a_g, a_o: [N, H]
+  const std::vector<Tensor> a = chunk(add(projected_x, linear(state.h, weight_hh, bias_hh)), 3, 1);
+  const Tensor forget_gate = sigmoid(a[0]);
+  const Tensor candidate = tanh(a[1]);
+  // c' = f c + (1 - f) g  =  g + f (c - g)
+  const Tensor c = add(candidate, mul(forget_gate, sub(state.c, candidate)));
+  return {mul(sigmoid(a[2]), tanh(c)), c};
+}
+
+State CoupledLSTMCell::initial_state(int64_t batch) const {
+  return {zeros({batch, options_.hidden_size}), zeros({batch, options_.hidden_size})};
+}
+
+std::string CoupledLSTMCell::describe() const {
+  return fmt::format("CoupledLSTMCell(input_size={}, hidden_size={}, bias={})", options_.input_size,
+                     options_.hidden_size, options_.bias);
+}
+
+}  // namespace unroll::layers

@@ -1,0 +1,50 @@
+#include "unroll/layers/peephole_lstm_cell.hpp"
+
+#include <cmath>
+
+#include "unroll/framework/detail/check.hpp"
+#include "unroll/framework/ops.hpp"
+
+namespace unroll::layers {
+
+PeepholeLSTMCell::PeepholeLSTMCell(const LSTMCellOptions& options) : options_(options) {
+  detail::check(options.input_size > 0 && options.hidden_size > 0,
+                "PeepholeLSTMCell: input_size and hidden_size must be positive, got {} and {}", options.input_size,
+                options.hidden_size);
+  // the standard LSTM parameters, initialized exactly as LSTMCell does (incl. forget_bias)
+  LSTMCell base(options);
+  const int64_t H = options.hidden_size;
+  const real bound = static_cast<real>(1 / std::sqrt(static_cast<double>(H)));
+  weight_ih = register_parameter("weight_ih", base.weight_ih.detach());
+  weight_hh = register_parameter("weight_hh", base.weight_hh.detach());
+  if (options.bias) {
+    bias_ih = register_parameter("bias_ih", base.bias_ih.detach());
+    bias_hh = register_parameter("bias_hh", base.bias_hh.detach());
+  }
+  weight_ci = register_parameter("weight_ci", uniform({H}, -bound, bound));
+  weight_cf = register_parameter("weight_cf", uniform({H}, -bound, bound));
+  weight_co = register_parameter("weight_co", uniform({H}, -bound, bound));
+}
+
+Tensor PeepholeLSTMCell::project_input(const Tensor& x) { return linear(x, weight_ih, bias_ih); }
+
+State PeepholeLSTMCell::step(const Tensor& projected_x, const State& state) {
+  // a: [N, 4H] -> a_i, a_f, a_g, a_o: [N, H]
+  const std::vector<Tensor> a = chunk(add(projected_x, linear(state.h, weight_hh, bias_hh)), 4, 1);
+  const Tensor input_gate = sigmoid(add(a[0], mul(weight_ci, state.c)));
+  const Tensor forget_gate = sigmoid(add(a[1], mul(weight_cf, state.c)));
+  const Tensor c = add(mul(forget_gate, state.c), mul(input_gate, tanh(a[2])));
+  const Tensor output_gate = sigmoid(add(a[3], mul(weight_co, c)));
+  return {mul(output_gate, tanh(c)), c};
+}
+
+State PeepholeLSTMCell::initial_state(int64_t batch) const {
+  return {zeros({batch, options_.hidden_size}), zeros({batch, options_.hidden_size})};
+}
+
+std::string PeepholeLSTMCell::describe() const {
+  return fmt::format("PeepholeLSTMCell(input_size={}, hidden_size={}, bias={})", options_.input_size,
+                     options_.hidden_size, options_.bias);
+}
+
+}  // namespace unroll::layers

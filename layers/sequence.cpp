@@ -1,0 +1,127 @@
+// Unidirectional, Bidirectional and Stacked: structure only. Each knows nothing about the layers inside.
+#include "unroll/layers/sequence.hpp"
+
+#include "unroll/framework/detail/check.hpp"
+#include "unroll/framework/ops.hpp"
+
+namespace unroll::layers {
+
+using detail::check;
+
+namespace {
+// Entries [first, first + count) along dim 0 of every state component ([S, N, H] layout).
+State take_slots(const State& s, int64_t first, int64_t count) {
+  State part;
+  if (s.h.defined()) part.h = narrow(s.h, 0, first, count);
+  if (s.c.defined()) part.c = narrow(s.c, 0, first, count);
+  return part;
+}
+
+State concat_states(const std::vector<State>& parts) {
+  std::vector<Tensor> hs, cs;
+  for (const State& p : parts) {
+    hs.push_back(p.h);
+    if (p.c.defined()) cs.push_back(p.c);
+  }
+  State out;
+  out.h = concat(hs, 0);
+  if (!cs.empty()) {
+    check(cs.size() == hs.size(), "concat_states: some layers carry a cell state c and others do not");
+    out.c = concat(cs, 0);
+  }
+  return out;
+}
+
+void check_state(const char* op, const State& s, int64_t slots, int64_t batch) {
+  for (const Tensor* t : {&s.h, &s.c})
+    if (t->defined())
+      check(t->dim() == 3 && t->size(0) == slots && t->size(1) == batch,
+            "{}: state tensors must be [{}, {}, H] (slots, batch, hidden), got {}", op, slots, batch, t->shape());
+}
+}  // namespace
+
+// ---- Unidirectional --------------------------------------------------------------------------------
+Unidirectional::Unidirectional(std::shared_ptr<Cell> cell) : cell_(std::move(cell)) {
+  check(cell_ != nullptr, "Unidirectional: cell is null");
+  register_module("cell", *cell_);
+}
+
+SequenceOutput Unidirectional::forward(const Tensor& x, const State& state, const Tensor& lengths) {
+  check(x.dim() == 3, "Unidirectional: input must be [T, N, I], got {}", x.shape());
+  State initial;
+  if (state.h.defined()) {
+    check_state("Unidirectional", state, 1, x.size(1));
+    initial.h = reshape(state.h, {state.h.size(1), state.h.size(2)});  // [1, N, H] -> [N, H]
+    if (state.c.defined()) initial.c = reshape(state.c, {state.c.size(1), state.c.size(2)});
+  }
+  SequenceOutput result = unroll_cell(*cell_, x, initial, lengths);
+  result.state.h = unsqueeze(result.state.h, 0);  // back to [1, N, H]
+  if (result.state.c.defined()) result.state.c = unsqueeze(result.state.c, 0);
+  return result;
+}
+
+// ---- Bidirectional ---------------------------------------------------------------------------------
+Bidirectional::Bidirectional(std::shared_ptr<SequenceLayer> forward_layer, std::shared_ptr<SequenceLayer> backward_layer)
+    : forward_(std::move(forward_layer)), backward_(std::move(backward_layer)) {
+  check(forward_ && backward_, "Bidirectional: both directions need a layer");
+  register_module("forward", *forward_);
+  register_module("backward", *backward_);
+}
+
+int64_t Bidirectional::output_size() const { return forward_->output_size() + backward_->output_size(); }
+int64_t Bidirectional::state_slots() const { return forward_->state_slots() + backward_->state_slots(); }
+
+SequenceOutput Bidirectional::forward(const Tensor& x, const State& state, const Tensor& lengths) {
+  check(x.dim() == 3, "Bidirectional: input must be [T, N, I], got {}", x.shape());
+  const int64_t forward_slots = forward_->state_slots(), backward_slots = backward_->state_slots();
+  State forward_state, backward_state;
+  if (state.h.defined()) {
+    check_state("Bidirectional", state, forward_slots + backward_slots, x.size(1));
+    forward_state = take_slots(state, 0, forward_slots);
+    backward_state = take_slots(state, forward_slots, backward_slots);
+  }
+  SequenceOutput ahead = forward_->forward(x, forward_state, lengths);
+  // the backward direction reads every sequence from its own last real step to its first
+  SequenceOutput behind = backward_->forward(reverse_sequences(x, lengths), backward_state, lengths);
+  return {concat({ahead.output, reverse_sequences(behind.output, lengths)}, 2),
+          concat_states({ahead.state, behind.state})};
+}
+
+// ---- Stacked ---------------------------------------------------------------------------------------
+Stacked::Stacked(std::vector<std::shared_ptr<SequenceLayer>> layers, real dropout)
+    : layers_(std::move(layers)), dropout_(dropout) {
+  check(!layers_.empty(), "Stacked: needs at least one layer");
+  check(dropout >= 0 && dropout < 1, "Stacked: dropout {} is outside [0, 1)", dropout);
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    check(layers_[i] != nullptr, "Stacked: layer {} is null", i);
+    register_module(std::to_string(i), *layers_[i]);
+  }
+}
+
+int64_t Stacked::state_slots() const {
+  int64_t slots = 0;
+  for (const auto& layer : layers_) slots += layer->state_slots();
+  return slots;
+}
+
+std::string Stacked::describe() const { return fmt::format("Stacked(layers={}, dropout={})", layers_.size(), dropout_); }
+
+SequenceOutput Stacked::forward(const Tensor& x, const State& state, const Tensor& lengths) {
+  check(x.dim() == 3, "Stacked: input must be [T, N, I], got {}", x.shape());
+  if (state.h.defined()) check_state("Stacked", state, state_slots(), x.size(1));
+  Tensor input = x;
+  std::vector<State> finals;
+  int64_t first_slot = 0;
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    const int64_t slots = layers_[i]->state_slots();
+    SequenceOutput out =
+        layers_[i]->forward(input, state.h.defined() ? take_slots(state, first_slot, slots) : State(), lengths);
+    first_slot += slots;
+    finals.push_back(std::move(out.state));
+    const bool last = i + 1 == layers_.size();
+    input = (!last && dropout_ > 0) ? dropout(out.output, dropout_, is_training()) : out.output;
+  }
+  return {input, concat_states(finals)};
+}
+
+}  // namespace unroll::layers

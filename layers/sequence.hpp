@@ -1,0 +1,74 @@
+// unroll/layers/sequence.hpp: sequence layers and the generic wrappers that build deep and
+// bidirectional networks out of any of them.
+//
+// A sequence layer maps x: [T, N, I] and a state whose components are [S, N, H] (S = state_slots()) to
+// outputs [T, N, O] and the final state in the same layout. Wrappers compose layers without knowing
+// what is inside, so a user's own cell becomes a stacked bidirectional network the same way LSTM does.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "unroll/layers/cell.hpp"
+#include "unroll/layers/unroller.hpp"
+
+namespace unroll::layers {
+
+class SequenceLayer : public Module {
+ public:
+  virtual int64_t output_size() const = 0;
+  virtual int64_t state_slots() const = 0;  // how many [N, H] entries its state stacks along dim 0
+  // x: [T, N, I]; state: empty (zeros) or components [S, N, H]; lengths: undefined or [N].
+  virtual SequenceOutput forward(const Tensor& x, const State& state, const Tensor& lengths) = 0;
+  SequenceOutput operator()(const Tensor& x, const State& state = {}, const Tensor& lengths = {}) {
+    return forward(x, state, lengths);
+  }
+};
+
+// One cell run forward over time (unroll_cell). State slots: 1.
+class Unidirectional : public SequenceLayer {
+ public:
+  explicit Unidirectional(std::shared_ptr<Cell> cell);
+  int64_t output_size() const override { return cell_->output_size(); }
+  int64_t state_slots() const override { return 1; }
+  SequenceOutput forward(const Tensor& x, const State& state, const Tensor& lengths) override;
+  std::string describe() const override { return "Unidirectional"; }
+  Cell& cell() { return *cell_; }
+
+ private:
+  std::shared_ptr<Cell> cell_;
+};
+
+// Runs `forward_layer` on x and `backward_layer` on each sequence reversed within its length, reverses the
+// latter's outputs back, and concatenates both along features: [T, N, O_f + O_b]. The state stacks the
+// forward layer's slots, then the backward layer's.
+class Bidirectional : public SequenceLayer {
+ public:
+  Bidirectional(std::shared_ptr<SequenceLayer> forward_layer, std::shared_ptr<SequenceLayer> backward_layer);
+  int64_t output_size() const override;
+  int64_t state_slots() const override;
+  SequenceOutput forward(const Tensor& x, const State& state, const Tensor& lengths) override;
+  std::string describe() const override { return "Bidirectional"; }
+
+ private:
+  std::shared_ptr<SequenceLayer> forward_, backward_;
+};
+
+// Layers applied one after another, with dropout (training only) on the outputs between them. The state
+// stacks every layer's slots in order.
+class Stacked : public SequenceLayer {
+ public:
+  explicit Stacked(std::vector<std::shared_ptr<SequenceLayer>> layers, real dropout = 0);
+  int64_t output_size() const override { return layers_.back()->output_size(); }
+  int64_t state_slots() const override;
+  SequenceOutput forward(const Tensor& x, const State& state, const Tensor& lengths) override;
+  std::string describe() const override;
+  size_t size() const { return layers_.size(); }
+  SequenceLayer& layer(size_t i) { return *layers_[i]; }
+
+ private:
+  std::vector<std::shared_ptr<SequenceLayer>> layers_;
+  real dropout_;
+};
+
+}  // namespace unroll::layers
