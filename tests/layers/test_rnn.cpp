@@ -1,0 +1,79 @@
+// Tests for layers/rnn.cpp: the RNN / LSTM / GRU modules' API, names, options and errors. Numerical
+// agreement with PyTorch is in test_rnn_vs_torch.cpp.
+#include <doctest/doctest.h>
+
+#include <unroll/unroll.hpp>
+
+using namespace unroll;
+using namespace unroll::layers;
+
+TEST_CASE("the documented API: stacked bidirectional LSTM, ragged batch, carried state") {
+  LSTM lstm({.input_size = 8, .hidden_size = 16, .num_layers = 2, .bidirectional = true});
+  const Tensor x = randn({35, 4, 8});  // [T, N, I]
+  auto [y, state] = lstm(x);
+  CHECK(y.shape() == Shape{35, 4, 32});
+  CHECK(state.h.shape() == Shape{4, 4, 16});
+  CHECK(state.c.shape() == Shape{4, 4, 16});
+  const Tensor lengths = tensor({35, 20, 7, 1});
+  auto [y2, s2] = lstm(x, state, lengths);
+  CHECK(y2.at({34, 1, 0}) == 0);  // padding is zero in the output
+  CHECK(s2.h.shape() == Shape{4, 4, 16});
+}
+
+TEST_CASE("parameter names and order are PyTorch's") {
+  GRU gru({.input_size = 3, .hidden_size = 4, .num_layers = 2, .bidirectional = true});
+  std::vector<std::string> names;
+  for (const auto& [name, _] : gru.named_parameters()) names.push_back(name);
+  const std::vector<std::string> expected = {
+      "weight_ih_l0",         "weight_hh_l0",         "bias_ih_l0",   "bias_hh_l0",   "weight_ih_l0_reverse",
+      "weight_hh_l0_reverse", "bias_ih_l0_reverse",   "bias_hh_l0_reverse", "weight_ih_l1", "weight_hh_l1",
+      "bias_ih_l1",           "bias_hh_l1",           "weight_ih_l1_reverse", "weight_hh_l1_reverse",
+      "bias_ih_l1_reverse",   "bias_hh_l1_reverse"};
+  CHECK(names == expected);
+  CHECK(gru.named_parameters()[8].second.shape() == Shape{12, 8});  // layer 1 reads both directions
+  RNN rnn({.input_size = 3, .hidden_size = 4, .bias = false});
+  CHECK(rnn.parameters().size() == 2);
+}
+
+TEST_CASE("batch_first only changes the layout of x and y") {
+  manual_seed(1);
+  GRU a({.input_size = 3, .hidden_size = 4, .num_layers = 2});
+  manual_seed(1);
+  GRU b({.input_size = 3, .hidden_size = 4, .num_layers = 2, .batch_first = true});
+  const Tensor x = randn({5, 2, 3});
+  const auto ya = a(x);
+  const auto yb = b(transpose(x, 0, 1));
+  CHECK(transpose(yb.output, 0, 1).to_vector() == ya.output.to_vector());
+  CHECK(yb.state.h.shape() == Shape{2, 2, 4});  // the state stays [L*D, N, H]
+  CHECK(yb.state.h.to_vector() == ya.state.h.to_vector());
+}
+
+TEST_CASE("dropout between layers applies in training only; forget_bias reaches every layer") {
+  LSTM lstm({.input_size = 3, .hidden_size = 4, .num_layers = 2, .dropout = 0.5, .forget_bias = 1});
+  const Tensor x = randn({4, 2, 3});
+  lstm.eval();
+  const Tensor y1 = lstm(x).output, y2 = lstm(x).output;
+  CHECK(y1.to_vector() == y2.to_vector());
+  lstm.train();
+  CHECK(lstm(x).output.to_vector() != y1.to_vector());
+  for (int64_t layer = 0; layer < 2; ++layer) {
+    const Tensor b = dynamic_cast<LSTMCell&>(lstm.cell(layer)).bias_ih;
+    for (int64_t j = 4; j < 8; ++j) CHECK(b.data()[j] > 0.4);  // U(-0.5, 0.5) + 1
+  }
+}
+
+TEST_CASE("printing and errors") {
+  LSTM lstm({.input_size = 3, .hidden_size = 4, .num_layers = 2});
+  const std::string tree = lstm.to_string();
+  CHECK(tree.find("LSTM(input_size=3, hidden_size=4, num_layers=2, bidirectional=false") == 0);
+  CHECK(tree.find("weight_hh_l1: [16, 4]") != std::string::npos);
+  CHECK(tree.find("[304 parameters]") != std::string::npos);  // 2 * (16*3|16*4 + 16*4 + 32) 
+  CHECK_THROWS_WITH_AS(lstm(ones({5, 2, 4})), "LSTM: input must be [T, N, 3] with feature size 3, got [5, 2, 4]", Error);
+  CHECK_THROWS_WITH_AS(lstm(ones({5, 2, 3}), {zeros({1, 2, 4}), zeros({1, 2, 4})}),
+                       "LSTM: initial state must be [2, 2, H] (num_layers * num_directions, batch, hidden), got [1, 2, 4]",
+                       Error);
+  CHECK_THROWS_WITH_AS(LSTM({.input_size = 3, .hidden_size = 4, .num_layers = 0}),
+                       "RecurrentNetwork: num_layers must be at least 1, got 0", Error);
+  CHECK_THROWS_WITH_AS(lstm(ones({5, 2, 3}), {}, tensor({5, 6})), "unroll: length 6 of sequence 1 is not an integer in [0, 5]",
+                       Error);
+}

@@ -1,0 +1,74 @@
+// Tests for layers/sequence.cpp: Unidirectional, Bidirectional and Stacked around any sequence layer.
+#include <doctest/doctest.h>
+
+#include <unroll/unroll.hpp>
+
+using namespace unroll;
+using namespace unroll::layers;
+
+namespace {
+class SumCell : public Cell {  // h' = h + x, I = H = 1
+ public:
+  int64_t input_size() const override { return 1; }
+  int64_t output_size() const override { return 1; }
+  State step(const Tensor& x, const State& s) override { return {add(s.h, x), Tensor()}; }
+  State initial_state(int64_t batch) const override { return {zeros({batch, 1}), Tensor()}; }
+  std::string describe() const override { return "SumCell"; }
+};
+std::shared_ptr<SequenceLayer> sum_layer() { return std::make_shared<Unidirectional>(std::make_shared<SumCell>()); }
+}  // namespace
+
+TEST_CASE("Bidirectional: the backward direction starts at each sequence's true end") {
+  Bidirectional bi(sum_layer(), sum_layer());
+  const Tensor x = tensor({1, 10, 2, 20, 3, 30}).reshape({3, 2, 1});  // seq 0: 1 2 (3 is padding)
+  const auto [y, state] = bi(x, {}, tensor({2, 3}));
+  CHECK(y.shape() == Shape{3, 2, 2});
+  // forward running sums | backward sums from the end: seq 0 = [1|3, 3|2, 0|0]; seq 1 = [10|60, 30|50, 60|30]
+  CHECK(y.to_vector() == std::vector<real>{1, 3, 10, 60, 3, 2, 30, 50, 0, 0, 60, 30});
+  CHECK(state.h.shape() == Shape{2, 2, 1});
+  CHECK(state.h.to_vector() == std::vector<real>{3, 60, 3, 60});  // [forward; backward] final states
+}
+
+TEST_CASE("Stacked: layers in order, state slots concatenated, dropout only in training") {
+  Stacked stack({sum_layer(), sum_layer()}, 0.5);
+  const Tensor x = tensor({1, 2, 3}).reshape({3, 1, 1});
+  stack.eval();
+  const auto [y, state] = stack(x);
+  CHECK(y.to_vector() == std::vector<real>{1, 4, 10});  // sums of sums
+  CHECK(state.h.to_vector() == std::vector<real>{6, 10});
+  CHECK(stack.state_slots() == 2);
+  // carried state goes to the right layer
+  const auto next = stack(tensor({0}).reshape({1, 1, 1}), state);
+  CHECK(next.state.h.to_vector() == std::vector<real>{6, 16});
+  stack.train();
+  manual_seed(3);
+  const Tensor dropped = stack(ones({50, 1, 1})).output;
+  CHECK(dropped.to_vector() != stack.layer(0)(ones({50, 1, 1})).output.to_vector());
+  CHECK_THROWS_WITH_AS(stack(x, {zeros({3, 1, 1}), Tensor()}), "Stacked: state tensors must be [2, 1, H] (slots, batch, hidden), got [3, 1, 1]",
+                       Error);
+}
+
+TEST_CASE("wrappers compose any cell into a deep bidirectional network, differentiably") {
+  auto bi_gru = [] {
+    return std::make_shared<Bidirectional>(
+        std::make_shared<Unidirectional>(std::make_shared<GRUCell>(GRUCellOptions{.input_size = 2, .hidden_size = 2})),
+        std::make_shared<Unidirectional>(std::make_shared<GRUCell>(GRUCellOptions{.input_size = 2, .hidden_size = 2})));
+  };
+  auto upper = std::make_shared<Bidirectional>(
+      std::make_shared<Unidirectional>(std::make_shared<JordanCell>(JordanCellOptions{4, 3, 2})),
+      std::make_shared<Unidirectional>(std::make_shared<JordanCell>(JordanCellOptions{4, 3, 2})));
+  Stacked net({bi_gru(), upper});
+  CHECK(net.named_parameters().front().first == "0.forward.cell.weight_ih");
+  Generator gen(1);
+  Tensor x = uniform({3, 2, 2}, -1, 1, gen);
+  x.requires_grad_();
+  std::vector<Tensor> inputs = {x};
+  for (const Tensor& p : net.parameters()) inputs.push_back(p);
+  const GradcheckResult r = gradcheck(
+      [&](const std::vector<Tensor>& in) {
+        const auto out = net(in[0], {}, tensor({3, 2}));
+        return concat({reshape(out.output, {-1}), reshape(out.state.h, {-1})}, 0);
+      },
+      inputs);
+  CHECK_MESSAGE(r.ok, r.message);
+}
