@@ -211,7 +211,7 @@ bool run_config(const std::string& name, const unroll_test::Case& c) {
   try {
     layer = make_layer(cfg, input_size, hidden_size);
   } catch (const std::exception& e) {
-    FAIL_CHECK(name << ": constructing the layer threw: " << e.what());
+    FAIL_CHECK(name << ": constructing the layer threw: " << std::string(e.what()));
     return false;
   }
 
@@ -227,7 +227,7 @@ bool run_config(const std::string& name, const unroll_test::Case& c) {
     for (const auto& n : torch_names) state[n] = to_tensor(c.at("param." + n));
     layer->load_state_dict(state);
   } catch (const std::exception& e) {
-    FAIL_CHECK(name << ": load_state_dict with torch's state_dict threw: " << e.what());
+    FAIL_CHECK(name << ": load_state_dict with torch's state_dict threw: " << std::string(e.what()));
     return false;
   }
 
@@ -247,7 +247,7 @@ bool run_config(const std::string& name, const unroll_test::Case& c) {
     if (lstm) loss = add(loss, sum(mul(out.state.c, to_tensor(c.at("w_c")))));
     loss.backward();
   } catch (const std::exception& e) {
-    FAIL_CHECK(name << ": forward/backward threw: " << e.what());
+    FAIL_CHECK(name << ": forward/backward threw: " << std::string(e.what()));
     return false;
   }
 
