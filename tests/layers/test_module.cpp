@@ -96,8 +96,8 @@ bool same_values(const std::map<std::string, Tensor>& a, const std::map<std::str
 
 TEST_CASE("named_parameters gives dotted names in registration order") {
   Net net;
-  CHECK(names(net) == std::vector<std::string>{"scale", "block.gate", "block.inner.w", "block.inner.b",
-                                               "head.weight", "head.bias"});
+  CHECK(names(net) ==
+        std::vector<std::string>{"scale", "block.gate", "block.inner.w", "block.inner.b", "head.weight", "head.bias"});
   CHECK(net.parameters().size() == 6);
   CHECK(net.num_parameters() == 1 + 3 + 6 + 3 + 6 + 2);
   for (const Tensor& p : net.parameters()) {
@@ -135,7 +135,7 @@ TEST_CASE("registration errors") {
     Dotted() { register_parameter("a.b", ones({1})); }
     std::string describe() const override { return "Dotted()"; }
   };
-  CHECK_THROWS_WITH_AS(Dup(), "register_parameter: 'w' is already registered in Dup()", Error);
+  CHECK_THROWS_WITH_AS(Dup(), "register_parameter: 'w' is already registered", Error);
   CHECK_THROWS_WITH_AS(Dotted(), "register_parameter: name 'a.b' must not contain '.'", Error);
 }
 
@@ -214,8 +214,7 @@ TEST_CASE("load_state_dict errors name the entry, and a failed load changes noth
   SUBCASE("unexpected entry") {
     auto state = cloned_state(other);
     state.emplace("head.extra", zeros({2}));
-    CHECK_THROWS_WITH_AS(net.load_state_dict(state), "load_state_dict: unexpected entry 'head.extra' for Net()",
-                         Error);
+    CHECK_THROWS_WITH_AS(net.load_state_dict(state), "load_state_dict: unexpected entry 'head.extra' for Net()", Error);
   }
   SUBCASE("unexpected entry replacing a missing one") {
     auto state = cloned_state(other);
