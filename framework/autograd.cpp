@@ -2,7 +2,9 @@
 #include "unroll/framework/autograd.hpp"
 
 #include <atomic>
+#include <cstring>
 
+#include "unroll/framework/detail/blas.hpp"
 #include "unroll/framework/detail/check.hpp"
 #include "unroll/framework/ops.hpp"
 
@@ -142,6 +144,73 @@ void BackwardContext::add_grad_narrow(int i, int axis, int64_t start, const Tens
   }
 }
 
+}  // namespace unroll (reopened below)
+
+// Products dB_i = A_i^T dC_i (or dC_i^T A_i) waiting to be summed as one GEMM; see add_matmul_grad.
+struct unroll::PendingMatmulGrad {
+  bool transpose_b = false;
+  std::vector<Tensor> a;       // [M_i, K]
+  std::vector<Tensor> grad_c;  // [M_i, N]
+};
+
+namespace unroll {
+
+void BackwardContext::add_matmul_grad(int i, Tensor a, Tensor grad_c, bool transpose_b) {
+  TensorImpl* in = node_.inputs[i].get();
+  if (!in || !in->requires_grad) return;
+  // leading dims of A and dC fold into rows: [..., M, K] -> [M', K]
+  a = reshape(a, {a.numel() / a.shape().back(), a.shape().back()});
+  grad_c = reshape(grad_c, {grad_c.numel() / grad_c.shape().back(), grad_c.shape().back()});
+  auto& pending = in->pending_matmul_grad;
+  if (pending && pending->transpose_b != transpose_b) {  // mixed layouts: compute this one right away
+    const int64_t m = a.size(0), k = a.size(1), n = grad_c.size(1);
+    Tensor grad = empty(in->shape);
+    if (!transpose_b)
+      detail::gemm(true, false, k, n, m, 1, a.data(), k, grad_c.data(), n, 0, grad.data(), n);
+    else
+      detail::gemm(true, false, n, k, m, 1, grad_c.data(), n, a.data(), k, 0, grad.data(), k);
+    add_grad(i, std::move(grad));
+    return;
+  }
+  if (!pending) {
+    pending = std::make_shared<PendingMatmulGrad>();
+    pending->transpose_b = transpose_b;
+  }
+  pending->a.push_back(std::move(a));
+  pending->grad_c.push_back(std::move(grad_c));
+}
+
+namespace {
+// Rows of every part, one after another: [sum of M_i, width].
+Tensor stack_rows(const std::vector<Tensor>& parts) {
+  if (parts.size() == 1) return parts[0];
+  int64_t rows = 0;
+  const int64_t width = parts[0].size(1);
+  for (const Tensor& p : parts) rows += p.size(0);
+  Tensor out = empty({rows, width});
+  real* dst = out.data();
+  for (const Tensor& p : parts) {
+    std::memcpy(dst, p.data(), p.numel() * sizeof(real));
+    dst += p.numel();
+  }
+  return out;
+}
+
+// Sums the collected products into impl's incoming gradient with one GEMM over all stacked rows.
+void flush_matmul_grads(TensorImpl& impl) {
+  const std::shared_ptr<PendingMatmulGrad> pending = std::move(impl.pending_matmul_grad);
+  impl.pending_matmul_grad = nullptr;
+  const Tensor a = stack_rows(pending->a), grad_c = stack_rows(pending->grad_c);  // [M, K], [M, N]
+  const int64_t m = a.size(0), k = a.size(1), n = grad_c.size(1);
+  Tensor grad = empty(impl.shape);
+  if (!pending->transpose_b)  // dB[K, N] = A^T dC
+    detail::gemm(true, false, k, n, m, 1, a.data(), k, grad_c.data(), n, 0, grad.data(), n);
+  else  // dB[N, K] = dC^T A
+    detail::gemm(true, false, n, k, m, 1, grad_c.data(), n, a.data(), k, 0, grad.data(), k);
+  accumulate(impl.grad_in_flight, std::move(grad));
+}
+}  // namespace
+
 // ---- the engine ------------------------------------------------------------------------------------
 namespace {
 
@@ -215,6 +284,7 @@ void backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& seeds
   }
 
   for (const auto& impl : order) {
+    if (impl->pending_matmul_grad) flush_matmul_grads(*impl);  // all its consumers have run by now
     Tensor grad = std::move(impl->grad_in_flight);
     impl->grad_in_flight = Tensor();
     if (!grad.defined()) continue;  // no path from a root carried a gradient here

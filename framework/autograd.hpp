@@ -47,6 +47,11 @@ class BackwardContext {
   // along `axis`. The engine adds it into that region of the input's gradient, so splitting a tensor into
   // T pieces (unbind over time) costs O(size) in backward, not O(T * size).
   void add_grad_narrow(int i, int axis, int64_t start, const Tensor& piece);
+  // Hand over the gradient of input i = B in C = A op(B), A: [M, K] (not transposed), dC: [M, N]:
+  // dB = A^T dC (or dC^T A when transpose_b). The engine collects every such product for B during the
+  // pass and computes their sum as ONE matrix product over the stacked rows when B is reached, so a
+  // recurrent weight used at T steps costs one [T*N]-deep GEMM instead of T shallow ones.
+  void add_matmul_grad(int i, Tensor a, Tensor grad_c, bool transpose_b);
 
  private:
   struct Node& node_;

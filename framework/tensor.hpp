@@ -18,6 +18,7 @@
 namespace unroll {
 
 struct Node;
+struct PendingMatmulGrad;
 struct TensorImpl;
 
 // A contiguous buffer of `size` reals. Reshape and detach share it; every other op writes a new one.
@@ -89,6 +90,7 @@ struct TensorImpl {
   Tensor grad;                    // accumulated dL/d(this)
   // Engine bookkeeping for one backward pass (see autograd.cpp).
   Tensor grad_in_flight;
+  std::shared_ptr<PendingMatmulGrad> pending_matmul_grad;  // matmul products not yet summed into it
   uint64_t visit_mark = 0;
 
   real* data() const { return storage->data; }

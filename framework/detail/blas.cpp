@@ -4,11 +4,36 @@
 
 #include <cblas.h>
 
+#include <atomic>
+#include <cstdlib>
+
 namespace unroll::detail {
+
+namespace {
+// OpenBLAS threads pay off only for large products: on small ones (the per-step GEMMs of a small RNN)
+// its threads spend more time spinning and yielding than computing. Products below this many
+// multiply-adds run on one thread; larger ones on all of OpenBLAS's threads (OPENBLAS_NUM_THREADS).
+int64_t threaded_work_threshold() {
+  const char* env = std::getenv("UNROLL_BLAS_THREAD_THRESHOLD");
+  return env ? std::atoll(env) : int64_t{4} << 20;
+}
+const int64_t kThreadedWork = threaded_work_threshold();
+const int kMaxThreads = openblas_get_num_threads();
+std::atomic<int> g_current_threads{-1};
+
+void use_threads(int64_t work) {
+  const int wanted = work >= kThreadedWork ? kMaxThreads : 1;
+  if (g_current_threads.load(std::memory_order_relaxed) != wanted) {
+    openblas_set_num_threads(wanted);
+    g_current_threads.store(wanted, std::memory_order_relaxed);
+  }
+}
+}  // namespace
 
 void gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k, real alpha, const real* a, int64_t lda,
           const real* b, int64_t ldb, real beta, real* c, int64_t ldc) {
   if (m == 0 || n == 0) return;
+  use_threads(m * n * k);
   const auto ta = transpose_a ? CblasTrans : CblasNoTrans;
   const auto tb = transpose_b ? CblasTrans : CblasNoTrans;
 #ifdef UNROLL_DOUBLE

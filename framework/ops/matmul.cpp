@@ -2,6 +2,7 @@
 #include "unroll/framework/autograd.hpp"
 #include "unroll/framework/detail/blas.hpp"
 #include "unroll/framework/detail/check.hpp"
+#include "unroll/framework/detail/kernels.hpp"
 #include "unroll/framework/ops.hpp"
 
 namespace unroll {
@@ -84,7 +85,11 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool transpose_a, bool transpose
         }
         c.add_grad(0, std::move(da));
       }
-      if (c.needs_grad(1)) {
+      if (c.needs_grad(1) && g.batch == 1 && !ta) {
+        // B is one matrix (typically a weight shared by every time step): hand the engine A and dC so it
+        // can sum all of B's products as one GEMM over the stacked rows once B's gradient is complete
+        c.add_matmul_grad(1, detail::as_tensor(c.input(0)), c.grad_output(), tb);
+      } else if (c.needs_grad(1)) {
         Tensor db = empty(c.input(1).shape);
         const int64_t a_step = g.a_rows * g.a_cols, b_step = g.b_rows * g.b_cols, c_step = g.m * g.n;
         for (int64_t i = 0; i < g.batch; ++i) {
