@@ -13,12 +13,16 @@ namespace unroll {
 // ---- grad mode -------------------------------------------------------------------------------------
 namespace {
 thread_local bool t_grad_enabled = true;
+thread_local int64_t t_time_step = -1;
 std::atomic<int64_t> g_live_nodes{0};
 std::atomic<uint64_t> g_pass_counter{0};  // each backward pass marks the tensors it visits with a fresh number
 }  // namespace
 
 bool is_grad_enabled() { return t_grad_enabled; }
 void set_grad_enabled(bool on) { t_grad_enabled = on; }
+TimeStepScope::TimeStepScope(int64_t t) : previous_(t_time_step) { t_time_step = t; }
+TimeStepScope::~TimeStepScope() { t_time_step = previous_; }
+
 int64_t live_node_count() { return g_live_nodes.load(std::memory_order_relaxed); }
 
 // ---- nodes -----------------------------------------------------------------------------------------
@@ -77,6 +81,7 @@ bool should_record(const std::vector<Tensor>& inputs) {
 void record(Tensor& output, const char* name, std::vector<Tensor> inputs, BackwardFn backward) {
   auto node = std::make_shared<Node>();
   node->name = name;
+  node->time_step = t_time_step;
   node->inputs.reserve(inputs.size());
   for (Tensor& t : inputs) node->inputs.push_back(t.impl_ptr());
   node->backward = std::move(backward);

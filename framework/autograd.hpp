@@ -63,6 +63,7 @@ using BackwardFn = std::function<void(BackwardContext&)>;
 
 struct Node {
   const char* name = "";
+  int64_t time_step = -1;  // the unroller's step when the op was recorded (-1: outside any loop)
   std::vector<std::shared_ptr<TensorImpl>> inputs;
   BackwardFn backward;
   bool released = false;  // saved values freed by a backward pass without retain_graph
@@ -71,6 +72,19 @@ struct Node {
   ~Node();  // frees long chains iteratively, so dropping a 10,000-step graph cannot overflow the stack
   Node(const Node&) = delete;
   Node& operator=(const Node&) = delete;
+};
+
+// While alive, nodes recorded on this thread are tagged with time step `t` (the unroller sets it, so graph
+// exports can group an unrolled network by step). Nested scopes restore the outer step.
+class TimeStepScope {
+ public:
+  explicit TimeStepScope(int64_t t);
+  ~TimeStepScope();
+  TimeStepScope(const TimeStepScope&) = delete;
+  TimeStepScope& operator=(const TimeStepScope&) = delete;
+
+ private:
+  int64_t previous_;
 };
 
 // Number of Nodes alive on all threads: tests use it to prove graphs are freed.

@@ -1,6 +1,7 @@
 // The generic unroller and the per-sequence reversal used by Bidirectional.
 #include "unroll/layers/unroller.hpp"
 
+#include "unroll/framework/autograd.hpp"
 #include "unroll/framework/detail/check.hpp"
 #include "unroll/framework/ops.hpp"
 
@@ -37,6 +38,7 @@ SequenceOutput unroll_cell(Cell& cell, const Tensor& x, const State& initial, co
   std::vector<Tensor> outputs;
   outputs.reserve(T);
   for (int64_t t = 0; t < T; ++t) {
+    TimeStepScope scope(t);  // tags this step's nodes for graph export
     State next = cell.step(steps[t], state);
     int64_t active = N;
     if (!length.empty()) {
