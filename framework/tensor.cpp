@@ -13,14 +13,84 @@ namespace unroll {
 using detail::check;
 
 // ---- storage ---------------------------------------------------------------------------------------
+namespace {
+
+// Block sizes: multiples of 64 bytes up to 1 KiB (classes 1..16), then 8 classes per power of two, so a
+// block is never more than 12.5% larger than asked for.
+constexpr int kSizeClasses = 16 + 8 * 54 + 9;
+
+size_t class_bytes(size_t bytes, int& size_class) {
+  if (bytes <= 1024) {
+    const size_t k = (bytes + 63) / 64;
+    size_class = static_cast<int>(k);
+    return k * 64;
+  }
+  const int e = 63 - __builtin_clzll(bytes - 1);  // 2^e < bytes <= 2^(e+1), e >= 10
+  const size_t step = size_t{1} << (e - 3);
+  const size_t k = (bytes - (size_t{1} << e) + step - 1) / step;  // 1..8
+  size_class = 16 + (e - 10) * 8 + static_cast<int>(k);
+  return (size_t{1} << e) + k * step;
+}
+
+// Recently freed blocks of this thread, by size class, up to kMaxBytes in all.
+thread_local bool t_cache_destroyed = false;  // a plain bool: still readable while the thread exits
+
+struct BufferCache {
+  static constexpr size_t kMaxBytes = size_t{1} << 30;
+  std::vector<void*> free_blocks[kSizeClasses];
+  size_t total = 0;
+
+  void release() {
+    for (auto& blocks : free_blocks) {
+      for (void* p : blocks) std::free(p);
+      blocks.clear();
+    }
+    total = 0;
+  }
+  ~BufferCache() {
+    t_cache_destroyed = true;  // tensors freed later in the thread's exit go straight to free()
+    release();
+  }
+};
+thread_local BufferCache t_cache;
+
+BufferCache* cache() { return t_cache_destroyed ? nullptr : &t_cache; }
+
+}  // namespace
+
 Storage::Storage(int64_t n) : size(n) {
   // 64-byte aligned for SIMD loads; at least one element so data is never null.
-  const size_t bytes = ((static_cast<size_t>(n > 0 ? n : 1) * sizeof(real) + 63) / 64) * 64;
+  const size_t bytes = class_bytes(static_cast<size_t>(n > 0 ? n : 1) * sizeof(real), size_class);
+  if (BufferCache* c = cache(); c && !c->free_blocks[size_class].empty()) {
+    data = static_cast<real*>(c->free_blocks[size_class].back());
+    c->free_blocks[size_class].pop_back();
+    c->total -= bytes;
+    return;
+  }
   data = static_cast<real*>(std::aligned_alloc(64, bytes));
   if (!data) throw std::bad_alloc();
 }
 
-Storage::~Storage() { std::free(data); }
+Storage::~Storage() {
+  int ignored = 0;
+  const size_t bytes = class_bytes(static_cast<size_t>(size > 0 ? size : 1) * sizeof(real), ignored);
+  BufferCache* c = cache();
+  if (c && c->total + bytes <= BufferCache::kMaxBytes) {
+    c->free_blocks[size_class].push_back(data);
+    c->total += bytes;
+  } else {
+    std::free(data);
+  }
+}
+
+int64_t cached_buffer_bytes() {
+  BufferCache* c = cache();
+  return c ? static_cast<int64_t>(c->total) : 0;
+}
+
+void release_cached_buffers() {
+  if (BufferCache* c = cache()) c->release();
+}
 
 // ---- creation --------------------------------------------------------------------------------------
 Tensor empty(const Shape& shape) {

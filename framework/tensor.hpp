@@ -22,6 +22,8 @@ struct PendingMatmulGrad;
 struct TensorImpl;
 
 // A contiguous buffer of `size` reals. Reshape and detach share it; every other op writes a new one.
+// Buffers come from a per-thread cache of recently freed blocks (framework/tensor.cpp), so a training
+// loop that makes the same shapes every step stops calling malloc after its first step.
 struct Storage {
   explicit Storage(int64_t size);
   ~Storage();
@@ -30,7 +32,12 @@ struct Storage {
 
   real* data = nullptr;
   int64_t size = 0;
+  int size_class = 0;  // which cache bucket the block returns to
 };
+
+// Bytes currently held by this thread's cache of free buffers, and a way to return them to the system.
+int64_t cached_buffer_bytes();
+void release_cached_buffers();
 
 class Tensor {
  public:
