@@ -53,24 +53,14 @@ int main(int argc, char** argv) {
   Generator label_gen(1);
   for (int64_t i = 0; i < T * N; ++i) y.data()[i] = static_cast<real>(label_gen.below(10));
 
+  optim::SGD sgd(params, {.lr = 0.01});
   auto train_step = [&] {
-    for (Tensor& p : params) p.zero_grad();
+    sgd.zero_grad();
     const Tensor out = rnn->forward(x, {}, Tensor()).output;                  // [T, N, H*D]
     const Tensor loss = cross_entropy(reshape(head(out), {T * N, 10}), y);  // mean over T*N
     loss.backward();
-    // clip_grad_norm(params, 5) then SGD(lr = 0.01)
-    NoGradGuard guard;
-    double total = 0;
-    for (const Tensor& p : params) {
-      const real* g = p.grad().data();
-      for (int64_t i = 0; i < p.numel(); ++i) total += double(g[i]) * g[i];
-    }
-    const double norm = std::sqrt(total), scale = std::min(1.0, 5.0 / (norm + 1e-6));
-    for (Tensor& p : params) {
-      real* w = p.data();
-      const real* g = p.grad().data();
-      for (int64_t i = 0; i < p.numel(); ++i) w[i] -= real(0.01 * scale) * g[i];
-    }
+    optim::clip_grad_norm(params, 5);
+    sgd.step();
   };
   auto inference_step = [&] {
     NoGradGuard guard;
