@@ -91,6 +91,7 @@ void record(Tensor& output, const char* name, std::vector<Tensor> inputs, Backwa
 
 // ---- backward context ------------------------------------------------------------------------------
 const TensorImpl& BackwardContext::input(int i) const { return *node_.inputs[i]; }
+size_t BackwardContext::num_inputs() const { return node_.inputs.size(); }
 
 bool BackwardContext::needs_grad(int i) const {
   const auto& in = node_.inputs[i];

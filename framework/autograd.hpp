@@ -40,6 +40,7 @@ class BackwardContext {
   const Tensor& grad_output() const { return grad_output_; }  // dL/d(output), same shape as output
   const TensorImpl& output() const { return output_; }        // the op's forward result
   const TensorImpl& input(int i) const;                       // the op's i-th input (its value)
+  size_t num_inputs() const;
   bool needs_grad(int i) const;                               // skip work for inputs without grad
   // Hand dL/d(input i) to the engine; it must have the input's shape (an Error names the op if not).
   void add_grad(int i, Tensor grad);

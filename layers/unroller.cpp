@@ -3,6 +3,7 @@
 
 #include "unroll/framework/autograd.hpp"
 #include "unroll/framework/detail/check.hpp"
+#include "unroll/framework/gradient_checkpoint.hpp"
 #include "unroll/framework/ops.hpp"
 
 namespace unroll::layers {
@@ -25,21 +26,23 @@ std::vector<int64_t> read_lengths(const char* op, const Tensor& lengths, int64_t
 }
 }  // namespace
 
-SequenceOutput unroll_cell(Cell& cell, const Tensor& x, const State& initial, const Tensor& lengths) {
-  check(x.dim() == 3 && x.size(2) == cell.input_size(), "unroll: input must be [T, N, {}] for {}, got {}",
-        cell.input_size(), cell.describe(), x.shape());
-  const int64_t T = x.size(0), N = x.size(1);
-  State state = initial.h.defined() ? initial : cell.initial_state(N);
-  std::vector<int64_t> length;
-  if (lengths.defined()) length = read_lengths("unroll", lengths, T, N);
+namespace {
+struct Steps {
+  std::vector<Tensor> outputs;  // one [N, O] per step
+  State state;
+};
 
-  // The input projection of every time step at once ([T, N, I] -> [T, N, G]), then one slice per step.
-  const std::vector<Tensor> steps = unbind(cell.project_input(x), 0);
-  std::vector<Tensor> outputs;
-  outputs.reserve(T);
-  for (int64_t t = 0; t < T; ++t) {
+// Steps [t0, t0 + inputs.size()) of the recurrence from `state`; inputs are the projected step inputs.
+// Padded steps (t >= length[n]) keep sequence n's state and output zeros.
+Steps run_steps(Cell& cell, const std::vector<int64_t>& length, int64_t t0, State state,
+                const std::vector<Tensor>& inputs) {
+  const int64_t N = state.h.size(0);
+  Steps result;
+  result.outputs.reserve(inputs.size());
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const int64_t t = t0 + static_cast<int64_t>(i);
     TimeStepScope scope(t);  // tags this step's nodes for graph export
-    State next = cell.step(steps[t], state);
+    State next = cell.step(inputs[i], state);
     int64_t active = N;
     if (!length.empty()) {
       active = 0;
@@ -47,18 +50,62 @@ SequenceOutput unroll_cell(Cell& cell, const Tensor& x, const State& initial, co
     }
     if (active == N) {  // every sequence is still running: no masking needed
       state = std::move(next);
-      outputs.push_back(cell.output(state));
+      result.outputs.push_back(cell.output(state));
       continue;
     }
-    // mask: [N, 1], 1 where step t is real. Padded steps keep the old state and output zeros.
+    // mask: [N, 1], 1 where step t is real
     Tensor mask = empty({N, 1});
     for (int64_t n = 0; n < N; ++n) mask.data()[n] = length[n] > t ? 1 : 0;
     state.h = where(mask, next.h, state.h);
     if (next.c.defined()) state.c = where(mask, next.c, state.c);
-    outputs.push_back(mul(cell.output(next), mask));
+    result.outputs.push_back(mul(cell.output(next), mask));
   }
-  if (T == 0) return {zeros({0, N, cell.output_size()}), state};
-  return {stack(outputs, 0), state};
+  result.state = std::move(state);
+  return result;
+}
+}  // namespace
+
+SequenceOutput unroll_cell(Cell& cell, const Tensor& x, const State& initial, const Tensor& lengths,
+                           const UnrollOptions& options) {
+  check(x.dim() == 3 && x.size(2) == cell.input_size(), "unroll: input must be [T, N, {}] for {}, got {}",
+        cell.input_size(), cell.describe(), x.shape());
+  check(options.checkpoint_every >= 0, "unroll: checkpoint_every must be >= 0, got {}", options.checkpoint_every);
+  const int64_t T = x.size(0), N = x.size(1);
+  const State start = initial.h.defined() ? initial : cell.initial_state(N);
+  std::vector<int64_t> length;
+  if (lengths.defined()) length = read_lengths("unroll", lengths, T, N);
+  if (T == 0) return {zeros({0, N, cell.output_size()}), start};
+
+  // The input projection of every time step at once: [T, N, I] -> [T, N, G], one GEMM instead of T.
+  const Tensor projected = cell.project_input(x);
+  if (options.checkpoint_every == 0 || options.checkpoint_every >= T) {
+    Steps all = run_steps(cell, length, 0, start, unbind(projected, 0));
+    return {stack(all.outputs, 0), all.state};
+  }
+
+  // Segments of k steps; each keeps only its inputs (state and projected slice) for backward.
+  const int64_t k = options.checkpoint_every;
+  const bool has_c = start.c.defined();
+  State state = start;
+  std::vector<Tensor> segment_outputs;
+  for (int64_t t0 = 0; t0 < T; t0 += k) {
+    const int64_t len = std::min(k, T - t0);
+    std::vector<Tensor> inputs = {state.h};
+    if (has_c) inputs.push_back(state.c);
+    inputs.push_back(narrow(projected, 0, t0, len));  // [len, N, G]
+    Cell* cell_ptr = &cell;
+    const std::vector<Tensor> out = checkpoint(
+        [cell_ptr, length, t0, has_c](const std::vector<Tensor>& in) {
+          Steps seg = run_steps(*cell_ptr, length, t0, {in[0], has_c ? in[1] : Tensor()}, unbind(in.back(), 0));
+          std::vector<Tensor> result = {stack(seg.outputs, 0), seg.state.h};
+          if (has_c) result.push_back(seg.state.c);
+          return result;
+        },
+        inputs);
+    segment_outputs.push_back(out[0]);
+    state = {out[1], has_c ? out[2] : Tensor()};
+  }
+  return {concat(segment_outputs, 0), state};
 }
 
 Tensor reverse_sequences(const Tensor& x, const Tensor& lengths) {

@@ -10,6 +10,14 @@ struct SequenceOutput {
   State state;    // the final state
 };
 
+struct UnrollOptions {
+  // 0: keep every step's activations for backward. k > 0: run the sequence in segments of k steps under
+  // gradient checkpointing (framework/gradient_checkpoint.hpp): backward recomputes one segment at a
+  // time, so T steps keep O(T/k + k) steps of activations instead of O(T). Gradients are the same up to
+  // floating-point summation order.
+  int64_t checkpoint_every = 0;
+};
+
 // Runs `cell` over x: [T, N, I], starting from `initial` (cell-level, components [N, H]; an empty State
 // means cell.initial_state). Returns every step's output stacked to [T, N, O] and the final state.
 //
@@ -18,7 +26,8 @@ struct SequenceOutput {
 // step (PyTorch's packed-sequence semantics). Without lengths every sequence has T steps.
 //
 // The graph this records is the unrolled network; backward() over it is backpropagation through time.
-SequenceOutput unroll_cell(Cell& cell, const Tensor& x, const State& initial = {}, const Tensor& lengths = {});
+SequenceOutput unroll_cell(Cell& cell, const Tensor& x, const State& initial = {}, const Tensor& lengths = {},
+                           const UnrollOptions& options = {});
 
 // Reverses each sequence within its own length: out[t, n] = x[lengths[n] - 1 - t, n] for t < lengths[n],
 // padding left in place. With undefined lengths, flips the whole time axis. Differentiable; x: [T, N, *].
