@@ -3,5 +3,5 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/setup.sh
-cmake --build build -j"$(nproc)" --target first_steps
-./build/examples/first_steps "$@"
+cmake --build build -j"$(nproc)" --target char_lm
+./build/examples/char_lm "$@"

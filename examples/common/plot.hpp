@@ -49,6 +49,11 @@ class LinePlot {
     std::vector<double> x, y;
   };
 
+  static std::string label(double v) {  // short tick labels: 3 significant digits
+    char buffer[32];
+    std::snprintf(buffer, sizeof buffer, "%.3g", v);
+    return buffer;
+  }
   static std::string num(double v) {
     char buffer[32];
     std::snprintf(buffer, sizeof buffer, "%.6g", v);
@@ -61,7 +66,7 @@ class LinePlot {
   double ty(double v) const { return log_y ? std::log10(v) : v; }
 
   void write_svg(const std::string& path) const {
-    const double W = 720, H = 440, left = 80, right = 170, top = 40, bottom = 60;
+    const double W = 760, H = 440, left = 100, right = 170, top = 40, bottom = 60;
     double x0 = std::numeric_limits<double>::infinity(), x1 = -x0, y0 = x0, y1 = -x0;
     for (const auto& s : series_)
       for (size_t i = 0; i < s.x.size(); ++i)
@@ -81,13 +86,26 @@ class LinePlot {
     out << "<rect width='100%' height='100%' fill='white'/>\n";
     out << "<text x='" << W / 2 - right / 2 << "' y='22' text-anchor='middle' font-size='15'>" << title_ << "</text>\n";
     out << "<rect x='" << left << "' y='" << top << "' width='" << pw << "' height='" << ph << "' fill='none' stroke='#444'/>\n";
-    for (int i = 0; i <= 4; ++i) {  // ticks: 5 per axis, labelled with real (not log) values
-      const double fx = x0 + (x1 - x0) * i / 4, fy = y0 + (y1 - y0) * i / 4;
-      const double gx = left + pw * i / 4, gy = top + ph - ph * i / 4;
+    // ticks: at whole decades on a log axis spanning at least two of them, else 5 evenly spaced
+    auto ticks = [](double lo, double hi, bool log) {
+      std::vector<double> t;
+      if (log && hi - lo >= 2) {
+        const double step = std::ceil((hi - lo) / 6);
+        for (double e = std::ceil(lo); e <= hi + 1e-9; e += step) t.push_back(e);
+      } else {
+        for (int i = 0; i <= 4; ++i) t.push_back(lo + (hi - lo) * i / 4);
+      }
+      return t;
+    };
+    for (double fx : ticks(x0, x1, log_x)) {
+      const double gx = left + (fx - x0) / (x1 - x0) * pw;
       out << "<line x1='" << gx << "' y1='" << top << "' x2='" << gx << "' y2='" << top + ph << "' stroke='#ddd'/>\n";
+      out << "<text x='" << gx << "' y='" << top + ph + 18 << "' text-anchor='middle'>" << label(log_x ? std::pow(10, fx) : fx) << "</text>\n";
+    }
+    for (double fy : ticks(y0, y1, log_y)) {
+      const double gy = top + ph - (fy - y0) / (y1 - y0) * ph;
       out << "<line x1='" << left << "' y1='" << gy << "' x2='" << left + pw << "' y2='" << gy << "' stroke='#ddd'/>\n";
-      out << "<text x='" << gx << "' y='" << top + ph + 18 << "' text-anchor='middle'>" << num(log_x ? std::pow(10, fx) : fx) << "</text>\n";
-      out << "<text x='" << left - 6 << "' y='" << gy + 4 << "' text-anchor='end'>" << num(log_y ? std::pow(10, fy) : fy) << "</text>\n";
+      out << "<text x='" << left - 6 << "' y='" << gy + 4 << "' text-anchor='end'>" << label(log_y ? std::pow(10, fy) : fy) << "</text>\n";
     }
     out << "<text x='" << left + pw / 2 << "' y='" << H - 15 << "' text-anchor='middle'>" << x_label_ << "</text>\n";
     out << "<text transform='translate(18," << top + ph / 2 << ") rotate(-90)' text-anchor='middle'>" << y_label_

@@ -1,0 +1,595 @@
+// char_lm: a character-level language model, the flagship tutorial (docs/language_models.md).
+//
+// The model reads text one character at a time and predicts the next one:
+//
+//   ids [T, N] -> Embedding -> [T, N, E] -> RNN / LSTM / GRU (L layers) -> [T, N, H] -> Linear -> [T, N, V]
+//
+// and is trained on the mean cross-entropy of those predictions (nats per character). The text is cut into
+// N parallel streams that are read T characters (one "chunk") at a time; the recurrent state is carried
+// from one chunk to the next and detached in between (truncated backpropagation through time), so the
+// model sees an unbounded context but gradients flow back at most T steps. After training it writes new
+// text by sampling one character at a time with a temperature.
+//
+// Shape legend: T = --bptt (time steps per chunk), N = --batch (parallel streams), V = vocabulary size,
+// E = --embed, H = --hidden, L = --layers.
+//
+//   ./build/examples/char_lm                          # the repository's own docs as the corpus, ~1 minute
+//   ./build/examples/char_lm --data FILE              # any UTF-8 text
+//   ./build/examples/char_lm --preset shakespeare --data input.txt   # 2 x 256 LSTM, as in PyTorch's reference
+//   ./build/examples/char_lm --save ckpt ... ; ./build/examples/char_lm --resume ckpt ...  # continue exactly
+//   ./build/examples/char_lm --quick --check          # the test: loss beats log(V), resume is bit-identical
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <unroll/unroll.hpp>
+#include <vector>
+
+#include "common/args.hpp"
+#include "common/plot.hpp"
+#include "common/progress.hpp"
+
+#ifndef UNROLL_SOURCE_DIR  // set by examples/CMakeLists.txt: where the default corpus (the docs) lives
+#define UNROLL_SOURCE_DIR "."
+#endif
+
+using namespace unroll;
+namespace fs = std::filesystem;
+
+// ---- text: UTF-8 <-> code points <-> ids ------------------------------------------------------------
+
+// Code points of a UTF-8 string (a byte that does not start a valid sequence stands for itself).
+std::vector<char32_t> decode_utf8(const std::string& s) {
+  std::vector<char32_t> out;
+  for (size_t i = 0; i < s.size();) {
+    const unsigned char b = s[i];
+    const int extra = b < 0x80 ? 0 : (b >> 5) == 6 ? 1 : (b >> 4) == 14 ? 2 : (b >> 3) == 30 ? 3 : -1;
+    bool ok = extra >= 0 && i + extra < s.size();
+    char32_t c = extra <= 0 ? b : b & (0x3f >> extra);
+    for (int k = 1; ok && k <= extra; ++k) {
+      ok = (static_cast<unsigned char>(s[i + k]) >> 6) == 2;
+      c = (c << 6) | (s[i + k] & 0x3f);
+    }
+    out.push_back(ok ? c : b);
+    i += ok ? extra + 1 : 1;
+  }
+  return out;
+}
+
+std::string encode_utf8(char32_t c) {
+  std::string s;
+  if (c < 0x80) {
+    s += static_cast<char>(c);
+  } else if (c < 0x800) {
+    s += static_cast<char>(0xc0 | (c >> 6)), s += static_cast<char>(0x80 | (c & 0x3f));
+  } else if (c < 0x10000) {
+    s += static_cast<char>(0xe0 | (c >> 12)), s += static_cast<char>(0x80 | ((c >> 6) & 0x3f));
+    s += static_cast<char>(0x80 | (c & 0x3f));
+  } else {
+    s += static_cast<char>(0xf0 | (c >> 18)), s += static_cast<char>(0x80 | ((c >> 12) & 0x3f));
+    s += static_cast<char>(0x80 | ((c >> 6) & 0x3f)), s += static_cast<char>(0x80 | (c & 0x3f));
+  }
+  return s;
+}
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot read " + path.string());
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// The default corpus: the repository's own README.md and docs/*.md, so the example runs anywhere.
+std::string default_corpus(std::string& description) {
+  const fs::path root = UNROLL_SOURCE_DIR;
+  std::vector<fs::path> files;
+  if (fs::exists(root / "README.md")) files.push_back(root / "README.md");
+  std::vector<fs::path> docs;
+  if (fs::is_directory(root / "docs"))
+    for (const auto& entry : fs::directory_iterator(root / "docs"))
+      if (entry.is_regular_file() && entry.path().extension() == ".md") docs.push_back(entry.path());
+  std::sort(docs.begin(), docs.end());  // a fixed order, so a seed means the same run
+  files.insert(files.end(), docs.begin(), docs.end());
+  if (files.empty())
+    throw std::runtime_error("no default corpus: neither " + (root / "README.md").string() + " nor " +
+                             (root / "docs/*.md").string() + " exists; pass --data FILE");
+  std::string text;
+  for (const fs::path& f : files) text += read_file(f) + "\n";
+  description = std::to_string(files.size()) + " files: README.md + " + std::to_string(docs.size()) + " docs/*.md";
+  return text;
+}
+
+struct Corpus {
+  std::vector<char32_t> vocab;           // id -> character, sorted
+  std::vector<int32_t> train, valid;     // the first 90% and the last 10% of the text, as ids
+  int32_t id(char32_t c) const {
+    const auto it = std::lower_bound(vocab.begin(), vocab.end(), c);
+    if (it == vocab.end() || *it != c) return -1;
+    return static_cast<int32_t>(it - vocab.begin());
+  }
+};
+
+// Splits `text` 90/10 and maps characters to ids of `vocab` (built from the text when empty).
+Corpus make_corpus(const std::vector<char32_t>& text, std::vector<char32_t> vocab) {
+  Corpus corpus;
+  if (vocab.empty()) {
+    vocab = text;
+    std::sort(vocab.begin(), vocab.end());
+    vocab.erase(std::unique(vocab.begin(), vocab.end()), vocab.end());
+  }
+  corpus.vocab = std::move(vocab);
+  const size_t n_train = text.size() * 9 / 10;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const int32_t id = corpus.id(text[i]);
+    if (id < 0)
+      throw std::runtime_error("the text has the character '" + encode_utf8(text[i]) +
+                               "', which is not in the checkpoint's vocabulary (resume with the same text)");
+    (i < n_train ? corpus.train : corpus.valid).push_back(id);
+  }
+  return corpus;
+}
+
+// Cuts ids into N contiguous streams read in parallel: [N, K] row-major, K = size / N (the tail is dropped).
+struct Streams {
+  std::vector<int32_t> ids;
+  int64_t n = 0, k = 0;
+  Streams(const std::vector<int32_t>& text, int64_t streams) : n(streams), k(static_cast<int64_t>(text.size()) / streams) {
+    ids.assign(text.begin(), text.begin() + n * k);
+  }
+  // Columns [pos, pos + len) as inputs x: [len, N] and the next characters as targets y: [len * N].
+  void chunk(int64_t pos, int64_t len, Tensor& x, Tensor& y) const {
+    x = empty({len, n});
+    y = empty({len * n});
+    for (int64_t t = 0; t < len; ++t)
+      for (int64_t s = 0; s < n; ++s) {
+        x.data()[t * n + s] = static_cast<real>(ids[s * k + pos + t]);
+        y.data()[t * n + s] = static_cast<real>(ids[s * k + pos + t + 1]);
+      }
+  }
+};
+
+// ---- the model -------------------------------------------------------------------------------------
+
+struct Config {
+  std::string cell = "lstm";  // rnn (tanh), lstm or gru
+  int64_t layers = 1, hidden = 128, embed = 32;
+  double dropout = 0;
+  int64_t batch = 16, bptt = 64;
+  std::string optimizer = "adam";
+  double lr = 2e-3, clip = 5, lr_decay = 1;
+  uint64_t seed = 0;
+};
+
+class CharLM : public layers::Module {
+ public:
+  CharLM(int64_t vocab, const Config& c)
+      : embed({.num_embeddings = vocab, .embedding_dim = c.embed}),
+        rnn(make_rnn(c)),
+        drop(static_cast<real>(c.dropout)),
+        head({.in_features = c.hidden, .out_features = vocab}) {
+    register_module("embed", embed);
+    register_module("rnn", *rnn);
+    register_module("drop", drop);
+    register_module("head", head);
+  }
+
+  // x: [T, N] ids, state: components [L, N, H] (empty: zeros) -> logits [T, N, V] and the state after x.
+  std::pair<Tensor, layers::State> forward(const Tensor& x, const layers::State& state) {
+    const Tensor e = embed(x);                 // [T, N, E]
+    auto [y, next] = (*rnn)(e, state);         // y: [T, N, H] (the top layer's h at every step)
+    return {head(drop(y)), next};              // [T, N, V]
+  }
+  std::string describe() const override { return "CharLM"; }
+
+  layers::Embedding embed;
+  std::unique_ptr<layers::RecurrentNetwork> rnn;
+  layers::Dropout drop;  // on the top layer's outputs; --layers > 1 also drops between layers
+  layers::Linear head;
+
+ private:
+  static std::unique_ptr<layers::RecurrentNetwork> make_rnn(const Config& c) {
+    const real p = static_cast<real>(c.dropout);
+    if (c.cell == "lstm")
+      return std::make_unique<layers::LSTM>(
+          layers::LSTMOptions{.input_size = c.embed, .hidden_size = c.hidden, .num_layers = c.layers, .dropout = p});
+    if (c.cell == "gru")
+      return std::make_unique<layers::GRU>(
+          layers::GRUOptions{.input_size = c.embed, .hidden_size = c.hidden, .num_layers = c.layers, .dropout = p});
+    if (c.cell == "rnn")
+      return std::make_unique<layers::RNN>(
+          layers::RNNOptions{.input_size = c.embed, .hidden_size = c.hidden, .num_layers = c.layers, .dropout = p});
+    throw std::runtime_error("--cell must be rnn, lstm or gru, got '" + c.cell + "'");
+  }
+};
+
+layers::State detached(const layers::State& s) {
+  return {s.h.defined() ? s.h.detach() : Tensor(), s.c.defined() ? s.c.detach() : Tensor()};
+}
+
+// ---- training: model + optimizer + the position in the text ----------------------------------------
+
+class Trainer {
+ public:
+  Trainer(const Config& config, const Corpus& corpus)
+      : config_(config), corpus_(corpus), train_(corpus.train, config.batch) {
+    steps_per_epoch_ = (train_.k - 1) / config.bptt;
+    if (steps_per_epoch_ < 1)
+      throw std::runtime_error("the training text (" + std::to_string(corpus.train.size()) +
+                               " characters) is too short for --batch " + std::to_string(config.batch) + " x --bptt " +
+                               std::to_string(config.bptt));
+    manual_seed(config.seed);  // the initial weights
+    model_ = std::make_unique<CharLM>(static_cast<int64_t>(corpus.vocab.size()), config);
+    if (config.optimizer == "adam")
+      optimizer_ = std::make_unique<optim::Adam>(model_->parameters(), optim::AdamOptions{.lr = config.lr});
+    else if (config.optimizer == "sgd")
+      optimizer_ = std::make_unique<optim::SGD>(model_->parameters(), optim::SGDOptions{.lr = config.lr});
+    else
+      throw std::runtime_error("--optimizer must be adam or sgd, got '" + config.optimizer + "'");
+    if (config.lr_decay != 1)  // lr * lr_decay after every epoch
+      schedule_ = std::make_unique<optim::ExponentialLR>(*optimizer_, optim::ExponentialLROptions{.gamma = config.lr_decay});
+  }
+
+  // One optimizer step on the next chunk of T characters of every stream; returns the chunk's mean loss.
+  double train_step() {
+    const int64_t T = config_.bptt, V = static_cast<int64_t>(corpus_.vocab.size());
+    const int64_t pos = (step_ % steps_per_epoch_) * T;
+    if (pos == 0) state_ = {};  // a new pass over the text starts from a zero state
+    Tensor x, y;
+    train_.chunk(pos, T, x, y);  // x: [T, N], y: [T * N]
+    // Dropout masks depend only on (seed, step), so a resumed run draws exactly the masks it would have.
+    manual_seed(config_.seed + 1 + static_cast<uint64_t>(step_));
+    auto [logits, next] = model_->forward(x, state_);                          // [T, N, V]
+    const Tensor loss = cross_entropy(reshape(logits, {T * config_.batch, V}), y);  // mean over T * N
+    optimizer_->zero_grad();
+    loss.backward();  // BPTT through this chunk's T steps, and no further: state_ was detached
+    optim::clip_grad_norm(model_->parameters(), config_.clip);
+    optimizer_->step();
+    // Carry the state into the next chunk, but cut the graph: the next backward stops here.
+    state_ = detached(next);
+    ++step_;
+    if (schedule_ && step_ % steps_per_epoch_ == 0) schedule_->step();
+    return loss.item();
+  }
+
+  // Mean cross-entropy (nats/char) over a whole text, read as N streams in chunks of T with the state
+  // carried along (the same conditions as training), without dropout and without recording a graph.
+  double evaluate(const std::vector<int32_t>& ids) {
+    const Streams streams(ids, config_.batch);
+    if (streams.k < 2) throw std::runtime_error("the validation text is too short for --batch " + std::to_string(config_.batch));
+    const int64_t V = static_cast<int64_t>(corpus_.vocab.size());
+    NoGradGuard no_grad;
+    model_->eval();
+    layers::State state;
+    double total = 0;
+    for (int64_t pos = 0; pos < streams.k - 1; pos += config_.bptt) {
+      const int64_t len = std::min(config_.bptt, streams.k - 1 - pos);
+      Tensor x, y;
+      streams.chunk(pos, len, x, y);
+      auto [logits, next] = model_->forward(x, state);
+      total += cross_entropy(reshape(logits, {len * streams.n, V}), y, {.reduction = Reduction::Sum}).item();
+      state = next;
+    }
+    model_->train();
+    return total / static_cast<double>((streams.k - 1) * streams.n);
+  }
+
+  // Checkpoint: a directory with the model, the optimizer (and schedule) as optim's save() writes them, and
+  // trainer.npz: the step, the carried state, the vocabulary and the settings a resume must share.
+  void save(const fs::path& dir) const {
+    fs::create_directories(dir);
+    unroll::save(*model_, (dir / "model.npz").string());
+    unroll::save(*optimizer_, (dir / "optimizer.npz").string());
+    if (schedule_) unroll::save(*schedule_, (dir / "schedule.npz").string());
+    std::map<std::string, Tensor> t;
+    for (const auto& [name, value] : settings()) t[name] = tensor({static_cast<real>(value)});
+    std::vector<real> vocab(corpus_.vocab.begin(), corpus_.vocab.end());  // code points < 2^24: exact in float
+    t["vocab"] = tensor(vocab, {static_cast<int64_t>(vocab.size())});
+    if (state_.h.defined()) t["state.h"] = state_.h;
+    if (state_.c.defined()) t["state.c"] = state_.c;
+    save_tensors(t, (dir / "trainer.npz").string());
+  }
+
+  void load(const fs::path& dir) {
+    std::map<std::string, Tensor> t = load_tensors((dir / "trainer.npz").string());
+    for (const auto& [name, value] : settings())
+      if (name != "step" && (!t.count(name) || t[name].item() != static_cast<real>(value)))
+        throw std::runtime_error("resume: " + dir.string() + " was written with a different " + name +
+                                 " (checkpoint: " + (t.count(name) ? std::to_string(t[name].item()) : "none") +
+                                 ", now: " + std::to_string(value) + "); use the same flags");
+    if (schedule_ && !fs::exists(dir / "schedule.npz"))
+      throw std::runtime_error("resume: " + dir.string() + " has no schedule.npz (it was saved without --lr-decay)");
+    unroll::load(*model_, (dir / "model.npz").string());
+    unroll::load(*optimizer_, (dir / "optimizer.npz").string());
+    if (schedule_) unroll::load(*schedule_, (dir / "schedule.npz").string());
+    step_ = static_cast<int64_t>(t["step"].item());
+    state_ = {t.count("state.h") ? t["state.h"] : Tensor(), t.count("state.c") ? t["state.c"] : Tensor()};
+  }
+
+  // The vocabulary stored in a checkpoint (to encode the text the same way before building the Trainer).
+  static std::vector<char32_t> saved_vocab(const fs::path& dir) {
+    const Tensor v = load_tensors((dir / "trainer.npz").string()).at("vocab");
+    std::vector<char32_t> vocab;
+    for (real c : v.to_vector()) vocab.push_back(static_cast<char32_t>(c));
+    return vocab;
+  }
+
+  CharLM& model() { return *model_; }
+  const optim::Optimizer& optimizer() const { return *optimizer_; }
+  int64_t step() const { return step_; }
+  int64_t steps_per_epoch() const { return steps_per_epoch_; }
+
+ private:
+  // Settings that must match between a checkpoint and the run resuming it (the seed in 24-bit pieces, so
+  // that a float stores it exactly).
+  std::vector<std::pair<std::string, double>> settings() const {
+    const auto c = static_cast<double>(config_.cell == "rnn" ? 0 : config_.cell == "lstm" ? 1 : 2);
+    return {{"step", static_cast<double>(step_)}, {"batch", static_cast<double>(config_.batch)},
+            {"bptt", static_cast<double>(config_.bptt)}, {"cell", c},
+            {"seed.0", static_cast<double>(config_.seed & 0xffffff)},
+            {"seed.1", static_cast<double>((config_.seed >> 24) & 0xffffff)},
+            {"seed.2", static_cast<double>(config_.seed >> 48)},
+            {"train_chars", static_cast<double>(corpus_.train.size())}};
+  }
+
+  Config config_;
+  const Corpus& corpus_;
+  Streams train_;
+  int64_t steps_per_epoch_ = 0, step_ = 0;
+  std::unique_ptr<CharLM> model_;
+  std::unique_ptr<optim::Optimizer> optimizer_;
+  std::unique_ptr<optim::ExponentialLR> schedule_;
+  layers::State state_;  // carried from chunk to chunk, always detached
+};
+
+// ---- sampling --------------------------------------------------------------------------------------
+
+// Feeds `prime`, then draws `count` characters one at a time from softmax(logits / temperature)
+// (temperature 0: always the most likely character). Returns the text drawn.
+std::string sample(CharLM& model, const Corpus& corpus, const std::vector<char32_t>& prime, int64_t count,
+                   double temperature, Generator& gen) {
+  NoGradGuard no_grad;
+  model.eval();
+  layers::State state;
+  Tensor x = empty({1, 1}), logits;  // one stream, one step at a time
+  auto feed = [&](int32_t id) {
+    x.data()[0] = static_cast<real>(id);
+    auto [out, next] = model.forward(x, state);  // [1, 1, V]
+    logits = out;
+    state = next;
+  };
+  for (char32_t c : prime) {
+    const int32_t id = corpus.id(c);
+    if (id < 0) throw std::runtime_error("--prime has the character '" + encode_utf8(c) + "', which the text does not");
+    feed(id);
+  }
+  std::string text;
+  for (int64_t i = 0; i < count; ++i) {
+    const std::vector<real> l = logits.to_vector();
+    size_t choice = std::max_element(l.begin(), l.end()) - l.begin();
+    if (temperature > 0) {
+      // p_i = exp((l_i - max) / temperature) / sum_j exp((l_j - max) / temperature)
+      std::vector<double> p(l.size());
+      double total = 0;
+      for (size_t j = 0; j < l.size(); ++j) total += p[j] = std::exp((l[j] - l[choice]) / temperature);
+      double u = gen.uniform(0, 1) * total;
+      for (choice = 0; choice + 1 < p.size() && u >= p[choice]; ++choice) u -= p[choice];
+    }
+    text += encode_utf8(corpus.vocab[choice]);
+    feed(static_cast<int32_t>(choice));
+  }
+  model.train();
+  return text;
+}
+
+// ---- the program -----------------------------------------------------------------------------------
+
+// Default settings: "docs" (the default corpus, ~1 minute), "quick" (the test), "shakespeare" (PyTorch's
+// reference: /work/shared/tools/torch_char_lm.py).
+struct Preset {
+  Config config;
+  int64_t steps, eval_every, max_chars;
+};
+
+Preset preset(const std::string& name) {
+  if (name == "docs")
+    return {{.cell = "lstm", .layers = 1, .hidden = 128, .embed = 32, .dropout = 0, .batch = 16, .bptt = 64, .lr = 4e-3},
+            500, 50, 0};
+  if (name == "quick")
+    return {{.cell = "lstm", .layers = 1, .hidden = 64, .embed = 16, .dropout = 0.1, .batch = 16, .bptt = 16,
+             .lr = 5e-3, .lr_decay = 0.9},
+            300, 50, 30000};
+  if (name == "shakespeare")
+    return {{.cell = "lstm", .layers = 2, .hidden = 256, .embed = 64, .dropout = 0, .batch = 32, .bptt = 100}, 1600, 200, 0};
+  throw std::runtime_error("--preset must be docs, quick or shakespeare, got '" + name + "'");
+}
+
+bool same_bits(const std::vector<Tensor>& a, const std::vector<Tensor>& b, int64_t& differing, int64_t& total) {
+  differing = total = 0;
+  for (size_t i = 0; i < a.size(); ++i)
+    for (int64_t j = 0; j < a[i].numel(); ++j, ++total)
+      differing += std::memcmp(a[i].data() + j, b[i].data() + j, sizeof(real)) != 0;
+  return differing == 0 && a.size() == b.size();
+}
+
+int run(int argc, char** argv) {
+  examples::Args args(argc, argv, "char_lm: a character-level RNN / LSTM / GRU language model with truncated BPTT");
+  const bool quick = args.flag("--quick", "small model, few steps, first 30,000 characters (same as --preset quick)");
+  const std::string preset_name = args.text("--preset", quick ? "quick" : "docs", "defaults: docs, quick or shakespeare");
+  const Preset p = preset(preset_name);
+  Config c;
+  const std::string data = args.text("--data", "", "a UTF-8 text file to learn; none: this repository's README.md + docs/*.md");
+  const int64_t max_chars = args.integer("--max-chars", p.max_chars, "use only the first N characters (0: all)");
+  c.cell = args.text("--cell", p.config.cell, "rnn, lstm or gru");
+  c.layers = args.integer("--layers", p.config.layers, "stacked recurrent layers L");
+  c.hidden = args.integer("--hidden", p.config.hidden, "hidden size H");
+  c.embed = args.integer("--embed", p.config.embed, "embedding size E");
+  c.dropout = args.number("--dropout", p.config.dropout, "dropout between layers and before the head");
+  c.batch = args.integer("--batch", p.config.batch, "parallel streams N");
+  c.bptt = args.integer("--bptt", p.config.bptt, "time steps per chunk T (truncated BPTT length)");
+  c.optimizer = args.text("--optimizer", p.config.optimizer, "adam or sgd");
+  c.lr = args.number("--lr", c.optimizer == "sgd" ? 1.0 : p.config.lr, "learning rate (with --optimizer sgd: 1 unless given)");
+  c.clip = args.number("--clip", p.config.clip, "clip the gradient's global norm to this");
+  c.lr_decay = args.number("--lr-decay", p.config.lr_decay, "multiply the lr by this after every epoch (1: off)");
+  c.seed = static_cast<uint64_t>(args.integer("--seed", 0, "random seed (weights, dropout, sampling)"));
+  const int64_t steps = args.integer("--steps", p.steps, "total optimizer steps");
+  const int64_t epochs = args.integer("--epochs", 0, "if > 0: train this many passes over the text (overrides --steps)");
+  const int64_t eval_every = args.integer("--eval-every", p.eval_every, "validate (and print a line) every this many steps");
+  const double temperature = args.number("--temperature", 0.8, "sampling temperature (0: most likely character)");
+  const int64_t sample_chars = args.integer("--sample-chars", quick ? 120 : 400, "characters to sample after training");
+  const std::string prime = args.text("--prime", "The ", "text the sample starts from (\\n: a newline)");
+  const bool sample_each = args.flag("--sample-each", "also print a short sample at every validation");
+  const std::string save_dir = args.text("--save", "", "checkpoint directory, written at every validation and at the end");
+  const std::string resume_dir = args.text("--resume", "", "continue training from this checkpoint directory");
+  const std::string out = args.text("--out", "examples_out", "directory for the loss curve (SVG + CSV)");
+  const bool check = args.flag("--check", "exit 1 unless validation beats log(V) by 1.5 nats and resume is bit-identical");
+  args.done();
+  if (c.cell != "rnn" && c.cell != "lstm" && c.cell != "gru") throw std::runtime_error("--cell must be rnn, lstm or gru");
+  if (c.optimizer != "adam" && c.optimizer != "sgd") throw std::runtime_error("--optimizer must be adam or sgd");
+  if (c.batch < 1 || c.bptt < 1 || eval_every < 1) throw std::runtime_error("--batch, --bptt and --eval-every must be >= 1");
+
+  // ---- the text ----
+  std::string source;
+  const std::string raw = data.empty() ? default_corpus(source) : read_file(data);
+  if (!data.empty()) source = data;
+  std::vector<char32_t> text = decode_utf8(raw);
+  if (max_chars > 0 && static_cast<int64_t>(text.size()) > max_chars) text.resize(max_chars);
+  if (text.size() < 100) throw std::runtime_error("the text has only " + std::to_string(text.size()) + " characters");
+  const Corpus corpus = make_corpus(text, resume_dir.empty() ? std::vector<char32_t>{} : Trainer::saved_vocab(resume_dir));
+  const int64_t V = static_cast<int64_t>(corpus.vocab.size());
+  const double uniform_loss = std::log(static_cast<double>(V));
+  std::printf("text: %zu characters (%s), vocabulary V = %lld; train %zu, validation %zu (the last 10%%)\n",
+              text.size(), source.c_str(), static_cast<long long>(V), corpus.train.size(), corpus.valid.size());
+
+  Trainer trainer(c, corpus);
+  const int64_t total = epochs > 0 ? epochs * trainer.steps_per_epoch() : steps;
+  std::printf("model: embedding %lld -> %s %lld x %lld -> linear %lld: %lld parameters\n",
+              static_cast<long long>(c.embed), c.cell.c_str(), static_cast<long long>(c.layers),
+              static_cast<long long>(c.hidden), static_cast<long long>(V),
+              static_cast<long long>(trainer.model().num_parameters()));
+  char decay[64] = "";
+  if (c.lr_decay != 1) std::snprintf(decay, sizeof decay, ", lr x %g per epoch", c.lr_decay);
+  std::printf("training: batch %lld x bptt %lld characters per step, %lld steps per epoch, %s lr %g, clip %g%s\n",
+              static_cast<long long>(c.batch), static_cast<long long>(c.bptt),
+              static_cast<long long>(trainer.steps_per_epoch()), trainer.optimizer().name().c_str(), c.lr, c.clip, decay);
+  if (!resume_dir.empty()) {
+    trainer.load(resume_dir);
+    std::printf("resumed from %s at step %lld\n", resume_dir.c_str(), static_cast<long long>(trainer.step()));
+  }
+  std::printf("uniform baseline: log V = %.3f nats/char; steps %lld..%lld\n", uniform_loss,
+              static_cast<long long>(trainer.step()), static_cast<long long>(total));
+
+  // The sample starts from a zero state and reads the prime first. Give it a few characters: training
+  // rarely starts from a zero state, and after a lone newline the first guesses are wild (seen on the docs).
+  std::vector<char32_t> prime_text = prime == "\\n" ? std::vector<char32_t>{U'\n'} : decode_utf8(prime);
+  const bool known = std::all_of(prime_text.begin(), prime_text.end(), [&](char32_t ch) { return corpus.id(ch) >= 0; });
+  if (prime_text.empty() || (!known && prime == "The ")) prime_text = {text[0]};  // the default prime, another script
+  Generator sampler(c.seed + 7);
+
+  // ---- train, validating every eval_every steps ----
+  std::vector<double> train_steps, train_curve, valid_steps, valid_curve;
+  double window_loss = 0, ema = NAN, valid_loss = NAN;  // ema: the smoothed loss the progress line shows
+  int64_t window = 0;
+  const bool tty = isatty(fileno(stdout));
+  const int64_t first = trainer.step();
+  if (first < total) {  // where training starts from (log V, near enough, for fresh weights)
+    valid_loss = trainer.evaluate(corpus.valid);
+    valid_steps.push_back(static_cast<double>(first));
+    valid_curve.push_back(valid_loss);
+    std::printf("step %5lld  valid %.3f (ppl %6.2f) nats/char\n", static_cast<long long>(first), valid_loss,
+                std::exp(valid_loss));
+  }
+  examples::Progress progress(total - first, "chars");
+  while (trainer.step() < total) {
+    const double loss = trainer.train_step();
+    window_loss += loss, ++window;
+    ema = std::isnan(ema) ? loss : 0.95 * ema + 0.05 * loss;
+    progress.update(trainer.step() - first, static_cast<double>(c.batch * c.bptt), {{"loss", ema}, {"ppl", std::exp(ema)}});
+    if (trainer.step() % eval_every == 0 || trainer.step() == total) {
+      valid_loss = trainer.evaluate(corpus.valid);
+      const double train_loss = window_loss / window;
+      window_loss = 0, window = 0;
+      train_steps.push_back(static_cast<double>(trainer.step()));
+      train_curve.push_back(train_loss);
+      valid_steps.push_back(static_cast<double>(trainer.step()));
+      valid_curve.push_back(valid_loss);
+      if (tty) std::printf("\n");
+      std::printf("step %5lld  epoch %5.2f  train %.3f (ppl %6.2f)  valid %.3f (ppl %6.2f) nats/char  %.0f s\n",
+                  static_cast<long long>(trainer.step()), static_cast<double>(trainer.step()) / trainer.steps_per_epoch(),
+                  train_loss, std::exp(train_loss), valid_loss, std::exp(valid_loss), progress.seconds());
+      if (sample_each)
+        std::printf("  sample: %s\n", sample(trainer.model(), corpus, prime_text, 120, temperature, sampler).c_str());
+      if (!save_dir.empty()) trainer.save(save_dir);
+    }
+  }
+  progress.finish();
+  if (std::isnan(valid_loss)) valid_loss = trainer.evaluate(corpus.valid);
+  std::printf("validation: %.4f nats/char, perplexity %.3f (uniform: %.3f, perplexity %lld)\n", valid_loss,
+              std::exp(valid_loss), uniform_loss, static_cast<long long>(V));
+  if (!save_dir.empty()) {
+    trainer.save(save_dir);
+    std::printf("checkpoint: %s (model.npz, optimizer.npz%s, trainer.npz)\n", save_dir.c_str(),
+                c.lr_decay != 1 ? ", schedule.npz" : "");
+  }
+  if (!train_steps.empty()) {
+    examples::LinePlot plot("Character LM: cross-entropy (nats/char)", "step", "loss");
+    plot.add("train (mean since the last point)", train_steps, train_curve);
+    plot.add("validation", valid_steps, valid_curve);
+    plot.add("uniform: log V", {valid_steps.front(), valid_steps.back()}, {uniform_loss, uniform_loss});
+    fs::create_directories(out);
+    plot.save((fs::path(out) / "char_lm_loss.svg").string());
+    std::printf("wrote %s/char_lm_loss.svg and .csv\n", out.c_str());
+  }
+
+  std::string primed;
+  for (char32_t ch : prime_text) primed += encode_utf8(ch);
+  std::printf("sample (temperature %g):\n%s%s\n", temperature, primed.c_str(),
+              sample(trainer.model(), corpus, prime_text, sample_chars, temperature, sampler).c_str());
+
+  if (!check) return 0;
+  // ---- --check: the numbers ----
+  bool ok = true;
+  const double margin = 1.5;
+  const bool learned = valid_loss < uniform_loss - margin;
+  std::printf("check: validation %.3f < log V - %.1f = %.3f nats/char: %s\n", valid_loss, margin, uniform_loss - margin,
+              learned ? "ok" : "FAILED");
+  ok = ok && learned;
+  // Save + resume must continue exactly: R steps in one go vs R/2 steps, save, load into a freshly built
+  // trainer (its weights, moments, step and carried state all come from the files), R/2 more steps.
+  const int64_t R = std::min<int64_t>(total, 250);
+  const fs::path dir = fs::path(out) / "char_lm_check_checkpoint";
+  Trainer straight(c, corpus);
+  while (straight.step() < R) straight.train_step();
+  Trainer first_half(c, corpus);
+  while (first_half.step() < R / 2) first_half.train_step();
+  first_half.save(dir);
+  Trainer resumed(c, corpus);
+  resumed.load(dir);
+  while (resumed.step() < R) resumed.train_step();
+  fs::remove_all(dir);
+  int64_t differing = 0, count = 0;
+  const bool identical = same_bits(straight.model().parameters(), resumed.model().parameters(), differing, count);
+  std::printf("check: %lld steps straight vs %lld + save/resume + %lld: %lld of %lld parameter values differ: %s\n",
+              static_cast<long long>(R), static_cast<long long>(R / 2), static_cast<long long>(R - R / 2),
+              static_cast<long long>(differing), static_cast<long long>(count), identical ? "ok" : "FAILED");
+  ok = ok && identical;
+  return ok ? 0 : 1;
+}
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "char_lm: %s\n", e.what());
+    return 2;
+  }
+}

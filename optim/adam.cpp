@@ -1,0 +1,167 @@
+#include "unroll/optim/adam.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "unroll/framework/autograd.hpp"
+#include "unroll/framework/detail/check.hpp"
+
+namespace unroll::optim {
+
+using detail::check;
+
+namespace {
+
+// Adam and AdamW share everything but where the weight decay goes.
+struct AdamConfig {
+  const char* name;
+  double lr;
+  std::array<double, 2> betas;
+  double eps;
+  double weight_decay;
+  bool amsgrad;
+  bool maximize;
+  bool decoupled;  // AdamW
+};
+
+template <class Options>
+AdamConfig config(const char* name, const Options& o, bool decoupled) {
+  return {name, o.lr, o.betas, o.eps, o.weight_decay, o.amsgrad, o.maximize, decoupled};
+}
+
+void validate(const AdamConfig& c) {
+  check(c.lr >= 0, "{}: invalid learning rate {}", c.name, c.lr);
+  check(c.eps >= 0, "{}: invalid epsilon value {}", c.name, c.eps);
+  check(c.betas[0] >= 0 && c.betas[0] < 1, "{}: invalid beta parameter at index 0: {} (must be in [0, 1))", c.name,
+        c.betas[0]);
+  check(c.betas[1] >= 0 && c.betas[1] < 1, "{}: invalid beta parameter at index 1: {} (must be in [0, 1))", c.name,
+        c.betas[1]);
+  check(c.weight_decay >= 0, "{}: invalid weight_decay value {}", c.name, c.weight_decay);
+}
+
+// One step over every parameter with a gradient. `buffer(i, name)` gives (creating) a state buffer.
+template <class BufferFn>
+void adam_step(const AdamConfig& c, std::vector<Tensor>& params, std::vector<ParamState>& state, BufferFn&& buffer) {
+  NoGradGuard no_grad;
+  const real beta1 = static_cast<real>(c.betas[0]), beta2 = static_cast<real>(c.betas[1]);
+  const real one_minus_beta1 = static_cast<real>(1 - c.betas[0]), one_minus_beta2 = static_cast<real>(1 - c.betas[1]);
+  const real lambda = static_cast<real>(c.weight_decay);
+  const real decay = static_cast<real>(1 - c.lr * c.weight_decay);  // AdamW's factor on p
+  const real eps = static_cast<real>(c.eps);
+  const real sign = c.maximize ? -1 : 1;
+  for (size_t i = 0; i < params.size(); ++i) {
+    const Tensor grad = params[i].grad();
+    if (!grad.defined()) continue;  // no gradient this step: skipped, as in PyTorch
+    ParamState& s = state[i];
+    s.initialized = true;
+    const double t = static_cast<double>(++s.step);
+    real* p = params[i].data();
+    const real* g_in = grad.data();
+    real* m = buffer(i, "exp_avg").data();
+    real* v = buffer(i, "exp_avg_sq").data();
+    real* v_max = c.amsgrad ? buffer(i, "max_exp_avg_sq").data() : nullptr;
+    // scalars, in double as PyTorch computes them in Python
+    const double bias_correction1 = 1 - std::pow(c.betas[0], t);               // 1 - beta1^t
+    const double bias_correction2 = 1 - std::pow(c.betas[1], t);               // 1 - beta2^t
+    const real neg_step_size = static_cast<real>(-(c.lr / bias_correction1));  // -lr / (1 - beta1^t)
+    const real bias_correction2_sqrt = static_cast<real>(std::sqrt(bias_correction2));
+    const int64_t n = params[i].numel();
+    for (int64_t k = 0; k < n; ++k) {
+      real g = sign * g_in[k];                                 // g_t (negated to maximize)
+      if (c.decoupled) p[k] = p[k] * decay;                    // AdamW: theta <- theta (1 - lr lambda)
+      if (!c.decoupled && lambda != 0) g = g + lambda * p[k];  // Adam: g_t <- g_t + lambda theta_{t-1}
+      m[k] = beta1 * m[k] + one_minus_beta1 * g;               // m_t <- beta1 m_{t-1} + (1 - beta1) g_t
+      v[k] = beta2 * v[k] + one_minus_beta2 * (g * g);         // v_t <- beta2 v_{t-1} + (1 - beta2) g_t^2
+      real second = v[k];
+      if (v_max) second = v_max[k] = std::max(v_max[k], v[k]);             // amsgrad: v_max <- max(v_max, v_t)
+      const real denom = std::sqrt(second) / bias_correction2_sqrt + eps;  // sqrt(v_t / (1 - beta2^t)) + eps
+      p[k] = p[k] + neg_step_size * m[k] / denom;  // theta_t <- theta_{t-1} - lr m_t-hat / denom
+    }
+  }
+}
+
+std::vector<std::string> adam_buffers(bool amsgrad) {
+  if (amsgrad) return {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"};
+  return {"exp_avg", "exp_avg_sq"};
+}
+
+template <class Options>
+Options adam_options(const std::map<std::string, std::vector<double>>& v) {
+  Options o;
+  o.lr = v.at("lr")[0];
+  o.betas = {v.at("betas")[0], v.at("betas")[1]};
+  o.eps = v.at("eps")[0];
+  o.weight_decay = v.at("weight_decay")[0];
+  o.amsgrad = v.at("amsgrad")[0] != 0;
+  o.maximize = v.at("maximize")[0] != 0;
+  return o;
+}
+
+}  // namespace
+
+// ---- Adam --------------------------------------------------------------------------------------------
+Adam::Adam(std::vector<Tensor> params, const AdamOptions& options) : Optimizer(std::move(params)), options_(options) {
+  validate(config("Adam", options_, false));
+}
+
+void Adam::set_lr(double lr) {
+  check(lr >= 0, "Adam: set_lr: invalid learning rate {}", lr);
+  options_.lr = lr;
+}
+
+void Adam::step() {
+  adam_step(config("Adam", options_, false), params_, state_,
+            [this](size_t i, const char* name) -> Tensor& { return buffer(i, name); });
+}
+
+std::vector<Optimizer::Hyperparameter> Adam::hyperparameters() const {
+  return {{"lr", {options_.lr}},
+          {"betas", {options_.betas[0], options_.betas[1]}},
+          {"eps", {options_.eps}},
+          {"weight_decay", {options_.weight_decay}},
+          {"amsgrad", {options_.amsgrad ? 1.0 : 0.0}},
+          {"maximize", {options_.maximize ? 1.0 : 0.0}}};
+}
+
+void Adam::set_hyperparameters(const std::map<std::string, std::vector<double>>& values) {
+  const AdamOptions o = adam_options<AdamOptions>(values);
+  validate(config("Adam", o, false));
+  options_ = o;
+}
+
+std::vector<std::string> Adam::buffer_names() const { return adam_buffers(options_.amsgrad); }
+
+// ---- AdamW -------------------------------------------------------------------------------------------
+AdamW::AdamW(std::vector<Tensor> params, const AdamWOptions& options)
+    : Optimizer(std::move(params)), options_(options) {
+  validate(config("AdamW", options_, true));
+}
+
+void AdamW::set_lr(double lr) {
+  check(lr >= 0, "AdamW: set_lr: invalid learning rate {}", lr);
+  options_.lr = lr;
+}
+
+void AdamW::step() {
+  adam_step(config("AdamW", options_, true), params_, state_,
+            [this](size_t i, const char* name) -> Tensor& { return buffer(i, name); });
+}
+
+std::vector<Optimizer::Hyperparameter> AdamW::hyperparameters() const {
+  return {{"lr", {options_.lr}},
+          {"betas", {options_.betas[0], options_.betas[1]}},
+          {"eps", {options_.eps}},
+          {"weight_decay", {options_.weight_decay}},
+          {"amsgrad", {options_.amsgrad ? 1.0 : 0.0}},
+          {"maximize", {options_.maximize ? 1.0 : 0.0}}};
+}
+
+void AdamW::set_hyperparameters(const std::map<std::string, std::vector<double>>& values) {
+  const AdamWOptions o = adam_options<AdamWOptions>(values);
+  validate(config("AdamW", o, true));
+  options_ = o;
+}
+
+std::vector<std::string> AdamW::buffer_names() const { return adam_buffers(options_.amsgrad); }
+
+}  // namespace unroll::optim

@@ -1,0 +1,111 @@
+#include "unroll/optim/checkpoint.hpp"
+
+#include <algorithm>
+
+#include "unroll/framework/detail/check.hpp"
+#include "unroll/layers/module.hpp"
+#include "unroll/optim/detail/npz.hpp"
+#include "unroll/optim/optimizer.hpp"
+#include "unroll/optim/schedule.hpp"
+
+namespace unroll {
+
+namespace {
+
+using detail::NpzEntries;
+
+// Runs `body`, prefixing the message of any unroll exception with "<op>: <path>: " (IoErrors from the npz
+// code already name the path).
+template <class Body>
+auto with_context(const char* op, const std::string& path, Body&& body) {
+  try {
+    return body();
+  } catch (const IoError& e) {
+    throw IoError(fmt::format("{}: {}", op, e.what()));
+  } catch (const Error& e) {
+    std::string message = e.what();
+    // "load_state_dict: x" / "Adam: load_state_dict: x" -> "x" / "Adam: x": the op is already "load"
+    if (const size_t at = message.find("load_state_dict: "); at != std::string::npos && at < 40) message.erase(at, 17);
+    throw Error(fmt::format("{}: {}: {}", op, path, message));
+  }
+}
+
+void write_state(const optim::StateDict& state, const std::string& path) {
+  NpzEntries entries;
+  for (const auto& [key, values] : state.scalars) entries.emplace_back(key, detail::npy_from_doubles(values));
+  for (const auto& [key, tensor] : state.tensors) entries.emplace_back(key, detail::npy_from_tensor(tensor));
+  std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  detail::write_npz(path, entries);
+}
+
+// Parameter-shaped optimizer buffers ("state.<i>.<name>" except "state.<i>.step") are tensors; every
+// other entry is a list of doubles.
+bool is_tensor_key(const std::string& key) {
+  return key.rfind("state.", 0) == 0 && !(key.size() >= 5 && key.compare(key.size() - 5, 5, ".step") == 0);
+}
+
+optim::StateDict read_state(const std::string& path) {
+  optim::StateDict state;
+  for (const auto& [key, array] : detail::read_npz(path)) {
+    if (is_tensor_key(key))
+      state.tensors[key] = detail::npy_to_tensor(array);
+    else
+      state.scalars[key] = detail::npy_to_doubles(array);
+  }
+  return state;
+}
+
+}  // namespace
+
+void save(const layers::Module& module, const std::string& path) {
+  with_context("save", path, [&] {
+    NpzEntries entries;
+    for (const auto& [name, p] : module.named_parameters()) entries.emplace_back(name, detail::npy_from_tensor(p));
+    detail::write_npz(path, entries);
+  });
+}
+
+void load(layers::Module& module, const std::string& path) {
+  with_context("load", path, [&] {
+    std::map<std::string, Tensor> state;
+    for (const auto& [key, array] : detail::read_npz(path)) state[key] = detail::npy_to_tensor(array);
+    module.load_state_dict(state);  // validates every entry before copying any
+  });
+}
+
+void save(const optim::Optimizer& optimizer, const std::string& path) {
+  with_context("save", path, [&] { write_state(optimizer.state_dict(), path); });
+}
+
+void load(optim::Optimizer& optimizer, const std::string& path) {
+  with_context("load", path, [&] { optimizer.load_state_dict(read_state(path)); });
+}
+
+void save(const optim::Scheduler& scheduler, const std::string& path) {
+  with_context("save", path, [&] { write_state(scheduler.state_dict(), path); });
+}
+
+void load(optim::Scheduler& scheduler, const std::string& path) {
+  with_context("load", path, [&] { scheduler.load_state_dict(read_state(path)); });
+}
+
+void save_tensors(const std::map<std::string, Tensor>& tensors, const std::string& path) {
+  with_context("save", path, [&] {
+    NpzEntries entries;
+    for (const auto& [name, t] : tensors) {
+      detail::check(t.defined(), "tensor '{}' is undefined", name);
+      entries.emplace_back(name, detail::npy_from_tensor(t));
+    }
+    detail::write_npz(path, entries);
+  });
+}
+
+std::map<std::string, Tensor> load_tensors(const std::string& path) {
+  return with_context("load", path, [&] {
+    std::map<std::string, Tensor> out;
+    for (const auto& [key, array] : detail::read_npz(path)) out[key] = detail::npy_to_tensor(array);
+    return out;
+  });
+}
+
+}  // namespace unroll

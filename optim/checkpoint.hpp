@@ -1,0 +1,75 @@
+// unroll/optim/checkpoint.hpp: saving and loading models, optimizers and schedules as NumPy .npz files.
+//
+//   unroll::save(model, dir + "/model.npz");         // model.state_dict(), PyTorch's key names
+//   unroll::save(optimizer, dir + "/optimizer.npz");  // step counters, buffers, hyperparameters
+//   unroll::save(schedule, dir + "/schedule.npz");
+//   ...
+//   unroll::load(model, dir + "/model.npz");          // into freshly constructed objects: training resumes
+//   unroll::load(optimizer, dir + "/optimizer.npz");  // exactly where it stopped (bit-identical)
+//   unroll::load(schedule, dir + "/schedule.npz");
+//
+// Format: an .npz as numpy.savez writes it (a zip of uncompressed "<name>.npy" files) that numpy.load reads.
+// Tensors are C-order float32 '<f4' arrays ('<f8' in the unroll_f64 build); counters and hyperparameters
+// are float64 '<f8' (exact for integers below 2^53 and for every double lr). Reading accepts '<f4' and
+// '<f8' for every entry (converting), .npy versions 1.0-3.0, and stored (numpy.savez) entries only.
+//
+// Model files: one array per parameter, named as in module.state_dict() (PyTorch's state_dict() keys,
+// e.g. "weight_ih_l0"), in named_parameters() order. docs/training.md shows the few lines of Python that
+// move them to and from torch.
+//
+// Optimizer files (mirroring PyTorch's optimizer.state_dict(); i is the position in the parameter list):
+//   type.<Name>                 1.0               Name = SGD, Adam, AdamW, RMSprop, Adagrad
+//   param_groups.0.<option>     value(s)          lr, momentum, betas (2 values), eps, amsgrad (0/1), ...:
+//                                                 every field of the options struct, PyTorch's key names
+//   param_groups.0.initial_lr   lr before schedules (only once a scheduler is attached)
+//   state.<i>.step              updates applied to parameter i (only for parameters updated at least once;
+//                               Adagrad: all)
+//   state.<i>.<buffer>          parameter-shaped: momentum_buffer (SGD, RMSprop); exp_avg, exp_avg_sq,
+//                               max_exp_avg_sq (Adam/AdamW, the last with amsgrad); square_avg, grad_avg
+//                               (RMSprop centered); sum (Adagrad)
+// Scheduler files (PyTorch's scheduler.state_dict() keys):
+//   type.<Name>, last_epoch, _last_lr, and for StepLR ... LinearLR: _step_count, base_lrs, plus the
+//   options (step_size, gamma, milestones, T_max, eta_min, start_factor, end_factor, total_iters);
+//   ReduceLROnPlateau: mode (0 min, 1 max), factor, patience, threshold, threshold_mode (0 rel, 1 abs),
+//   cooldown, min_lrs, eps, best, num_bad_epochs, cooldown_counter.
+// Loading restores the hyperparameters too (as PyTorch's load_state_dict does).
+//
+// Writing is atomic: the file is written under a temporary name in the same directory, flushed to disk
+// (fsync) and renamed over `path`, so a crash never leaves a partial checkpoint behind.
+//
+// Errors. unroll::IoError: the file cannot be read or written, or its bytes are wrong (not a zip,
+// truncated, CRC mismatch, bad .npy header, unsupported dtype, compressed entry). unroll::Error: the file
+// is well formed but does not fit the object (missing, unexpected or wrongly shaped entry, another
+// optimizer's state). Messages start with "save: <path>: " or "load: <path>: " and name the entry.
+// A failed load leaves the object unchanged. Files larger than 4 GiB (zip64) are not written.
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "unroll/framework/tensor.hpp"
+
+namespace unroll {
+
+namespace layers {
+class Module;
+}
+namespace optim {
+class Optimizer;
+class Scheduler;
+}  // namespace optim
+
+void save(const layers::Module& module, const std::string& path);
+void load(layers::Module& module, const std::string& path);
+
+void save(const optim::Optimizer& optimizer, const std::string& path);
+void load(optim::Optimizer& optimizer, const std::string& path);
+
+void save(const optim::Scheduler& scheduler, const std::string& path);
+void load(optim::Scheduler& scheduler, const std::string& path);
+
+// Any named tensors, e.g. embeddings to inspect in NumPy. Names must be non-empty and unique.
+void save_tensors(const std::map<std::string, Tensor>& tensors, const std::string& path);
+std::map<std::string, Tensor> load_tensors(const std::string& path);
+
+}  // namespace unroll

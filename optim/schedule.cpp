@@ -1,0 +1,352 @@
+#include "unroll/optim/schedule.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numbers>
+#include <set>
+
+#include "unroll/framework/detail/check.hpp"
+
+namespace unroll::optim {
+
+using detail::check;
+
+namespace {
+
+// A saved counter or integral option: finite, integral, within int64.
+int64_t to_int(const std::string& who, const std::string& key, double v) {
+  check(std::isfinite(v) && v == std::floor(v) && std::abs(v) < 9.0e15,
+        "{}: load_state_dict: entry '{}' must be an integer, got {}", who, key, v);
+  return static_cast<int64_t>(v);
+}
+
+double one(const std::map<std::string, std::vector<double>>& values, const std::string& key) {
+  return values.at(key)[0];
+}
+
+}  // namespace
+
+// ---- Scheduler ---------------------------------------------------------------------------------------
+Scheduler::Scheduler(Optimizer& optimizer) : optimizer_(optimizer), last_lr_(optimizer.lr()) {}
+
+// Names: type.<Name> (1), last_epoch, _last_lr, then fields() (PyTorch's state_dict keys).
+StateDict Scheduler::state_dict() const {
+  StateDict out;
+  out.scalars["type." + name()] = {1.0};
+  out.scalars["last_epoch"] = {static_cast<double>(last_epoch_)};
+  out.scalars["_last_lr"] = {last_lr_};
+  for (auto& [key, values] : fields()) out.scalars[key] = values;
+  return out;
+}
+
+void Scheduler::load_state_dict(const StateDict& state) {
+  const std::string me = name();
+  check(state.tensors.empty(), "{}: load_state_dict: unexpected entry '{}' (a scheduler's state has no tensors)", me,
+        state.tensors.empty() ? "" : state.tensors.begin()->first);
+  for (const auto& [key, _] : state.scalars)
+    if (key.rfind("type.", 0) == 0)
+      check(key == "type." + me, "{}: load_state_dict: the state was saved by scheduler '{}', not '{}'", me,
+            key.substr(5), me);
+  check(state.scalars.count("type." + me), "{}: load_state_dict: missing entry 'type.{}'", me, me);
+
+  Fields expected = fields();
+  expected.emplace_back("last_epoch", std::vector<double>{0});
+  expected.emplace_back("_last_lr", std::vector<double>{0});
+  std::map<std::string, std::vector<double>> values;
+  for (const auto& [key, like] : expected) {
+    const auto it = state.scalars.find(key);
+    check(it != state.scalars.end(), "{}: load_state_dict: missing entry '{}'", me, key);
+    // lists (milestones) may have any length; everything else keeps its size
+    check(key == "milestones" || it->second.size() == like.size(),
+          "{}: load_state_dict: entry '{}' has {} values, expected {}", me, key, it->second.size(), like.size());
+    values[key] = it->second;
+  }
+  for (const auto& [key, _] : state.scalars)
+    check(key == "type." + me || values.count(key), "{}: load_state_dict: unexpected entry '{}'", me, key);
+
+  const int64_t last_epoch = to_int(me, "last_epoch", one(values, "last_epoch"));
+  set_fields(values);  // validates and commits the subclass's fields, or throws having changed nothing
+  last_epoch_ = last_epoch;
+  last_lr_ = one(values, "_last_lr");
+}
+
+// ---- LRScheduler -------------------------------------------------------------------------------------
+LRScheduler::LRScheduler(Optimizer& optimizer) : Scheduler(optimizer) {
+  // PyTorch: group.setdefault('initial_lr', group['lr']); base_lrs = [group['initial_lr']]
+  if (!optimizer_.initial_lr()) optimizer_.set_initial_lr(optimizer_.lr());
+  base_lr_ = *optimizer_.initial_lr();
+}
+
+void LRScheduler::initial_step() {
+  step_count_ = 0;
+  step();
+}
+
+void LRScheduler::step() {
+  ++step_count_;
+  ++last_epoch_;
+  optimizer_.set_lr(get_lr());
+  last_lr_ = optimizer_.lr();
+}
+
+Scheduler::Fields LRScheduler::fields() const {
+  Fields f = {{"_step_count", {static_cast<double>(step_count_)}}, {"base_lrs", {base_lr_}}};
+  for (auto& entry : schedule_fields()) f.push_back(std::move(entry));
+  return f;
+}
+
+void LRScheduler::set_fields(const std::map<std::string, std::vector<double>>& values) {
+  const int64_t step_count = to_int(name(), "_step_count", one(values, "_step_count"));
+  set_schedule_fields(values);  // validates first; throws having changed nothing
+  step_count_ = step_count;
+  base_lr_ = one(values, "base_lrs");
+}
+
+// ---- StepLR ------------------------------------------------------------------------------------------
+namespace {
+void validate(const StepLROptions& o) { check(o.step_size > 0, "StepLR: step_size must be > 0, got {}", o.step_size); }
+}  // namespace
+
+StepLR::StepLR(Optimizer& optimizer, const StepLROptions& options) : LRScheduler(optimizer), options_(options) {
+  validate(options_);
+  initial_step();
+}
+
+double StepLR::get_lr() const {
+  const double lr = optimizer_.lr();
+  if (last_epoch_ == 0 || last_epoch_ % options_.step_size != 0) return lr;
+  return lr * options_.gamma;  // every step_size epochs: lr <- lr gamma
+}
+
+Scheduler::Fields StepLR::schedule_fields() const {
+  return {{"step_size", {static_cast<double>(options_.step_size)}}, {"gamma", {options_.gamma}}};
+}
+
+void StepLR::set_schedule_fields(const std::map<std::string, std::vector<double>>& v) {
+  StepLROptions o;
+  o.step_size = to_int(name(), "step_size", one(v, "step_size"));
+  o.gamma = one(v, "gamma");
+  validate(o);
+  options_ = o;
+}
+
+// ---- MultiStepLR -------------------------------------------------------------------------------------
+MultiStepLR::MultiStepLR(Optimizer& optimizer, const MultiStepLROptions& options)
+    : LRScheduler(optimizer), options_(options) {
+  std::sort(options_.milestones.begin(), options_.milestones.end());
+  initial_step();
+}
+
+double MultiStepLR::get_lr() const {
+  const double lr = optimizer_.lr();
+  const auto hits = std::count(options_.milestones.begin(), options_.milestones.end(), last_epoch_);
+  if (hits == 0) return lr;
+  return lr * std::pow(options_.gamma, static_cast<double>(hits));  // at a milestone: lr <- lr gamma^(times listed)
+}
+
+Scheduler::Fields MultiStepLR::schedule_fields() const {
+  std::vector<double> milestones;
+  for (int64_t m : options_.milestones) milestones.push_back(static_cast<double>(m));
+  return {{"milestones", milestones}, {"gamma", {options_.gamma}}};
+}
+
+void MultiStepLR::set_schedule_fields(const std::map<std::string, std::vector<double>>& v) {
+  MultiStepLROptions o;
+  for (double m : v.at("milestones")) o.milestones.push_back(to_int(name(), "milestones", m));
+  std::sort(o.milestones.begin(), o.milestones.end());
+  o.gamma = one(v, "gamma");
+  options_ = o;
+}
+
+// ---- ExponentialLR -----------------------------------------------------------------------------------
+namespace {
+void validate(const ExponentialLROptions& o) {
+  check(o.gamma >= 0, "ExponentialLR: gamma is required and must be >= 0, got {}", o.gamma);
+}
+}  // namespace
+
+ExponentialLR::ExponentialLR(Optimizer& optimizer, const ExponentialLROptions& options)
+    : LRScheduler(optimizer), options_(options) {
+  validate(options_);
+  initial_step();
+}
+
+double ExponentialLR::get_lr() const {
+  const double lr = optimizer_.lr();
+  if (last_epoch_ == 0) return lr;
+  return lr * options_.gamma;  // lr <- lr gamma
+}
+
+Scheduler::Fields ExponentialLR::schedule_fields() const { return {{"gamma", {options_.gamma}}}; }
+
+void ExponentialLR::set_schedule_fields(const std::map<std::string, std::vector<double>>& v) {
+  ExponentialLROptions o;
+  o.gamma = one(v, "gamma");
+  validate(o);
+  options_ = o;
+}
+
+// ---- CosineAnnealingLR -------------------------------------------------------------------------------
+namespace {
+void validate(const CosineAnnealingLROptions& o) {
+  check(o.T_max > 0, "CosineAnnealingLR: T_max must be > 0, got {}", o.T_max);
+}
+}  // namespace
+
+CosineAnnealingLR::CosineAnnealingLR(Optimizer& optimizer, const CosineAnnealingLROptions& options)
+    : LRScheduler(optimizer), options_(options) {
+  validate(options_);
+  initial_step();
+}
+
+double CosineAnnealingLR::get_lr() const {
+  constexpr double pi = std::numbers::pi;
+  const double lr = optimizer_.lr(), eta_min = options_.eta_min;
+  const int64_t e = last_epoch_, T = options_.T_max;
+  if (e == 0) return lr;
+  // at the start of each rising half period: the closed form's increment from its minimum
+  if ((e - 1 - T) % (2 * T) == 0) return lr + (base_lr_ - eta_min) * (1 - std::cos(pi / T)) / 2;
+  // otherwise: the ratio of consecutive closed-form values, applied to the current lr
+  return (1 + std::cos(pi * e / T)) / (1 + std::cos(pi * (e - 1) / T)) * (lr - eta_min) + eta_min;
+}
+
+Scheduler::Fields CosineAnnealingLR::schedule_fields() const {
+  return {{"T_max", {static_cast<double>(options_.T_max)}}, {"eta_min", {options_.eta_min}}};
+}
+
+void CosineAnnealingLR::set_schedule_fields(const std::map<std::string, std::vector<double>>& v) {
+  CosineAnnealingLROptions o;
+  o.T_max = to_int(name(), "T_max", one(v, "T_max"));
+  o.eta_min = one(v, "eta_min");
+  validate(o);
+  options_ = o;
+}
+
+// ---- LinearLR ----------------------------------------------------------------------------------------
+namespace {
+void validate(const LinearLROptions& o) {
+  check(o.start_factor > 0 && o.start_factor <= 1, "LinearLR: start_factor must be in (0, 1], got {}", o.start_factor);
+  check(o.end_factor >= 0 && o.end_factor <= 1, "LinearLR: end_factor must be in [0, 1], got {}", o.end_factor);
+  check(o.total_iters > 0, "LinearLR: total_iters must be > 0, got {}", o.total_iters);
+}
+}  // namespace
+
+LinearLR::LinearLR(Optimizer& optimizer, const LinearLROptions& options) : LRScheduler(optimizer), options_(options) {
+  validate(options_);
+  initial_step();
+}
+
+double LinearLR::get_lr() const {
+  const double lr = optimizer_.lr(), start = options_.start_factor, end = options_.end_factor;
+  const int64_t e = last_epoch_, total = options_.total_iters;
+  if (e == 0) return lr * start;  // epoch 0: base_lr start_factor
+  if (e > total) return lr;       // after the ramp: unchanged
+  // factor(e) / factor(e - 1), with factor(e) = start + (end - start) e / total
+  return lr * (1 + (end - start) / (static_cast<double>(total) * start + static_cast<double>(e - 1) * (end - start)));
+}
+
+Scheduler::Fields LinearLR::schedule_fields() const {
+  return {{"start_factor", {options_.start_factor}},
+          {"end_factor", {options_.end_factor}},
+          {"total_iters", {static_cast<double>(options_.total_iters)}}};
+}
+
+void LinearLR::set_schedule_fields(const std::map<std::string, std::vector<double>>& v) {
+  LinearLROptions o;
+  o.start_factor = one(v, "start_factor");
+  o.end_factor = one(v, "end_factor");
+  o.total_iters = to_int(name(), "total_iters", one(v, "total_iters"));
+  validate(o);
+  options_ = o;
+}
+
+// ---- ReduceLROnPlateau -------------------------------------------------------------------------------
+namespace {
+void validate(const ReduceLROnPlateauOptions& o) {
+  check(o.factor < 1, "ReduceLROnPlateau: factor should be < 1.0, got {}", o.factor);
+  check(o.factor >= 0, "ReduceLROnPlateau: factor must be >= 0, got {}", o.factor);
+  check(o.patience >= 0, "ReduceLROnPlateau: patience must be >= 0, got {}", o.patience);
+  check(o.cooldown >= 0, "ReduceLROnPlateau: cooldown must be >= 0, got {}", o.cooldown);
+  check(o.min_lr >= 0, "ReduceLROnPlateau: min_lr must be >= 0, got {}", o.min_lr);
+}
+double worst(PlateauMode mode) {
+  return mode == PlateauMode::Min ? std::numeric_limits<double>::infinity() : -std::numeric_limits<double>::infinity();
+}
+}  // namespace
+
+ReduceLROnPlateau::ReduceLROnPlateau(Optimizer& optimizer, const ReduceLROnPlateauOptions& options)
+    : Scheduler(optimizer), options_(options), best_(worst(options.mode)) {
+  validate(options_);
+  last_epoch_ = 0;
+}
+
+bool ReduceLROnPlateau::is_better(double a, double best) const {
+  const double t = options_.threshold;
+  if (options_.mode == PlateauMode::Min)
+    return options_.threshold_mode == ThresholdMode::Rel ? a < best * (1 - t) : a < best - t;
+  return options_.threshold_mode == ThresholdMode::Rel ? a > best * (t + 1) : a > best + t;
+}
+
+void ReduceLROnPlateau::step(double metric) {
+  ++last_epoch_;
+  if (is_better(metric, best_)) {  // improvement: remember it, reset the count
+    best_ = metric;
+    num_bad_epochs_ = 0;
+  } else {
+    ++num_bad_epochs_;
+  }
+  if (cooldown_counter_ > 0) {  // in cooldown: bad epochs do not count
+    --cooldown_counter_;
+    num_bad_epochs_ = 0;
+  }
+  if (num_bad_epochs_ > options_.patience) {  // plateau: lr <- max(lr factor, min_lr), if that changes it by > eps
+    const double old_lr = optimizer_.lr();
+    const double new_lr = std::max(old_lr * options_.factor, options_.min_lr);
+    if (old_lr - new_lr > options_.eps) optimizer_.set_lr(new_lr);
+    cooldown_counter_ = options_.cooldown;
+    num_bad_epochs_ = 0;
+  }
+  last_lr_ = optimizer_.lr();
+}
+
+// mode: 0 min, 1 max; threshold_mode: 0 rel, 1 abs
+Scheduler::Fields ReduceLROnPlateau::fields() const {
+  return {{"mode", {options_.mode == PlateauMode::Min ? 0.0 : 1.0}},
+          {"factor", {options_.factor}},
+          {"patience", {static_cast<double>(options_.patience)}},
+          {"threshold", {options_.threshold}},
+          {"threshold_mode", {options_.threshold_mode == ThresholdMode::Rel ? 0.0 : 1.0}},
+          {"cooldown", {static_cast<double>(options_.cooldown)}},
+          {"min_lrs", {options_.min_lr}},
+          {"eps", {options_.eps}},
+          {"best", {best_}},
+          {"num_bad_epochs", {static_cast<double>(num_bad_epochs_)}},
+          {"cooldown_counter", {static_cast<double>(cooldown_counter_)}}};
+}
+
+void ReduceLROnPlateau::set_fields(const std::map<std::string, std::vector<double>>& v) {
+  const std::string me = name();
+  ReduceLROnPlateauOptions o;
+  const double mode = one(v, "mode"), threshold_mode = one(v, "threshold_mode");
+  check(mode == 0 || mode == 1, "{}: load_state_dict: entry 'mode' must be 0 (min) or 1 (max), got {}", me, mode);
+  check(threshold_mode == 0 || threshold_mode == 1,
+        "{}: load_state_dict: entry 'threshold_mode' must be 0 (rel) or 1 (abs), got {}", me, threshold_mode);
+  o.mode = mode == 0 ? PlateauMode::Min : PlateauMode::Max;
+  o.threshold_mode = threshold_mode == 0 ? ThresholdMode::Rel : ThresholdMode::Abs;
+  o.factor = one(v, "factor");
+  o.patience = to_int(me, "patience", one(v, "patience"));
+  o.threshold = one(v, "threshold");
+  o.cooldown = to_int(me, "cooldown", one(v, "cooldown"));
+  o.min_lr = one(v, "min_lrs");
+  o.eps = one(v, "eps");
+  validate(o);
+  const int64_t bad = to_int(me, "num_bad_epochs", one(v, "num_bad_epochs"));
+  const int64_t cooldown_counter = to_int(me, "cooldown_counter", one(v, "cooldown_counter"));
+  options_ = o;
+  best_ = one(v, "best");
+  num_bad_epochs_ = bad;
+  cooldown_counter_ = cooldown_counter;
+}
+
+}  // namespace unroll::optim

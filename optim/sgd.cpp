@@ -1,0 +1,90 @@
+#include "unroll/optim/sgd.hpp"
+
+#include <cstring>
+
+#include "unroll/framework/autograd.hpp"
+#include "unroll/framework/detail/check.hpp"
+
+namespace unroll::optim {
+
+using detail::check;
+
+namespace {
+
+void validate(const SGDOptions& o) {
+  check(o.lr >= 0, "SGD: lr is required and must be >= 0, got {}", o.lr);
+  check(o.momentum >= 0, "SGD: invalid momentum {} (must be >= 0)", o.momentum);
+  check(o.weight_decay >= 0, "SGD: invalid weight_decay {} (must be >= 0)", o.weight_decay);
+  check(!o.nesterov || (o.momentum > 0 && o.dampening == 0),
+        "SGD: nesterov momentum requires momentum > 0 and dampening == 0 (got momentum {}, dampening {})", o.momentum,
+        o.dampening);
+}
+
+}  // namespace
+
+SGD::SGD(std::vector<Tensor> params, const SGDOptions& options) : Optimizer(std::move(params)), options_(options) {
+  validate(options_);
+}
+
+void SGD::set_lr(double lr) {
+  check(lr >= 0, "SGD: set_lr: invalid learning rate {}", lr);
+  options_.lr = lr;
+}
+
+void SGD::step() {
+  NoGradGuard no_grad;
+  const real lr = static_cast<real>(options_.lr);
+  const real mu = static_cast<real>(options_.momentum);
+  const real one_minus_tau = static_cast<real>(1 - options_.dampening);
+  const real lambda = static_cast<real>(options_.weight_decay);
+  const real sign = options_.maximize ? -1 : 1;
+  for (size_t i = 0; i < params_.size(); ++i) {
+    const Tensor grad = params_[i].grad();
+    if (!grad.defined()) continue;  // no gradient this step: skipped, as in PyTorch
+    ParamState& s = mutable_state(i);
+    const bool first = s.buffers.count("momentum_buffer") == 0;  // PyTorch: buffer is None
+    s.initialized = true;
+    ++s.step;
+    real* p = params_[i].data();
+    const real* g_in = grad.data();
+    real* b = options_.momentum != 0 ? buffer(i, "momentum_buffer").data() : nullptr;
+    const int64_t n = params_[i].numel();
+    for (int64_t k = 0; k < n; ++k) {
+      real g = sign * g_in[k];                 // g_t (negated to maximize)
+      if (lambda != 0) g = g + lambda * p[k];  // g_t <- g_t + lambda theta_{t-1}
+      if (b) {
+        b[k] = first ? g : mu * b[k] + one_minus_tau * g;  // b_t <- mu b_{t-1} + (1 - tau) g_t   (b_1 <- g_1)
+        g = options_.nesterov ? g + mu * b[k] : b[k];      // g_t <- g_t + mu b_t (Nesterov), else g_t <- b_t
+      }
+      p[k] = p[k] - lr * g;  // theta_t <- theta_{t-1} - lr g_t
+    }
+  }
+}
+
+std::vector<Optimizer::Hyperparameter> SGD::hyperparameters() const {
+  return {{"lr", {options_.lr}},
+          {"momentum", {options_.momentum}},
+          {"dampening", {options_.dampening}},
+          {"weight_decay", {options_.weight_decay}},
+          {"nesterov", {options_.nesterov ? 1.0 : 0.0}},
+          {"maximize", {options_.maximize ? 1.0 : 0.0}}};
+}
+
+void SGD::set_hyperparameters(const std::map<std::string, std::vector<double>>& v) {
+  SGDOptions o;
+  o.lr = v.at("lr")[0];
+  o.momentum = v.at("momentum")[0];
+  o.dampening = v.at("dampening")[0];
+  o.weight_decay = v.at("weight_decay")[0];
+  o.nesterov = v.at("nesterov")[0] != 0;
+  o.maximize = v.at("maximize")[0] != 0;
+  validate(o);
+  options_ = o;
+}
+
+std::vector<std::string> SGD::buffer_names() const {
+  if (options_.momentum != 0) return {"momentum_buffer"};
+  return {};
+}
+
+}  // namespace unroll::optim

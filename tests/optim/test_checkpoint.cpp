@@ -1,0 +1,381 @@
+// unroll::save / unroll::load (optim/checkpoint.hpp): models, optimizers and schedules to .npz and back;
+// weights PyTorch exported through numpy.savez; exact resumption; every kind of bad file, which throws and
+// leaves the model untouched.
+#include <doctest/doctest.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "temp_dir.hpp"
+#include "unroll/optim/detail/npz.hpp"
+#include "unroll/unroll.hpp"
+
+using namespace unroll;
+
+namespace {
+
+// doctest::Contains takes a doctest::String
+doctest::Contains has(const std::string& text) { return doctest::Contains(text.c_str()); }
+
+std::string fixture(const std::string& name) { return std::string(UNROLL_FIXTURES_DIR) + "/" + name; }
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  REQUIRE(in);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+void spit(const std::string& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+// A small sequence model: LSTM -> Linear on the last time step. Parameter names rnn.*, head.*.
+class Model : public layers::Module {
+ public:
+  explicit Model(int64_t hidden = 6)
+      : rnn({.input_size = 3, .hidden_size = hidden}), head({.in_features = hidden, .out_features = 2}) {
+    register_module("rnn", rnn);
+    register_module("head", head);
+  }
+  Tensor forward(const Tensor& x) {  // x: [T, N, 3] -> [N, 2]
+    const Tensor y = rnn(x).output;  // [T, N, H]
+    return head(squeeze(narrow(y, 0, y.size(0) - 1, 1), 0));
+  }
+  std::string describe() const override { return "Model"; }
+
+  layers::LSTM rnn;
+  layers::Linear head;
+};
+
+// Exact copies of every parameter's values, to prove a failed load changed nothing (or a load changed all).
+std::vector<std::vector<real>> snapshot(const layers::Module& m) {
+  std::vector<std::vector<real>> out;
+  for (const Tensor& p : m.parameters()) out.push_back(p.to_vector());
+  return out;
+}
+
+bool bit_identical(const layers::Module& a, const layers::Module& b) {
+  const auto pa = a.parameters(), pb = b.parameters();
+  if (pa.size() != pb.size()) return false;
+  for (size_t i = 0; i < pa.size(); ++i)
+    if (pa[i].shape() != pb[i].shape() ||
+        std::memcmp(pa[i].data(), pb[i].data(), static_cast<size_t>(pa[i].numel()) * sizeof(real)) != 0)
+      return false;
+  return true;
+}
+
+}  // namespace
+
+TEST_CASE("a model round-trips through save/load exactly, under PyTorch's names") {
+  unroll_test::TempDir dir;
+  const std::string path = dir.file("model.npz");
+  manual_seed(1);
+  Model a;
+  save(a, path);
+  manual_seed(2);
+  Model b;
+  CHECK_FALSE(bit_identical(a, b));
+  load(b, path);
+  CHECK(bit_identical(a, b));
+  const auto entries = load_tensors(path);
+  CHECK(entries.size() == 6);
+  for (const char* name :
+       {"rnn.weight_ih_l0", "rnn.weight_hh_l0", "rnn.bias_ih_l0", "rnn.bias_hh_l0", "head.weight", "head.bias"})
+    CHECK_MESSAGE(entries.count(name) == 1, name);
+  CHECK(entries.at("rnn.weight_ih_l0").shape() == Shape{24, 3});
+}
+
+TEST_CASE("weights PyTorch exported with numpy.savez load into layers::LSTM and give torch's outputs") {
+  layers::LSTM lstm({.input_size = 4, .hidden_size = 3, .num_layers = 2});
+  load(lstm, fixture("optim_torch_state.npz"));
+  const auto io = load_tensors(fixture("optim_torch_lstm_io.npz"));
+  const auto [y, state] = lstm(io.at("x"));
+  for (const auto& [got, want] :
+       {std::pair{y, io.at("y")}, std::pair{state.h, io.at("h_n")}, std::pair{state.c, io.at("c_n")}}) {
+    REQUIRE(got.shape() == want.shape());
+    const auto g = got.to_vector(), w = want.to_vector();
+    for (size_t i = 0; i < g.size(); ++i) CHECK(g[i] == doctest::Approx(w[i]).epsilon(1e-5));
+  }
+}
+
+TEST_CASE("bad files throw, name the file and the entry, and leave the model untouched") {
+  unroll_test::TempDir dir;
+  manual_seed(3);
+  Model source;
+  const std::string good = dir.file("good.npz");
+  save(source, good);
+  const std::string bytes = slurp(good);
+  manual_seed(4);
+  Model target;
+  const auto before = snapshot(target);
+  const std::string path = dir.file("bad.npz");
+
+  SUBCASE("truncated") {
+    spit(path, bytes.substr(0, bytes.size() / 2));
+    CHECK_THROWS_WITH_AS(load(target, path), has("load: " + path + ": not a zip/.npz file, or truncated"), IoError);
+  }
+  SUBCASE("truncated by a few bytes") {
+    spit(path, bytes.substr(0, bytes.size() - 3));
+    CHECK_THROWS_AS(load(target, path), IoError);
+  }
+  SUBCASE("a bit flipped in the data: CRC mismatch") {
+    std::string damaged = bytes;
+    damaged[200] = static_cast<char>(damaged[200] ^ 0x10);  // inside rnn.weight_ih_l0's float data
+    spit(path, damaged);
+    CHECK_THROWS_WITH_AS(load(target, path), has("load: " + path + ": entry 'rnn.weight_ih_l0.npy': CRC-32 mismatch"),
+                         IoError);
+  }
+  SUBCASE("a bit flipped in a .npy header: CRC mismatch") {
+    std::string damaged = bytes;
+    damaged[30 + 20 + 20] =
+        static_cast<char>(damaged[30 + 20 + 20] ^ 0x01);  // local header, name, 20 bytes into the npy
+    spit(path, damaged);
+    CHECK_THROWS_WITH_AS(load(target, path), has("CRC-32 mismatch"), IoError);
+  }
+  SUBCASE("a malformed .npy header with a valid CRC") {
+    std::vector<detail::ZipEntry> entries;
+    for (const auto& e : detail::decode_zip(bytes, good)) entries.push_back({e.name, std::string(e.data)});
+    const size_t at = entries.back().data.find("'<f");  // the last entry, head.bias: '<f4' -> '<i4'
+    REQUIRE(at != std::string::npos);
+    entries.back().data[at + 2] = 'i';
+    spit(path, detail::encode_zip(entries));
+    CHECK_THROWS_WITH_AS(load(target, path), has("load: " + path + ": entry 'head.bias': unsupported dtype '<i4'"),
+                         IoError);
+  }
+  SUBCASE("wrong shape") {
+    Model wider(7);
+    save(wider, path);
+    CHECK_THROWS_WITH_AS(load(target, path),
+                         has("load: " + path +
+                             ": entry 'rnn.weight_ih_l0' has shape [28, 3] but the "
+                             "parameter has shape [24, 3]"),
+                         Error);
+  }
+  SUBCASE("missing entry") {
+    auto state = source.state_dict();
+    state.erase("head.bias");
+    save_tensors(state, path);
+    CHECK_THROWS_WITH_AS(load(target, path), has("load: " + path + ": missing entry 'head.bias'"), Error);
+  }
+  SUBCASE("unexpected entry") {
+    auto state = source.state_dict();
+    state["head.scale"] = ones({2});
+    save_tensors(state, path);
+    CHECK_THROWS_WITH_AS(load(target, path), has("load: " + path + ": unexpected entry 'head.scale'"), Error);
+  }
+  SUBCASE("nonexistent file") {
+    CHECK_THROWS_WITH_AS(load(target, dir.file("nope.npz")),
+                         has("load: " + dir.file("nope.npz") + ": cannot open: No such file"), IoError);
+  }
+  SUBCASE("not a zip") {
+    spit(path, "step,loss\n1,0.5\n");
+    CHECK_THROWS_WITH_AS(load(target, path), has("not a zip/.npz file"), IoError);
+  }
+  SUBCASE("a compressed .npz") {
+    CHECK_THROWS_WITH_AS(load(target, fixture("optim_compressed.npz")), has("savez_compressed"), IoError);
+  }
+  CHECK(snapshot(target) == before);
+}
+
+TEST_CASE("save is atomic: it replaces an existing checkpoint and leaves no temporary files") {
+  unroll_test::TempDir dir;
+  const std::string path = dir.file("model.npz");
+  manual_seed(5);
+  Model a;
+  save(a, path);
+  manual_seed(6);
+  Model b;
+  save(b, path);  // overwrite
+  Model c;
+  load(c, path);
+  CHECK(bit_identical(b, c));
+  int files = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator(dir.path())) ++files;
+  CHECK(files == 1);
+  // a save that cannot complete leaves the previous file as it was
+  const std::string before = slurp(path);
+  CHECK_THROWS_WITH_AS(save(a, dir.file("no/such/dir/model.npz")), has("save: "), IoError);
+  std::filesystem::create_directory(dir.file("taken.npz"));
+  CHECK_THROWS_AS(save(a, dir.file("taken.npz")), IoError);
+  CHECK(slurp(path) == before);
+}
+
+TEST_CASE("optimizer state files: naming scheme, readable as plain arrays") {
+  unroll_test::TempDir dir;
+  Model m;
+  optim::Adam opt(m.parameters(), {.lr = 2e-3, .betas = {0.8, 0.9}, .amsgrad = true});
+  optim::StepLR schedule(opt, {.step_size = 2});
+  const Tensor x = ones({4, 2, 3});
+  sum(m.forward(x)).backward();
+  opt.step();
+  schedule.step();
+  save(opt, dir.file("opt.npz"));
+  save(schedule, dir.file("sched.npz"));
+  const auto o = load_tensors(dir.file("opt.npz"));
+  for (const char* key :
+       {"type.Adam", "param_groups.0.lr", "param_groups.0.betas", "param_groups.0.eps", "param_groups.0.weight_decay",
+        "param_groups.0.amsgrad", "param_groups.0.maximize", "param_groups.0.initial_lr", "state.0.step",
+        "state.0.exp_avg", "state.0.exp_avg_sq", "state.0.max_exp_avg_sq", "state.5.exp_avg"})
+    CHECK_MESSAGE(o.count(key) == 1, key);
+  CHECK(o.size() == 8 + 6 * 4);
+  CHECK(o.at("param_groups.0.betas").to_vector() == std::vector<real>{static_cast<real>(0.8), static_cast<real>(0.9)});
+  CHECK(o.at("state.0.exp_avg").shape() == Shape{24, 3});
+  CHECK(o.at("state.0.step").item() == 1);
+  const auto s = load_tensors(dir.file("sched.npz"));
+  for (const char* key : {"type.StepLR", "last_epoch", "_step_count", "base_lrs", "_last_lr", "step_size", "gamma"})
+    CHECK_MESSAGE(s.count(key) == 1, key);
+  CHECK(s.at("last_epoch").item() == 1);
+}
+
+namespace {
+
+// Trains `m` for `steps` steps on fixed data with clipping, stepping the optimizer and schedules.
+void train(Model& m, optim::Optimizer& opt, const std::vector<optim::LRScheduler*>& schedules, int first, int steps) {
+  for (int step = first; step < first + steps; ++step) {
+    Generator gen(100 + static_cast<uint64_t>(step));  // the batch depends only on the step number
+    const Tensor x = randn({5, 4, 3}, gen), target = randn({4, 2}, gen);
+    opt.zero_grad();
+    mse_loss(m.forward(x), target).backward();
+    optim::clip_grad_norm(m.parameters(), 0.5);
+    opt.step();
+    for (optim::LRScheduler* s : schedules) s->step();
+  }
+}
+
+}  // namespace
+
+TEST_CASE("resume: 2N steps in one run == N steps, save, load into fresh objects, N steps (bit-identical)") {
+  constexpr int N = 6;
+  unroll_test::TempDir dir;
+
+  SUBCASE("Adam with linear warm-up chained with cosine annealing") {
+    manual_seed(7);
+    Model straight;
+    optim::Adam opt(straight.parameters(), {.lr = 1e-2, .weight_decay = 1e-3});
+    optim::LinearLR warmup(opt, {.start_factor = 0.1, .total_iters = 4});
+    optim::CosineAnnealingLR cosine(opt, {.T_max = 2 * N});
+    train(straight, opt, {&warmup, &cosine}, 0, 2 * N);
+
+    manual_seed(7);
+    Model first;
+    {
+      optim::Adam opt1(first.parameters(), {.lr = 1e-2, .weight_decay = 1e-3});
+      optim::LinearLR warmup1(opt1, {.start_factor = 0.1, .total_iters = 4});
+      optim::CosineAnnealingLR cosine1(opt1, {.T_max = 2 * N});
+      train(first, opt1, {&warmup1, &cosine1}, 0, N);
+      save(first, dir.file("model.npz"));
+      save(opt1, dir.file("adam.npz"));
+      save(warmup1, dir.file("warmup.npz"));
+      save(cosine1, dir.file("cosine.npz"));
+    }
+    manual_seed(8);  // different initial weights: everything must come from the files
+    Model resumed;
+    optim::Adam opt2(resumed.parameters(), {.lr = 1e-2, .weight_decay = 1e-3});
+    optim::LinearLR warmup2(opt2, {.start_factor = 0.1, .total_iters = 4});
+    optim::CosineAnnealingLR cosine2(opt2, {.T_max = 2 * N});
+    load(resumed, dir.file("model.npz"));
+    load(opt2, dir.file("adam.npz"));
+    load(warmup2, dir.file("warmup.npz"));
+    load(cosine2, dir.file("cosine.npz"));
+    CHECK(opt2.state(0).step == N);
+    train(resumed, opt2, {&warmup2, &cosine2}, N, N);
+
+    CHECK(bit_identical(straight, resumed));
+    CHECK(opt2.lr() == opt.lr());
+    CHECK(cosine2.last_epoch() == cosine.last_epoch());
+  }
+
+  SUBCASE("SGD with momentum and StepLR") {
+    manual_seed(9);
+    Model straight;
+    optim::SGD opt(straight.parameters(), {.lr = 0.05, .momentum = 0.9, .nesterov = true});
+    optim::StepLR step_lr(opt, {.step_size = 4, .gamma = 0.5});
+    train(straight, opt, {&step_lr}, 0, 2 * N);
+
+    manual_seed(9);
+    Model first;
+    optim::SGD opt1(first.parameters(), {.lr = 0.05, .momentum = 0.9, .nesterov = true});
+    optim::StepLR step_lr1(opt1, {.step_size = 4, .gamma = 0.5});
+    train(first, opt1, {&step_lr1}, 0, N);
+    save(first, dir.file("model.npz"));
+    save(opt1, dir.file("sgd.npz"));
+    save(step_lr1, dir.file("step.npz"));
+
+    manual_seed(10);
+    Model resumed;
+    optim::SGD opt2(resumed.parameters(), {.lr = 0.05, .momentum = 0.9, .nesterov = true});
+    optim::StepLR step_lr2(opt2, {.step_size = 4, .gamma = 0.5});
+    load(resumed, dir.file("model.npz"));
+    load(opt2, dir.file("sgd.npz"));
+    load(step_lr2, dir.file("step.npz"));
+    train(resumed, opt2, {&step_lr2}, N, N);
+
+    CHECK(bit_identical(straight, resumed));
+    CHECK(opt2.lr() == opt.lr());
+  }
+}
+
+TEST_CASE("every optimizer's state round-trips and continues identically") {
+  unroll_test::TempDir dir;
+  using Factory = std::function<std::unique_ptr<optim::Optimizer>(std::vector<Tensor>)>;
+  const std::vector<Factory> factories = {
+      [](auto p) {
+        return std::make_unique<optim::SGD>(p, optim::SGDOptions{.lr = 0.1, .momentum = 0.5, .dampening = 0.1});
+      },
+      [](auto p) { return std::make_unique<optim::AdamW>(p, optim::AdamWOptions{.amsgrad = true}); },
+      [](auto p) {
+        return std::make_unique<optim::RMSprop>(p, optim::RMSpropOptions{.momentum = 0.9, .centered = true});
+      },
+      [](auto p) { return std::make_unique<optim::Adagrad>(p, optim::AdagradOptions{.lr_decay = 0.1}); },
+  };
+  for (const Factory& make : factories) {
+    manual_seed(11);
+    Model a, b;
+    b.load_state_dict(a.state_dict());
+    auto opt_a = make(a.parameters());
+    CAPTURE(opt_a->name());
+    train(a, *opt_a, {}, 0, 3);
+    save(*opt_a, dir.file("o.npz"));
+    b.load_state_dict(a.state_dict());
+    auto opt_b = make(b.parameters());
+    load(*opt_b, dir.file("o.npz"));
+    train(a, *opt_a, {}, 3, 3);
+    train(b, *opt_b, {}, 3, 3);
+    CHECK(bit_identical(a, b));
+  }
+}
+
+TEST_CASE("optimizer load errors: another optimizer, other shapes, other parameter count; nothing changes") {
+  unroll_test::TempDir dir;
+  Model m;
+  optim::SGD sgd(m.parameters(), {.lr = 0.1, .momentum = 0.9});
+  optim::Adam adam(m.parameters(), {.lr = 0.1});
+  train(m, sgd, {}, 0, 1);
+  train(m, adam, {}, 0, 2);
+  save(sgd, dir.file("sgd.npz"));
+  CHECK_THROWS_WITH_AS(
+      load(adam, dir.file("sgd.npz")),
+      has("load: " + dir.file("sgd.npz") + ": Adam: the state was saved by optimizer 'SGD', not 'Adam'"), Error);
+
+  Model wider(7);
+  optim::Adam other(wider.parameters(), {.lr = 0.5, .amsgrad = true});
+  train(wider, other, {}, 0, 1);
+  save(other, dir.file("other.npz"));
+  CHECK_THROWS_WITH_AS(load(adam, dir.file("other.npz")),
+                       has("entry 'state.0.exp_avg' has shape [28, 3] but parameter 0 has shape [24, 3]"), Error);
+  CHECK(adam.lr() == 0.1);  // hyperparameters restored after the failed load
+  CHECK_FALSE(adam.options().amsgrad);
+  CHECK(adam.state(0).step == 2);
+
+  layers::Linear small({.in_features = 2, .out_features = 2});
+  optim::Adam few(small.parameters());
+  CHECK_THROWS_WITH_AS(load(few, dir.file("other.npz")), has("(the optimizer has 2 parameters)"), Error);
+
+  // an optimizer file is not a model file
+  CHECK_THROWS_WITH_AS(load(m, dir.file("sgd.npz")), has("missing entry"), Error);
+}
