@@ -10,6 +10,18 @@ namespace unroll::detail {
 
 using Strides = std::array<int64_t, Shape::kMaxRank>;
 
+// A contiguous tensor seen as [outer, size, inner] around one axis: element (o, i, k) sits at
+// (o * size + i) * inner + k. Every op that works "along an axis" loops this way.
+struct AxisView {
+  int64_t outer = 1, size = 1, inner = 1;
+};
+
+inline AxisView around(const Shape& s, int axis) {
+  AxisView v;
+  for (int i = 0; i < s.size(); ++i) (i < axis ? v.outer : i == axis ? v.size : v.inner) *= s[i];
+  return v;
+}
+
 // NumPy broadcasting of two shapes; throws naming `op` when they are incompatible.
 Shape broadcast_shapes(const char* op, const Shape& a, const Shape& b);
 

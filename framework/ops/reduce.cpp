@@ -1,6 +1,5 @@
 // Reductions and the softmax family.
-// Layout used by the per-axis loops: a tensor viewed as [outer, n, inner] around the reduced axis, so
-// element (o, i, k) sits at (o * n + i) * inner + k.
+// Per-axis loops view a tensor as [outer, size, inner] around the reduced axis (detail::AxisView).
 #include <cmath>
 #include <limits>
 
@@ -11,17 +10,10 @@
 namespace unroll {
 
 using detail::check;
+using detail::AxisView;
+using detail::around;
 
 namespace {
-struct AxisView {
-  int64_t outer = 1, n = 1, inner = 1;
-};
-
-AxisView around_axis(const Shape& s, int axis) {
-  AxisView v;
-  for (int i = 0; i < s.size(); ++i) (i < axis ? v.outer : i == axis ? v.n : v.inner) *= s[i];
-  return v;
-}
 
 Shape without_axis(Shape s, int axis, bool keepdim) {
   if (keepdim)
@@ -72,15 +64,15 @@ Tensor mean(const Tensor& x) { return mean(x, {}, false); }
 namespace {
 // Position (along the axis) of the first maximum of every (outer, inner) line.
 std::vector<int64_t> argmax_lines(const Tensor& x, const AxisView& v, const char* op) {
-  check(v.n > 0, "{}: cannot reduce over an empty axis of shape {}", op, x.shape());
+  check(v.size > 0, "{}: cannot reduce over an empty axis of shape {}", op, x.shape());
   std::vector<int64_t> best(v.outer * v.inner, 0);
   const real* p = x.data();
   for (int64_t o = 0; o < v.outer; ++o)
     for (int64_t k = 0; k < v.inner; ++k) {
       int64_t arg = 0;
-      real top = p[o * v.n * v.inner + k];
-      for (int64_t i = 1; i < v.n; ++i) {
-        const real value = p[(o * v.n + i) * v.inner + k];
+      real top = p[o * v.size * v.inner + k];
+      for (int64_t i = 1; i < v.size; ++i) {
+        const real value = p[(o * v.size + i) * v.inner + k];
         if (value > top || (std::isnan(value) && !std::isnan(top))) top = value, arg = i;
       }
       best[o * v.inner + k] = arg;
@@ -91,19 +83,19 @@ std::vector<int64_t> argmax_lines(const Tensor& x, const AxisView& v, const char
 
 Tensor max(const Tensor& x, int axis_arg, bool keepdim) {
   const int axis = detail::normalize_axis("max", axis_arg, x.dim(), x.shape());
-  const AxisView v = around_axis(x.shape(), axis);
+  const AxisView v = around(x.shape(), axis);
   auto arg = std::make_shared<std::vector<int64_t>>(argmax_lines(x, v, "max"));
   Tensor out = empty(without_axis(x.shape(), axis, keepdim));
   for (int64_t o = 0; o < v.outer; ++o)
     for (int64_t k = 0; k < v.inner; ++k)
-      out.data()[o * v.inner + k] = x.data()[(o * v.n + (*arg)[o * v.inner + k]) * v.inner + k];
+      out.data()[o * v.inner + k] = x.data()[(o * v.size + (*arg)[o * v.inner + k]) * v.inner + k];
   if (should_record({&x}))
     record(out, "max", {x}, [v, arg](BackwardContext& c) {
       // only the selected (first) maximum of each line receives the gradient
       Tensor g = zeros(c.input(0).shape);
       for (int64_t o = 0; o < v.outer; ++o)
         for (int64_t k = 0; k < v.inner; ++k)
-          g.data()[(o * v.n + (*arg)[o * v.inner + k]) * v.inner + k] = c.grad_output().data()[o * v.inner + k];
+          g.data()[(o * v.size + (*arg)[o * v.inner + k]) * v.inner + k] = c.grad_output().data()[o * v.inner + k];
       c.add_grad(0, std::move(g));
     });
   return out;
@@ -116,7 +108,7 @@ Tensor max(const Tensor& x) {
 
 Tensor argmax(const Tensor& x, int axis_arg, bool keepdim) {
   const int axis = detail::normalize_axis("argmax", axis_arg, x.dim(), x.shape());
-  const AxisView v = around_axis(x.shape(), axis);
+  const AxisView v = around(x.shape(), axis);
   const std::vector<int64_t> arg = argmax_lines(x, v, "argmax");
   Tensor out = empty(without_axis(x.shape(), axis, keepdim));
   for (size_t i = 0; i < arg.size(); ++i) out.data()[i] = static_cast<real>(arg[i]);
@@ -127,19 +119,19 @@ Tensor argmax(const Tensor& x, int axis_arg, bool keepdim) {
 // log_softmax is a primitive for numerical stability: x - max - log(sum(exp(x - max))) never overflows.
 Tensor log_softmax(const Tensor& x, int axis_arg) {
   const int axis = detail::normalize_axis("log_softmax", axis_arg, x.dim(), x.shape());
-  const AxisView v = around_axis(x.shape(), axis);
+  const AxisView v = around(x.shape(), axis);
   Tensor out = empty(x.shape());
   const real* px = x.data();
   real* po = out.data();
   for (int64_t o = 0; o < v.outer; ++o)
     for (int64_t k = 0; k < v.inner; ++k) {
-      const int64_t base = o * v.n * v.inner + k;
+      const int64_t base = o * v.size * v.inner + k;
       real top = -std::numeric_limits<real>::infinity();
-      for (int64_t i = 0; i < v.n; ++i) top = std::max(top, px[base + i * v.inner]);
+      for (int64_t i = 0; i < v.size; ++i) top = std::max(top, px[base + i * v.inner]);
       double total = 0;
-      for (int64_t i = 0; i < v.n; ++i) total += std::exp(static_cast<double>(px[base + i * v.inner] - top));
+      for (int64_t i = 0; i < v.size; ++i) total += std::exp(static_cast<double>(px[base + i * v.inner] - top));
       const real log_norm = top + static_cast<real>(std::log(total));
-      for (int64_t i = 0; i < v.n; ++i) po[base + i * v.inner] = px[base + i * v.inner] - log_norm;
+      for (int64_t i = 0; i < v.size; ++i) po[base + i * v.inner] = px[base + i * v.inner] - log_norm;
     }
   if (should_record({&x}))
     record(out, "log_softmax", {x}, [v](BackwardContext& c) {
@@ -149,10 +141,10 @@ Tensor log_softmax(const Tensor& x, int axis_arg) {
       const real* y = c.output().data();
       for (int64_t o = 0; o < v.outer; ++o)
         for (int64_t k = 0; k < v.inner; ++k) {
-          const int64_t base = o * v.n * v.inner + k;
+          const int64_t base = o * v.size * v.inner + k;
           real g_sum = 0;
-          for (int64_t i = 0; i < v.n; ++i) g_sum += g[base + i * v.inner];
-          for (int64_t i = 0; i < v.n; ++i) {
+          for (int64_t i = 0; i < v.size; ++i) g_sum += g[base + i * v.inner];
+          for (int64_t i = 0; i < v.size; ++i) {
             const int64_t at = base + i * v.inner;
             dx.data()[at] = g[at] - std::exp(y[at]) * g_sum;
           }

@@ -17,22 +17,11 @@ namespace unroll {
 
 using detail::check;
 using detail::normalize_axis;
+using detail::AxisView;
+using detail::around;
 
 namespace {
 
-// A contiguous tensor seen as [outer, size, inner] around one axis: every op that works "along an axis"
-// loops over outer blocks and copies runs of `inner` contiguous elements.
-struct AxisView {
-  int64_t outer = 1, size = 1, inner = 1;
-};
-
-AxisView around(const Shape& s, int axis) {
-  AxisView v;
-  for (int i = 0; i < axis; ++i) v.outer *= s[i];
-  v.size = s[axis];
-  for (int i = axis + 1; i < s.size(); ++i) v.inner *= s[i];
-  return v;
-}
 
 // Row-major element strides of a contiguous tensor of shape s.
 detail::Strides contiguous_strides(const Shape& s) {
@@ -69,7 +58,7 @@ Tensor reshape(const Tensor& x, const Shape& shape) {
   check(x.defined(), "reshape: the tensor is undefined");
   Shape target = shape;
   int inferred = -1;
-  int64_t known = 1;
+  int64_t known = 1, nominal = 1;
   for (int i = 0; i < target.size(); ++i) {
     if (target[i] == -1) {
       check(inferred < 0, "reshape: only one dimension can be -1, got shape {} for a tensor of shape {}", shape,
@@ -78,6 +67,9 @@ Tensor reshape(const Tensor& x, const Shape& shape) {
     } else {
       check(target[i] >= 0, "reshape: invalid dimension {} in shape {} (tensor of shape {})", target[i], shape,
             x.shape());
+      // guard: the product of the nonzero dims stays within empty()'s limit, so no later numel() overflows
+      check(nominal <= kMaxTensorBytes / std::max<int64_t>(target[i], 1), "reshape: shape {} is too large", shape);
+      nominal *= std::max<int64_t>(target[i], 1);
       known *= target[i];
     }
   }
@@ -376,7 +368,7 @@ Tensor expand(const Tensor& x, const Shape& shape) {
     check(j < 0 || xs[j] == target[i] || xs[j] == 1,
           "expand: the size {} of axis {} of a tensor of shape {} must match the size {} at axis {} of the target {} "
           "(or be 1)",
-          xs[j], j, xs, target[i], i, shape);
+          xs[std::max(j, 0)], j, xs, target[i], i, shape);  // (arguments are evaluated even when j < 0)
   }
   Tensor out = empty(target);
   const real* px = x.data();

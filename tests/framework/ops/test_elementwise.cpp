@@ -3,6 +3,8 @@
 
 #include <unroll/unroll.hpp>
 
+#include "support/gradcheck_helpers.hpp"
+
 using namespace unroll;
 
 namespace {
@@ -12,14 +14,8 @@ Tensor leaf(const Tensor& t) {
   return copy;
 }
 // values in [lo, hi) that keep away from kinks and singularities
-Tensor sample(const Shape& s, real lo, real hi, uint64_t seed) {
-  Generator gen(seed);
-  return leaf(uniform(s, lo, hi, gen));
-}
-void expect_gradcheck(const std::function<Tensor(const std::vector<Tensor>&)>& fn, const std::vector<Tensor>& in) {
-  const GradcheckResult r = gradcheck(fn, in);
-  CHECK_MESSAGE(r.ok, r.message);
-}
+Tensor sample(const Shape& s, real lo, real hi, uint64_t seed) { return unroll_test::random_leaf(s, seed, lo, hi); }
+using unroll_test::expect_gradcheck;
 using V = std::vector<Tensor>;
 }  // namespace
 

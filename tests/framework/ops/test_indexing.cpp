@@ -4,26 +4,15 @@
 
 #include <unroll/unroll.hpp>
 
+#include "support/gradcheck_helpers.hpp"
+
 using namespace unroll;
 
 namespace {
-
 using V = std::vector<real>;
-
-Tensor iota(const Shape& s) { return reshape(arange(s.numel()), s); }
-
-Tensor leaf(const Shape& s) {
-  Tensor t = empty(s);
-  for (int64_t i = 0; i < t.numel(); ++i) t.data()[i] = static_cast<real>(0.5 + 0.37 * i - 0.05 * i * i);
-  t.requires_grad_();
-  return t;
-}
-
-void check_grad(const std::function<Tensor(const std::vector<Tensor>&)>& fn, const std::vector<Tensor>& inputs) {
-  const GradcheckResult r = gradcheck(fn, inputs);
-  CHECK_MESSAGE(r.ok, r.message);
-}
-
+using unroll_test::iota;
+Tensor leaf(const Shape& s) { return unroll_test::distinct_leaf(s); }
+using unroll_test::expect_gradcheck;
 }  // namespace
 
 // ---- index_select ----------------------------------------------------------------------------------
@@ -62,9 +51,9 @@ TEST_CASE("index_select backward scatter-adds, repeated positions accumulate") {
   CHECK(std::string(y.grad_fn_name()) == "index_select");
   y.backward(tensor({{1, 2}, {3, 4}, {5, 6}, {7, 8}}));
   CHECK(x.grad().to_vector() == V{13, 16, 0, 0, 3, 4});
-  check_grad([](const std::vector<Tensor>& in) { return index_select(in[0], 1, tensor({2, 0, 2, 1})); },
+  expect_gradcheck([](const std::vector<Tensor>& in) { return index_select(in[0], 1, tensor({2, 0, 2, 1})); },
              {leaf({2, 3, 2})});
-  check_grad([](const std::vector<Tensor>& in) { return index_select(in[0], 0, tensor({1, 1})); }, {leaf({3})});
+  expect_gradcheck([](const std::vector<Tensor>& in) { return index_select(in[0], 0, tensor({1, 1})); }, {leaf({3})});
 }
 
 // ---- embedding -------------------------------------------------------------------------------------
@@ -91,7 +80,7 @@ TEST_CASE("embedding backward accumulates into repeated rows") {
   const Tensor e = embedding(w, tensor({{1, 3}, {1, 1}}));
   e.backward(ones({2, 2, 2}));
   CHECK(w.grad().to_vector() == V{0, 0, 3, 3, 0, 0, 1, 1});
-  check_grad([](const std::vector<Tensor>& in) { return embedding(in[0], tensor({{2, 0, 2}, {1, 1, 0}})); },
+  expect_gradcheck([](const std::vector<Tensor>& in) { return embedding(in[0], tensor({{2, 0, 2}, {1, 1, 0}})); },
              {leaf({3, 2})});
 }
 
@@ -138,8 +127,8 @@ TEST_CASE("gather backward scatter-adds") {
   CHECK(std::string(y.grad_fn_name()) == "gather");
   y.backward(tensor({{1, 2, 3}, {4, 5, 6}}));
   CHECK(x.grad().to_vector() == V{3, 0, 3, 5, 10, 0});
-  check_grad([](const std::vector<Tensor>& in) { return gather(in[0], 1, tensor({{2, 2, 0, 1}, {1, 0, 1, 1}})); },
+  expect_gradcheck([](const std::vector<Tensor>& in) { return gather(in[0], 1, tensor({{2, 2, 0, 1}, {1, 0, 1, 1}})); },
              {leaf({2, 3})});
-  check_grad([](const std::vector<Tensor>& in) { return gather(in[0], 0, tensor(V{1, 0, 1, 1}, {2, 1, 2})); },
+  expect_gradcheck([](const std::vector<Tensor>& in) { return gather(in[0], 0, tensor(V{1, 0, 1, 1}, {2, 1, 2})); },
              {leaf({2, 3, 2})});
 }

@@ -3,19 +3,13 @@
 
 #include <unroll/unroll.hpp>
 
+#include "support/gradcheck_helpers.hpp"
+
 using namespace unroll;
 
 namespace {
-Tensor sample(const Shape& s, uint64_t seed) {
-  Generator gen(seed);
-  Tensor t = uniform(s, -1, 1, gen);
-  t.requires_grad_();
-  return t;
-}
-void expect_gradcheck(const std::function<Tensor(const std::vector<Tensor>&)>& fn, const std::vector<Tensor>& in) {
-  const GradcheckResult r = gradcheck(fn, in);
-  CHECK_MESSAGE(r.ok, r.message);
-}
+Tensor sample(const Shape& s, uint64_t seed) { return unroll_test::random_leaf(s, seed, -1, 1); }
+using unroll_test::expect_gradcheck;
 using V = std::vector<Tensor>;
 }  // namespace
 
@@ -55,4 +49,36 @@ TEST_CASE("gradcheck: matmul in every layout") {
   expect_gradcheck([](const V& v) { return matmul(v[0], v[1], true, true); }, {sample({2, 4, 3}, 9), sample({2, 2, 4}, 10)});
   expect_gradcheck([](const V& v) { return linear(v[0], v[1], v[2]); }, {sample({2, 3, 4}, 11), bt, sample({2}, 12)});
   expect_gradcheck([](const V& v) { return linear(v[0], v[1]); }, {sample({4}, 13), bt});
+}
+
+TEST_CASE("matmul with a zero-size dimension: zeros and zero gradients, no crash (found by fuzz_ops)") {
+  // K = 0: an empty sum, so every output element is 0 (it used to divide by K, then leave garbage)
+  Tensor a = zeros({3, 0}), b = zeros({0, 2});
+  a.requires_grad_();
+  b.requires_grad_();
+  Tensor c = matmul(a, b);
+  CHECK(c.shape() == Shape{3, 2});
+  CHECK(c.to_vector() == std::vector<real>(6, 0));
+  sum(c).backward();
+  CHECK(a.grad().shape() == Shape{3, 0});
+  CHECK(b.grad().shape() == Shape{0, 2});
+  // N = 0 (a Linear with no outputs) and M = 0 (an empty batch): the other operand's gradient is zeros
+  for (const auto& [as, bs] : std::vector<std::pair<Shape, Shape>>{{{2, 3}, {3, 0}}, {{0, 3}, {3, 2}}, {{2, 0, 3}, {3, 4}},
+                                                                    {{0, 2, 3}, {0, 3, 4}}, {{2, 0, 3}, {2, 3, 4}}}) {
+    CAPTURE(as);
+    CAPTURE(bs);
+    Tensor x = ones(as), w = ones(bs);
+    x.requires_grad_();
+    w.requires_grad_();
+    Tensor y = matmul(x, w);
+    y.backward(ones(y.shape()));
+    CHECK(x.grad().to_vector() == std::vector<real>(x.numel(), 0));
+    CHECK(w.grad().to_vector() == std::vector<real>(w.numel(), 0));
+  }
+  Tensor x = ones({0, 2, 1});
+  Tensor w = ones({0, 1});
+  w.requires_grad_();
+  Tensor y = linear(x, w);  // [0, 2, 0]: its gradient reaches the engine's deferred weight product
+  y.backward(ones(y.shape()));
+  CHECK(w.grad().shape() == Shape{0, 1});
 }

@@ -3,19 +3,13 @@
 
 #include <unroll/unroll.hpp>
 
+#include "support/gradcheck_helpers.hpp"
+
 using namespace unroll;
 
 namespace {
-Tensor sample(const Shape& s, uint64_t seed) {
-  Generator gen(seed);
-  Tensor t = uniform(s, -2, 2, gen);
-  t.requires_grad_();
-  return t;
-}
-void expect_gradcheck(const std::function<Tensor(const std::vector<Tensor>&)>& fn, const std::vector<Tensor>& in) {
-  const GradcheckResult r = gradcheck(fn, in);
-  CHECK_MESSAGE(r.ok, r.message);
-}
+Tensor sample(const Shape& s, uint64_t seed) { return unroll_test::random_leaf(s, seed, -2, 2); }
+using unroll_test::expect_gradcheck;
 using V = std::vector<Tensor>;
 }  // namespace
 

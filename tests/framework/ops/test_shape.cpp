@@ -4,28 +4,15 @@
 
 #include <unroll/unroll.hpp>
 
+#include "support/gradcheck_helpers.hpp"
+
 using namespace unroll;
 
 namespace {
-
 using V = std::vector<real>;
-
-// 0, 1, ..., numel - 1 in the given shape.
-Tensor iota(const Shape& s) { return reshape(arange(s.numel()), s); }
-
-// A leaf with distinct, non-round values that requires grad (for gradcheck).
-Tensor leaf(const Shape& s) {
-  Tensor t = empty(s);
-  for (int64_t i = 0; i < t.numel(); ++i) t.data()[i] = static_cast<real>(0.5 + 0.37 * i - 0.05 * i * i);
-  t.requires_grad_();
-  return t;
-}
-
-void check_grad(const std::function<Tensor(const std::vector<Tensor>&)>& fn, const std::vector<Tensor>& inputs) {
-  const GradcheckResult r = gradcheck(fn, inputs);
-  CHECK_MESSAGE(r.ok, r.message);
-}
-
+using unroll_test::iota;
+Tensor leaf(const Shape& s) { return unroll_test::distinct_leaf(s); }
+using unroll_test::expect_gradcheck;
 }  // namespace
 
 // ---- reshape family --------------------------------------------------------------------------------
@@ -68,7 +55,7 @@ TEST_CASE("reshape backward reads the gradient back in the input's shape") {
   y.backward(seed);
   CHECK(x.grad().to_vector() == V{0, 2, 4, 6, 8, 10});
   CHECK(seed.to_vector() == V{0, 1, 2, 3, 4, 5});
-  check_grad([](const std::vector<Tensor>& in) { return reshape(in[0], {-1, 2}) * iota({3, 2}); }, {leaf({2, 3})});
+  expect_gradcheck([](const std::vector<Tensor>& in) { return reshape(in[0], {-1, 2}) * iota({3, 2}); }, {leaf({2, 3})});
 }
 
 TEST_CASE("reshape records nothing without grad") {
@@ -93,7 +80,7 @@ TEST_CASE("flatten merges an axis range") {
   CHECK_THROWS_WITH_AS(flatten(x, 2, 1), "flatten: start axis 2 comes after end axis 1 (tensor of shape [2, 3, 4, 5])",
                        Error);
   CHECK_THROWS_WITH_AS(flatten(x, 0, 4), "flatten: axis 4 is out of range for a tensor of shape [2, 3, 4, 5]", Error);
-  check_grad([](const std::vector<Tensor>& in) { return flatten(in[0], 0, 1); }, {leaf({2, 2, 3})});
+  expect_gradcheck([](const std::vector<Tensor>& in) { return flatten(in[0], 0, 1); }, {leaf({2, 2, 3})});
 }
 
 TEST_CASE("unsqueeze and squeeze insert and remove size-1 axes") {
@@ -114,7 +101,7 @@ TEST_CASE("unsqueeze and squeeze insert and remove size-1 axes") {
   CHECK(squeeze(y, 0).shape() == Shape{2, 1, 3, 1});  // not size 1: unchanged, as torch.squeeze(x, dim)
   CHECK(squeeze(tensor({5}), 0).dim() == 0);
   CHECK_THROWS_WITH_AS(squeeze(y, 4), "squeeze: axis 4 is out of range for a tensor of shape [2, 1, 3, 1]", Error);
-  check_grad([](const std::vector<Tensor>& in) { return squeeze(unsqueeze(in[0], 1), 2); }, {leaf({2, 1, 3})});
+  expect_gradcheck([](const std::vector<Tensor>& in) { return squeeze(unsqueeze(in[0], 1), 2); }, {leaf({2, 1, 3})});
 }
 
 // ---- permute / transpose ---------------------------------------------------------------------------
@@ -144,7 +131,7 @@ TEST_CASE("permute backward applies the inverse permutation") {
   y.backward(permute(iota({2, 3, 4}), {1, 2, 0}));
   CHECK(x.grad().shape() == Shape{2, 3, 4});
   CHECK(x.grad().to_vector() == iota({2, 3, 4}).to_vector());
-  check_grad([](const std::vector<Tensor>& in) { return permute(in[0], {2, 0, 1}); }, {leaf({2, 3, 2})});
+  expect_gradcheck([](const std::vector<Tensor>& in) { return permute(in[0], {2, 0, 1}); }, {leaf({2, 3, 2})});
 }
 
 TEST_CASE("transpose swaps two axes") {
@@ -159,7 +146,7 @@ TEST_CASE("transpose swaps two axes") {
   CHECK(y.shape() == Shape{4, 3, 2});
   CHECK(y.at({3, 1, 1}) == x.at({1, 1, 3}));
   CHECK_THROWS_WITH_AS(transpose(m, 0, 2), "transpose: axis 2 is out of range for a tensor of shape [2, 3]", Error);
-  check_grad([](const std::vector<Tensor>& in) { return transpose(in[0], 0, 2); }, {leaf({2, 3, 2})});
+  expect_gradcheck([](const std::vector<Tensor>& in) { return transpose(in[0], 0, 2); }, {leaf({2, 3, 2})});
 }
 
 // ---- narrow / slice --------------------------------------------------------------------------------
@@ -185,8 +172,8 @@ TEST_CASE("narrow backward writes the gradient into zeros") {
   CHECK(std::string(y.grad_fn_name()) == "narrow");
   y.backward(tensor({{1, 2}, {3, 4}, {5, 6}}));
   CHECK(x.grad().to_vector() == V{0, 1, 2, 0, 0, 3, 4, 0, 0, 5, 6, 0});
-  check_grad([](const std::vector<Tensor>& in) { return narrow(in[0], 1, 1, 2); }, {leaf({2, 3, 2})});
-  check_grad([](const std::vector<Tensor>& in) { return narrow(in[0], 0, 1, 1); }, {leaf({3, 2})});
+  expect_gradcheck([](const std::vector<Tensor>& in) { return narrow(in[0], 1, 1, 2); }, {leaf({2, 3, 2})});
+  expect_gradcheck([](const std::vector<Tensor>& in) { return narrow(in[0], 0, 1, 1); }, {leaf({3, 2})});
 }
 
 TEST_CASE("slice follows Python slice bounds") {
@@ -210,8 +197,8 @@ TEST_CASE("slice follows Python slice bounds") {
 }
 
 TEST_CASE("slice gradients") {
-  check_grad([](const std::vector<Tensor>& in) { return slice(in[0], 1, 0, 3, 2); }, {leaf({2, 4})});
-  check_grad([](const std::vector<Tensor>& in) { return slice(in[0], 0, -2, 10); }, {leaf({3, 2})});
+  expect_gradcheck([](const std::vector<Tensor>& in) { return slice(in[0], 1, 0, 3, 2); }, {leaf({2, 4})});
+  expect_gradcheck([](const std::vector<Tensor>& in) { return slice(in[0], 0, -2, 10); }, {leaf({3, 2})});
   Tensor x = leaf({5});
   slice(x, 0, 0, 5, 2).backward(tensor({1, 2, 3}));
   CHECK(x.grad().to_vector() == V{1, 0, 2, 0, 3});
@@ -255,8 +242,8 @@ TEST_CASE("concat backward splits the gradient; inputs without grad are skipped"
   CHECK(a.grad().to_vector() == V{0, 1, 6, 7});
   CHECK(c.grad().to_vector() == V{3, 4, 5, 9, 10, 11});
   CHECK_FALSE(b.grad().defined());
-  check_grad([](const std::vector<Tensor>& in) { return concat({in[0], in[1], in[0]}, 0); }, {leaf({1, 3}), leaf({2, 3})});
-  check_grad([](const std::vector<Tensor>& in) { return concat({in[0], in[1]}, -1); }, {leaf({2, 2, 1}), leaf({2, 2, 3})});
+  expect_gradcheck([](const std::vector<Tensor>& in) { return concat({in[0], in[1], in[0]}, 0); }, {leaf({1, 3}), leaf({2, 3})});
+  expect_gradcheck([](const std::vector<Tensor>& in) { return concat({in[0], in[1]}, -1); }, {leaf({2, 2, 1}), leaf({2, 2, 3})});
 }
 
 TEST_CASE("stack adds a new axis") {
@@ -270,7 +257,7 @@ TEST_CASE("stack adds a new axis") {
   CHECK_THROWS_WITH_AS(stack({}), "stack: expects a non-empty list of tensors", Error);
   CHECK_THROWS_WITH_AS(stack({a, b, tensor({1, 2})}), "stack: tensors 0 and 2 have different shapes: [3] vs [2]", Error);
   CHECK_THROWS_WITH_AS(stack({a, b}, 2), "stack: axis 2 is out of range for a tensor of shape [3]", Error);
-  check_grad([](const std::vector<Tensor>& in) { return stack({in[0], in[1], in[0]}, 1); }, {leaf({2, 2}), leaf({2, 2})});
+  expect_gradcheck([](const std::vector<Tensor>& in) { return stack({in[0], in[1], in[0]}, 1); }, {leaf({2, 2}), leaf({2, 2})});
 }
 
 // ---- split / chunk / unbind ------------------------------------------------------------------------
@@ -300,13 +287,13 @@ TEST_CASE("split by size and by sizes") {
                        "split: sizes add up to 4 but axis 0 of a tensor of shape [5, 2] has size 5", Error);
   CHECK_THROWS_WITH_AS(split(x, std::vector<int64_t>{6, -1}), doctest::Contains("split: negative size -1"), Error);
   CHECK_THROWS_WITH_AS(split(x, 1, 2), "split: axis 2 is out of range for a tensor of shape [5, 2]", Error);
-  check_grad(
+  expect_gradcheck(
       [](const std::vector<Tensor>& in) {
         auto p = split(in[0], 2, 1);  // sizes 2, 2, 1
         return concat({p[2], p[0], p[1] * p[1]}, 1);
       },
       {leaf({2, 5})});
-  check_grad(
+  expect_gradcheck(
       [](const std::vector<Tensor>& in) {
         auto p = split(in[0], std::vector<int64_t>{1, 2});
         return p[1] * 3 + narrow(p[0], 0, 0, 1);
@@ -331,7 +318,7 @@ TEST_CASE("chunk follows torch.chunk (ceil-sized pieces, possibly fewer)") {
   CHECK(parts[0].to_vector() == V{0, 1, 4, 5});
   CHECK(parts[1].to_vector() == V{2, 3, 6, 7});
   CHECK_THROWS_WITH_AS(chunk(arange(4), 0), "chunk: chunks must be positive, got 0 (tensor of shape [4])", Error);
-  check_grad([](const std::vector<Tensor>& in) {
+  expect_gradcheck([](const std::vector<Tensor>& in) {
     auto p = chunk(in[0], 3, 1);  // LSTM-style gate split
     return p[0] * p[1] + p[2];
   }, {leaf({2, 6})});
@@ -350,7 +337,7 @@ TEST_CASE("unbind removes an axis") {
   CHECK(unbind(iota({1, 1}), -1).size() == 1);
   CHECK(unbind(zeros({0, 3})).empty());
   CHECK_THROWS_WITH_AS(unbind(scalar(1)), "unbind: axis 0 is out of range for a tensor of shape []", Error);
-  check_grad([](const std::vector<Tensor>& in) {
+  expect_gradcheck([](const std::vector<Tensor>& in) {
     auto steps = unbind(in[0], 1);
     return stack({steps[2], steps[0] * steps[1]}, 0);
   }, {leaf({2, 3, 2})});
@@ -370,7 +357,7 @@ TEST_CASE("flip reverses one axis") {
   CHECK(std::string(y.grad_fn_name()) == "flip");
   y.backward(tensor({1, 2, 3}));
   CHECK(v.grad().to_vector() == V{3, 2, 1});
-  check_grad([](const std::vector<Tensor>& in) { return flip(in[0], 1); }, {leaf({2, 3, 2})});
+  expect_gradcheck([](const std::vector<Tensor>& in) { return flip(in[0], 1); }, {leaf({2, 3, 2})});
 }
 
 // ---- expand ----------------------------------------------------------------------------------------
@@ -399,17 +386,25 @@ TEST_CASE("expand backward sums over the broadcast axes") {
   y.backward(iota({3, 2, 2}));
   // x[0] collects 0+1, 4+5, 8+9; x[1] collects 2+3, 6+7, 10+11
   CHECK(x.grad().to_vector() == V{27, 39});
-  check_grad([](const std::vector<Tensor>& in) { return expand(in[0], {2, 3, 2}); }, {leaf({3, 1})});
-  check_grad([](const std::vector<Tensor>& in) { return expand(in[0], {2, 3}); }, {leaf({3})});
+  expect_gradcheck([](const std::vector<Tensor>& in) { return expand(in[0], {2, 3, 2}); }, {leaf({3, 1})});
+  expect_gradcheck([](const std::vector<Tensor>& in) { return expand(in[0], {2, 3}); }, {leaf({3})});
 }
 
 // ---- composites chain through the primitives -------------------------------------------------------
 TEST_CASE("a chain of shape ops differentiates end to end") {
-  check_grad(
+  expect_gradcheck(
       [](const std::vector<Tensor>& in) {
         const Tensor h = transpose(reshape(in[0], {2, 3, 2}), 0, 1);  // [3, 2, 2]
         const Tensor s = slice(flip(h, 2), 0, 0, 3, 2);                 // [2, 2, 2]
         return concat({flatten(s, 1), expand(in[1], {2, 4})}, 1) * 2;  // [2, 8]
       },
       {leaf({12}), leaf({1, 4})});
+}
+
+TEST_CASE("reshape refuses shapes whose element count overflows (found by fuzz_ops)") {
+  // [2^32, 2^32] has 2^64 elements, which wrapped to 0 in int64 and matched an empty tensor
+  CHECK_THROWS_WITH_AS(reshape(zeros({0}), {int64_t{1} << 32, int64_t{1} << 32}),
+                       "reshape: shape [4294967296, 4294967296] is too large", Error);
+  CHECK_THROWS_AS(reshape(zeros({0}), {0, int64_t{1} << 40, int64_t{1} << 40}), Error);
+  CHECK(reshape(zeros({0, 3}), {3, 0, 5}).shape() == Shape{3, 0, 5});
 }
