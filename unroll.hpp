@@ -7,6 +7,7 @@
 // arrays is opt-in through <unroll/framework/xtensor_interop.hpp>.
 #pragma once
 
+#include "unroll/framework/anomaly.hpp"
 #include "unroll/framework/autograd.hpp"
 #include "unroll/framework/config.hpp"
 #include "unroll/framework/error.hpp"

@@ -21,8 +21,8 @@
 #include <map>
 #include <memory>
 #include <string>
-#include <vector>
 #include <unroll/unroll.hpp>
+#include <vector>
 
 #include "common/args.hpp"
 #include "common/plot.hpp"
@@ -60,8 +60,8 @@ class Adder : public layers::Module {
     if (kind == "rnn")
       rnn_ = std::make_unique<layers::RNN>(layers::RNNOptions{.input_size = 2, .hidden_size = hidden});
     else if (kind == "lstm")  // forget bias 1: remember by default (see docs/lstm.md)
-      rnn_ = std::make_unique<layers::LSTM>(
-          layers::LSTMOptions{.input_size = 2, .hidden_size = hidden, .forget_bias = 1});
+      rnn_ =
+          std::make_unique<layers::LSTM>(layers::LSTMOptions{.input_size = 2, .hidden_size = hidden, .forget_bias = 1});
     else if (kind == "gru")
       rnn_ = std::make_unique<layers::GRU>(layers::GRUOptions{.input_size = 2, .hidden_size = hidden});
     else
@@ -72,9 +72,9 @@ class Adder : public layers::Module {
   }
 
   Tensor forward(const Tensor& x) {
-    const layers::SequenceOutput out = (*rnn_)(x);             // out.state.h: [1, N, H]
-    const Tensor h_last = squeeze(out.state.h, 0);             // [N, H]
-    return (*head_)(h_last);                                   // [N, 1]
+    const layers::SequenceOutput out = (*rnn_)(x);  // out.state.h: [1, N, H]
+    const Tensor h_last = squeeze(out.state.h, 0);  // [N, H]
+    return (*head_)(h_last);                        // [N, 1]
   }
   std::string describe() const override { return "Adder(" + kind_ + ")"; }
 
@@ -91,16 +91,17 @@ double test_mse(Adder& model, const Batch& test) {
 
 int main(int argc, char** argv) {
   examples::Args args(argc, argv, "adding_problem: tanh RNN vs LSTM vs GRU on the adding problem");
-  const bool quick = args.flag("--quick", "small, fast run (T = 20) for the test suite");
+  const bool quick = args.flag("--quick", "small, fast run (T = 20, hidden 32, batch 32, 500 steps) for the tests");
   const int64_t T = args.integer("--length", quick ? 20 : 50, "sequence length T (try 100, 200)");
   const int64_t steps = args.integer("--steps", quick ? 500 : 1000, "training steps per model");
   const int64_t H = args.integer("--hidden", quick ? 32 : 64, "hidden size");
-  const int64_t N = args.integer("--batch", 64, "batch size");
+  const int64_t N = args.integer("--batch", quick ? 32 : 64, "batch size");
   const double lr = args.number("--lr", 1e-2, "Adam learning rate");
   const double clip = args.number("--clip", 1.0, "max gradient norm");
-  const int64_t eval_every = args.integer("--eval-every", quick ? 25 : 50, "steps between test evaluations");
-  const int64_t test_size = args.integer("--test-size", 500, "test sequences");
-  const std::string model_list = args.text("--models", "rnn,lstm,gru", "comma-separated: rnn, lstm, gru");
+  const int64_t eval_every = args.integer("--eval-every", 50, "steps between test evaluations");
+  const int64_t test_size = args.integer("--test-size", quick ? 500 : 1000, "test sequences");
+  const std::string model_list =
+      args.text("--models", quick ? "rnn,lstm" : "rnn,lstm,gru", "comma-separated: rnn, lstm, gru");
   const uint64_t seed = args.integer("--seed", 0, "random seed");
   const std::string out = args.text("--out", "examples_out", "directory for the SVG and CSV files");
   const bool check = args.flag("--check", "exit 1 unless LSTM and GRU beat the RNN (quick: LSTM < 0.05)");
@@ -114,7 +115,7 @@ int main(int argc, char** argv) {
   }
 
   Generator test_gen(seed + 1000);
-  const Batch test = make_batch(T, test_size, test_gen);  // fixed test set: [T, 500, 2]
+  const Batch test = make_batch(T, test_size, test_gen);  // fixed test set: [T, test_size, 2]
   std::printf("adding problem: T = %lld, batch %lld, hidden %lld, %lld steps, Adam lr %g, clip %g; baseline MSE %.4f\n",
               (long long)T, (long long)N, (long long)H, (long long)steps, lr, clip,
               mse_loss(full(test.y.shape(), 1), test.y).item());
@@ -124,7 +125,7 @@ int main(int argc, char** argv) {
   plot.add("baseline 1/6", {0, double(steps)}, {1.0 / 6, 1.0 / 6});  // first, so the curves are drawn over it
   std::map<std::string, double> final_mse;
   for (const std::string& kind : kinds) {
-    manual_seed(seed);            // parameter initialization
+    manual_seed(seed);              // parameter initialization
     Generator batch_gen(seed + 1);  // the same training batches for every model
     Adder model(kind, H);
     optim::Adam opt(model.parameters(), {.lr = lr});
@@ -137,7 +138,7 @@ int main(int argc, char** argv) {
       const Batch batch = make_batch(T, N, batch_gen);
       const Tensor loss = mse_loss(model.forward(batch.x), batch.y);
       opt.zero_grad();
-      loss.backward();                                 // BPTT through all T steps
+      loss.backward();  // BPTT through all T steps
       optim::clip_grad_norm(model.parameters(), clip);
       opt.step();
       if (step % eval_every == 0 || step == steps) {
@@ -168,15 +169,13 @@ int main(int argc, char** argv) {
     std::printf("check: LSTM %.4f < 0.05 and < half the RNN's %.4f: %s\n", final_mse["lstm"], final_mse["rnn"],
                 ok ? "ok" : "FAIL");
   } else {
-    for (const char* k : {"lstm", "gru"}) {
-      const bool pass = has(k) && final_mse[k] < 0.01;
-      std::printf("check: %s test MSE %.4f < 0.01: %s\n", k, has(k) ? final_mse[k] : NAN, pass ? "ok" : "FAIL");
+    // Every model that ran: LSTM and GRU below 0.01, the tanh RNN still near the 0.167 baseline.
+    for (const auto& [kind, mse] : final_mse) {
+      const bool pass = kind == "rnn" ? mse > 0.1 : mse < 0.01;
+      std::printf("check: %s test MSE %.4f %s: %s\n", kind.c_str(), mse, kind == "rnn" ? "> 0.1" : "< 0.01",
+                  pass ? "ok" : "FAIL");
       ok = ok && pass;
     }
-    const bool rnn_stuck = has("rnn") && final_mse["rnn"] > 0.1;
-    std::printf("check: rnn test MSE %.4f > 0.1 (near the 0.167 baseline): %s\n", has("rnn") ? final_mse["rnn"] : NAN,
-                rnn_stuck ? "ok" : "FAIL");
-    ok = ok && rnn_stuck;
   }
   return ok ? 0 : 1;
 }

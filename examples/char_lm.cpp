@@ -303,9 +303,9 @@ class Trainer {
     std::map<std::string, Tensor> t = load_tensors((dir / "trainer.npz").string());
     for (const auto& [name, value] : settings())
       if (name != "step" && (!t.count(name) || t[name].item() != static_cast<real>(value)))
-        throw std::runtime_error("resume: " + dir.string() + " was written with a different " + name +
-                                 " (checkpoint: " + (t.count(name) ? std::to_string(t[name].item()) : "none") +
-                                 ", now: " + std::to_string(value) + "); use the same flags");
+        throw std::runtime_error("resume: " + dir.string() + " was written with another " +
+                                 name.substr(0, name.find('.')) + " (--cell, --batch, --bptt, --seed and the text must " +
+                                 "be the same as when it was saved)");
     if (schedule_ && !fs::exists(dir / "schedule.npz"))
       throw std::runtime_error("resume: " + dir.string() + " has no schedule.npz (it was saved without --lr-decay)");
     unroll::load(*model_, (dir / "model.npz").string());
@@ -542,7 +542,7 @@ int run(int argc, char** argv) {
   }
   if (!train_steps.empty()) {
     examples::LinePlot plot("Character LM: cross-entropy (nats/char)", "step", "loss");
-    plot.add("train (mean since the last point)", train_steps, train_curve);
+    plot.add("train", train_steps, train_curve);  // each point: the mean since the previous one
     plot.add("validation", valid_steps, valid_curve);
     plot.add("uniform: log V", {valid_steps.front(), valid_steps.back()}, {uniform_loss, uniform_loss});
     fs::create_directories(out);

@@ -99,7 +99,8 @@ std::vector<std::string> read_lines(const std::string& path) {
     for (size_t i = 0; i < line.size();) {
       const size_t n = utf8_length(line, i);
       if (n == 0)
-        throw DataError(path + ":" + std::to_string(lines.size() + 1) + ": invalid UTF-8 at byte " + std::to_string(i + 1));
+        throw DataError(path + ":" + std::to_string(lines.size() + 1) + ": invalid UTF-8 at byte " +
+                        std::to_string(i + 1));
       i += n;
     }
     lines.push_back(line);
@@ -124,10 +125,11 @@ bool valid_tag(const std::string& tag) {
 std::vector<Sentence> read_split(const std::string& dir) {
   const std::string in_path = dir + "/seq.in", out_path = dir + "/seq.out", label_path = dir + "/label";
   const auto in = read_lines(in_path), out = read_lines(out_path), labels = read_lines(label_path);
-  if (out.size() != in.size())
-    throw DataError(out_path + ": " + std::to_string(out.size()) + " lines, but " + in_path + " has " + std::to_string(in.size()));
-  if (labels.size() != in.size())
-    throw DataError(label_path + ": " + std::to_string(labels.size()) + " lines, but " + in_path + " has " + std::to_string(in.size()));
+  // Line-aligned files: the first line that one of them lacks (or has in excess) is the one reported.
+  for (const auto& [path, lines] : {std::pair{out_path, out.size()}, std::pair{label_path, labels.size()}})
+    if (lines != in.size())
+      throw DataError(path + ":" + std::to_string(std::min(lines, in.size()) + 1) + ": " + std::to_string(lines) +
+                      " lines, but " + in_path + " has " + std::to_string(in.size()));
   std::vector<Sentence> sentences;
   for (size_t i = 0; i < in.size(); ++i) {
     const std::string line = std::to_string(i + 1);
@@ -137,7 +139,8 @@ std::vector<Sentence> read_split(const std::string& dir) {
       throw DataError(out_path + ":" + line + ": " + std::to_string(s.tags.size()) + " tags for " +
                       std::to_string(s.words.size()) + " words in seq.in");
     for (const auto& tag : s.tags)
-      if (!valid_tag(tag)) throw DataError(out_path + ":" + line + ": bad tag '" + tag + "' (expected O, B-<slot> or I-<slot>)");
+      if (!valid_tag(tag))
+        throw DataError(out_path + ":" + line + ": bad tag '" + tag + "' (expected O, B-<slot> or I-<slot>)");
     if (split_words(labels[i]).size() != 1) throw DataError(label_path + ":" + line + ": expected one intent label");
     sentences.push_back(std::move(s));
   }
@@ -186,10 +189,14 @@ class RequestGenerator {
     const auto& pattern = coin(0.5) ? before[gen_.below(before.size())] : after[gen_.below(after.size())];
     Sentence s;
     for (const auto& piece : pattern) {
-      if (piece == "A" || piece == "L") add(s, city(rare), piece == "A" ? "dest" : "depart");
-      else if (piece == "D") add(s, date(), "date");
-      else if (piece == "T") add(s, time(), "time");
-      else add(s, {piece}, "");
+      if (piece == "A" || piece == "L")
+        add(s, city(rare), piece == "A" ? "dest" : "depart");
+      else if (piece == "D")
+        add(s, date(), "date");
+      else if (piece == "T")
+        add(s, time(), "time");
+      else
+        add(s, {piece}, "");
     }
     return s;
   }
@@ -197,7 +204,9 @@ class RequestGenerator {
  private:
   bool coin(double p) { return gen_.uniform(0, 1) < p; }
   template <class V>
-  const auto& any(const V& v) { return v[gen_.below(v.size())]; }
+  const auto& any(const V& v) {
+    return v[gen_.below(v.size())];
+  }
 
   static void add(Sentence& s, const std::vector<std::string>& words, const std::string& slot) {
     for (size_t i = 0; i < words.size(); ++i) {
@@ -206,38 +215,53 @@ class RequestGenerator {
     }
   }
   std::vector<std::string> city(double rare) {
+    // clang-format off
     static const std::vector<std::vector<std::string>> known = {
         {"taipei"}, {"tokyo"}, {"paris"}, {"london"}, {"boston"}, {"seattle"}, {"denver"}, {"chicago"},
         {"berlin"}, {"rome"}, {"madrid"}, {"osaka"}, {"seoul"}, {"sydney"}, {"toronto"}, {"dallas"},
         {"new", "york"}, {"san", "francisco"}, {"los", "angeles"}, {"hong", "kong"}, {"kuala", "lumpur"},
         {"buenos", "aires"}, {"cape", "town"}, {"mexico", "city"}, {"salt", "lake", "city"}, {"rio", "de", "janeiro"}};
+    // clang-format on
     if (!coin(rare)) return any(known);
-    static const std::vector<std::string> syllables = {"ka", "lo", "mi", "ra", "te", "su", "no", "vi", "da", "re",
-                                                       "po", "la", "zen", "tor", "bel", "mar", "sen", "dor", "fi", "gu"};
+    static const std::vector<std::string> syllables = {"ka",  "lo",  "mi",  "ra",  "te", "su",  "no",
+                                                       "vi",  "da",  "re",  "po",  "la", "zen", "tor",
+                                                       "bel", "mar", "sen", "dor", "fi", "gu"};
     std::string name;
     for (uint64_t k = 0, n = 2 + gen_.below(2); k < n; ++k) name += any(syllables);
     if (coin(0.2)) return {any(std::vector<std::string>{"port", "san", "lake"}), name};
     return {name};
   }
   std::vector<std::string> date() {
-    static const std::vector<std::string> months = {"january", "february", "march", "april", "may", "june", "july",
-                                                    "august", "september", "october", "november", "december"};
-    static const std::vector<std::string> weekdays = {"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"};
+    static const std::vector<std::string> months = {"january",   "february", "march",    "april",
+                                                    "may",       "june",     "july",     "august",
+                                                    "september", "october",  "november", "december"};
+    static const std::vector<std::string> weekdays = {"monday", "tuesday",  "wednesday", "thursday",
+                                                      "friday", "saturday", "sunday"};
     const int day = 1 + static_cast<int>(gen_.below(28));
-    const char* suffix = day == 1 || day == 21 ? "st" : day == 2 || day == 22 ? "nd" : day == 3 || day == 23 ? "rd" : "th";
+    const char* suffix = day == 1 || day == 21   ? "st"
+                         : day == 2 || day == 22 ? "nd"
+                         : day == 3 || day == 23 ? "rd"
+                                                 : "th";
     const std::string ordinal = std::to_string(day) + suffix;
     switch (gen_.below(4)) {
-      case 0: return {any(months), ordinal};                    // november 2nd
-      case 1: return {"the", ordinal, "of", any(months)};       // the 2nd of november
-      case 2: return {any(weekdays)};                           // friday
-      default: return {any(weekdays), "the", ordinal};          // friday the 2nd
+      case 0:
+        return {any(months), ordinal};  // november 2nd
+      case 1:
+        return {"the", ordinal, "of", any(months)};  // the 2nd of november
+      case 2:
+        return {any(weekdays)};  // friday
+      default:
+        return {any(weekdays), "the", ordinal};  // friday the 2nd
     }
   }
   std::vector<std::string> time() {
     switch (gen_.below(3)) {
-      case 0: return {std::to_string(1 + gen_.below(12)), any(std::vector<std::string>{"am", "pm"})};  // 9 am
-      case 1: return {std::to_string(1 + gen_.below(12)) + ":30", any(std::vector<std::string>{"am", "pm"})};
-      default: return {any(std::vector<std::string>{"noon", "midnight"})};
+      case 0:
+        return {std::to_string(1 + gen_.below(12)), any(std::vector<std::string>{"am", "pm"})};  // 9 am
+      case 1:
+        return {std::to_string(1 + gen_.below(12)) + ":30", any(std::vector<std::string>{"am", "pm"})};
+      default:
+        return {any(std::vector<std::string>{"noon", "midnight"})};
     }
   }
 
@@ -307,10 +331,29 @@ void add_score(Score& score, const std::vector<std::string>& gold, const std::ve
   score.gold += static_cast<int64_t>(g.size());
 }
 
+// Hand-checked cases of the span rules and of F1; --check runs them before training.
+bool spans_self_test() {
+  using Tags = std::vector<std::string>;
+  const std::vector<std::pair<Tags, std::vector<Span>>> cases = {
+      {{"B-dest", "I-dest", "O", "B-date", "I-date"}, {{"dest", 0, 2}, {"date", 3, 5}}},
+      {{"O", "I-time", "I-time"}, {{"time", 1, 3}}},                       // a stray I- starts a span
+      {{"B-dest", "I-depart"}, {{"dest", 0, 1}, {"depart", 1, 2}}},        // I- of another type: a new span
+      {{"B-date", "B-date", "I-date"}, {{"date", 0, 1}, {"date", 1, 3}}},  // B- always starts a new span
+  };
+  for (const auto& [tags, expected] : cases)
+    if (spans(tags) != expected) return false;
+  // Reference: dest [0, 2) and date [3, 4). Prediction: dest [0, 1) (wrong end) and date [3, 4) (right).
+  Score s;
+  add_score(s, {"B-dest", "I-dest", "O", "B-date"}, {"B-dest", "O", "O", "B-date"});
+  return s.correct == 1 && s.predicted == 2 && s.gold == 2 && std::abs(s.f1() - 0.5) < 1e-12;
+}
+
 // ---- word encodings ------------------------------------------------------------------------------------
 
 enum class Input { OneHot, Trigram, Embedding };
-const char* input_name(Input i) { return i == Input::OneHot ? "onehot" : i == Input::Trigram ? "trigram" : "embedding"; }
+const char* input_name(Input i) {
+  return i == Input::OneHot ? "onehot" : i == Input::Trigram ? "trigram" : "embedding";
+}
 
 // Turns words into model inputs. onehot: [T, N, V + 1] with 1 at the word's id (0 = "other");
 // trigram: [T, N, K] with 1 at every hashed letter trigram of the word; embedding: ids [T, N] for a lookup.
@@ -383,11 +426,11 @@ enum class Kind { FeedForward, LSTM, BiLSTM };
 const char* kind_name(Kind k) { return k == Kind::FeedForward ? "feed-forward" : k == Kind::LSTM ? "LSTM" : "BiLSTM"; }
 
 struct TaggerOptions {
-  int64_t input_size = 0;   // F, or the vocabulary size with a learned embedding
-  bool embed = false;       // look ids up in a learned table first
+  int64_t input_size = 0;  // F, or the vocabulary size with a learned embedding
+  bool embed = false;      // look ids up in a learned table first
   int64_t embedding_dim = 64;
-  int64_t hidden = 64;      // H
-  int64_t tags = 0;         // C
+  int64_t hidden = 64;  // H
+  int64_t tags = 0;     // C
   real dropout = 0;
 };
 
@@ -395,16 +438,20 @@ class Tagger : public layers::Module {
  public:
   Tagger(Kind kind, const TaggerOptions& o) : kind_(kind), options_(o) {
     const int64_t F = o.embed ? o.embedding_dim : o.input_size;
-    if (o.embed) register_module("embed", *(embed_ = std::make_unique<layers::Embedding>(
-                                              layers::EmbeddingOptions{.num_embeddings = o.input_size, .embedding_dim = F})));
+    if (o.embed)
+      register_module("embed", *(embed_ = std::make_unique<layers::Embedding>(
+                                     layers::EmbeddingOptions{.num_embeddings = o.input_size, .embedding_dim = F})));
     if (kind == Kind::FeedForward) {
-      register_module("hidden", *(hidden_ = std::make_unique<layers::Linear>(layers::LinearOptions{.in_features = F, .out_features = o.hidden})));
+      register_module("hidden", *(hidden_ = std::make_unique<layers::Linear>(
+                                      layers::LinearOptions{.in_features = F, .out_features = o.hidden})));
     } else {
       register_module("lstm", *(lstm_ = std::make_unique<layers::LSTM>(layers::LSTMOptions{
                                     .input_size = F, .hidden_size = o.hidden, .bidirectional = kind == Kind::BiLSTM})));
     }
     const int64_t out = kind == Kind::BiLSTM ? 2 * o.hidden : o.hidden;
-    register_module("head", *(head_ = std::make_unique<layers::Linear>(layers::LinearOptions{.in_features = out, .out_features = o.tags})));
+    register_module(
+        "head",
+        *(head_ = std::make_unique<layers::Linear>(layers::LinearOptions{.in_features = out, .out_features = o.tags})));
   }
   std::string describe() const override { return std::string("Tagger(") + kind_name(kind_) + ")"; }
 
@@ -441,7 +488,8 @@ struct Batch {
   int64_t T = 0, words = 0;
 };
 
-Batch make_batch(std::vector<const Sentence*> sentences, const Encoder& encoder, const std::map<std::string, int64_t>& tag_ids) {
+Batch make_batch(std::vector<const Sentence*> sentences, const Encoder& encoder,
+                 const std::map<std::string, int64_t>& tag_ids) {
   Batch b{std::move(sentences), {}, {}, {}, 0, 0};
   const int64_t N = static_cast<int64_t>(b.sentences.size());
   for (const auto* s : b.sentences) b.T = std::max<int64_t>(b.T, static_cast<int64_t>(s->words.size()));
@@ -474,7 +522,8 @@ std::vector<Batch> make_batches(const std::vector<Sentence>& data, int64_t batch
                      [](const Sentence* a, const Sentence* b) { return a->words.size() < b->words.size(); });
   std::vector<Batch> batches;
   for (size_t i = 0; i < order.size(); i += batch_size)
-    batches.push_back(make_batch({order.begin() + i, order.begin() + std::min(order.size(), i + batch_size)}, encoder, tag_ids));
+    batches.push_back(
+        make_batch({order.begin() + i, order.begin() + std::min(order.size(), i + batch_size)}, encoder, tag_ids));
   if (shuffle)
     for (size_t i = batches.size(); i > 1; --i) std::swap(batches[i - 1], batches[shuffle->below(i)]);
   return batches;
@@ -528,8 +577,12 @@ Result run(Kind kind, Input input, const Dataset& data, const Config& cfg, const
   for (size_t i = 0; i < tag_names.size(); ++i) tag_ids[tag_names[i]] = static_cast<int64_t>(i);
   const Encoder encoder(input, data.train, cfg.min_count, input == Input::OneHot ? cfg.max_vocab : 0, cfg.trigram_dim);
   manual_seed(cfg.seed);  // same initial weights whatever ran before
-  Tagger model(kind, {.input_size = encoder.size(), .embed = input == Input::Embedding, .embedding_dim = cfg.embedding_dim,
-                      .hidden = cfg.hidden, .tags = static_cast<int64_t>(tag_names.size()), .dropout = static_cast<real>(cfg.dropout)});
+  Tagger model(kind, {.input_size = encoder.size(),
+                      .embed = input == Input::Embedding,
+                      .embedding_dim = cfg.embedding_dim,
+                      .hidden = cfg.hidden,
+                      .tags = static_cast<int64_t>(tag_names.size()),
+                      .dropout = static_cast<real>(cfg.dropout)});
   optim::Adam opt(model.parameters(), {.lr = cfg.lr});
   Generator shuffle(cfg.seed + 1);
   const auto valid = make_batches(data.valid, 64, encoder, tag_ids, nullptr);
@@ -549,7 +602,7 @@ Result run(Kind kind, Input input, const Dataset& data, const Config& cfg, const
   double last_loss = 0;
   for (int64_t epoch = 1; epoch <= cfg.epochs; ++epoch) {
     for (const Batch& b : make_batches(data.train, cfg.batch, encoder, tag_ids, &shuffle)) {
-      const Tensor logits = model.forward(b.input, b.lengths);          // [T*N, C]
+      const Tensor logits = model.forward(b.input, b.lengths);                       // [T*N, C]
       const Tensor loss = cross_entropy(logits, b.targets, {.ignore_index = -100});  // mean over real words
       opt.zero_grad();
       loss.backward();
@@ -576,7 +629,8 @@ Result run(Kind kind, Input input, const Dataset& data, const Config& cfg, const
 }
 
 template <class T>
-std::vector<T> parse_list(const std::string& text, const std::vector<std::pair<std::string, T>>& known, const char* flag) {
+std::vector<T> parse_list(const std::string& text, const std::vector<std::pair<std::string, T>>& known,
+                          const char* flag) {
   std::vector<T> out;
   std::istringstream s(text);
   for (std::string item; std::getline(s, item, ',');) {
@@ -594,8 +648,10 @@ std::vector<T> parse_list(const std::string& text, const std::vector<std::pair<s
 }  // namespace
 
 int main(int argc, char** argv) {
-  examples::Args args(argc, argv, "slot_filling: feed-forward vs LSTM vs BiLSTM taggers, three word encodings, slot F1");
-  const std::string data_dir = args.text("--data", "", "SNIPS-style directory with train/ valid/ test/ (seq.in, seq.out, label)");
+  examples::Args args(argc, argv,
+                      "slot_filling: feed-forward vs LSTM vs BiLSTM taggers, three word encodings, slot F1");
+  const std::string data_dir =
+      args.text("--data", "", "SNIPS-style directory with train/ valid/ test/ (seq.in, seq.out, label)");
   const std::string input_flag = args.text("--input", "all", "onehot|trigram|embedding|all, or a comma list");
   const std::string tagger_flag = args.text("--tagger", "all", "ff|lstm|bilstm|all, or a comma list");
   const bool quick = args.flag("--quick", "small data, embedding input only (a few seconds)");
@@ -608,7 +664,8 @@ int main(int argc, char** argv) {
   cfg.hidden = args.integer("--hidden", real_data ? 128 : 32, "hidden size H of every tagger (per direction)");
   cfg.embedding_dim = args.integer("--emb", real_data ? 100 : 32, "embedding size with --input embedding");
   cfg.min_count = args.integer("--min-count", 2, "words seen fewer times in training map to 'other'");
-  cfg.max_vocab = args.integer("--max-vocab", real_data ? 2000 : 0, "onehot: keep only the most frequent words (0: all)");
+  cfg.max_vocab =
+      args.integer("--max-vocab", real_data ? 2000 : 0, "onehot: keep only the most frequent words (0: all)");
   cfg.trigram_dim = args.integer("--trigram-dim", real_data ? 2048 : 512, "hashed letter-trigram buckets K");
   cfg.lr = args.number("--lr", real_data ? 2e-3 : 1e-2, "Adam learning rate");
   cfg.clip = args.number("--clip", 5, "gradient norm clip");
@@ -622,9 +679,11 @@ int main(int argc, char** argv) {
   std::vector<Kind> kinds;
   Dataset data;
   try {
-    inputs = parse_list<Input>(quick && input_flag == "all" ? "embedding" : input_flag,
-                               {{"onehot", Input::OneHot}, {"trigram", Input::Trigram}, {"embedding", Input::Embedding}}, "--input");
-    kinds = parse_list<Kind>(tagger_flag, {{"ff", Kind::FeedForward}, {"lstm", Kind::LSTM}, {"bilstm", Kind::BiLSTM}}, "--tagger");
+    inputs = parse_list<Input>(
+        quick && input_flag == "all" ? "embedding" : input_flag,
+        {{"onehot", Input::OneHot}, {"trigram", Input::Trigram}, {"embedding", Input::Embedding}}, "--input");
+    kinds = parse_list<Kind>(tagger_flag, {{"ff", Kind::FeedForward}, {"lstm", Kind::LSTM}, {"bilstm", Kind::BiLSTM}},
+                             "--tagger");
     data = real_data ? read_dataset(data_dir) : generate_dataset(sentences, 2002);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "slot_filling: %s\n", e.what());
@@ -657,6 +716,12 @@ int main(int argc, char** argv) {
     demo[1].tags[5] = demo[3].tags[0] = "B-depart";
   }
 
+  if (check) {
+    const bool ok = spans_self_test();
+    std::printf("check: span extraction and F1 on hand-checked cases: %s\n", ok ? "ok" : "FAILED");
+    if (!ok) return 1;
+  }
+
   std::map<std::pair<Kind, Input>, Result> results;
   for (Input input : inputs)
     for (Kind kind : kinds) results[{kind, input}] = run(kind, input, data, cfg, tag_names, demo);
@@ -685,9 +750,10 @@ int main(int argc, char** argv) {
       for (auto& row : rows) row.second[t] += std::string(width - characters(row.second[t]).size(), ' ');
     }
     for (const auto& [name, cells] : rows) {
-      std::printf("  %-12s", name.c_str());
-      for (const auto& cell : cells) std::printf(" %s", cell.c_str());
-      std::printf("\n");
+      std::string line = "  " + name + std::string(12 - std::min<size_t>(12, name.size()), ' ');
+      for (const auto& cell : cells) line += " " + cell;
+      line.erase(line.find_last_not_of(' ') + 1);
+      std::printf("%s\n", line.c_str());
     }
     std::printf("\n");
   }
@@ -713,8 +779,8 @@ int main(int argc, char** argv) {
       const double ff = results[{Kind::FeedForward, input}].test_f1, uni = results[{Kind::LSTM, input}].test_f1,
                    bi = results[{Kind::BiLSTM, input}].test_f1;
       const bool pass = bi > uni && uni >= ff && bi >= 0.9;
-      std::printf("check (%s): BiLSTM %.4f > LSTM %.4f >= feed-forward %.4f, BiLSTM >= 0.9: %s\n", input_name(input), bi,
-                  uni, ff, pass ? "ok" : "FAILED");
+      std::printf("check (%s): BiLSTM %.4f > LSTM %.4f >= feed-forward %.4f, BiLSTM >= 0.9: %s\n", input_name(input),
+                  bi, uni, ff, pass ? "ok" : "FAILED");
       ok = ok && pass;
     }
     if (!ok) return 1;

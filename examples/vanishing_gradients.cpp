@@ -21,8 +21,8 @@
 #include <functional>
 #include <memory>
 #include <string>
-#include <vector>
 #include <unroll/unroll.hpp>
+#include <vector>
 
 #include "common/args.hpp"
 #include "common/plot.hpp"
@@ -106,8 +106,8 @@ int main(int argc, char** argv) {
   args.done();
   if (T < 60) std::printf("note: --check needs T >= 60 to look 50 steps back\n");
 
-  manual_seed(seed);              // parameter initialization
-  Generator data_gen(seed + 1);   // the inputs, shared by every model
+  manual_seed(seed);                            // parameter initialization
+  Generator data_gen(seed + 1);                 // the inputs, shared by every model
   const Tensor x = randn({T, N, I}, data_gen);  // [T, N, I], N(0, 1)
 
   // ---- part 1: the same inputs through five recurrent cells with their usual initialization ----------
@@ -133,8 +133,9 @@ int main(int argc, char** argv) {
   }
   const double rnn_sigma = largest_singular_value(static_cast<layers::RNNCell&>(*models[0].cell).weight_hh);
 
-  std::printf("||dL/dh_t|| / ||dL/dh_T||, L = sum(h_T), T = %lld, H = %lld, N = %lld (tanh RNN: sigma_max(W_hh) = %.3f)\n\n",
-              (long long)T, (long long)H, (long long)N, rnn_sigma);
+  std::printf(
+      "||dL/dh_t|| / ||dL/dh_T||, L = sum(h_T), T = %lld, H = %lld, N = %lld (tanh RNN: sigma_max(W_hh) = %.3f)\n\n",
+      (long long)T, (long long)H, (long long)N, rnn_sigma);
   std::printf("%6s", "T - t");
   for (const auto& m : models) std::printf("  %11s", m.name.c_str());
   std::printf("\n");
@@ -146,7 +147,8 @@ int main(int argc, char** argv) {
   }
 
   std::filesystem::create_directories(out);
-  examples::LinePlot plot("Gradient reaching h_t from a loss on h_T", "T - t (steps back)", "||dL/dh_t|| / ||dL/dh_T||");
+  examples::LinePlot plot("Gradient reaching h_t from a loss on h_T", "T - t (steps back)",
+                          "||dL/dh_t|| / ||dL/dh_T||");
   plot.log_y = true;
   std::vector<double> distance(T);
   for (int64_t k = 0; k < T; ++k) distance[k] = double(k);
@@ -176,7 +178,8 @@ int main(int argc, char** argv) {
     const double sigma = largest_singular_value(cell.weight_hh), rho = spectral_radius(cell.weight_hh);
     std::vector<double> g = gradient_norms(cell, x);
     double largest_step = 0;  // max over t of ||dL/dh_{t-1}|| / ||dL/dh_t||
-    for (size_t k = 0; k + 1 < g.size() && g[k + 1] > 1e-30 * g[0]; ++k) largest_step = std::max(largest_step, g[k + 1] / g[k]);
+    for (size_t k = 0; k + 1 < g.size() && g[k + 1] > 1e-30 * g[0]; ++k)
+      largest_step = std::max(largest_step, g[k + 1] / g[k]);
     const double factor = fitted_factor(g, fit_last);
     const double decay = fit_last >= 50 ? g[0] / g[50] : 0;
     if (target == 0.5) decay_half = decay;

@@ -36,10 +36,10 @@ namespace {
 // ---- data ---------------------------------------------------------------------------------------------
 
 struct Corpus {
-  std::vector<std::string> words;          // id -> word
-  std::map<std::string, int64_t> ids;      // word -> id
-  std::vector<int64_t> train, valid, test; // token ids, one <eos> after every line
-  double source_ppl = 0;                   // generated corpus only: the generating grammar's own test perplexity
+  std::vector<std::string> words;           // id -> word
+  std::map<std::string, int64_t> ids;       // word -> id
+  std::vector<int64_t> train, valid, test;  // token ids, one <eos> after every line
+  double source_ppl = 0;                    // generated corpus only: the generating grammar's own test perplexity
 };
 
 // Reads a whole file; `path.gz` (when `path` itself is absent) is decompressed by the gzip program.
@@ -95,7 +95,8 @@ Corpus read_ptb(const std::string& dir) {
       auto it = c.ids.find(w);
       if (it == c.ids.end()) it = c.ids.find("<unk>");
       if (it == c.ids.end())
-        throw std::runtime_error(std::string("ptb.") + names[s] + ".txt: word '" + w + "' is not in the training vocabulary");
+        throw std::runtime_error(std::string("ptb.") + names[s] + ".txt: word '" + w +
+                                 "' is not in the training vocabulary");
       dest[s]->push_back(it->second);
     }
   return c;
@@ -165,18 +166,27 @@ class Grammar {
   }
 
   Generator gen_;
+  // clang-format off
   const std::vector<std::string> det_sg{"the", "a", "every", "this", "one"};
   const std::vector<std::string> det_pl{"the", "some", "many", "these", "two", "all"};
-  const std::vector<std::string> adjs{"old", "young", "tall", "small", "happy", "quiet", "brave", "clever", "tired", "kind"};
-  const std::vector<std::string> nouns_sg{"dog", "cat", "child", "teacher", "farmer", "doctor", "student", "king", "queen", "pilot",
-                                          "baker", "lawyer", "painter", "horse", "sailor", "writer", "singer", "bird", "friend", "mouse"};
-  const std::vector<std::string> nouns_pl{"dogs", "cats", "children", "teachers", "farmers", "doctors", "students", "kings", "queens", "pilots",
-                                          "bakers", "lawyers", "painters", "horses", "sailors", "writers", "singers", "birds", "friends", "mice"};
-  const std::vector<std::string> vi_sg{"sleeps", "runs", "laughs", "waits", "sings", "smiles", "falls", "swims", "works", "dances"};
-  const std::vector<std::string> vi_pl{"sleep", "run", "laugh", "wait", "sing", "smile", "fall", "swim", "work", "dance"};
-  const std::vector<std::string> vt_sg{"sees", "likes", "follows", "helps", "calls", "knows", "meets", "visits", "watches", "chases"};
-  const std::vector<std::string> vt_pl{"see", "like", "follow", "help", "call", "know", "meet", "visit", "watch", "chase"};
+  const std::vector<std::string> adjs{"old", "young", "tall", "small", "happy", "quiet", "brave", "clever", "tired",
+                                      "kind"};
+  const std::vector<std::string> nouns_sg{"dog", "cat", "child", "teacher", "farmer", "doctor", "student", "king",
+                                          "queen", "pilot", "baker", "lawyer", "painter", "horse", "sailor", "writer",
+                                          "singer", "bird", "friend", "mouse"};
+  const std::vector<std::string> nouns_pl{"dogs", "cats", "children", "teachers", "farmers", "doctors", "students",
+                                          "kings", "queens", "pilots", "bakers", "lawyers", "painters", "horses",
+                                          "sailors", "writers", "singers", "birds", "friends", "mice"};
+  const std::vector<std::string> vi_sg{"sleeps", "runs", "laughs", "waits", "sings", "smiles", "falls", "swims",
+                                       "works", "dances"};
+  const std::vector<std::string> vi_pl{"sleep", "run", "laugh", "wait", "sing", "smile", "fall", "swim", "work",
+                                       "dance"};
+  const std::vector<std::string> vt_sg{"sees", "likes", "follows", "helps", "calls", "knows", "meets", "visits",
+                                       "watches", "chases"};
+  const std::vector<std::string> vt_pl{"see", "like", "follow", "help", "call", "know", "meet", "visit", "watch",
+                                       "chase"};
   const std::vector<std::string> preps{"near", "behind", "with", "for", "beside", "under"};
+  // clang-format on
 };
 
 Corpus generate_corpus(int64_t train_tokens, uint64_t seed) {
@@ -249,11 +259,11 @@ struct LanguageModel : layers::Module {
 
   // ids: [T, N] -> logits [T*N, V]; the state (h, c: [L, N, H]) is carried in and out.
   Tensor forward(const Tensor& ids, layers::State& state) {
-    const Tensor x = embed(ids);               // [T, N, E]
-    auto [y, final_state] = lstm(x, state);    // y: [T, N, H]
+    const Tensor x = embed(ids);             // [T, N, E]
+    auto [y, final_state] = lstm(x, state);  // y: [T, N, H]
     state = final_state;
     const Tensor flat = reshape(y, {-1, y.size(2)});  // [T*N, H]
-    return head(flat);                         // [T*N, V]
+    return head(flat);                                // [T*N, V]
   }
 };
 
@@ -299,7 +309,8 @@ int main(int argc, char** argv) {
   int64_t decay_after = args.integer("--decay-after", -1, "epochs at full lr (default 3; zaremba-small 4)");
   const double clip = args.number("--clip", 5.0, "clip the gradient norm to this");
   const double init_range = args.number("--init", 0.1, "every parameter starts in U(-init, init)");
-  const int64_t corpus_tokens = args.integer("--corpus-tokens", -1, "generated corpus: training tokens (default 100000; quick 60000)");
+  const int64_t corpus_tokens =
+      args.integer("--corpus-tokens", -1, "generated corpus: training tokens (default 100000; quick 60000)");
   const int64_t time_steps = args.integer("--time-steps", 0, "only time this many training steps, estimate an epoch");
   const uint64_t seed = static_cast<uint64_t>(args.integer("--seed", 0, "random seed"));
   const std::string out_dir = args.text("--out", "examples_out", "directory for the SVG/CSV plot");
@@ -317,7 +328,10 @@ int main(int argc, char** argv) {
 
   Corpus corpus;
   try {
-    corpus = data_dir.empty() ? generate_corpus(corpus_tokens > 0 ? corpus_tokens : quick ? 60000 : 100000, 2014)
+    corpus = data_dir.empty() ? generate_corpus(corpus_tokens > 0 ? corpus_tokens
+                                                : quick           ? 60000
+                                                                  : 100000,
+                                                2014)
                               : read_ptb(data_dir);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "word_lm: %s\n", e.what());
@@ -355,10 +369,10 @@ int main(int argc, char** argv) {
     int64_t count = 0;
     for (int64_t step = 0; step < steps; ++step) {
       const int64_t i = step * bptt, T = std::min(bptt, train.rows - 1 - i);
-      state = detached(state);  // truncated BPTT: the graph starts at this window
-      const Tensor logits = model.forward(rows(train, i, T), state);        // [T*N, V]
-      const Tensor targets = reshape(rows(train, i + 1, T), {T * batch});   // [T*N]
-      const Tensor loss = cross_entropy(logits, targets);                   // mean over T*N words
+      state = detached(state);                                        // truncated BPTT: the graph starts at this window
+      const Tensor logits = model.forward(rows(train, i, T), state);  // [T*N, V]
+      const Tensor targets = reshape(rows(train, i + 1, T), {T * batch});  // [T*N]
+      const Tensor loss = cross_entropy(logits, targets);                  // mean over T*N words
       opt.zero_grad();
       // Zaremba et al. sum the loss over the T steps (mean over the batch); the clip applies to that.
       (loss * static_cast<real>(T)).backward();

@@ -3,7 +3,9 @@
 
 #include <atomic>
 #include <cstring>
+#include <exception>
 
+#include "unroll/framework/detail/anomaly.hpp"
 #include "unroll/framework/detail/blas.hpp"
 #include "unroll/framework/detail/check.hpp"
 #include "unroll/framework/ops.hpp"
@@ -79,6 +81,8 @@ bool should_record(const std::vector<Tensor>& inputs) {
 }
 
 void record(Tensor& output, const char* name, std::vector<Tensor> inputs, BackwardFn backward) {
+  if (detail::t_anomaly_enabled) [[unlikely]]  // framework/anomaly.hpp
+    detail::anomaly_check_output(output, name, t_time_step, inputs);
   auto node = std::make_shared<Node>();
   node->name = name;
   node->time_step = t_time_step;
@@ -119,6 +123,8 @@ void BackwardContext::add_grad(int i, Tensor grad) {
   if (!in || !in->requires_grad) return;
   detail::check(grad.shape() == in->shape, "{} backward: gradient for input {} has shape {}, expected {}", node_.name, i,
                 grad.shape(), in->shape);
+  if (detail::t_anomaly_enabled) [[unlikely]]
+    detail::anomaly_check_gradient(grad, node_.name, node_.time_step, i);
   accumulate(in->grad_in_flight, std::move(grad));
 }
 
@@ -131,6 +137,8 @@ void BackwardContext::add_grad_narrow(int i, int axis, int64_t start, const Tens
   for (int d = 0; fits && d < full.size(); ++d) fits = d == axis || piece.shape()[d] == full[d];
   detail::check(fits, "{} backward: gradient slice {} at offset {} of axis {} does not fit input {} of shape {}",
                 node_.name, piece.shape(), start, axis, i, full);
+  if (detail::t_anomaly_enabled) [[unlikely]]
+    detail::anomaly_check_gradient(piece, node_.name, node_.time_step, i);
   Tensor& slot = in->grad_in_flight;
   if (!slot.defined())
     slot = zeros(full);
@@ -168,7 +176,8 @@ void BackwardContext::add_matmul_grad(int i, Tensor a, Tensor grad_c, bool trans
   a = reshape(a, {a.numel() / a.shape().back(), a.shape().back()});
   grad_c = reshape(grad_c, {grad_c.numel() / grad_c.shape().back(), grad_c.shape().back()});
   auto& pending = in->pending_matmul_grad;
-  if (pending && pending->transpose_b != transpose_b) {  // mixed layouts: compute this one right away
+  // Mixed layouts, or anomaly mode (which checks each product as its own gradient): compute it right away.
+  if ((pending && pending->transpose_b != transpose_b) || detail::t_anomaly_enabled) {
     const int64_t m = a.size(0), k = a.size(1), n = grad_c.size(1);
     Tensor grad = empty(in->shape);
     if (!transpose_b)
@@ -284,6 +293,19 @@ void backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& seeds
   NoGradGuard no_grad;  // gradients are plain values; no graph of the backward pass is recorded
   const uint64_t mark = g_pass_counter.fetch_add(1, std::memory_order_relaxed) + 1;
   std::vector<std::shared_ptr<TensorImpl>> order = topological_order(roots, mark);
+  // If a backward function throws (anomaly mode does, by design), drop the partial gradients in flight so
+  // that they cannot leak into the next pass through the same leaves.
+  struct ClearInFlight {
+    const std::vector<std::shared_ptr<TensorImpl>>& order;
+    int exceptions = std::uncaught_exceptions();
+    ~ClearInFlight() {
+      if (std::uncaught_exceptions() <= exceptions) return;
+      for (const auto& impl : order) {
+        impl->grad_in_flight = Tensor();
+        impl->pending_matmul_grad = nullptr;
+      }
+    }
+  } clear_in_flight{order};
   for (size_t r = 0; r < roots.size(); ++r) {
     Tensor seed = seeds[r].defined() ? seeds[r].detach() : ones(roots[r].shape());
     accumulate(roots[r].impl()->grad_in_flight, std::move(seed));

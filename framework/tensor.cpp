@@ -1,5 +1,6 @@
 #include "unroll/framework/tensor.hpp"
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <ostream>
@@ -56,6 +57,8 @@ thread_local BufferCache t_cache;
 
 BufferCache* cache() { return t_cache_destroyed ? nullptr : &t_cache; }
 
+std::atomic<int64_t> g_live_buffers{0};  // Storage objects alive, all threads (live_buffer_count)
+
 }  // namespace
 
 Storage::Storage(int64_t n) : size(n) {
@@ -65,13 +68,16 @@ Storage::Storage(int64_t n) : size(n) {
     data = static_cast<real*>(c->free_blocks[size_class].back());
     c->free_blocks[size_class].pop_back();
     c->total -= bytes;
+    g_live_buffers.fetch_add(1, std::memory_order_relaxed);
     return;
   }
   data = static_cast<real*>(std::aligned_alloc(64, bytes));
   if (!data) throw std::bad_alloc();
+  g_live_buffers.fetch_add(1, std::memory_order_relaxed);
 }
 
 Storage::~Storage() {
+  g_live_buffers.fetch_sub(1, std::memory_order_relaxed);
   int ignored = 0;
   const size_t bytes = class_bytes(static_cast<size_t>(size > 0 ? size : 1) * sizeof(real), ignored);
   BufferCache* c = cache();
@@ -92,12 +98,38 @@ void release_cached_buffers() {
   if (BufferCache* c = cache()) c->release();
 }
 
+int64_t live_buffer_count() { return g_live_buffers.load(std::memory_order_relaxed); }
+
+// ---- size limit --------------------------------------------------------------------------------------
+namespace {
+// The element count of `shape`, or an Error naming `op` and the shape when a dimension is negative or the
+// tensor would exceed kMaxTensorBytes. Zero-size dimensions are ignored while checking, so no dimension
+// product of an existing tensor can overflow int64 (Shape::numel() is then always safe).
+int64_t checked_numel(const char* op, const Shape& shape) {
+  constexpr int64_t max_elements = kMaxTensorBytes / static_cast<int64_t>(sizeof(real));
+  int64_t nominal = 1;  // product of the nonzero dimensions
+  bool zero = false;
+  for (int64_t d : shape) {
+    check(d >= 0, "{}: negative dimension in shape {}", op, shape);
+    if (d == 0) {
+      zero = true;
+      continue;
+    }
+    check(d <= max_elements && nominal <= max_elements / d,
+          "{}: shape {} is too large (over {} bytes of {}-byte elements); refusing to allocate it", op, shape,
+          kMaxTensorBytes, sizeof(real));
+    nominal *= d;
+  }
+  return zero ? 0 : nominal;
+}
+}  // namespace
+
 // ---- creation --------------------------------------------------------------------------------------
 Tensor empty(const Shape& shape) {
-  for (int64_t d : shape) check(d >= 0, "empty: negative dimension in shape {}", shape);
+  const int64_t n = checked_numel("empty", shape);  // refuse absurd sizes before allocating anything
   auto impl = std::make_shared<TensorImpl>();
   impl->shape = shape;
-  impl->storage = std::make_shared<Storage>(shape.numel());
+  impl->storage = std::make_shared<Storage>(n);
   return Tensor(std::move(impl));
 }
 
@@ -117,6 +149,8 @@ Tensor scalar(real value) { return full(Shape{}, value); }
 Tensor arange(real start, real end, real step) {
   check(step != 0, "arange: step must be nonzero");
   const double count = std::ceil((static_cast<double>(end) - start) / step);
+  check(!(count > static_cast<double>(kMaxTensorBytes)), "arange: [{}, {}) in steps of {} is too many elements",
+        start, end, step);
   const int64_t n = count > 0 ? static_cast<int64_t>(count) : 0;
   Tensor t = empty({n});
   for (int64_t i = 0; i < n; ++i) t.data()[i] = static_cast<real>(start + i * static_cast<double>(step));
@@ -126,8 +160,9 @@ Tensor arange(real start, real end, real step) {
 Tensor arange(int64_t end) { return arange(0, static_cast<real>(end), 1); }
 
 Tensor tensor(const std::vector<real>& values, const Shape& shape) {
-  check(static_cast<int64_t>(values.size()) == shape.numel(), "tensor: {} values do not fill shape {} ({} elements)",
-        values.size(), shape, shape.numel());
+  const int64_t n = checked_numel("tensor", shape);
+  check(static_cast<int64_t>(values.size()) == n, "tensor: {} values do not fill shape {} ({} elements)",
+        values.size(), shape, n);
   Tensor t = empty(shape);
   if (!values.empty()) std::memcpy(t.data(), values.data(), values.size() * sizeof(real));
   return t;

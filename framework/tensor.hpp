@@ -39,6 +39,15 @@ struct Storage {
 int64_t cached_buffer_bytes();
 void release_cached_buffers();
 
+// Number of Storage buffers alive on all threads (tensors sharing a buffer count it once; blocks parked
+// in the caches do not count). Tests use it with live_node_count() to prove that graphs and their saved
+// values are freed.
+int64_t live_buffer_count();
+
+// The largest tensor empty() (and so every op) agrees to allocate: 2^40 bytes. Larger shapes, and shapes
+// whose element count overflows, throw Error naming the shape instead of attempting the allocation.
+constexpr int64_t kMaxTensorBytes = int64_t{1} << 40;
+
 class Tensor {
  public:
   Tensor() = default;  // an undefined tensor (like a default torch::Tensor): defined() is false

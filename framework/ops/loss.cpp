@@ -31,7 +31,7 @@ Tensor nll_loss(const Tensor& log_probs, const Tensor& targets, CrossEntropyOpti
   int64_t count = 0;
   for (int64_t i = 0; i < n; ++i) {
     const real t = targets.data()[i];
-    const auto id = static_cast<int64_t>(t);
+    const auto id = std::abs(t) < real(1e18) ? static_cast<int64_t>(t) : int64_t{-1};  // NaN, 1e30: no UB cast
     const bool ignored = id == options.ignore_index && static_cast<real>(id) == t;
     check(ignored || (static_cast<real>(id) == t && id >= 0 && id < classes),
           "nll_loss: target {} at position {} is not a class id in [0, {}) for input {}", t, i, classes, log_probs.shape());

@@ -34,7 +34,7 @@ GemmShape plan(const Shape& a, const Shape& b, bool ta, bool tb) {
   if (b.size() == 2 && !ta) {
     // [..., M, K] x [K, N]: fold every leading dim of A into M (one big GEMM)
     g.batch = 1;
-    g.m = a.numel() / g.a_cols;
+    g.m = Shape(a.begin(), a.end() - 1).numel();  // not numel / K: K may be 0
     g.batched_b = false;
     g.out = a;
     g.out[g.out.size() - 1] = g.n;
@@ -45,7 +45,7 @@ GemmShape plan(const Shape& a, const Shape& b, bool ta, bool tb) {
   for (int i = 0; i + 2 < a.size(); ++i)
     check(a[i] == b[i], "matmul: batch dimensions differ: {} x {}", a, b);
   g.m = ta ? g.a_cols : g.a_rows;
-  g.batch = a.numel() / (g.a_rows * g.a_cols);
+  g.batch = Shape(a.begin(), a.end() - 2).numel();  // not a division: M or K may be 0
   g.batched_b = true;
   g.out = a;
   g.out[g.out.size() - 2] = g.m;
@@ -64,8 +64,8 @@ void batched_gemm(const GemmShape& g, bool ta, bool tb, const real* a, const rea
 
 Tensor matmul(const Tensor& a, const Tensor& b, bool transpose_a, bool transpose_b) {
   const GemmShape g = plan(a.shape(), b.shape(), transpose_a, transpose_b);
-  Tensor out = empty(g.out);
-  batched_gemm(g, transpose_a, transpose_b, a.data(), b.data(), 0, out.data());
+  Tensor out = g.k == 0 ? zeros(g.out) : empty(g.out);  // an empty sum is 0 (and BLAS rejects k = 0)
+  if (g.k > 0) batched_gemm(g, transpose_a, transpose_b, a.data(), b.data(), 0, out.data());
   if (should_record({&a, &b}))
     record(out, "matmul", {a, b}, [g, ta = transpose_a, tb = transpose_b](BackwardContext& c) {
       // C = A'B' with A' = op(A), B' = op(B):  dA' = dC B'^T,  dB' = A'^T dC.
@@ -73,9 +73,9 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool transpose_a, bool transpose
       const real* a = c.input(0).data();
       const real* b = c.input(1).data();
       if (c.needs_grad(0)) {
-        Tensor da = empty(c.input(0).shape);
+        Tensor da = g.n == 0 ? zeros(c.input(0).shape) : empty(c.input(0).shape);  // N = 0: dA sums nothing
         const int64_t a_step = g.a_rows * g.a_cols, b_step = g.batched_b ? g.b_rows * g.b_cols : 0, c_step = g.m * g.n;
-        for (int64_t i = 0; i < g.batch; ++i) {
+        for (int64_t i = 0; g.n > 0 && i < g.batch; ++i) {
           real* dai = da.data() + i * a_step;
           const real *bi = b + i * b_step, *dci = dc + i * c_step;
           if (!ta)  // dA[M, K] = dC[M, N] op(B)^T
@@ -85,14 +85,14 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool transpose_a, bool transpose
         }
         c.add_grad(0, std::move(da));
       }
-      if (c.needs_grad(1) && g.batch == 1 && !ta) {
+      if (c.needs_grad(1) && g.batch == 1 && !ta && g.m > 0 && g.k > 0 && g.n > 0) {
         // B is one matrix (typically a weight shared by every time step): hand the engine A and dC so it
         // can sum all of B's products as one GEMM over the stacked rows once B's gradient is complete
         c.add_matmul_grad(1, detail::as_tensor(c.input(0)), c.grad_output(), tb);
       } else if (c.needs_grad(1)) {
-        Tensor db = empty(c.input(1).shape);
+        Tensor db = g.m == 0 ? zeros(c.input(1).shape) : empty(c.input(1).shape);  // M = 0: dB sums nothing
         const int64_t a_step = g.a_rows * g.a_cols, b_step = g.b_rows * g.b_cols, c_step = g.m * g.n;
-        for (int64_t i = 0; i < g.batch; ++i) {
+        for (int64_t i = 0; g.m > 0 && i < g.batch; ++i) {
           // a shared B (batched_b false, batch 1 after folding) gets the whole [batch*M] product at once
           const real *ai = a + i * a_step, *dci = dc + i * c_step;
           real* dbi = db.data() + (g.batched_b ? i * b_step : 0);

@@ -78,3 +78,21 @@ TEST_CASE("random creation is reproducible under a seed and has the right moment
   Generator copy = a;  // copying a generator copies its state
   CHECK(rand({3}, copy).to_vector() == rand({3}, a).to_vector());
 }
+
+TEST_CASE("absurd sizes are refused with Error before anything is allocated") {
+  const int64_t buffers = live_buffer_count();
+  constexpr int64_t big = int64_t{1} << 40;
+  CHECK_THROWS_WITH_AS(zeros({big, big}), doctest::Contains("empty: shape [1099511627776, 1099511627776] is too large"),
+                       Error);
+  CHECK_THROWS_AS(ones({INT64_MAX}), Error);
+  CHECK_THROWS_AS(empty({int64_t{1} << 32, int64_t{1} << 32}), Error);  // the element count wraps to 0 in int64
+  CHECK_THROWS_AS(full({2, 3, int64_t{1} << 62}, 1), Error);
+  CHECK_THROWS_AS(randn({big}), Error);
+  CHECK_THROWS_AS(tensor({1, 2}, {big, big}), Error);
+  CHECK_THROWS_AS(arange(0, 1e30f), Error);
+  CHECK_THROWS_WITH_AS(zeros({2, -1}), "empty: negative dimension in shape [2, -1]", Error);
+  // a zero-size axis makes an empty tensor, whatever the other axes say, as long as they are sane
+  CHECK(zeros({0, 1000000}).numel() == 0);
+  CHECK_THROWS_AS(zeros({0, big, big}), Error);
+  CHECK(live_buffer_count() == buffers);
+}

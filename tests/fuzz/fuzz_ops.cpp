@@ -1,0 +1,942 @@
+// fuzz_ops: a property-based fuzzer for every public op in framework/ops.hpp and the main layers.
+//
+// Each case draws an op, random shapes (empty tensors, zero-size axes, rank 0 to 8, broadcastable and
+// mismatched pairs), axes (negative and out of range), indices (out of range, negative, fractional, NaN),
+// values (NaN, Inf, 1e30, denormals...), options, and sometimes absurd sizes such as [2^40, 2^40]. It then
+// checks the properties every call must have:
+//   1. it returns, or throws unroll::Error / unroll::IoError; anything else fails, std::bad_alloc included
+//      (an absurd size must be refused with unroll::Error before anything is allocated) and a crash fails
+//      the process (the sanitizer build turns memory errors and undefined behaviour into crashes);
+//   2. every result reads back as many elements as its shape says;
+//   3. backward() from every result that requires grad works (an unroll::Error there is an engine bug,
+//      except an "anomaly:" report when the case turned anomaly mode on), and every leaf's gradient has
+//      the leaf's shape;
+//   4. afterwards, live_node_count() and live_buffer_count() are back where they started (no leak).
+//
+//   fuzz_ops [--seed S] [--time SECONDS] [--iterations N] [--case I] [--corpus FILE] [--verbose]
+//
+// The seed is printed first; a failure prints the case and the command that replays exactly that case
+// (`--seed S --case I --verbose`). tests/fuzz/corpus.txt lists interesting shapes, values and absurd
+// sizes the generator draws from. CTest runs it with a time budget (tests/CMakeLists.txt).
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <limits>
+#include <map>
+#include <random>
+#include <sstream>
+#include <string>
+#include <unroll/unroll.hpp>
+#include <vector>
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/common_interface_defs.h>
+#endif
+
+using namespace unroll;
+
+namespace {
+
+// ---- what to print when the process dies in a case ---------------------------------------------------
+char g_crash_note[8192] = "";  // the current case, kept in a static buffer so a signal handler can print it
+
+void print_crash_note() {
+  const char* head = "\nfuzz_ops: crashed in case: ";
+  [[maybe_unused]] ssize_t r = write(2, head, std::strlen(head));
+  r = write(2, g_crash_note, std::strlen(g_crash_note));
+  r = write(2, "\n", 1);
+}
+
+void on_fatal_signal(int sig) {
+  print_crash_note();
+  std::signal(sig, SIG_DFL);
+  std::raise(sig);
+}
+
+void install_crash_reporting() {
+#if defined(__SANITIZE_ADDRESS__)
+  __sanitizer_set_death_callback(print_crash_note);  // keep the sanitizer's own report and add ours
+#else
+  for (int sig : {SIGSEGV, SIGFPE, SIGBUS, SIGILL, SIGABRT}) std::signal(sig, on_fatal_signal);
+#endif
+}
+
+// ---- corpus ------------------------------------------------------------------------------------------
+struct Corpus {
+  std::vector<Shape> shapes, absurd;
+  std::vector<real> values;
+};
+Corpus g_corpus;
+
+Shape parse_shape(const std::string& text) {
+  Shape s;
+  std::string digits;
+  for (char ch : text + ",") {
+    if (std::isdigit(static_cast<unsigned char>(ch)) || ch == '-') {
+      digits += ch;
+    } else if ((ch == ',' || ch == ']') && !digits.empty()) {
+      s.push_back(std::stoll(digits));
+      digits.clear();
+    }
+  }
+  return s;
+}
+
+void load_corpus(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    std::fprintf(stderr, "fuzz_ops: cannot read corpus %s\n", path.c_str());
+    std::exit(2);
+  }
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    std::istringstream words(line);
+    std::string kind, rest;
+    words >> kind;
+    std::getline(words, rest);
+    if (kind == "shape") g_corpus.shapes.push_back(parse_shape(rest));
+    if (kind == "absurd") g_corpus.absurd.push_back(parse_shape(rest));
+    if (kind == "value") g_corpus.values.push_back(static_cast<real>(std::strtod(rest.c_str(), nullptr)));
+  }
+  if (g_corpus.shapes.empty() || g_corpus.values.empty() || g_corpus.absurd.empty()) {
+    std::fprintf(stderr, "fuzz_ops: corpus %s has no shapes, values or absurd sizes\n", path.c_str());
+    std::exit(2);
+  }
+}
+
+// ---- randomness (portable: only raw mt19937_64 bits, no std distributions) ---------------------------
+class Rng {
+ public:
+  explicit Rng(uint64_t seed) : bits_(seed) {}
+  uint64_t bits() { return bits_(); }
+  int64_t between(int64_t lo, int64_t hi) {  // inclusive
+    return lo + static_cast<int64_t>(bits_() % static_cast<uint64_t>(hi - lo + 1));
+  }
+  double unit() { return static_cast<double>(bits_() >> 11) * 0x1.0p-53; }
+  bool chance(double p) { return unit() < p; }
+  double normal() {  // Box-Muller
+    const double u = unit() + 1e-300, v = unit();
+    return std::sqrt(-2 * std::log(u)) * std::cos(6.283185307179586 * v);
+  }
+  template <class T>
+  const T& pick(const std::vector<T>& v) {
+    return v[static_cast<size_t>(between(0, static_cast<int64_t>(v.size()) - 1))];
+  }
+
+ private:
+  std::mt19937_64 bits_;
+};
+
+uint64_t mix(uint64_t x) {  // splitmix64 finalizer: one well-spread seed per case
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+std::string str(const Shape& s) { return to_string(s); }
+
+// ---- one case ----------------------------------------------------------------------------------------
+struct Case {
+  Rng rng;
+  std::string note;            // what the case did so far (printed on failure)
+  std::vector<Tensor> leaves;  // inputs that require grad
+  // Modules made by the case live until after its backward, as in a user's program (a checkpointed
+  // unroll_cell re-runs its cell during backward).
+  std::vector<std::shared_ptr<void>> modules;
+  bool anomaly = false;
+
+  template <class M, class... Args>
+  M& module(Args&&... args) {
+    auto m = std::make_shared<M>(std::forward<Args>(args)...);
+    modules.push_back(m);
+    return *m;
+  }
+
+  explicit Case(uint64_t seed) : rng(seed) {}
+
+  void log(const std::string& text) {
+    note += text;
+    std::snprintf(g_crash_note, sizeof g_crash_note, "%s", note.c_str());
+  }
+
+  // A random shape: a third from the corpus, the rest rank 0..4 with small (often 0 or 1) dims.
+  Shape shape(int max_rank = 4) {
+    if (rng.chance(0.3)) {
+      const Shape& s = rng.pick(g_corpus.shapes);
+      if (s.size() <= max_rank || rng.chance(0.3)) return s;
+    }
+    const int64_t rank = rng.between(0, max_rank);
+    Shape s;
+    for (int64_t i = 0; i < rank; ++i) s.push_back(dim());
+    return s;
+  }
+  int64_t dim() {
+    const int64_t r = rng.between(0, 19);
+    return r == 0 ? 0 : r < 5 ? 1 : r < 17 ? rng.between(2, 4) : rng.between(5, 9);
+  }
+  // Usually the same shape, often a broadcastable variant, sometimes anything.
+  Shape like(const Shape& s) {
+    const double r = rng.unit();
+    if (r < 0.45) return s;
+    if (r < 0.8) {
+      Shape out;
+      const int drop = s.size() > 0 && rng.chance(0.3) ? static_cast<int>(rng.between(0, s.size())) : 0;
+      for (int i = drop; i < s.size(); ++i) out.push_back(rng.chance(0.3) ? 1 : s[i]);
+      if (out.size() < Shape::kMaxRank && rng.chance(0.1)) out.insert(0, rng.between(1, 3));
+      return out;
+    }
+    return shape();
+  }
+  Shape absurd() {
+    if (rng.chance(0.6)) return rng.pick(g_corpus.absurd);
+    Shape s;
+    const int64_t rank = rng.between(1, 4);
+    for (int64_t i = 0; i < rank; ++i) s.push_back(rng.between(1, 3));
+    s[static_cast<int>(rng.between(0, rank - 1))] = int64_t{1} << rng.between(39, 62);
+    return s;
+  }
+  int axis(int rank) {
+    if (rank > 0 && rng.chance(0.85)) return static_cast<int>(rng.between(-rank, rank - 1));
+    return static_cast<int>(rng.between(-rank - 3, rank + 2));
+  }
+  real value() {
+    if (rng.chance(0.1)) return rng.pick(g_corpus.values);
+    return static_cast<real>(rng.normal() * (rng.chance(0.1) ? 100 : 1));
+  }
+
+  // Values for a tensor: mostly normal, sometimes scaled far up or down, sometimes with specials.
+  Tensor values(const Shape& s, bool* special_out = nullptr) {
+    Tensor t = empty(s);
+    const double scale = rng.chance(0.8) ? 1 : rng.chance(0.5) ? 1e-3 : 1e4;
+    const bool special = rng.chance(0.12);
+    for (int64_t i = 0, n = t.numel(); i < n; ++i)
+      t.data()[i] = special && rng.chance(0.3) ? rng.pick(g_corpus.values)
+                                               : static_cast<real>(rng.normal() * scale);
+    if (special_out) *special_out = special;
+    return t;
+  }
+  // An op input: random values; usually a leaf that requires grad.
+  Tensor input(const Shape& s, const char* name, double grad_chance = 0.65) {
+    bool special = false;
+    Tensor t = values(s, &special);
+    const bool grad = rng.chance(grad_chance);
+    if (grad) {
+      t.requires_grad_();
+      leaves.push_back(t);
+    }
+    log(fmt_input(name, t, special));
+    return t;
+  }
+  std::string fmt_input(const char* name, const Tensor& t, bool special) {
+    return std::string(" ") + name + "=" + str(t.shape()) + (t.requires_grad() ? "{grad}" : "") +
+           (special ? "{special values}" : "");
+  }
+  // Integral positions in [0, limit), sometimes out of range, negative, fractional or NaN.
+  Tensor index(const Shape& s, int64_t limit, const char* name) {
+    Tensor t = empty(s);
+    const bool bad = rng.chance(0.12);
+    for (int64_t i = 0, n = t.numel(); i < n; ++i) {
+      real v = limit > 0 ? static_cast<real>(rng.between(0, limit - 1)) : 0;
+      if (bad && rng.chance(0.4)) {
+        const int64_t kind = rng.between(0, 4);
+        v = kind == 0 ? static_cast<real>(limit) : kind == 1 ? -1 : kind == 2 ? v + real(0.5)
+            : kind == 3 ? std::numeric_limits<real>::quiet_NaN() : real(1e30);
+      }
+      t.data()[i] = v;
+    }
+    log(std::string(" ") + name + "=" + str(s) + "<" + std::to_string(limit) + (bad ? "{bad}" : ""));
+    return t;
+  }
+  int64_t integer(int64_t lo, int64_t hi, const char* name) {
+    const int64_t v = rng.between(lo, hi);
+    log(std::string(" ") + name + "=" + std::to_string(v));
+    return v;
+  }
+  bool flag(const char* name) {
+    const bool v = rng.chance(0.5);
+    log(std::string(" ") + name + "=" + (v ? "1" : "0"));
+    return v;
+  }
+  real scalar_value(const char* name) {
+    const real v = value();
+    log(std::string(" ") + name + "=" + fmt_real(v));
+    return v;
+  }
+  static std::string fmt_real(real v) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.9g", static_cast<double>(v));
+    return buf;
+  }
+  int logged_axis(int rank, const char* name = "axis") {
+    const int a = axis(rank);
+    log(std::string(" ") + name + "=" + std::to_string(a));
+    return a;
+  }
+  Shape logged_shape(const Shape& s, const char* name) {
+    log(std::string(" ") + name + "=" + str(s));
+    return s;
+  }
+};
+
+using Outputs = std::vector<Tensor>;
+using Runner = std::function<Outputs(Case&)>;
+
+// ---- the ops -----------------------------------------------------------------------------------------
+std::vector<std::pair<std::string, Runner>> make_runners() {
+  std::vector<std::pair<std::string, Runner>> r;
+  auto reg = [&r](std::string name, Runner f) { r.emplace_back(std::move(name), std::move(f)); };
+
+  // elementwise, binary (broadcasting)
+  using Binary = Tensor (*)(const Tensor&, const Tensor&);
+  for (auto [name, f] : std::vector<std::pair<const char*, Binary>>{
+           {"add", &unroll::add}, {"sub", &unroll::sub}, {"mul", &unroll::mul}, {"div", &unroll::div}, {"pow_tensor", static_cast<Binary>(&unroll::pow)}}) {
+    reg(name, [f](Case& c) {
+      const Tensor a = c.input(c.shape(), "a");
+      const Tensor b = c.input(c.like(a.shape()), "b");
+      return Outputs{f(a, b)};
+    });
+  }
+  reg("scalar_operators", [](Case& c) {
+    const Tensor a = c.input(c.shape(), "a");
+    const real s = c.scalar_value("s");
+    return Outputs{a + s, s + a, a - s, s - a, a * s, s * a, a / s, s / a, -a};
+  });
+  // elementwise, unary
+  using Unary = Tensor (*)(const Tensor&);
+  for (auto [name, f] : std::vector<std::pair<const char*, Unary>>{{"neg", &unroll::neg},
+                                                                   {"exp", &unroll::exp},
+                                                                   {"log", &unroll::log},
+                                                                   {"sqrt", &unroll::sqrt},
+                                                                   {"abs", &unroll::abs},
+                                                                   {"tanh", &unroll::tanh},
+                                                                   {"sigmoid", &unroll::sigmoid},
+                                                                   {"relu", &unroll::relu},
+                                                                   {"clone", &unroll::clone}}) {
+    reg(name, [f](Case& c) { return Outputs{f(c.input(c.shape(), "x"))}; });
+  }
+  reg("pow_scalar", [](Case& c) {
+    const Tensor x = c.input(c.shape(), "x");
+    const std::vector<real> exponents = {0, 1, 2, 3, -1, 0.5, -0.5, 1e30, std::numeric_limits<real>::quiet_NaN()};
+    const real e = c.rng.chance(0.8) ? c.rng.pick(exponents) : c.value();
+    c.log(" exponent=" + Case::fmt_real(e));
+    return Outputs{pow(x, e)};
+  });
+  reg("clamp", [](Case& c) {
+    const Tensor x = c.input(c.shape(), "x");
+    const real lo = c.scalar_value("min"), hi = c.rng.chance(0.8) ? lo + std::abs(c.value()) : c.scalar_value("max");
+    c.log(" max=" + Case::fmt_real(hi));
+    return Outputs{clamp(x, lo, hi)};
+  });
+  reg("where", [](Case& c) {
+    const Tensor a = c.input(c.shape(), "a");
+    const Tensor b = c.input(c.like(a.shape()), "b");
+    Tensor cond = c.index(c.like(a.shape()), 2, "condition");
+    return Outputs{where(cond, a, b)};
+  });
+  reg("masked_fill", [](Case& c) {
+    const Tensor x = c.input(c.shape(), "x");
+    const Tensor mask = c.index(c.like(x.shape()), 2, "mask");
+    return Outputs{masked_fill(x, mask, c.scalar_value("value"))};
+  });
+
+  // linear algebra
+  reg("matmul", [](Case& c) {
+    const bool ta = c.flag("ta"), tb = c.flag("tb");
+    const int64_t m = c.dim(), k = c.dim(), n = c.dim();
+    Shape a = ta ? Shape{k, m} : Shape{m, k};
+    Shape b = tb ? Shape{n, k} : Shape{k, n};
+    const int64_t form = c.rng.between(0, 3);
+    if (form == 1) {  // leading dims folded into M
+      a.insert(0, c.dim());
+      if (c.rng.chance(0.5)) a.insert(0, c.dim());
+    } else if (form == 2) {  // batched
+      const int64_t batch = c.dim();
+      a.insert(0, batch);
+      b.insert(0, c.rng.chance(0.9) ? batch : c.dim());
+    } else if (form == 3) {  // anything
+      a = c.shape();
+      b = c.shape();
+    }
+    if (c.rng.chance(0.1)) b[b.size() > 0 ? c.rng.between(0, b.size() - 1) : 0] += 1;  // mismatch
+    return Outputs{matmul(c.input(a, "a"), c.input(b, "b"), ta, tb)};
+  });
+  reg("linear", [](Case& c) {
+    const int64_t in = c.dim(), out = c.dim();
+    Shape xs = c.shape(3);
+    if (c.rng.chance(0.85)) {
+      if (xs.size() == 0) xs.push_back(in);
+      xs[xs.size() - 1] = in;
+    }
+    const Tensor x = c.input(xs, "x");
+    const Tensor w = c.input(c.rng.chance(0.9) ? Shape{out, in} : c.shape(), "weight");
+    const Tensor b = c.rng.chance(0.3) ? Tensor() : c.input(c.rng.chance(0.9) ? Shape{out} : c.shape(), "bias");
+    return Outputs{linear(x, w, b)};
+  });
+
+  // shape
+  reg("reshape", [](Case& c) {
+    const Tensor x = c.input(c.shape(), "x");
+    Shape target;
+    const double r = c.rng.unit();
+    if (r < 0.3) {
+      target = {x.numel()};
+    } else if (r < 0.5) {
+      target = {-1};
+      if (x.numel() > 0 && x.numel() % 2 == 0) target = {2, -1};
+    } else if (r < 0.6) {
+      target = c.absurd();
+    } else if (r < 0.7) {
+      target = {0, -1};
+    } else {
+      target = c.shape();
+      if (target.size() > 0 && c.rng.chance(0.3)) target[static_cast<int>(c.rng.between(0, target.size() - 1))] = -1;
+    }
+    c.logged_shape(target, "shape");
+    return Outputs{reshape(x, target)};
+  });
+  reg("flatten", [](Case& c) {
+    const Tensor x = c.input(c.shape(), "x");
+    const int s = c.logged_axis(x.dim(), "start"), e = c.logged_axis(x.dim(), "end");
+    return Outputs{flatten(x, s, e)};
+  });
+  reg("unsqueeze", [](Case& c) {
+    const Tensor x = c.input(c.shape(8), "x");
+    return Outputs{unsqueeze(x, c.logged_axis(x.dim() + 1))};
+  });
+  reg("squeeze", [](Case& c) {
+    const Tensor x = c.input(c.shape(), "x");
+    return Outputs{squeeze(x, c.logged_axis(x.dim()))};
+  });
+  reg("permute", [](Case& c) {
+    const Tensor x = c.input(c.shape(), "x");
+    std::vector<int> axes(x.dim());
+    for (int i = 0; i < x.dim(); ++i) axes[i] = i;
+    for (int i = x.dim() - 1; i > 0; --i) std::swap(axes[i], axes[c.rng.between(0, i)]);
+    if (c.rng.chance(0.15)) {
+      if (!axes.empty() && c.rng.chance(0.5)) axes[0] = c.axis(x.dim());
+      else axes.push_back(c.axis(x.dim()));
+    }
+    std::string list;
+    for (int a : axes) list += std::to_string(a) + ",";
+    c.log(" axes=" + list);
+    return Outputs{permute(x, axes)};
+  });
+  reg("transpose", [](Case& c) {
+    const Tensor x = c.input(c.shape(), "x");
+    return Outputs{transpose(x, c.logged_axis(x.dim()), c.logged_axis(x.dim()))};
+  });
+  reg("narrow", [](Case& c) {
+    const Tensor x = c.input(c.shape(), "x");
+    const int a = c.logged_axis(x.dim());
+    const int64_t n = x.dim() > 0 ? x.shape()[((a % x.dim()) + x.dim()) % x.dim()] : 0;
+    const int64_t start = c.integer(-n - 2, n + 2, "start"), length = c.integer(-1, n + 1, "length");
+    return Outputs{narrow(x, a, start, length)};
+  });
+  reg("slice", [](Case& c) {
+    const Tensor x = c.input(c.shape(), "x");
+    const int a = c.logged_axis(x.dim());
+    const int64_t start = c.integer(-6, 6, "start"), end = c.integer(-6, 8, "end");
+    const int64_t step = c.rng.chance(0.9) ? c.integer(1, 3, "step") : c.integer(-2, 0, "step");
+    return Outputs{slice(x, a, start, end, step)};
+  });
+  reg("concat", [](Case& c) {
+    const Shape s = c.shape();
+    const int a = c.logged_axis(s.size());
+    std::vector<Tensor> xs;
+    const int64_t count = c.rng.between(c.rng.chance(0.05) ? 0 : 1, 3);
+    for (int64_t i = 0; i < count; ++i) {
+      Shape si = s;
+      if (si.size() > 0 && c.rng.chance(0.8)) si[((a % si.size()) + si.size()) % si.size()] = c.dim();
+      else if (c.rng.chance(0.3)) si = c.shape();
+      xs.push_back(c.input(si, "x"));
+    }
+    return Outputs{concat(xs, a)};
+  });
+  reg("stack", [](Case& c) {
+    const Shape s = c.shape(7);
+    std::vector<Tensor> xs;
+    const int64_t count = c.rng.between(c.rng.chance(0.05) ? 0 : 1, 3);
+    for (int64_t i = 0; i < count; ++i) xs.push_back(c.input(c.rng.chance(0.9) ? s : c.shape(), "x"));
+    return Outputs{stack(xs, c.logged_axis(s.size() + 1))};
+  });
+  reg("split", [](Case& c) {
+    const Tensor x = c.input(c.shape(), "x");
+    const int a = c.logged_axis(x.dim());
+    if (c.rng.chance(0.5)) return split(x, c.integer(-1, 4, "split_size"), a);
+    std::vector<int64_t> sizes;
+    const int64_t n = x.dim() > 0 ? x.shape()[((a % x.dim()) + x.dim()) % x.dim()] : 0;
+    int64_t left = n;
+    while (left > 0 && sizes.size() < 8) {
+      sizes.push_back(c.rng.between(0, left));
+      left -= sizes.back();
+    }
+    if (c.rng.chance(0.2)) sizes.push_back(c.rng.between(-1, 2));
+    std::string list;
+    for (int64_t s : sizes) list += std::to_string(s) + ",";
+    c.log(" sizes=" + list);
+    return split(x, sizes, a);
+  });
+  reg("chunk", [](Case& c) {
+    const Tensor x = c.input(c.shape(), "x");
+    return chunk(x, c.integer(-1, 5, "chunks"), c.logged_axis(x.dim()));
+  });
+  reg("unbind", [](Case& c) {
+    const Tensor x = c.input(c.shape(), "x");
+    return unbind(x, c.logged_axis(x.dim()));
+  });
+  reg("flip", [](Case& c) {
+    const Tensor x = c.input(c.shape(), "x");
+    return Outputs{flip(x, c.logged_axis(x.dim()))};
+  });
+  reg("expand", [](Case& c) {
+    const Tensor x = c.input(c.shape(), "x");
+    Shape target;
+    const double r = c.rng.unit();
+    if (r < 0.5) {  // a valid broadcast target
+      target = x.shape();
+      for (int i = 0; i < target.size(); ++i)
+        if (target[i] == 1 && c.rng.chance(0.5)) target[i] = c.dim();
+      if (target.size() < Shape::kMaxRank && c.rng.chance(0.4)) target.insert(0, c.dim());
+      if (target.size() > 0 && c.rng.chance(0.2)) target[target.size() - 1] = -1;
+    } else if (r < 0.62 && x.dim() < Shape::kMaxRank) {  // a valid target, but absurdly large
+      target = x.shape();
+      target.insert(0, int64_t{1} << c.rng.between(40, 62));
+    } else {
+      target = c.shape();
+    }
+    return Outputs{expand(x, c.logged_shape(target, "shape"))};
+  });
+
+  // indexing
+  reg("index_select", [](Case& c) {
+    const Tensor x = c.input(c.shape(), "x");
+    const int a = c.logged_axis(x.dim());
+    const int64_t n = x.dim() > 0 ? x.shape()[((a % x.dim()) + x.dim()) % x.dim()] : 1;
+    const Shape is = c.rng.chance(0.9) ? Shape{c.dim()} : c.shape();
+    return Outputs{index_select(x, a, c.index(is, n, "index"))};
+  });
+  reg("embedding", [](Case& c) {
+    const Tensor w = c.input(c.rng.chance(0.9) ? Shape{c.dim(), c.dim()} : c.shape(), "weight");
+    const int64_t v = w.dim() > 0 ? w.shape()[0] : 1;
+    return Outputs{embedding(w, c.index(c.shape(c.rng.chance(0.05) ? 8 : 3), v, "indices"))};
+  });
+  reg("gather", [](Case& c) {
+    const Tensor x = c.input(c.shape(), "x");
+    const int a = c.logged_axis(x.dim());
+    Shape is = x.shape();
+    for (int i = 0; i < is.size(); ++i) is[i] = c.rng.between(0, is[i] + (c.rng.chance(0.1) ? 2 : 0));
+    if (c.rng.chance(0.1)) is = c.shape();
+    const int64_t n = x.dim() > 0 ? x.shape()[((a % x.dim()) + x.dim()) % x.dim()] : 1;
+    return Outputs{gather(x, a, c.index(is, n, "index"))};
+  });
+
+  // reductions
+  reg("sum_all", [](Case& c) { return Outputs{sum(c.input(c.shape(), "x"))}; });
+  reg("mean_all", [](Case& c) { return Outputs{mean(c.input(c.shape(), "x"))}; });
+  reg("max_all", [](Case& c) { return Outputs{max(c.input(c.shape(), "x"))}; });
+  for (const bool is_mean : {false, true}) {
+    reg(is_mean ? "mean_axes" : "sum_axes", [is_mean](Case& c) {
+      const Tensor x = c.input(c.shape(), "x");
+      std::vector<int> axes;
+      const int64_t count = c.rng.between(0, std::min(3, x.dim() + 1));
+      std::string list;
+      for (int64_t i = 0; i < count; ++i) {
+        axes.push_back(c.axis(x.dim()));
+        list += std::to_string(axes.back()) + ",";
+      }
+      c.log(" axes=" + list);
+      const bool keep = c.flag("keepdim");
+      return Outputs{is_mean ? mean(x, axes, keep) : sum(x, axes, keep)};
+    });
+  }
+  reg("max_axis", [](Case& c) {
+    const Tensor x = c.input(c.shape(), "x");
+    const int a = c.logged_axis(x.dim());
+    return Outputs{max(x, a, c.flag("keepdim"))};
+  });
+  reg("argmax", [](Case& c) {
+    const Tensor x = c.input(c.shape(), "x");
+    const int a = c.logged_axis(x.dim());
+    return Outputs{argmax(x, a, c.flag("keepdim"))};
+  });
+  reg("log_softmax", [](Case& c) {
+    const Tensor x = c.input(c.shape(), "x");
+    return Outputs{log_softmax(x, c.logged_axis(x.dim()))};
+  });
+  reg("softmax", [](Case& c) {
+    const Tensor x = c.input(c.shape(), "x");
+    return Outputs{softmax(x, c.logged_axis(x.dim()))};
+  });
+
+  // losses
+  for (const bool ce : {false, true}) {
+    reg(ce ? "cross_entropy" : "nll_loss", [ce](Case& c) {
+      const int64_t n = c.dim(), classes = c.dim();
+      const Tensor x = c.input(c.rng.chance(0.9) ? Shape{n, classes} : c.shape(), "input");
+      Tensor t = c.index(c.rng.chance(0.9) ? Shape{n} : c.shape(), classes, "targets");
+      CrossEntropyOptions options;
+      options.reduction = static_cast<Reduction>(c.integer(0, 2, "reduction"));
+      if (c.rng.chance(0.3)) {
+        options.ignore_index = c.integer(-2, classes, "ignore_index");
+        if (n > 0 && c.rng.chance(0.5)) t.data()[0] = static_cast<real>(options.ignore_index);
+      }
+      return Outputs{ce ? cross_entropy(x, t, options) : nll_loss(x, t, options)};
+    });
+  }
+  reg("mse_loss", [](Case& c) {
+    const Tensor a = c.input(c.shape(), "input");
+    const Tensor b = c.input(c.rng.chance(0.9) ? a.shape() : c.shape(), "target");
+    return Outputs{mse_loss(a, b, static_cast<Reduction>(c.integer(0, 2, "reduction")))};
+  });
+  reg("binary_cross_entropy_with_logits", [](Case& c) {
+    const Tensor a = c.input(c.shape(), "logits");
+    const Tensor b = c.input(c.rng.chance(0.9) ? a.shape() : c.shape(), "targets");
+    return Outputs{binary_cross_entropy_with_logits(a, b, static_cast<Reduction>(c.integer(0, 2, "reduction")))};
+  });
+
+  // random
+  reg("random", [](Case& c) {
+    Generator gen(c.rng.bits());
+    const Shape s = c.rng.chance(0.08) ? c.absurd() : c.shape();
+    c.logged_shape(s, "shape");
+    const real a = c.scalar_value("a"), b = c.scalar_value("b");
+    switch (c.integer(0, 3, "which")) {
+      case 0: return Outputs{rand(s, gen), randn(s, gen)};
+      case 1: return Outputs{uniform(s, a, b, gen)};
+      case 2: return Outputs{normal(s, a, b, gen)};
+      default: return Outputs{uniform(s, std::min(a, b), std::max(a, b))};
+    }
+  });
+  reg("dropout", [](Case& c) {
+    const Tensor x = c.input(c.shape(), "x");
+    const std::vector<real> ps = {0, 0.5, 1, 0.999f, -0.1f, 1.5, std::numeric_limits<real>::quiet_NaN()};
+    const real p = c.rng.pick(ps);
+    c.log(" p=" + Case::fmt_real(p));
+    Generator gen(c.rng.bits());
+    return Outputs{dropout(x, p, c.flag("training"), gen)};
+  });
+
+  // creation
+  reg("creation", [](Case& c) {
+    const Shape s = c.rng.chance(0.15) ? c.absurd() : c.shape();
+    c.logged_shape(s, "shape");
+    switch (c.integer(0, 5, "which")) {
+      case 0: return Outputs{empty(s), zeros(s), ones(s)};
+      case 1: return Outputs{full(s, c.value())};
+      case 2: {
+        const Tensor x = c.input(c.shape(), "x");
+        return Outputs{zeros_like(x), ones_like(x), scalar(c.value())};
+      }
+      case 3: {
+        std::vector<real> values(static_cast<size_t>(c.rng.between(0, 12)));
+        for (real& v : values) v = c.value();
+        c.log(" values=" + std::to_string(values.size()));
+        return Outputs{tensor(values, s)};
+      }
+      case 4: {
+        const std::vector<real> edges = {0, 1, -1, 5, 1e30, -1e30, std::numeric_limits<real>::infinity(),
+                                         std::numeric_limits<real>::quiet_NaN(), 0.1f};
+        const real start = c.rng.pick(edges), end = c.rng.pick(edges), step = c.rng.pick(edges);
+        c.log(" arange(" + Case::fmt_real(start) + ", " + Case::fmt_real(end) + ", " + Case::fmt_real(step) + ")");
+        return Outputs{arange(start, end, step)};
+      }
+      default: return Outputs{arange(c.integer(-3, 10, "end"))};
+    }
+  });
+  reg("tensor_access", [](Case& c) {
+    Tensor x = c.input(c.shape(), "x");
+    std::vector<int64_t> idx;
+    for (int i = 0; i < x.dim() + (c.rng.chance(0.1) ? 1 : 0); ++i)
+      idx.push_back(c.rng.between(-4, i < x.dim() ? x.shape()[i] + 1 : 3));
+    c.log(" accessors");
+    (void)x.to_string();
+    (void)x.to_vector();
+    (void)x.size(c.axis(x.dim()));
+    if (c.rng.chance(0.3)) (void)x.item();
+    switch (idx.size()) {  // at() takes an initializer_list
+      case 0: (void)x.at({}); break;
+      case 1: (void)x.at({idx[0]}); break;
+      case 2: (void)x.at({idx[0], idx[1]}); break;
+      case 3: (void)x.at({idx[0], idx[1], idx[2]}); break;
+      case 4: (void)x.at({idx[0], idx[1], idx[2], idx[3]}); break;
+      default: (void)x.at({idx[0], idx[1], idx[2], idx[3], idx[4]}); break;
+    }
+    return Outputs{x.t()};
+  });
+  reg("graph_tools", [](Case& c) {
+    const Tensor x = c.input(c.shape(), "x", 0.9);
+    Outputs outs = checkpoint(
+        [](const std::vector<Tensor>& in) { return std::vector<Tensor>{tanh(in[0]) * 2 + in[0]}; }, {x});
+    if (outs[0].requires_grad()) (void)to_dot(outs[0]);
+    return outs;
+  });
+
+  // layers
+  reg("Linear", [](Case& c) {
+    const bool huge = c.rng.chance(0.05);
+    const int64_t in = huge ? int64_t{1} << 40 : c.integer(-1, 5, "in"), out = huge ? 3 : c.integer(-1, 5, "out");
+    if (huge) c.log(" in=2^40");
+    auto& lin = c.module<layers::Linear>(layers::LinearOptions{.in_features = in, .out_features = out, .bias = c.flag("bias")});
+    Shape xs = c.shape(3);
+    if (c.rng.chance(0.85)) {
+      if (xs.size() == 0) xs.push_back(in);
+      xs[xs.size() - 1] = in;
+    }
+    Outputs outs{lin(c.input(xs, "x"))};
+    for (const Tensor& p : lin.parameters()) c.leaves.push_back(p);
+    return outs;
+  });
+  reg("Embedding", [](Case& c) {
+    const bool huge = c.rng.chance(0.05);
+    const int64_t v = huge ? int64_t{1} << 40 : c.integer(-1, 6, "V"), d = huge ? int64_t{1} << 40 : c.integer(-1, 4, "D");
+    if (huge) c.log(" V=D=2^40");
+    const int64_t pad = c.rng.chance(0.7) ? -1 : c.integer(-2, v + 1, "padding_idx");
+    auto& emb = c.module<layers::Embedding>(layers::EmbeddingOptions{.num_embeddings = v, .embedding_dim = d, .padding_idx = pad});
+    Outputs outs{emb(c.index(c.shape(3), v, "indices"))};
+    c.leaves.push_back(emb.weight);
+    return outs;
+  });
+  reg("Dropout", [](Case& c) {
+    const std::vector<real> ps = {0, 0.3f, 1, -0.5f, 2, std::numeric_limits<real>::quiet_NaN()};
+    const real p = c.rng.pick(ps);
+    c.log(" p=" + Case::fmt_real(p));
+    auto& drop = c.module<layers::Dropout>(p);
+    if (c.flag("eval")) drop.eval();
+    return Outputs{drop(c.input(c.shape(), "x"))};
+  });
+  reg("cell", [](Case& c) {
+    const int64_t in = c.integer(0, 4, "input_size"), hidden = c.integer(0, 4, "hidden_size");
+    const bool bias = c.flag("bias");
+    std::shared_ptr<layers::Cell> cell;
+    switch (c.integer(0, 3, "kind")) {
+      case 0: cell = std::make_shared<layers::RNNCell>(layers::RNNCellOptions{.input_size = in, .hidden_size = hidden, .bias = bias}); break;
+      case 1: cell = std::make_shared<layers::RNNCell>(layers::RNNCellOptions{
+                  .input_size = in, .hidden_size = hidden, .bias = bias, .nonlinearity = layers::Nonlinearity::ReLU});
+        break;
+      case 2: cell = std::make_shared<layers::LSTMCell>(layers::LSTMCellOptions{.input_size = in, .hidden_size = hidden, .bias = bias}); break;
+      default: cell = std::make_shared<layers::GRUCell>(layers::GRUCellOptions{.input_size = in, .hidden_size = hidden, .bias = bias}); break;
+    }
+    c.modules.push_back(cell);
+    const int64_t n = c.dim();
+    const Tensor x = c.input(c.rng.chance(0.85) ? Shape{n, in} : c.shape(), "x");
+    layers::State state;
+    if (c.rng.chance(0.5)) {
+      state.h = c.input(c.rng.chance(0.85) ? Shape{n, hidden} : c.shape(), "h");
+      if (c.rng.chance(0.6)) state.c = c.input(c.rng.chance(0.85) ? Shape{n, hidden} : c.shape(), "c");
+    }
+    for (const Tensor& p : cell->parameters()) c.leaves.push_back(p);
+    const layers::State next = state.h.defined() ? (*cell)(x, state) : (*cell)(x);
+    return Outputs{next.h, next.c};
+  });
+  reg("recurrent_module", [](Case& c) {
+    const int64_t in = c.integer(0, 4, "input_size"), hidden = c.integer(0, 4, "hidden_size");
+    const int64_t layers_n = c.integer(c.rng.chance(0.05) ? -1 : 1, 3, "num_layers");
+    const bool bidir = c.flag("bidirectional"), batch_first = c.flag("batch_first"), bias = c.flag("bias");
+    const std::vector<real> dropouts = {0, 0.3f, -0.1f, 1};
+    const real p = c.rng.pick(dropouts);
+    c.log(" dropout=" + Case::fmt_real(p));
+    std::shared_ptr<layers::RecurrentNetwork> net;
+    const int64_t kind = c.integer(0, 2, "kind");
+    if (kind == 0)
+      net = std::make_shared<layers::LSTM>(layers::LSTMOptions{.input_size = in, .hidden_size = hidden, .num_layers = layers_n,
+                                                               .bias = bias, .batch_first = batch_first, .dropout = p,
+                                                               .bidirectional = bidir});
+    else if (kind == 1)
+      net = std::make_shared<layers::GRU>(layers::GRUOptions{.input_size = in, .hidden_size = hidden, .num_layers = layers_n,
+                                                             .bias = bias, .batch_first = batch_first, .dropout = p,
+                                                             .bidirectional = bidir});
+    else
+      net = std::make_shared<layers::RNN>(layers::RNNOptions{.input_size = in, .hidden_size = hidden, .num_layers = layers_n,
+                                                             .bias = bias, .batch_first = batch_first, .dropout = p,
+                                                             .bidirectional = bidir});
+    c.modules.push_back(net);
+    if (c.flag("eval")) net->eval();
+    for (const Tensor& pr : net->parameters()) c.leaves.push_back(pr);
+    const int64_t t = c.integer(0, 4, "T"), n = c.dim();
+    Shape xs = batch_first ? Shape{n, t, in} : Shape{t, n, in};
+    if (c.rng.chance(0.1)) xs = c.shape();
+    const Tensor x = c.input(xs, "x");
+    layers::State state;
+    const int64_t slots = layers_n * (bidir ? 2 : 1);
+    if (c.rng.chance(0.3)) {
+      state.h = c.input(c.rng.chance(0.85) ? Shape{slots, n, hidden} : c.shape(), "h0");
+      if (kind == 0) state.c = c.input(c.rng.chance(0.85) ? Shape{slots, n, hidden} : c.shape(), "c0");
+    }
+    const Tensor lengths = c.rng.chance(0.3) ? c.index(Shape{n}, t + 1, "lengths") : Tensor();
+    const layers::SequenceOutput out = (*net)(x, state, lengths);
+    return Outputs{out.output, out.state.h, out.state.c};
+  });
+  reg("unroll_cell", [](Case& c) {
+    const int64_t in = c.integer(1, 3, "input_size"), hidden = c.integer(1, 3, "hidden_size");
+    auto& cell = c.module<layers::GRUCell>(layers::GRUCellOptions{.input_size = in, .hidden_size = hidden});
+    for (const Tensor& p : cell.parameters()) c.leaves.push_back(p);
+    const int64_t t = c.integer(0, 6, "T"), n = c.dim();
+    const Tensor x = c.input(c.rng.chance(0.9) ? Shape{t, n, in} : c.shape(), "x");
+    const int64_t every = c.integer(-1, 4, "checkpoint_every");
+    const layers::SequenceOutput out = layers::unroll_cell(cell, x, {}, {}, {.checkpoint_every = every});
+    return Outputs{out.output, out.state.h};
+  });
+  return r;
+}
+
+// ---- the driver --------------------------------------------------------------------------------------
+struct Stats {
+  int64_t cases = 0, worked = 0, refused = 0, backward_passes = 0;
+  std::map<std::string, std::pair<int64_t, int64_t>> per_op;  // worked, refused
+};
+
+struct Failure {
+  std::string what;
+};
+
+// Runs case `index` of `seed`; returns an empty string when every property held.
+std::string run_case(const std::vector<std::pair<std::string, Runner>>& runners, uint64_t seed, int64_t index,
+                     Stats& stats, bool verbose) {
+  Case c(mix(seed ^ mix(static_cast<uint64_t>(index))));
+  const auto& [name, runner] = runners[static_cast<size_t>(c.rng.between(0, static_cast<int64_t>(runners.size()) - 1))];
+  manual_seed(c.rng.bits());  // layers draw their initial weights and dropout masks from it
+  c.anomaly = c.rng.chance(0.1);
+  c.log("[fuzz_ops --seed " + std::to_string(seed) + " --case " + std::to_string(index) + " --verbose] " + name +
+        (c.anomaly ? " (anomaly mode)" : "") + ":");
+  const int64_t nodes = live_node_count(), buffers = live_buffer_count();
+  std::string failure;
+  {
+    DetectAnomalyGuard anomaly(c.anomaly);
+    Outputs outs;
+    bool refused = false;
+    try {
+      outs = runner(c);
+    } catch (const Error& e) {
+      refused = true;
+      if (verbose) std::printf("  refused: %s\n", e.what());
+    } catch (const IoError& e) {
+      refused = true;
+    } catch (const std::bad_alloc&) {
+      failure = "std::bad_alloc: an absurd size was not refused with unroll::Error before allocating";
+    } catch (const std::exception& e) {
+      failure = std::string("threw a non-unroll exception: ") + e.what();
+    }
+    auto& op_stats = stats.per_op[name];
+    ++(refused ? op_stats.second : op_stats.first);
+    ++(refused ? stats.refused : stats.worked);
+    // property 2: results read back in full
+    std::vector<Tensor> roots, seeds;
+    for (const Tensor& out : outs) {
+      if (!out.defined() || !failure.empty()) continue;
+      if (out.impl()->storage == nullptr || out.impl()->storage->size < out.numel()) {
+        failure = "a result of shape " + str(out.shape()) + " has a buffer smaller than its shape";
+        break;
+      }
+      double checksum = 0;
+      for (real v : out.to_vector()) checksum += v;
+      (void)checksum;
+      if (out.requires_grad()) {
+        try {
+          seeds.push_back(c.values(out.shape()));
+        } catch (const Error& e) {  // every existing tensor's shape can be allocated again
+          failure = "a result of shape " + str(out.shape()) + " cannot be allocated: " + e.what();
+          break;
+        }
+        roots.push_back(out);
+      }
+    }
+    // property 3: backward through every result
+    if (failure.empty() && !roots.empty()) {
+      c.log(" | backward");
+      try {
+        ++stats.backward_passes;
+        backward(roots, seeds);
+        for (const Tensor& leaf : c.leaves) {
+          const Tensor g = leaf.grad();
+          if (!g.defined()) continue;
+          if (g.shape() != leaf.shape()) {
+            failure = "a leaf of shape " + str(leaf.shape()) + " got a gradient of shape " + str(g.shape());
+            break;
+          }
+          for (real v : g.to_vector()) (void)v;
+        }
+      } catch (const Error& e) {
+        if (!(c.anomaly && std::string(e.what()).rfind("anomaly:", 0) == 0))
+          failure = std::string("backward threw unroll::Error: ") + e.what();
+      } catch (const std::exception& e) {
+        failure = std::string("backward threw: ") + e.what();
+      }
+    }
+    c.leaves.clear();
+    c.modules.clear();
+  }
+  // property 4: nothing leaked
+  if (failure.empty() && (live_node_count() != nodes || live_buffer_count() != buffers))
+    failure = "leak: live nodes " + std::to_string(nodes) + " -> " + std::to_string(live_node_count()) +
+              ", live buffers " + std::to_string(buffers) + " -> " + std::to_string(live_buffer_count());
+  ++stats.cases;
+  if (verbose || !failure.empty()) std::printf("case %lld: %s\n", static_cast<long long>(index), c.note.c_str());
+  return failure;
+}
+
+int usage() {
+  std::printf(
+      "usage: fuzz_ops [--seed S] [--time SECONDS (30)] [--iterations N] [--case I] [--corpus FILE] [--verbose]\n");
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  uint64_t seed = std::random_device{}() ^ (static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) << 1);
+  double budget = 30;
+  int64_t iterations = -1, only_case = -1;
+  bool verbose = false;
+#ifdef UNROLL_FUZZ_CORPUS
+  std::string corpus = UNROLL_FUZZ_CORPUS;
+#else
+  std::string corpus = "tests/fuzz/corpus.txt";
+#endif
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    const bool has_value = i + 1 < argc;
+    if (arg == "--seed" && has_value) seed = std::strtoull(argv[++i], nullptr, 10);
+    else if (arg == "--time" && has_value) budget = std::atof(argv[++i]);
+    else if (arg == "--iterations" && has_value) iterations = std::atoll(argv[++i]);
+    else if (arg == "--case" && has_value) only_case = std::atoll(argv[++i]);
+    else if (arg == "--corpus" && has_value) corpus = argv[++i];
+    else if (arg == "--verbose") verbose = true;
+    else return usage();
+  }
+  load_corpus(corpus);
+  install_crash_reporting();
+  const auto runners = make_runners();
+  std::printf("fuzz_ops: seed %llu, %zu ops, %zu corpus shapes, budget %g s\n", static_cast<unsigned long long>(seed),
+              runners.size(), g_corpus.shapes.size(), budget);
+  std::fflush(stdout);
+
+  Stats stats;
+  const auto start = std::chrono::steady_clock::now();
+  const auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
+  for (int64_t i = only_case >= 0 ? only_case : 0;; ++i) {
+    if (only_case >= 0 && i > only_case) break;
+    if (only_case < 0 && ((iterations >= 0 && i >= iterations) || (iterations < 0 && elapsed() >= budget))) break;
+    const std::string failure = run_case(runners, seed, i, stats, verbose);
+    if (!failure.empty()) {
+      std::printf("fuzz_ops: FAILED: %s\nreproduce: fuzz_ops --seed %llu --case %lld --verbose\n", failure.c_str(),
+                  static_cast<unsigned long long>(seed), static_cast<long long>(i));
+      return 1;
+    }
+  }
+  std::printf("fuzz_ops: %lld cases in %.1f s: %lld ran, %lld refused with unroll::Error, %lld backward passes\n",
+              static_cast<long long>(stats.cases), elapsed(), static_cast<long long>(stats.worked),
+              static_cast<long long>(stats.refused), static_cast<long long>(stats.backward_passes));
+  std::string never;
+  for (const auto& [name, counts] : stats.per_op)
+    if (counts.first == 0) never += " " + name;
+  if (!never.empty() && stats.cases >= 2000) std::printf("fuzz_ops: note: never ran without an error:%s\n", never.c_str());
+  return 0;
+}
