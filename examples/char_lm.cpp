@@ -110,8 +110,8 @@ std::string default_corpus(std::string& description) {
 }
 
 struct Corpus {
-  std::vector<char32_t> vocab;           // id -> character, sorted
-  std::vector<int32_t> train, valid;     // the first 90% and the last 10% of the text, as ids
+  std::vector<char32_t> vocab;        // id -> character, sorted
+  std::vector<int32_t> train, valid;  // the first 90% and the last 10% of the text, as ids
   int32_t id(char32_t c) const {
     const auto it = std::lower_bound(vocab.begin(), vocab.end(), c);
     if (it == vocab.end() || *it != c) return -1;
@@ -143,7 +143,8 @@ Corpus make_corpus(const std::vector<char32_t>& text, std::vector<char32_t> voca
 struct Streams {
   std::vector<int32_t> ids;
   int64_t n = 0, k = 0;
-  Streams(const std::vector<int32_t>& text, int64_t streams) : n(streams), k(static_cast<int64_t>(text.size()) / streams) {
+  Streams(const std::vector<int32_t>& text, int64_t streams)
+      : n(streams), k(static_cast<int64_t>(text.size()) / streams) {
     ids.assign(text.begin(), text.begin() + n * k);
   }
   // Columns [pos, pos + len) as inputs x: [len, N] and the next characters as targets y: [len * N].
@@ -185,9 +186,9 @@ class CharLM : public layers::Module {
 
   // x: [T, N] ids, state: components [L, N, H] (empty: zeros) -> logits [T, N, V] and the state after x.
   std::pair<Tensor, layers::State> forward(const Tensor& x, const layers::State& state) {
-    const Tensor e = embed(x);                 // [T, N, E]
-    auto [y, next] = (*rnn)(e, state);         // y: [T, N, H] (the top layer's h at every step)
-    return {head(drop(y)), next};              // [T, N, V]
+    const Tensor e = embed(x);          // [T, N, E]
+    auto [y, next] = (*rnn)(e, state);  // y: [T, N, H] (the top layer's h at every step)
+    return {head(drop(y)), next};       // [T, N, V]
   }
   std::string describe() const override { return "CharLM"; }
 
@@ -236,7 +237,8 @@ class Trainer {
     else
       throw std::runtime_error("--optimizer must be adam or sgd, got '" + config.optimizer + "'");
     if (config.lr_decay != 1)  // lr * lr_decay after every epoch
-      schedule_ = std::make_unique<optim::ExponentialLR>(*optimizer_, optim::ExponentialLROptions{.gamma = config.lr_decay});
+      schedule_ =
+          std::make_unique<optim::ExponentialLR>(*optimizer_, optim::ExponentialLROptions{.gamma = config.lr_decay});
   }
 
   // One optimizer step on the next chunk of T characters of every stream; returns the chunk's mean loss.
@@ -248,7 +250,7 @@ class Trainer {
     train_.chunk(pos, T, x, y);  // x: [T, N], y: [T * N]
     // Dropout masks depend only on (seed, step), so a resumed run draws exactly the masks it would have.
     manual_seed(config_.seed + 1 + static_cast<uint64_t>(step_));
-    auto [logits, next] = model_->forward(x, state_);                          // [T, N, V]
+    auto [logits, next] = model_->forward(x, state_);                               // [T, N, V]
     const Tensor loss = cross_entropy(reshape(logits, {T * config_.batch, V}), y);  // mean over T * N
     optimizer_->zero_grad();
     loss.backward();  // BPTT through this chunk's T steps, and no further: state_ was detached
@@ -265,7 +267,8 @@ class Trainer {
   // carried along (the same conditions as training), without dropout and without recording a graph.
   double evaluate(const std::vector<int32_t>& ids) {
     const Streams streams(ids, config_.batch);
-    if (streams.k < 2) throw std::runtime_error("the validation text is too short for --batch " + std::to_string(config_.batch));
+    if (streams.k < 2)
+      throw std::runtime_error("the validation text is too short for --batch " + std::to_string(config_.batch));
     const int64_t V = static_cast<int64_t>(corpus_.vocab.size());
     NoGradGuard no_grad;
     model_->eval();
@@ -303,9 +306,9 @@ class Trainer {
     std::map<std::string, Tensor> t = load_tensors((dir / "trainer.npz").string());
     for (const auto& [name, value] : settings())
       if (name != "step" && (!t.count(name) || t[name].item() != static_cast<real>(value)))
-        throw std::runtime_error("resume: " + dir.string() + " was written with another " +
-                                 name.substr(0, name.find('.')) + " (--cell, --batch, --bptt, --seed and the text must " +
-                                 "be the same as when it was saved)");
+        throw std::runtime_error(
+            "resume: " + dir.string() + " was written with another " + name.substr(0, name.find('.')) +
+            " (--cell, --batch, --bptt, --seed and the text must " + "be the same as when it was saved)");
     if (schedule_ && !fs::exists(dir / "schedule.npz"))
       throw std::runtime_error("resume: " + dir.string() + " has no schedule.npz (it was saved without --lr-decay)");
     unroll::load(*model_, (dir / "model.npz").string());
@@ -333,8 +336,10 @@ class Trainer {
   // that a float stores it exactly).
   std::vector<std::pair<std::string, double>> settings() const {
     const auto c = static_cast<double>(config_.cell == "rnn" ? 0 : config_.cell == "lstm" ? 1 : 2);
-    return {{"step", static_cast<double>(step_)}, {"batch", static_cast<double>(config_.batch)},
-            {"bptt", static_cast<double>(config_.bptt)}, {"cell", c},
+    return {{"step", static_cast<double>(step_)},
+            {"batch", static_cast<double>(config_.batch)},
+            {"bptt", static_cast<double>(config_.bptt)},
+            {"cell", c},
             {"seed.0", static_cast<double>(config_.seed & 0xffffff)},
             {"seed.1", static_cast<double>((config_.seed >> 24) & 0xffffff)},
             {"seed.2", static_cast<double>(config_.seed >> 48)},
@@ -402,14 +407,29 @@ struct Preset {
 
 Preset preset(const std::string& name) {
   if (name == "docs")
-    return {{.cell = "lstm", .layers = 1, .hidden = 128, .embed = 32, .dropout = 0, .batch = 16, .bptt = 64, .lr = 4e-3},
-            500, 50, 0};
+    return {
+        {.cell = "lstm", .layers = 1, .hidden = 128, .embed = 32, .dropout = 0, .batch = 16, .bptt = 64, .lr = 4e-3},
+        500,
+        50,
+        0};
   if (name == "quick")
-    return {{.cell = "lstm", .layers = 1, .hidden = 64, .embed = 16, .dropout = 0.1, .batch = 16, .bptt = 16,
-             .lr = 5e-3, .lr_decay = 0.9},
-            300, 50, 30000};
+    return {{.cell = "lstm",
+             .layers = 1,
+             .hidden = 64,
+             .embed = 16,
+             .dropout = 0.1,
+             .batch = 16,
+             .bptt = 16,
+             .lr = 1e-2,
+             .lr_decay = 0.9},
+            250,
+            50,
+            30000};
   if (name == "shakespeare")
-    return {{.cell = "lstm", .layers = 2, .hidden = 256, .embed = 64, .dropout = 0, .batch = 32, .bptt = 100}, 1600, 200, 0};
+    return {{.cell = "lstm", .layers = 2, .hidden = 256, .embed = 64, .dropout = 0, .batch = 32, .bptt = 100},
+            1600,
+            200,
+            0};
   throw std::runtime_error("--preset must be docs, quick or shakespeare, got '" + name + "'");
 }
 
@@ -424,10 +444,12 @@ bool same_bits(const std::vector<Tensor>& a, const std::vector<Tensor>& b, int64
 int run(int argc, char** argv) {
   examples::Args args(argc, argv, "char_lm: a character-level RNN / LSTM / GRU language model with truncated BPTT");
   const bool quick = args.flag("--quick", "small model, few steps, first 30,000 characters (same as --preset quick)");
-  const std::string preset_name = args.text("--preset", quick ? "quick" : "docs", "defaults: docs, quick or shakespeare");
+  const std::string preset_name =
+      args.text("--preset", quick ? "quick" : "docs", "defaults: docs, quick or shakespeare");
   const Preset p = preset(preset_name);
   Config c;
-  const std::string data = args.text("--data", "", "a UTF-8 text file to learn; none: this repository's README.md + docs/*.md");
+  const std::string data =
+      args.text("--data", "", "a UTF-8 text file to learn; none: this repository's README.md + docs/*.md");
   const int64_t max_chars = args.integer("--max-chars", p.max_chars, "use only the first N characters (0: all)");
   c.cell = args.text("--cell", p.config.cell, "rnn, lstm or gru");
   c.layers = args.integer("--layers", p.config.layers, "stacked recurrent layers L");
@@ -437,25 +459,32 @@ int run(int argc, char** argv) {
   c.batch = args.integer("--batch", p.config.batch, "parallel streams N");
   c.bptt = args.integer("--bptt", p.config.bptt, "time steps per chunk T (truncated BPTT length)");
   c.optimizer = args.text("--optimizer", p.config.optimizer, "adam or sgd");
-  c.lr = args.number("--lr", c.optimizer == "sgd" ? 1.0 : p.config.lr, "learning rate (with --optimizer sgd: 1 unless given)");
+  c.lr = args.number("--lr", c.optimizer == "sgd" ? 1.0 : p.config.lr,
+                     "learning rate (with --optimizer sgd: 1 unless given)");
   c.clip = args.number("--clip", p.config.clip, "clip the gradient's global norm to this");
   c.lr_decay = args.number("--lr-decay", p.config.lr_decay, "multiply the lr by this after every epoch (1: off)");
   c.seed = static_cast<uint64_t>(args.integer("--seed", 0, "random seed (weights, dropout, sampling)"));
   const int64_t steps = args.integer("--steps", p.steps, "total optimizer steps");
-  const int64_t epochs = args.integer("--epochs", 0, "if > 0: train this many passes over the text (overrides --steps)");
-  const int64_t eval_every = args.integer("--eval-every", p.eval_every, "validate (and print a line) every this many steps");
+  const int64_t epochs =
+      args.integer("--epochs", 0, "if > 0: train this many passes over the text (overrides --steps)");
+  const int64_t eval_every =
+      args.integer("--eval-every", p.eval_every, "validate (and print a line) every this many steps");
   const double temperature = args.number("--temperature", 0.8, "sampling temperature (0: most likely character)");
   const int64_t sample_chars = args.integer("--sample-chars", quick ? 120 : 400, "characters to sample after training");
   const std::string prime = args.text("--prime", "The ", "text the sample starts from (\\n: a newline)");
   const bool sample_each = args.flag("--sample-each", "also print a short sample at every validation");
-  const std::string save_dir = args.text("--save", "", "checkpoint directory, written at every validation and at the end");
+  const std::string save_dir =
+      args.text("--save", "", "checkpoint directory, written at every validation and at the end");
   const std::string resume_dir = args.text("--resume", "", "continue training from this checkpoint directory");
   const std::string out = args.text("--out", "examples_out", "directory for the loss curve (SVG + CSV)");
-  const bool check = args.flag("--check", "exit 1 unless validation beats log(V) by 1.5 nats and resume is bit-identical");
+  const bool check =
+      args.flag("--check", "exit 1 unless validation beats log(V) by 1.5 nats and resume is bit-identical");
   args.done();
-  if (c.cell != "rnn" && c.cell != "lstm" && c.cell != "gru") throw std::runtime_error("--cell must be rnn, lstm or gru");
+  if (c.cell != "rnn" && c.cell != "lstm" && c.cell != "gru")
+    throw std::runtime_error("--cell must be rnn, lstm or gru");
   if (c.optimizer != "adam" && c.optimizer != "sgd") throw std::runtime_error("--optimizer must be adam or sgd");
-  if (c.batch < 1 || c.bptt < 1 || eval_every < 1) throw std::runtime_error("--batch, --bptt and --eval-every must be >= 1");
+  if (c.batch < 1 || c.bptt < 1 || eval_every < 1)
+    throw std::runtime_error("--batch, --bptt and --eval-every must be >= 1");
 
   // ---- the text ----
   std::string source;
@@ -464,7 +493,8 @@ int run(int argc, char** argv) {
   std::vector<char32_t> text = decode_utf8(raw);
   if (max_chars > 0 && static_cast<int64_t>(text.size()) > max_chars) text.resize(max_chars);
   if (text.size() < 100) throw std::runtime_error("the text has only " + std::to_string(text.size()) + " characters");
-  const Corpus corpus = make_corpus(text, resume_dir.empty() ? std::vector<char32_t>{} : Trainer::saved_vocab(resume_dir));
+  const Corpus corpus =
+      make_corpus(text, resume_dir.empty() ? std::vector<char32_t>{} : Trainer::saved_vocab(resume_dir));
   const int64_t V = static_cast<int64_t>(corpus.vocab.size());
   const double uniform_loss = std::log(static_cast<double>(V));
   std::printf("text: %zu characters (%s), vocabulary V = %lld; train %zu, validation %zu (the last 10%%)\n",
@@ -480,7 +510,8 @@ int run(int argc, char** argv) {
   if (c.lr_decay != 1) std::snprintf(decay, sizeof decay, ", lr x %g per epoch", c.lr_decay);
   std::printf("training: batch %lld x bptt %lld characters per step, %lld steps per epoch, %s lr %g, clip %g%s\n",
               static_cast<long long>(c.batch), static_cast<long long>(c.bptt),
-              static_cast<long long>(trainer.steps_per_epoch()), trainer.optimizer().name().c_str(), c.lr, c.clip, decay);
+              static_cast<long long>(trainer.steps_per_epoch()), trainer.optimizer().name().c_str(), c.lr, c.clip,
+              decay);
   if (!resume_dir.empty()) {
     trainer.load(resume_dir);
     std::printf("resumed from %s at step %lld\n", resume_dir.c_str(), static_cast<long long>(trainer.step()));
@@ -513,7 +544,8 @@ int run(int argc, char** argv) {
     const double loss = trainer.train_step();
     window_loss += loss, ++window;
     ema = std::isnan(ema) ? loss : 0.95 * ema + 0.05 * loss;
-    progress.update(trainer.step() - first, static_cast<double>(c.batch * c.bptt), {{"loss", ema}, {"ppl", std::exp(ema)}});
+    progress.update(trainer.step() - first, static_cast<double>(c.batch * c.bptt),
+                    {{"loss", ema}, {"ppl", std::exp(ema)}});
     if (trainer.step() % eval_every == 0 || trainer.step() == total) {
       valid_loss = trainer.evaluate(corpus.valid);
       const double train_loss = window_loss / window;
@@ -524,8 +556,9 @@ int run(int argc, char** argv) {
       valid_curve.push_back(valid_loss);
       if (tty) std::printf("\n");
       std::printf("step %5lld  epoch %5.2f  train %.3f (ppl %6.2f)  valid %.3f (ppl %6.2f) nats/char  %.0f s\n",
-                  static_cast<long long>(trainer.step()), static_cast<double>(trainer.step()) / trainer.steps_per_epoch(),
-                  train_loss, std::exp(train_loss), valid_loss, std::exp(valid_loss), progress.seconds());
+                  static_cast<long long>(trainer.step()),
+                  static_cast<double>(trainer.step()) / trainer.steps_per_epoch(), train_loss, std::exp(train_loss),
+                  valid_loss, std::exp(valid_loss), progress.seconds());
       if (sample_each)
         std::printf("  sample: %s\n", sample(trainer.model(), corpus, prime_text, 120, temperature, sampler).c_str());
       if (!save_dir.empty()) trainer.save(save_dir);
@@ -565,10 +598,16 @@ int run(int argc, char** argv) {
   ok = ok && learned;
   // Save + resume must continue exactly: R steps in one go vs R/2 steps, save, load into a freshly built
   // trainer (its weights, moments, step and carried state all come from the files), R/2 more steps.
+  // The run above is the uninterrupted one when it was R steps from scratch (as in --quick): that also
+  // shows that its validations and samples did not disturb training.
   const int64_t R = std::min<int64_t>(total, 250);
   const fs::path dir = fs::path(out) / "char_lm_check_checkpoint";
-  Trainer straight(c, corpus);
-  while (straight.step() < R) straight.train_step();
+  std::unique_ptr<Trainer> separate;
+  if (first != 0 || total != R) {
+    separate = std::make_unique<Trainer>(c, corpus);
+    while (separate->step() < R) separate->train_step();
+  }
+  Trainer& straight = separate ? *separate : trainer;
   Trainer first_half(c, corpus);
   while (first_half.step() < R / 2) first_half.train_step();
   first_half.save(dir);

@@ -437,21 +437,23 @@ struct TaggerOptions {
 class Tagger : public layers::Module {
  public:
   Tagger(Kind kind, const TaggerOptions& o) : kind_(kind), options_(o) {
+    using namespace layers;
     const int64_t F = o.embed ? o.embedding_dim : o.input_size;
-    if (o.embed)
-      register_module("embed", *(embed_ = std::make_unique<layers::Embedding>(
-                                     layers::EmbeddingOptions{.num_embeddings = o.input_size, .embedding_dim = F})));
-    if (kind == Kind::FeedForward) {
-      register_module("hidden", *(hidden_ = std::make_unique<layers::Linear>(
-                                      layers::LinearOptions{.in_features = F, .out_features = o.hidden})));
-    } else {
-      register_module("lstm", *(lstm_ = std::make_unique<layers::LSTM>(layers::LSTMOptions{
-                                    .input_size = F, .hidden_size = o.hidden, .bidirectional = kind == Kind::BiLSTM})));
+    if (o.embed) {
+      embed_ = std::make_unique<Embedding>(EmbeddingOptions{.num_embeddings = o.input_size, .embedding_dim = F});
+      register_module("embed", *embed_);
     }
-    const int64_t out = kind == Kind::BiLSTM ? 2 * o.hidden : o.hidden;
-    register_module(
-        "head",
-        *(head_ = std::make_unique<layers::Linear>(layers::LinearOptions{.in_features = out, .out_features = o.tags})));
+    if (kind == Kind::FeedForward) {
+      hidden_ = std::make_unique<Linear>(LinearOptions{.in_features = F, .out_features = o.hidden});
+      register_module("hidden", *hidden_);
+    } else {
+      lstm_ = std::make_unique<LSTM>(
+          LSTMOptions{.input_size = F, .hidden_size = o.hidden, .bidirectional = kind == Kind::BiLSTM});
+      register_module("lstm", *lstm_);
+    }
+    const int64_t D = kind == Kind::BiLSTM ? 2 : 1;
+    head_ = std::make_unique<Linear>(LinearOptions{.in_features = D * o.hidden, .out_features = o.tags});
+    register_module("head", *head_);
   }
   std::string describe() const override { return std::string("Tagger(") + kind_name(kind_) + ")"; }
 

@@ -301,7 +301,7 @@ int main(int argc, char** argv) {
   int64_t epochs = args.integer("--epochs", -1, "training epochs (default 4; zaremba-small 13; quick 2)");
   int64_t emb = args.integer("--emb", -1, "embedding size E (default 64; zaremba-small 200)");
   int64_t hidden = args.integer("--hidden", -1, "LSTM hidden size H (default 128; zaremba-small 200)");
-  const int64_t num_layers = args.integer("--layers", 2, "stacked LSTM layers");
+  int64_t num_layers = args.integer("--layers", -1, "stacked LSTM layers (default 2; quick 1)");
   const int64_t bptt = args.integer("--bptt", 20, "unrolled steps per window T");
   const int64_t batch = args.integer("--batch", 20, "parallel streams N");
   const double lr0 = args.number("--lr", 1.0, "SGD learning rate");
@@ -309,8 +309,8 @@ int main(int argc, char** argv) {
   int64_t decay_after = args.integer("--decay-after", -1, "epochs at full lr (default 3; zaremba-small 4)");
   const double clip = args.number("--clip", 5.0, "clip the gradient norm to this");
   const double init_range = args.number("--init", 0.1, "every parameter starts in U(-init, init)");
-  const int64_t corpus_tokens =
-      args.integer("--corpus-tokens", -1, "generated corpus: training tokens (default 100000; quick 60000)");
+  int64_t corpus_tokens =
+      args.integer("--corpus-tokens", -1, "generated corpus: training tokens (default 100000; quick 40000)");
   const int64_t time_steps = args.integer("--time-steps", 0, "only time this many training steps, estimate an epoch");
   const uint64_t seed = static_cast<uint64_t>(args.integer("--seed", 0, "random seed"));
   const std::string out_dir = args.text("--out", "examples_out", "directory for the SVG/CSV plot");
@@ -325,14 +325,12 @@ int main(int argc, char** argv) {
   if (emb < 0) emb = zaremba ? 200 : quick ? 32 : 64;
   if (hidden < 0) hidden = zaremba ? 200 : quick ? 64 : 128;
   if (decay_after < 0) decay_after = zaremba ? 4 : 3;
+  if (num_layers < 0) num_layers = quick ? 1 : 2;
+  if (corpus_tokens < 0) corpus_tokens = quick ? 40000 : 100000;
 
   Corpus corpus;
   try {
-    corpus = data_dir.empty() ? generate_corpus(corpus_tokens > 0 ? corpus_tokens
-                                                : quick           ? 60000
-                                                                  : 100000,
-                                                2014)
-                              : read_ptb(data_dir);
+    corpus = data_dir.empty() ? generate_corpus(corpus_tokens, 2014) : read_ptb(data_dir);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "word_lm: %s\n", e.what());
     return 1;
@@ -417,11 +415,11 @@ int main(int argc, char** argv) {
   std::printf("wrote %s\n", svg.c_str());
 
   if (check) {
-    // Quick mode (two epochs of 60k words) reaches 13.6-14.3 with seeds 0-2 (the grammar: 10.0, unigram: 51,
-    // uniform: 109). Without context a model cannot beat the unigram; 0.4 x unigram needs the LSTM to have
-    // learned which word classes follow which.
-    const bool ok = std::isfinite(test_ppl) && test_ppl < 0.4 * unigram;
-    std::printf("check: test ppl %.2f < 0.4 x unigram ppl (%.2f), vocabulary %lld: %s\n", test_ppl, 0.4 * unigram,
+    // Quick mode (a 1 x 64 LSTM, two epochs of 40k words) reached 11.9-12.2 with seeds 0-3 (the grammar itself:
+    // 9.9, unigram: 51, uniform: 109). Without context a model cannot beat the unigram; 0.3 x unigram needs
+    // the LSTM to have learned which word classes follow which, and agreement.
+    const bool ok = std::isfinite(test_ppl) && test_ppl < 0.3 * unigram;
+    std::printf("check: test ppl %.2f < 0.3 x unigram ppl (%.2f), vocabulary %lld: %s\n", test_ppl, 0.3 * unigram,
                 static_cast<long long>(V), ok ? "ok" : "FAILED");
     if (!ok) return 1;
   }
