@@ -659,7 +659,7 @@ int main(int argc, char** argv) {
   const bool quick = args.flag("--quick", "small data, embedding input only (a few seconds)");
   const bool check = args.flag("--check", "exit 1 unless BiLSTM F1 > LSTM F1 >= feed-forward F1 and BiLSTM F1 >= 0.9");
   const bool real_data = !data_dir.empty();
-  int64_t sentences = args.integer("--sentences", -1, "generated training sentences (default 2000; quick 800)");
+  const int64_t sentences = args.integer("--sentences", quick ? 800 : 2000, "generated training sentences");
   Config cfg{};
   cfg.epochs = args.integer("--epochs", real_data ? 10 : 6, "training epochs");
   cfg.batch = args.integer("--batch", 32, "sentences per batch");
@@ -675,7 +675,6 @@ int main(int argc, char** argv) {
   cfg.seed = static_cast<uint64_t>(args.integer("--seed", 0, "random seed"));
   const std::string out_dir = args.text("--out", "examples_out", "directory for the SVG/CSV plot");
   args.done();
-  if (sentences < 0) sentences = quick ? 800 : 2000;
 
   std::vector<Input> inputs;
   std::vector<Kind> kinds;

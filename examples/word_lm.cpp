@@ -298,35 +298,36 @@ int main(int argc, char** argv) {
   const std::string preset = args.text("--preset", "", "zaremba-small: 2x200 LSTM, 13 epochs, as the paper");
   const bool quick = args.flag("--quick", "tiny corpus and model (a few seconds)");
   const bool check = args.flag("--check", "exit 1 unless test perplexity falls well below the baselines");
-  int64_t epochs = args.integer("--epochs", -1, "training epochs (default 4; zaremba-small 13; quick 2)");
-  int64_t emb = args.integer("--emb", -1, "embedding size E (default 64; zaremba-small 200)");
-  int64_t hidden = args.integer("--hidden", -1, "LSTM hidden size H (default 128; zaremba-small 200)");
-  int64_t num_layers = args.integer("--layers", -1, "stacked LSTM layers (default 2; quick 1)");
+  // Defaults depend on the mode: the paper's configuration, the quick test, or the generated corpus.
+  const bool zaremba = preset == "zaremba-small";
+  const auto pick = [&](int64_t paper, int64_t fast, int64_t normal) {
+    return zaremba ? paper : quick ? fast : normal;
+  };
+  const int64_t epochs =
+      args.integer("--epochs", pick(13, 2, 4), "training epochs (zaremba-small 13; quick 2; else 4)");
+  const int64_t emb =
+      args.integer("--emb", pick(200, 32, 64), "embedding size E (zaremba-small 200; quick 32; else 64)");
+  const int64_t hidden =
+      args.integer("--hidden", pick(200, 64, 128), "LSTM hidden size H (zaremba-small 200; quick 64; else 128)");
+  const int64_t num_layers = args.integer("--layers", pick(2, 1, 2), "stacked LSTM layers (quick 1; else 2)");
   const int64_t bptt = args.integer("--bptt", 20, "unrolled steps per window T");
   const int64_t batch = args.integer("--batch", 20, "parallel streams N");
   const double lr0 = args.number("--lr", 1.0, "SGD learning rate");
   const double decay = args.number("--decay", 0.5, "learning-rate factor per epoch after --decay-after");
-  int64_t decay_after = args.integer("--decay-after", -1, "epochs at full lr (default 3; zaremba-small 4)");
+  const int64_t decay_after =
+      args.integer("--decay-after", pick(4, 3, 3), "epochs at full lr (zaremba-small 4; else 3)");
   const double clip = args.number("--clip", 5.0, "clip the gradient norm to this");
   const double init_range = args.number("--init", 0.1, "every parameter starts in U(-init, init)");
-  int64_t corpus_tokens =
-      args.integer("--corpus-tokens", -1, "generated corpus: training tokens (default 100000; quick 40000)");
+  const int64_t corpus_tokens = args.integer("--corpus-tokens", quick ? 40000 : 100000,
+                                             "generated corpus: training tokens (quick 40000; else 100000)");
   const int64_t time_steps = args.integer("--time-steps", 0, "only time this many training steps, estimate an epoch");
   const uint64_t seed = static_cast<uint64_t>(args.integer("--seed", 0, "random seed"));
   const std::string out_dir = args.text("--out", "examples_out", "directory for the SVG/CSV plot");
   args.done();
-
-  const bool zaremba = preset == "zaremba-small";
   if (!preset.empty() && !zaremba) {
     std::fprintf(stderr, "word_lm: unknown preset '%s' (known: zaremba-small)\n", preset.c_str());
     return 2;
   }
-  if (epochs < 0) epochs = zaremba ? 13 : quick ? 2 : 4;
-  if (emb < 0) emb = zaremba ? 200 : quick ? 32 : 64;
-  if (hidden < 0) hidden = zaremba ? 200 : quick ? 64 : 128;
-  if (decay_after < 0) decay_after = zaremba ? 4 : 3;
-  if (num_layers < 0) num_layers = quick ? 1 : 2;
-  if (corpus_tokens < 0) corpus_tokens = quick ? 40000 : 100000;
 
   Corpus corpus;
   try {
