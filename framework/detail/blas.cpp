@@ -1,11 +1,15 @@
-// Direct cblas calls. Kept in its own file: xtensor-blas ships CBLAS declarations that clash with the
-// system <cblas.h> in one translation unit, and this way no other file pays for either.
+// Direct cblas calls, and the choice between OpenBLAS and unroll's own kernel (gemm_kernel.cpp). Kept in
+// its own file: xtensor-blas ships CBLAS declarations that clash with the system <cblas.h> in one
+// translation unit, and this way no other file pays for either.
 #include "unroll/framework/detail/blas.hpp"
 
 #include <cblas.h>
 
 #include <atomic>
 #include <cstdlib>
+#include <cstring>
+
+#include "unroll/framework/detail/gemm_kernel.hpp"
 
 namespace unroll::detail {
 
@@ -28,10 +32,20 @@ void use_threads(int64_t work) {
     g_current_threads.store(wanted, std::memory_order_relaxed);
   }
 }
+
+GemmBackend read_backend() {
+  const char* env = std::getenv("UNROLL_GEMM");
+  if (env && std::strcmp(env, "openblas") == 0) return GemmBackend::openblas;
+  if (env && std::strcmp(env, "unroll") == 0) return GemmBackend::unroll;
+  return GemmBackend::automatic;
+}
+const GemmBackend kBackend = read_backend();
 }  // namespace
 
-void gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k, real alpha, const real* a, int64_t lda,
-          const real* b, int64_t ldb, real beta, real* c, int64_t ldc) {
+GemmBackend gemm_backend() { return kBackend; }
+
+void blas_gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k, real alpha, const real* a,
+               int64_t lda, const real* b, int64_t ldb, real beta, real* c, int64_t ldc) {
   if (m == 0 || n == 0) return;
   use_threads(m * n * k);
   const auto ta = transpose_a ? CblasTrans : CblasNoTrans;
@@ -41,6 +55,14 @@ void gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k, r
 #else
   cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 #endif
+}
+
+void gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k, real alpha, const real* a, int64_t lda,
+          const real* b, int64_t ldb, real beta, real* c, int64_t ldc) {
+  if (kBackend == GemmBackend::openblas)
+    blas_gemm(transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  else
+    packed_gemm(transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 }  // namespace unroll::detail

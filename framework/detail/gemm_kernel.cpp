@@ -1,0 +1,233 @@
+// unroll's own GEMM: packed, cache-blocked, on xsimd registers (the structure of Goto & van de Geijn,
+// "Anatomy of high-performance matrix multiplication", 2008, as in OpenBLAS and BLIS).
+//
+// Why it exists: Debian's OpenBLAS 0.3.21 picks its kernels by CPU model, and on CPUs newer than it knows
+// (this project's 2-vCPU Xeon, family 6 model 207) it falls back to its generic Prescott (SSE3) kernels:
+// about 25 GFLOP/s on the per-step shapes of an RNN. This file is compiled with the project's SIMD flags
+// (AVX2 + FMA when the build machine has them), so it uses what the CPU actually offers. blas.cpp decides
+// which of the two runs; tests/framework/detail/test_gemm_kernel.cpp checks it against a reference.
+//
+//   for each NC-wide column block of op(B)                      (fits the L3 cache)
+//     for each KC-deep slice of the shared dimension
+//       pack op(B)[slice, block] into NR-wide column panels     (one panel fits L1)
+//       for each MC-tall row block of op(A)                     (fits L2)
+//         pack op(A)[block, slice] into MR-tall row panels
+//         for every (row panel, column panel): the MR x NR micro-kernel, acc += a_col * b_row per k
+//
+// Packing makes every operand layout (transposed or not, any leading dimension) look the same to the
+// micro-kernel, and pads edge panels with zeros so the kernel never branches on size.
+#include "unroll/framework/detail/gemm_kernel.hpp"
+
+#include <xsimd/xsimd.hpp>
+
+#if defined(__AVX__)
+#include <immintrin.h>
+#endif
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+namespace unroll::detail {
+
+namespace {
+
+using batch = xsimd::batch<real>;
+constexpr int64_t W = static_cast<int64_t>(batch::size);  // lanes per register: 8 floats with AVX2
+constexpr int64_t MR = 6;                                 // rows of C per micro-kernel
+constexpr int64_t NR = 2 * W;                             // columns of C per micro-kernel: two registers
+// 6 x 2 accumulators + 2 B registers + 1 broadcast = 15 of AVX2's 16 vector registers.
+
+// Block sizes in elements. KC x NR of B (16 KiB for float) stays in L1 across the MR-row sweep,
+// MC x KC of A (96 KiB) in L2, KC x NC of B (4 MiB) in L3.
+constexpr int64_t KC = 256;
+constexpr int64_t MC = 96;  // a multiple of MR
+constexpr int64_t NC = 4096;
+// Up to this many rows of op(A), a non-transposed B is read in place instead of packed.
+constexpr int64_t kBInPlaceMaxRows = 64;
+
+// Scratch for the packed operands, one per thread (the engine is used from several threads at once).
+struct PackBuffers {
+  std::vector<real, xsimd::aligned_allocator<real>> a, b;
+};
+PackBuffers& pack_buffers() {
+  thread_local PackBuffers buffers;
+  return buffers;
+}
+
+// Element (i, j) of op(X) where X is row-major with row stride ld.
+inline real at(const real* x, int64_t ld, bool transposed, int64_t i, int64_t j) {
+  return transposed ? x[j * ld + i] : x[i * ld + j];
+}
+
+// op(A)[i0 : i0 + mc, p0 : p0 + kc] -> panels of MR rows; within a panel, column p is MR contiguous values.
+void pack_a(const real* a, int64_t lda, bool ta, int64_t i0, int64_t mc, int64_t p0, int64_t kc, real* out) {
+  for (int64_t ip = 0; ip < mc; ip += MR) {
+    const int64_t rows = std::min(MR, mc - ip);
+    real* panel = out + ip * kc;
+    if (!ta) {
+      for (int64_t r = 0; r < rows; ++r) {
+        const real* src = a + (i0 + ip + r) * lda + p0;  // a contiguous row of A
+        for (int64_t p = 0; p < kc; ++p) panel[p * MR + r] = src[p];
+      }
+    } else {
+      for (int64_t p = 0; p < kc; ++p) {
+        const real* src = a + (p0 + p) * lda + i0 + ip;  // a row of A is a column of op(A)
+        for (int64_t r = 0; r < rows; ++r) panel[p * MR + r] = src[r];
+      }
+    }
+    for (int64_t r = rows; r < MR; ++r)
+      for (int64_t p = 0; p < kc; ++p) panel[p * MR + r] = 0;
+  }
+}
+
+// One full panel of a transposed B: src holds NR rows of B (row stride ldb), each kc long; panel[p * NR + c]
+// = src[c * ldb + p]. With AVX (float) this runs as 8 x 8 register transposes, otherwise as a scalar loop.
+void pack_transposed_panel(const real* src, int64_t ldb, int64_t kc, real* panel) {
+  int64_t p = 0;
+#if defined(__AVX__) && !defined(UNROLL_DOUBLE)
+  static_assert(NR % 8 == 0);
+  for (; p + 8 <= kc; p += 8) {
+    for (int64_t c0 = 0; c0 < NR; c0 += 8) {
+      __m256 r[8], t[8];
+      for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + (c0 + i) * ldb + p);
+      // r[i] = row c0+i of B at columns p..p+7; transpose to t[q] = column p+q over rows c0..c0+7.
+      for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+      }
+      for (int i = 0; i < 8; i += 4) {
+        r[i] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+        r[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+        r[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+        r[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+      }
+      for (int i = 0; i < 4; ++i) {
+        t[i] = _mm256_permute2f128_ps(r[i], r[i + 4], 0x20);
+        t[i + 4] = _mm256_permute2f128_ps(r[i], r[i + 4], 0x31);
+      }
+      // t[q] = column p + q of B's rows c0 .. c0 + 7, which is row p + q of op(B).
+      for (int i = 0; i < 8; ++i) _mm256_storeu_ps(panel + (p + i) * NR + c0, t[i]);
+    }
+  }
+#endif
+  for (; p < kc; ++p)
+    for (int64_t c = 0; c < NR; ++c) panel[p * NR + c] = src[c * ldb + p];
+}
+
+// op(B)[p0 : p0 + kc, j0 : j0 + nc] -> panels of NR columns; within a panel, row p is NR contiguous values.
+void pack_b(const real* b, int64_t ldb, bool tb, int64_t p0, int64_t kc, int64_t j0, int64_t nc, real* out) {
+  for (int64_t jp = 0; jp < nc; jp += NR) {
+    const int64_t cols = std::min(NR, nc - jp);
+    real* panel = out + jp * kc;
+    if (!tb) {
+      for (int64_t p = 0; p < kc; ++p) {
+        const real* src = b + (p0 + p) * ldb + j0 + jp;
+        std::memcpy(panel + p * NR, src, static_cast<size_t>(cols) * sizeof(real));
+        std::fill(panel + p * NR + cols, panel + (p + 1) * NR, real(0));
+      }
+    } else if (cols == NR) {
+      pack_transposed_panel(b + (j0 + jp) * ldb + p0, ldb, kc, panel);
+    } else {
+      for (int64_t c = 0; c < cols; ++c) {
+        const real* src = b + (j0 + jp + c) * ldb + p0;  // a row of B is a column of op(B)
+        for (int64_t p = 0; p < kc; ++p) panel[p * NR + c] = src[p];
+      }
+      for (int64_t p = 0; p < kc; ++p) std::fill(panel + p * NR + cols, panel + (p + 1) * NR, real(0));
+    }
+  }
+}
+
+// C[0:rows, 0:cols] (row stride ldc) = alpha * (packed A panel x packed B panel) + beta * C.
+// beta == 0 never reads C (as in BLAS, so NaN garbage in C does not leak through).
+// B rows are ldb_panel apart: NR for a packed panel, ldb when B is read in place.
+void micro_kernel(int64_t kc, const real* __restrict a, const real* __restrict b, int64_t ldb_panel, real alpha,
+                  real beta, real* __restrict c, int64_t ldc, int64_t rows, int64_t cols) {
+  batch acc[MR][2];
+#pragma GCC unroll 6
+  for (int64_t r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = batch(real(0));
+  for (int64_t p = 0; p < kc; ++p) {
+    const batch b0 = batch::load_unaligned(b + p * ldb_panel);
+    const batch b1 = batch::load_unaligned(b + p * ldb_panel + W);
+#pragma GCC unroll 6
+    for (int64_t r = 0; r < MR; ++r) {
+      const batch ar(a[p * MR + r]);
+      acc[r][0] = xsimd::fma(ar, b0, acc[r][0]);
+      acc[r][1] = xsimd::fma(ar, b1, acc[r][1]);
+    }
+  }
+  const batch va(alpha), vb(beta);
+  if (rows == MR && cols == NR) {
+#pragma GCC unroll 6
+    for (int64_t r = 0; r < MR; ++r) {
+      real* row = c + r * ldc;
+      if (beta == real(0)) {
+        (va * acc[r][0]).store_unaligned(row);
+        (va * acc[r][1]).store_unaligned(row + W);
+      } else {
+        xsimd::fma(va, acc[r][0], vb * batch::load_unaligned(row)).store_unaligned(row);
+        xsimd::fma(va, acc[r][1], vb * batch::load_unaligned(row + W)).store_unaligned(row + W);
+      }
+    }
+    return;
+  }
+  alignas(64) real tile[MR][NR];  // edge tile: only rows x cols of it are part of C
+  for (int64_t r = 0; r < MR; ++r) {
+    acc[r][0].store_aligned(&tile[r][0]);
+    acc[r][1].store_aligned(&tile[r][W]);
+  }
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < cols; ++j)
+      c[r * ldc + j] = beta == real(0) ? alpha * tile[r][j] : alpha * tile[r][j] + beta * c[r * ldc + j];
+}
+
+}  // namespace
+
+void packed_gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k, real alpha, const real* a,
+                 int64_t lda, const real* b, int64_t ldb, real beta, real* c, int64_t ldc) {
+  if (m <= 0 || n <= 0) return;
+  if (k <= 0) {  // no products: C = beta * C
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < n; ++j) c[i * ldc + j] = beta == real(0) ? real(0) : beta * c[i * ldc + j];
+    return;
+  }
+  PackBuffers& buffers = pack_buffers();
+  const int64_t nc_max = std::min(NC, (n + NR - 1) / NR * NR);
+  const int64_t mc_max = std::min(MC, (m + MR - 1) / MR * MR);
+  const int64_t kc_max = std::min(KC, k);
+  buffers.b.resize(static_cast<size_t>(kc_max * nc_max));
+  buffers.a.resize(static_cast<size_t>(kc_max * mc_max));
+
+  // When op(B) = B and A is short, packing B would cost about as much as the product (each B element is
+  // used only m times), so the kernel reads full panels of B in place; only a ragged last panel is packed.
+  const bool b_in_place = !transpose_b && m <= kBInPlaceMaxRows;
+  for (int64_t j0 = 0; j0 < n; j0 += NC) {
+    const int64_t nc = std::min(NC, n - j0);
+    for (int64_t p0 = 0; p0 < k; p0 += KC) {
+      const int64_t kc = std::min(KC, k - p0);
+      // The first slice applies the caller's beta; later slices add to what the earlier ones wrote.
+      const real slice_beta = p0 == 0 ? beta : real(1);
+      const int64_t full_cols = nc / NR * NR;
+      if (b_in_place) {
+        if (full_cols < nc) pack_b(b, ldb, false, p0, kc, j0 + full_cols, nc - full_cols, buffers.b.data() + full_cols * kc);
+      } else {
+        pack_b(b, ldb, transpose_b, p0, kc, j0, nc, buffers.b.data());
+      }
+      for (int64_t i0 = 0; i0 < m; i0 += MC) {
+        const int64_t mc = std::min(MC, m - i0);
+        pack_a(a, lda, transpose_a, i0, mc, p0, kc, buffers.a.data());
+        for (int64_t jp = 0; jp < nc; jp += NR) {
+          const bool direct = b_in_place && jp < full_cols;
+          const real* b_panel = direct ? b + p0 * ldb + j0 + jp : buffers.b.data() + jp * kc;
+          const int64_t ldb_panel = direct ? ldb : NR;
+          for (int64_t ip = 0; ip < mc; ip += MR) {
+            micro_kernel(kc, buffers.a.data() + ip * kc, b_panel, ldb_panel, alpha, slice_beta,
+                         c + (i0 + ip) * ldc + j0 + jp, ldc, std::min(MR, mc - ip), std::min(NR, nc - jp));
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace unroll::detail

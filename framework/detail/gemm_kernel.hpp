@@ -1,0 +1,15 @@
+// Internal: unroll's own packed GEMM kernel (framework/detail/gemm_kernel.cpp), same contract as gemm().
+#pragma once
+
+#include <cstdint>
+
+#include "unroll/framework/config.hpp"
+
+namespace unroll::detail {
+
+// C[M, N] = alpha * op(A) * op(B) + beta * C, all row-major; op(X) = X or X^T by flag; lda/ldb/ldc are
+// the row strides as stored. beta = 0 never reads C. Single-threaded; safe to call from several threads.
+void packed_gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k, real alpha, const real* a,
+                 int64_t lda, const real* b, int64_t ldb, real beta, real* c, int64_t ldc);
+
+}  // namespace unroll::detail
