@@ -3,12 +3,37 @@
 #include <algorithm>
 #include <cmath>
 
+#include <xsimd/xsimd.hpp>
+
 #include "unroll/framework/autograd.hpp"
 #include "unroll/framework/detail/check.hpp"
 
 namespace unroll::optim {
 
 using detail::check;
+
+namespace {
+// sum of v[k]^2 in double, vectorized: blocks of 256 squares are summed in SIMD lanes of `real` (32 terms
+// per lane for float), then each block total is added in double. A plain double loop is one long
+// dependency chain of additions, several times slower on a 4.6M-parameter model.
+double sum_of_squares(const real* v, int64_t n) {
+  using batch = xsimd::batch<real>;
+  constexpr int64_t W = static_cast<int64_t>(batch::size), kBlock = 256;
+  double total = 0;
+  int64_t k = 0;
+  for (; k + kBlock <= n; k += kBlock) {
+    batch acc0(real(0)), acc1(real(0));
+    for (int64_t j = k; j < k + kBlock; j += 2 * W) {
+      const batch a = batch::load_unaligned(v + j), b = batch::load_unaligned(v + j + W);
+      acc0 = xsimd::fma(a, a, acc0);
+      acc1 = xsimd::fma(b, b, acc1);
+    }
+    total += static_cast<double>(xsimd::hadd(acc0 + acc1));
+  }
+  for (; k < n; ++k) total += static_cast<double>(v[k]) * static_cast<double>(v[k]);
+  return total;
+}
+}  // namespace
 
 double clip_grad_norm(const std::vector<Tensor>& params, double max_norm, double norm_type) {
   check(max_norm >= 0, "clip_grad_norm: max_norm must be >= 0, got {}", max_norm);
@@ -30,7 +55,7 @@ double clip_grad_norm(const std::vector<Tensor>& params, double max_norm, double
         if (a > total || std::isnan(a)) total = a;  // a NaN stays (max propagates NaN, as torch.max)
       }
     } else if (norm_type == 2) {
-      for (int64_t k = 0; k < n; ++k) total += static_cast<double>(v[k]) * static_cast<double>(v[k]);
+      total += sum_of_squares(v, n);
     } else if (norm_type == 1) {
       for (int64_t k = 0; k < n; ++k) total += std::abs(static_cast<double>(v[k]));
     } else {

@@ -1,5 +1,7 @@
 // Reductions and the softmax family.
 // Per-axis loops view a tensor as [outer, size, inner] around the reduced axis (detail::AxisView).
+#include <xsimd/xsimd.hpp>
+
 #include <cmath>
 #include <limits>
 
@@ -116,6 +118,53 @@ Tensor argmax(const Tensor& x, int axis_arg, bool keepdim) {
 }
 
 // ---- softmax family --------------------------------------------------------------------------------
+namespace {
+using batch = xsimd::batch<real>;
+constexpr int64_t kLanes = static_cast<int64_t>(batch::size);
+
+// Contiguous rows (softmax over the last axis, e.g. logits [T*N, V]) run on SIMD registers; other axes
+// take the strided scalar loop. Sums of exponentials are added up in blocks, each block total in double.
+void log_softmax_row(const real* x, real* out, int64_t n) {
+  int64_t k = 0;
+  real top = -std::numeric_limits<real>::infinity();
+  if (n >= kLanes) {
+    batch vtop(top);
+    for (; k + kLanes <= n; k += kLanes) vtop = xsimd::max(vtop, batch::load_unaligned(x + k));
+    alignas(64) real lanes[kLanes];  // xsimd 8 has no horizontal max
+    vtop.store_aligned(lanes);
+    for (const real lane : lanes) top = std::max(top, lane);
+  }
+  for (; k < n; ++k) top = std::max(top, x[k]);
+  const batch vtop(top);
+  double total = 0;
+  k = 0;
+  while (k + kLanes <= n) {
+    batch block(real(0));
+    for (int64_t end = std::min(n - n % kLanes, k + 32 * kLanes); k < end; k += kLanes)
+      block += xsimd::exp(batch::load_unaligned(x + k) - vtop);
+    total += static_cast<double>(xsimd::hadd(block));
+  }
+  for (; k < n; ++k) total += std::exp(static_cast<double>(x[k] - top));
+  const real log_norm = top + static_cast<real>(std::log(total));
+  const batch vnorm(log_norm);
+  for (k = 0; k + kLanes <= n; k += kLanes) (batch::load_unaligned(x + k) - vnorm).store_unaligned(out + k);
+  for (; k < n; ++k) out[k] = x[k] - log_norm;
+}
+
+// Backward of one contiguous row: dx = g - exp(y) * sum(g), where y is the log_softmax output.
+void log_softmax_row_backward(const real* g, const real* y, real* dx, int64_t n) {
+  int64_t k = 0;
+  batch vsum(real(0));
+  for (; k + kLanes <= n; k += kLanes) vsum += batch::load_unaligned(g + k);
+  real g_sum = xsimd::hadd(vsum);
+  for (; k < n; ++k) g_sum += g[k];
+  const batch vg(g_sum);
+  for (k = 0; k + kLanes <= n; k += kLanes)
+    (batch::load_unaligned(g + k) - xsimd::exp(batch::load_unaligned(y + k)) * vg).store_unaligned(dx + k);
+  for (; k < n; ++k) dx[k] = g[k] - std::exp(y[k]) * g_sum;
+}
+}  // namespace
+
 // log_softmax is a primitive for numerical stability: x - max - log(sum(exp(x - max))) never overflows.
 Tensor log_softmax(const Tensor& x, int axis_arg) {
   const int axis = detail::normalize_axis("log_softmax", axis_arg, x.dim(), x.shape());
@@ -123,7 +172,11 @@ Tensor log_softmax(const Tensor& x, int axis_arg) {
   Tensor out = empty(x.shape());
   const real* px = x.data();
   real* po = out.data();
-  for (int64_t o = 0; o < v.outer; ++o)
+  for (int64_t o = 0; o < v.outer; ++o) {
+    if (v.inner == 1) {
+      log_softmax_row(px + o * v.size, po + o * v.size, v.size);
+      continue;
+    }
     for (int64_t k = 0; k < v.inner; ++k) {
       const int64_t base = o * v.size * v.inner + k;
       real top = -std::numeric_limits<real>::infinity();
@@ -133,13 +186,18 @@ Tensor log_softmax(const Tensor& x, int axis_arg) {
       const real log_norm = top + static_cast<real>(std::log(total));
       for (int64_t i = 0; i < v.size; ++i) po[base + i * v.inner] = px[base + i * v.inner] - log_norm;
     }
+  }
   if (should_record({&x}))
     record(out, "log_softmax", {x}, [v](BackwardContext& c) {
       // dx_i = g_i - softmax_i * sum_j g_j, with softmax = exp(output)
       Tensor dx = empty(c.input(0).shape);
       const real* g = c.grad_output().data();
       const real* y = c.output().data();
-      for (int64_t o = 0; o < v.outer; ++o)
+      for (int64_t o = 0; o < v.outer; ++o) {
+        if (v.inner == 1) {
+          log_softmax_row_backward(g + o * v.size, y + o * v.size, dx.data() + o * v.size, v.size);
+          continue;
+        }
         for (int64_t k = 0; k < v.inner; ++k) {
           const int64_t base = o * v.size * v.inner + k;
           real g_sum = 0;
@@ -149,6 +207,7 @@ Tensor log_softmax(const Tensor& x, int axis_arg) {
             dx.data()[at] = g[at] - std::exp(y[at]) * g_sum;
           }
         }
+      }
       c.add_grad(0, std::move(dx));
     });
   return out;
