@@ -4,6 +4,8 @@
 // Shape legend: T = time steps, N = batch, I = input size, H = hidden size, G = projected input size.
 #pragma once
 
+#include <memory>
+
 #include "unroll/framework/tensor.hpp"
 #include "unroll/layers/module.hpp"
 
@@ -35,6 +37,15 @@ class Cell : public Module {
   // One step from a raw input, like PyTorch's nn.LSTMCell: x [N, I] -> next state.
   State operator()(const Tensor& x, const State& state) { return step(project_input(x), state); }
   State operator()(const Tensor& x) { return (*this)(x, initial_state(x.size(0))); }
+
+  // Expires when this cell is destroyed. A closure that outlives the forward pass (the recomputation of a
+  // checkpointed segment, unroller.cpp) checks it before touching the cell. Every cell object gets its
+  // own token: cells are non-copyable (Module), and a derived class that defines a copy constructor
+  // default-constructs Cell, hence a fresh token.
+  std::weak_ptr<const bool> lifetime_token() const { return alive_; }
+
+ private:
+  std::shared_ptr<const bool> alive_ = std::make_shared<const bool>(true);
 };
 
 }  // namespace unroll::layers

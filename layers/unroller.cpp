@@ -1,6 +1,9 @@
 // The generic unroller and the per-sequence reversal used by Bidirectional.
 #include "unroll/layers/unroller.hpp"
 
+#include <cmath>
+#include <memory>
+
 #include "unroll/framework/autograd.hpp"
 #include "unroll/framework/detail/check.hpp"
 #include "unroll/framework/gradient_checkpoint.hpp"
@@ -18,7 +21,8 @@ std::vector<int64_t> read_lengths(const char* op, const Tensor& lengths, int64_t
   std::vector<int64_t> out(N);
   for (int64_t n = 0; n < N; ++n) {
     const real v = lengths.data()[n];
-    out[n] = static_cast<int64_t>(v);
+    // Cast only what fits in int64_t: converting NaN, ±Inf or 1e30 is undefined behaviour. -1 fails below.
+    out[n] = std::abs(v) < real(1e18) ? static_cast<int64_t>(v) : -1;
     check(static_cast<real>(out[n]) == v && out[n] >= 0 && out[n] <= T,
           "{}: length {} of sequence {} is not an integer in [0, {}]", op, v, n, T);
   }
@@ -67,8 +71,9 @@ Steps run_steps(Cell& cell, const std::vector<int64_t>& length, int64_t t0, Stat
 
 SequenceOutput unroll_cell(Cell& cell, const Tensor& x, const State& initial, const Tensor& lengths,
                            const UnrollOptions& options) {
-  check(x.dim() == 3 && x.size(2) == cell.input_size(), "unroll: input must be [T, N, {}] for {}, got {}",
-        cell.input_size(), cell.describe(), x.shape());
+  // describe() builds a string: only on failure (this runs at every forward).
+  if (!(x.dim() == 3 && x.size(2) == cell.input_size())) [[unlikely]]
+    detail::fail("unroll: input must be [T, N, {}] for {}, got {}", cell.input_size(), cell.describe(), x.shape());
   check(options.checkpoint_every >= 0, "unroll: checkpoint_every must be >= 0, got {}", options.checkpoint_every);
   const int64_t T = x.size(0), N = x.size(1);
   const State start = initial.h.defined() ? initial : cell.initial_state(N);
@@ -93,9 +98,13 @@ SequenceOutput unroll_cell(Cell& cell, const Tensor& x, const State& initial, co
     std::vector<Tensor> inputs = {state.h};
     if (has_c) inputs.push_back(state.c);
     inputs.push_back(narrow(projected, 0, t0, len));  // [len, N, G]
+    // Backward replays the segment through the cell, possibly after the user destroyed it: the closure
+    // holds the cell's lifetime token and refuses to run once the cell is gone (instead of use-after-free).
     Cell* cell_ptr = &cell;
+    std::weak_ptr<const bool> cell_alive = cell.lifetime_token();
     const std::vector<Tensor> out = checkpoint(
-        [cell_ptr, length, t0, has_c](const std::vector<Tensor>& in) {
+        [cell_ptr, cell_alive, length, t0, has_c](const std::vector<Tensor>& in) {
+          check(!cell_alive.expired(), "unroll: the cell of a checkpointed segment was destroyed before backward");
           Steps seg = run_steps(*cell_ptr, length, t0, {in[0], has_c ? in[1] : Tensor()}, unbind(in.back(), 0));
           std::vector<Tensor> result = {stack(seg.outputs, 0), seg.state.h};
           if (has_c) result.push_back(seg.state.c);

@@ -2,7 +2,11 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <limits>
+#include <memory>
+#include <string>
 #include <unroll/unroll.hpp>
+#include <utility>
 
 using namespace unroll;
 using namespace unroll::layers;
@@ -67,6 +71,40 @@ TEST_CASE("unroller input and length errors") {
                        "unroll: length 4 of sequence 1 is not an integer in [0, 3]", Error);
   CHECK_THROWS_WITH_AS(unroll_cell(cell, ones({3, 2, 1}), {}, tensor({1})),
                        "unroll: lengths must be [2] (one per sequence), got [1]", Error);
+}
+
+TEST_CASE("lengths that are NaN, huge, negative or fractional are refused, not cast") {
+  // Regression: each length was cast to int64_t before the range check, undefined behaviour for NaN and 1e30.
+  SumCell cell;
+  const Tensor x = ones({3, 1, 1});
+  const real inf = std::numeric_limits<real>::infinity();
+  const std::pair<real, std::string> bad_lengths[] = {{std::numeric_limits<real>::quiet_NaN(), "nan"},
+                                                      {real(1e30), "1e+30"}, {real(-1e30), "-1e+30"},
+                                                      {inf, "inf"}, {-inf, "-inf"}, {real(-1), "-1"},
+                                                      {real(2.5), "2.5"}};
+  for (const auto& [bad, shown] : bad_lengths) {
+    CAPTURE(shown);
+    CHECK_THROWS_WITH_AS(unroll_cell(cell, x, {}, tensor({bad})),
+                         ("unroll: length " + shown + " of sequence 0 is not an integer in [0, 3]").c_str(), Error);
+    CHECK_THROWS_WITH_AS(reverse_sequences(x, tensor({bad})),
+                         ("reverse_sequences: length " + shown + " of sequence 0 is not an integer in [0, 3]").c_str(),
+                         Error);
+  }
+}
+
+TEST_CASE("backward after the cell of checkpointed segments was destroyed throws, no use-after-free") {
+  Tensor x = ones({6, 2, 3});
+  x.requires_grad_();
+  auto cell = std::make_unique<LSTMCell>(LSTMCellOptions{.input_size = 3, .hidden_size = 4});
+  const auto [y, state] = unroll_cell(*cell, x, {}, {}, {.checkpoint_every = 2});
+  Tensor loss = sum(y);
+  cell.reset();  // the graph still holds the segments that would replay through the cell
+  CHECK_THROWS_WITH_AS(loss.backward(), "unroll: the cell of a checkpointed segment was destroyed before backward",
+                       Error);
+  // A cell alive at backward works as before.
+  LSTMCell alive({.input_size = 3, .hidden_size = 4});
+  sum(unroll_cell(alive, x, {}, {}, {.checkpoint_every = 2}).output).backward();
+  CHECK(alive.weight_hh.grad().defined());
 }
 
 TEST_CASE("BPTT over 10,000 steps of an LSTM cell") {
