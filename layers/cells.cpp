@@ -11,6 +11,7 @@
 namespace unroll::layers {
 
 using detail::check;
+using detail::fail;
 
 namespace {
 // PyTorch's default for every recurrent parameter: U(-1/sqrt(H), 1/sqrt(H)).
@@ -29,9 +30,10 @@ void check_step(const char* cell, const Tensor& projected_x, int64_t gate_width,
   check(projected_x.dim() == 2 && projected_x.size(1) == gate_width,
         "{}: projected input must be [N, {}], got {} (pass raw inputs through operator() or project_input)", cell,
         gate_width, projected_x.shape());
-  check(h.defined() && h.dim() == 2 && h.size(0) == projected_x.size(0) && h.size(1) == hidden_size,
-        "{}: state h must be [{}, {}], got {}", cell, projected_x.size(0), hidden_size,
-        h.defined() ? to_string(h.shape()) : std::string("undefined"));
+  // Runs at every time step: the message (a string built from h's shape) only on failure.
+  if (!(h.defined() && h.dim() == 2 && h.size(0) == projected_x.size(0) && h.size(1) == hidden_size)) [[unlikely]]
+    fail("{}: state h must be [{}, {}], got {}", cell, projected_x.size(0), hidden_size,
+         h.defined() ? to_string(h.shape()) : std::string("undefined"));
 }
 }  // namespace
 
@@ -84,8 +86,9 @@ Tensor LSTMCell::project_input(const Tensor& x) { return linear(x, weight_ih, bi
 State LSTMCell::step(const Tensor& projected_x, const State& state) {
   const int64_t H = options_.hidden_size;
   check_step("LSTMCell", projected_x, 4 * H, state.h, H);
-  check(state.c.defined() && state.c.shape() == state.h.shape(), "LSTMCell: state c must be {} like h, got {}",
-        state.h.shape(), state.c.defined() ? unroll::to_string(state.c.shape()) : std::string("undefined"));
+  if (!(state.c.defined() && state.c.shape() == state.h.shape())) [[unlikely]]  // every step: no string unless failing
+    fail("LSTMCell: state c must be {} like h, got {}", state.h.shape(),
+         state.c.defined() ? unroll::to_string(state.c.shape()) : std::string("undefined"));
   // gates: [N, 4H], one GEMM for all four gates
   const Tensor gates = add(projected_x, linear(state.h, weight_hh, bias_hh));
   const std::vector<Tensor> g = chunk(gates, 4, 1);  // i, f, g, o: [N, H] each

@@ -30,7 +30,9 @@ void Optimizer::zero_grad() {
 }
 
 const ParamState& Optimizer::state(size_t i) const {
-  check(i < state_.size(), "{}: state: index {} out of range for {} parameters", name(), i, state_.size());
+  // name() is a virtual call returning a string, and Adagrad calls this for every parameter at every step.
+  if (i >= state_.size()) [[unlikely]]
+    detail::fail("{}: state: index {} out of range for {} parameters", name(), i, state_.size());
   return state_[i];
 }
 

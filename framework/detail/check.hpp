@@ -19,12 +19,21 @@ struct fmt::formatter<unroll::Shape> : fmt::formatter<std::string> {
 
 namespace unroll::detail {
 
+// fail("op: message {}", args...): throws unroll::Error with the formatted message.
+template <class... Args>
+[[noreturn]] inline void fail(fmt::format_string<Args...> format, Args&&... args) {
+  throw Error(fmt::format(format, std::forward<Args>(args)...));
+}
+
 // check(cond, "op: message {}", args...): throws unroll::Error with the formatted message when cond is
-// false. The message is only formatted on failure, so checks cost nothing on the hot path.
+// false. The message is only formatted on failure, but check is a function: its arguments are evaluated
+// on every call, before cond is looked at. Pass only values that are cheap and always safe to compute
+// (numbers, `const char*`, shapes by reference). A message that needs a string built, or a value that is
+// only valid when the check fails, goes through `if (!(cond)) [[unlikely]] fail(...)` instead.
 template <class... Args>
 inline void check(bool cond, fmt::format_string<Args...> format, Args&&... args) {
   if (!cond) [[unlikely]]
-    throw Error(fmt::format(format, std::forward<Args>(args)...));
+    fail(format, std::forward<Args>(args)...);
 }
 
 // Normalize a possibly negative axis for a tensor of rank `rank`; throws naming `op` when out of range.
