@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "common/args.hpp"
+#include "common/nan_guard.hpp"
 #include "common/plot.hpp"
 #include "common/progress.hpp"
 
@@ -146,7 +147,9 @@ int main(int argc, char** argv) {
         xs.push_back(double(step));
         ys.push_back(mse);
       }
-      progress.update(step, double(N), {{"loss", loss.item()}, {"test_mse", mse}});
+      const double loss_value = loss.item();
+      examples::stop_if_not_finite(loss_value, step);
+      progress.update(step, double(N), {{"loss", loss_value}, {"test_mse", mse}});
     }
     progress.finish();
     final_mse[kind] = mse;

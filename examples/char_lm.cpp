@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "common/args.hpp"
+#include "common/nan_guard.hpp"
 #include "common/plot.hpp"
 #include "common/progress.hpp"
 
@@ -542,6 +543,7 @@ int run(int argc, char** argv) {
   examples::Progress progress(total - first, "chars");
   while (trainer.step() < total) {
     const double loss = trainer.train_step();
+    examples::stop_if_not_finite(loss, trainer.step());
     window_loss += loss, ++window;
     ema = std::isnan(ema) ? loss : 0.95 * ema + 0.05 * loss;
     progress.update(trainer.step() - first, static_cast<double>(c.batch * c.bptt),

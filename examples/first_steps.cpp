@@ -10,6 +10,8 @@
 #include <string>
 #include <unroll/unroll.hpp>
 
+#include "common/nan_guard.hpp"
+
 using namespace unroll;
 
 int main(int argc, char** argv) {
@@ -62,7 +64,11 @@ int main(int argc, char** argv) {
         for (int64_t i = 0; i < p.numel(); ++i) value[i] -= lr * grad[i];
       }
     }
-    if (step % 50 == 0) std::printf("step %4d  loss %.6f\n", step, static_cast<double>(loss.item()));
+    if (step % 50 == 0) {  // the loss is read only here: a diverged run stops at the next print
+      const double loss_value = loss.item();
+      examples::stop_if_not_finite(loss_value, step);
+      std::printf("step %4d  loss %.6f\n", step, loss_value);
+    }
   }
   return 0;
 }

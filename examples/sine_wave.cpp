@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "common/args.hpp"
+#include "common/nan_guard.hpp"
 #include "common/plot.hpp"
 #include "common/progress.hpp"
 
@@ -98,7 +99,9 @@ std::unique_ptr<Forecaster> train(const Options& o, bool many_to_many, uint64_t 
     optim::clip_grad_norm(model->parameters(), o.clip);
     opt.step();
     schedule.step();
-    progress.update(step, double(o.batch * (many_to_many ? T : 1)), {{"loss", loss.item()}});
+    const double loss_value = loss.item();
+    examples::stop_if_not_finite(loss_value, step);
+    progress.update(step, double(o.batch * (many_to_many ? T : 1)), {{"loss", loss_value}});
   }
   progress.finish();
   return model;

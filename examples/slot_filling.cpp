@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "common/args.hpp"
+#include "common/nan_guard.hpp"
 #include "common/plot.hpp"
 #include "common/progress.hpp"
 
@@ -611,6 +612,7 @@ Result run(Kind kind, Input input, const Dataset& data, const Config& cfg, const
       optim::clip_grad_norm(model.parameters(), cfg.clip);
       opt.step();
       last_loss = loss.item();
+      examples::stop_if_not_finite(last_loss, step + 1);
       progress.update(++step, static_cast<double>(b.words),
                       {{"loss", last_loss}, {"valid F1", r.valid_curve.empty() ? 0.0 : r.valid_curve.back()}});
     }

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "common/args.hpp"
+#include "common/nan_guard.hpp"
 #include "common/plot.hpp"
 #include "common/progress.hpp"
 
@@ -377,7 +378,9 @@ int main(int argc, char** argv) {
       (loss * static_cast<real>(T)).backward();
       optim::clip_grad_norm(model.parameters(), clip);
       opt.step();
-      nll += loss.item() * T * batch;
+      const double loss_value = loss.item();
+      examples::stop_if_not_finite(loss_value, (epoch - 1) * windows + step + 1);
+      nll += loss_value * T * batch;
       count += T * batch;
       progress.update(step + 1, static_cast<double>(T * batch), {{"ppl", std::exp(nll / count)}, {"lr", lr}});
     }
