@@ -11,6 +11,7 @@
 #include "unroll/framework/autograd.hpp"
 #include "unroll/framework/config.hpp"
 #include "unroll/framework/error.hpp"
+#include "unroll/framework/floating_point.hpp"
 #include "unroll/framework/gradcheck.hpp"
 #include "unroll/framework/graph_export.hpp"
 #include "unroll/framework/ops.hpp"

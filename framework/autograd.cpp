@@ -8,6 +8,7 @@
 #include "unroll/framework/detail/anomaly.hpp"
 #include "unroll/framework/detail/blas.hpp"
 #include "unroll/framework/detail/check.hpp"
+#include "unroll/framework/detail/denormals.hpp"
 #include "unroll/framework/ops.hpp"
 
 namespace unroll {
@@ -291,6 +292,8 @@ void backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& seeds
                     root.shape());
   }
   NoGradGuard no_grad;  // gradients are plain values; no graph of the backward pass is recorded
+  // Vanishing gradients decay into denormals, which x86 computes ~100x slower: flush them for the pass.
+  detail::FlushDenormalsScope flush_denormals;
   const uint64_t mark = g_pass_counter.fetch_add(1, std::memory_order_relaxed) + 1;
   std::vector<std::shared_ptr<TensorImpl>> order = topological_order(roots, mark);
   // If a backward function throws (anomaly mode does, by design), drop the partial gradients in flight so

@@ -18,6 +18,8 @@
 // micro-kernel, and pads edge panels with zeros so the kernel never branches on size.
 #include "unroll/framework/detail/gemm_kernel.hpp"
 
+#include "unroll/framework/detail/denormals.hpp"
+
 #include <xsimd/xsimd.hpp>
 
 #if defined(__AVX__)
@@ -191,6 +193,7 @@ void packed_gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64
       for (int64_t j = 0; j < n; ++j) c[i * ldc + j] = beta == real(0) ? real(0) : beta * c[i * ldc + j];
     return;
   }
+  FlushDenormalsScope flush_denormals;  // denormal products would run ~100x slower
   PackBuffers& buffers = pack_buffers();
   const int64_t nc_max = std::min(NC, (n + NR - 1) / NR * NR);
   const int64_t mc_max = std::min(MC, (m + MR - 1) / MR * MR);
