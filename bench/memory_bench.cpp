@@ -1,12 +1,13 @@
 // memory_bench: what training a long sequence costs in memory, against what the graph must keep.
 //
 //   build/bench/memory_bench [--seq T] [--hidden H] [--batch N] [--steps S] [--checkpoint-every K]
+//                            [--report-every R]
 //
 // Trains LSTM 1 x H (input H) with a linear head (10 classes, mean cross-entropy, SGD) on x: [T, N, H].
 // Reports (a) the bytes of every value the recorded graph keeps alive for backward, measured right after
 // the forward pass of one step by walking the graph (each buffer once), (b) the process's peak resident
 // memory (VmHWM) and how much it grew over the run, and (c) resident memory at the start and end of
-// --steps training steps (flat = no growth). Last line: key=value pairs.
+// --steps training steps (flat = no growth), and every R steps with --report-every. Last line: key=value pairs.
 #include <sys/resource.h>
 
 #include <chrono>
@@ -49,7 +50,7 @@ int64_t graph_bytes(const Tensor& root) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int64_t T = 1000, H = 256, N = 32, steps = 20, k = 0;
+  int64_t T = 1000, H = 256, N = 32, steps = 20, k = 0, report_every = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     const int64_t v = std::atoll(argv[i + 1]);
@@ -58,6 +59,7 @@ int main(int argc, char** argv) {
     else if (flag == "--batch") N = v;
     else if (flag == "--steps") steps = v;
     else if (flag == "--checkpoint-every") k = v;
+    else if (flag == "--report-every") report_every = v;
     else {
       std::fprintf(stderr, "memory_bench: unknown flag %s\n", argv[i]);
       return 2;
@@ -85,6 +87,8 @@ int main(int argc, char** argv) {
     optim::clip_grad_norm(params, 5);
     sgd.step();
     if (s == 0) rss_after_first_kib = status_kib("VmRSS:");
+    if (report_every > 0 && (s + 1) % report_every == 0)
+      std::printf("step %lld: RSS %.1f MiB\n", (long long)(s + 1), status_kib("VmRSS:") / 1024.0);
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const int64_t rss_end_kib = status_kib("VmRSS:"), peak_kib = status_kib("VmHWM:");
