@@ -140,28 +140,30 @@ void pack_b(const real* b, int64_t ldb, bool tb, int64_t p0, int64_t kc, int64_t
   }
 }
 
-// C[0:rows, 0:cols] (row stride ldc) = alpha * (packed A panel x packed B panel) + beta * C.
+// C[0:R, 0:cols] (row stride ldc) = alpha * (packed A panel x packed B panel) + beta * C, for a panel of
+// R <= MR rows (R < MR only for the last rows of op(A), so those rows cost no wasted multiplies).
 // beta == 0 never reads C (as in BLAS, so NaN garbage in C does not leak through).
 // B rows are ldb_panel apart: NR for a packed panel, ldb when B is read in place.
+template <int R>
 void micro_kernel(int64_t kc, const real* __restrict a, const real* __restrict b, int64_t ldb_panel, real alpha,
-                  real beta, real* __restrict c, int64_t ldc, int64_t rows, int64_t cols) {
-  batch acc[MR][2];
+                  real beta, real* __restrict c, int64_t ldc, int64_t cols) {
+  batch acc[R][2];
 #pragma GCC unroll 6
-  for (int64_t r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = batch(real(0));
+  for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = batch(real(0));
   for (int64_t p = 0; p < kc; ++p) {
     const batch b0 = batch::load_unaligned(b + p * ldb_panel);
     const batch b1 = batch::load_unaligned(b + p * ldb_panel + W);
 #pragma GCC unroll 6
-    for (int64_t r = 0; r < MR; ++r) {
+    for (int r = 0; r < R; ++r) {
       const batch ar(a[p * MR + r]);
       acc[r][0] = xsimd::fma(ar, b0, acc[r][0]);
       acc[r][1] = xsimd::fma(ar, b1, acc[r][1]);
     }
   }
   const batch va(alpha), vb(beta);
-  if (rows == MR && cols == NR) {
+  if (cols == NR) {
 #pragma GCC unroll 6
-    for (int64_t r = 0; r < MR; ++r) {
+    for (int r = 0; r < R; ++r) {
       real* row = c + r * ldc;
       if (beta == real(0)) {
         (va * acc[r][0]).store_unaligned(row);
@@ -173,14 +175,27 @@ void micro_kernel(int64_t kc, const real* __restrict a, const real* __restrict b
     }
     return;
   }
-  alignas(64) real tile[MR][NR];  // edge tile: only rows x cols of it are part of C
-  for (int64_t r = 0; r < MR; ++r) {
+  alignas(64) real tile[R][NR];  // ragged last columns: only cols of each row are part of C
+  for (int r = 0; r < R; ++r) {
     acc[r][0].store_aligned(&tile[r][0]);
     acc[r][1].store_aligned(&tile[r][W]);
   }
-  for (int64_t r = 0; r < rows; ++r)
+  for (int r = 0; r < R; ++r)
     for (int64_t j = 0; j < cols; ++j)
       c[r * ldc + j] = beta == real(0) ? alpha * tile[r][j] : alpha * tile[r][j] + beta * c[r * ldc + j];
+}
+
+void run_micro_kernel(int64_t rows, int64_t kc, const real* a, const real* b, int64_t ldb_panel, real alpha,
+                      real beta, real* c, int64_t ldc, int64_t cols) {
+  static_assert(MR == 6);
+  switch (rows) {
+    case 6: return micro_kernel<6>(kc, a, b, ldb_panel, alpha, beta, c, ldc, cols);
+    case 5: return micro_kernel<5>(kc, a, b, ldb_panel, alpha, beta, c, ldc, cols);
+    case 4: return micro_kernel<4>(kc, a, b, ldb_panel, alpha, beta, c, ldc, cols);
+    case 3: return micro_kernel<3>(kc, a, b, ldb_panel, alpha, beta, c, ldc, cols);
+    case 2: return micro_kernel<2>(kc, a, b, ldb_panel, alpha, beta, c, ldc, cols);
+    default: return micro_kernel<1>(kc, a, b, ldb_panel, alpha, beta, c, ldc, cols);
+  }
 }
 
 }  // namespace
@@ -224,8 +239,8 @@ void packed_gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64
           const real* b_panel = direct ? b + p0 * ldb + j0 + jp : buffers.b.data() + jp * kc;
           const int64_t ldb_panel = direct ? ldb : NR;
           for (int64_t ip = 0; ip < mc; ip += MR) {
-            micro_kernel(kc, buffers.a.data() + ip * kc, b_panel, ldb_panel, alpha, slice_beta,
-                         c + (i0 + ip) * ldc + j0 + jp, ldc, std::min(MR, mc - ip), std::min(NR, nc - jp));
+            run_micro_kernel(std::min(MR, mc - ip), kc, buffers.a.data() + ip * kc, b_panel, ldb_panel, alpha,
+                             slice_beta, c + (i0 + ip) * ldc + j0 + jp, ldc, std::min(NR, nc - jp));
           }
         }
       }
