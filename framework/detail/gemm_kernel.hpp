@@ -13,3 +13,12 @@ void packed_gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64
                  int64_t lda, const real* b, int64_t ldb, real beta, real* c, int64_t ldc);
 
 }  // namespace unroll::detail
+
+namespace unroll::detail {
+
+// C[M, N] = alpha * A B^T + beta * C with A [M, K] and B [N, K] row-major, read in place (no packing):
+// every output is one dot product of two contiguous rows. packed_gemm uses it for short A times B^T.
+void dot_gemm(int64_t m, int64_t n, int64_t k, real alpha, const real* a, int64_t lda, const real* b, int64_t ldb,
+              real beta, real* c, int64_t ldc);
+
+}  // namespace unroll::detail
