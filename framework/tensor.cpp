@@ -142,8 +142,14 @@ Tensor full(const Shape& shape, real value) {
 
 Tensor zeros(const Shape& shape) { return full(shape, 0); }
 Tensor ones(const Shape& shape) { return full(shape, 1); }
-Tensor zeros_like(const Tensor& t) { return zeros(t.shape()); }
-Tensor ones_like(const Tensor& t) { return ones(t.shape()); }
+Tensor zeros_like(const Tensor& t) {
+  detail::check_defined("zeros_like", t);
+  return zeros(t.shape());
+}
+Tensor ones_like(const Tensor& t) {
+  detail::check_defined("ones_like", t);
+  return ones(t.shape());
+}
 Tensor scalar(real value) { return full(Shape{}, value); }
 
 Tensor arange(real start, real end, real step) {
@@ -184,6 +190,29 @@ Tensor tensor(std::initializer_list<std::initializer_list<real>> rows) {
   }
   return tensor(values, Shape{n_rows, n_cols});
 }
+
+// ---- undefined tensors -----------------------------------------------------------------------------
+namespace detail {
+void throw_undefined_tensor(const char* accessor) {
+  throw Error(
+      fmt::format("Tensor::{}: the tensor is undefined (a default-constructed Tensor() has no value); "
+                  "pass a tensor made by an op or a creation function",
+                  accessor));
+}
+void throw_undefined_argument(const char* op, int position) {
+  throw Error(fmt::format("{}: argument {} is an undefined tensor (a default-constructed Tensor() has no value)", op,
+                          position));
+}
+}  // namespace detail
+
+namespace {
+// The impl behind t, or an Error naming the accessor when t is undefined.
+TensorImpl& impl_of(const Tensor& t, const char* accessor) {
+  if (!t.defined()) [[unlikely]]
+    detail::throw_undefined_tensor(accessor);
+  return *t.impl();
+}
+}  // namespace
 
 // ---- value access ----------------------------------------------------------------------------------
 int64_t Tensor::size(int axis) const {
@@ -242,13 +271,17 @@ std::string Tensor::to_string() const {
 std::ostream& operator<<(std::ostream& os, const Tensor& t) { return os << t.to_string(); }
 
 // ---- autograd accessors ----------------------------------------------------------------------------
-bool Tensor::requires_grad() const { return impl_->requires_grad; }
-bool Tensor::is_leaf() const { return impl_->grad_fn == nullptr; }
-Tensor Tensor::grad() const { return impl_->grad; }
-void Tensor::zero_grad() { impl_->grad = Tensor(); }
-const char* Tensor::grad_fn_name() const { return impl_->grad_fn ? impl_->grad_fn->name : ""; }
+bool Tensor::requires_grad() const { return impl_of(*this, "requires_grad").requires_grad; }
+bool Tensor::is_leaf() const { return impl_of(*this, "is_leaf").grad_fn == nullptr; }
+Tensor Tensor::grad() const { return impl_of(*this, "grad").grad; }
+void Tensor::zero_grad() { impl_of(*this, "zero_grad").grad = Tensor(); }
+const char* Tensor::grad_fn_name() const {
+  const TensorImpl& impl = impl_of(*this, "grad_fn_name");
+  return impl.grad_fn ? impl.grad_fn->name : "";
+}
 
 Tensor& Tensor::requires_grad_(bool on) {
+  impl_of(*this, "requires_grad_");
   check(is_leaf(), "requires_grad_: only leaf tensors can change requires_grad (this one was produced by '{}'); use "
         "detach() first", grad_fn_name());
   impl_->requires_grad = on;
@@ -261,6 +294,7 @@ void Tensor::retain_grad() {
 }
 
 Tensor Tensor::detach() const {
+  impl_of(*this, "detach");
   auto impl = std::make_shared<TensorImpl>();
   impl->shape = impl_->shape;
   impl->storage = impl_->storage;

@@ -21,6 +21,14 @@ struct Node;
 struct PendingMatmulGrad;
 struct TensorImpl;
 
+namespace detail {
+// Throws unroll::Error: "Tensor::<accessor>: the tensor is undefined ...". Every accessor that reads a
+// Tensor's value or autograd state calls it when the handle is null, so an undefined tensor handed to any
+// op or layer is refused with an Error rather than dereferenced (ops also name themselves first, see
+// detail::check_defined). Out of line, so the check in the inline accessors is one compare and branch.
+[[noreturn]] void throw_undefined_tensor(const char* accessor);
+}  // namespace detail
+
 // A contiguous buffer of `size` reals. Reshape and detach share it; every other op writes a new one.
 // Buffers come from a per-thread cache of recently freed blocks (framework/tensor.cpp), so a training
 // loop that makes the same shapes every step stops calling malloc after its first step.
@@ -112,9 +120,21 @@ struct TensorImpl {
   real* data() const { return storage->data; }
 };
 
-inline const Shape& Tensor::shape() const { return impl_->shape; }
-inline real* Tensor::data() { return impl_->storage->data; }
-inline const real* Tensor::data() const { return impl_->storage->data; }
+inline const Shape& Tensor::shape() const {
+  if (!impl_) [[unlikely]]
+    detail::throw_undefined_tensor("shape");
+  return impl_->shape;
+}
+inline real* Tensor::data() {
+  if (!impl_) [[unlikely]]
+    detail::throw_undefined_tensor("data");
+  return impl_->storage->data;
+}
+inline const real* Tensor::data() const {
+  if (!impl_) [[unlikely]]
+    detail::throw_undefined_tensor("data");
+  return impl_->storage->data;
+}
 
 // ---- creation ---------------------------------------------------------------------------------------
 Tensor empty(const Shape& shape);  // uninitialized values

@@ -8,6 +8,7 @@
 
 #include "unroll/framework/error.hpp"
 #include "unroll/framework/shape.hpp"
+#include "unroll/framework/tensor.hpp"
 
 template <>
 struct fmt::formatter<unroll::Shape> : fmt::formatter<std::string> {
@@ -34,6 +35,16 @@ template <class... Args>
 inline void check(bool cond, fmt::format_string<Args...> format, Args&&... args) {
   if (!cond) [[unlikely]]
     fail(format, std::forward<Args>(args)...);
+}
+
+// check_defined("add", a, b): throws unroll::Error "add: argument 2 is an undefined tensor ..." when one of
+// the tensors is undefined (default-constructed). Ops and layers call it first, so the error names them;
+// the Tensor accessors are the safety net for any path that does not (tensor.hpp).
+[[noreturn]] void throw_undefined_argument(const char* op, int position);
+template <class... T>
+inline void check_defined(const char* op, const T&... tensors) {
+  int position = 0;
+  ((++position, tensors.defined() ? void() : throw_undefined_argument(op, position)), ...);
 }
 
 // Normalize a possibly negative axis for a tensor of rank `rank`; throws naming `op` when out of range.

@@ -68,6 +68,7 @@ void for_each_broadcast(const Shape& out, const std::array<Strides, K>& strides,
 // out = f(a, b) elementwise with broadcasting; fast paths for equal shapes and a one-element operand.
 template <class F>
 Tensor broadcast_map(const char* op, const Tensor& a, const Tensor& b, F f) {
+  check_defined(op, a, b);
   const real* pa = a.data();
   const real* pb = b.data();
   if (a.shape() == b.shape()) {

@@ -111,6 +111,7 @@ Tensor div(const Tensor& a, const Tensor& b) {
 }
 
 Tensor neg(const Tensor& x) {
+  detail::check_defined("neg", x);
   Tensor out = map(x, [](real v) { return -v; });
   if (should_record({&x}))
     record(out, "neg", {x}, [](BackwardContext& c) { c.add_grad(0, map(c.grad_output(), [](real g) { return -g; })); });
@@ -118,6 +119,7 @@ Tensor neg(const Tensor& x) {
 }
 
 Tensor pow(const Tensor& x, real exponent) {
+  detail::check_defined("pow", x);
   Tensor out = map(x, [exponent](real v) { return std::pow(v, exponent); });
   if (should_record({&x}))
     record(out, "pow", {x}, [exponent](BackwardContext& c) {
@@ -128,7 +130,10 @@ Tensor pow(const Tensor& x, real exponent) {
   return out;
 }
 
-Tensor pow(const Tensor& base, const Tensor& exponent) { return exp(mul(exponent, log(base))); }
+Tensor pow(const Tensor& base, const Tensor& exponent) {
+  detail::check_defined("pow", base, exponent);
+  return exp(mul(exponent, log(base)));
+}
 
 Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
 Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
@@ -157,6 +162,7 @@ Tensor xt_map(const Tensor& x, F f) {
 }  // namespace
 
 Tensor exp(const Tensor& x) {
+  detail::check_defined("exp", x);
   Tensor out = xt_map(x, [](const auto& v) { return xt::exp(v); });
   if (should_record({&x}))
     record(out, "exp", {x}, [](BackwardContext& c) {
@@ -166,6 +172,7 @@ Tensor exp(const Tensor& x) {
 }
 
 Tensor log(const Tensor& x) {
+  detail::check_defined("log", x);
   Tensor out = xt_map(x, [](const auto& v) { return xt::log(v); });
   if (should_record({&x}))
     record(out, "log", {x}, [](BackwardContext& c) {
@@ -174,9 +181,13 @@ Tensor log(const Tensor& x) {
   return out;
 }
 
-Tensor sqrt(const Tensor& x) { return pow(x, real(0.5)); }
+Tensor sqrt(const Tensor& x) {
+  detail::check_defined("sqrt", x);
+  return pow(x, real(0.5));
+}
 
 Tensor abs(const Tensor& x) {
+  detail::check_defined("abs", x);
   Tensor out = map(x, [](real v) { return std::abs(v); });
   if (should_record({&x}))
     record(out, "abs", {x}, [](BackwardContext& c) {
@@ -186,6 +197,7 @@ Tensor abs(const Tensor& x) {
 }
 
 Tensor clamp(const Tensor& x, real min, real max) {
+  detail::check_defined("clamp", x);
   detail::check(min <= max, "clamp: min {} is greater than max {}", min, max);
   Tensor out = map(x, [min, max](real v) { return v < min ? min : v > max ? max : v; });
   if (should_record({&x}))
@@ -196,6 +208,7 @@ Tensor clamp(const Tensor& x, real min, real max) {
 }
 
 Tensor tanh(const Tensor& x) {
+  detail::check_defined("tanh", x);
   Tensor out = xt_map(x, [](const auto& v) { return xt::tanh(v); });
   if (should_record({&x}))
     record(out, "tanh", {x}, [](BackwardContext& c) {
@@ -205,6 +218,7 @@ Tensor tanh(const Tensor& x) {
 }
 
 Tensor sigmoid(const Tensor& x) {
+  detail::check_defined("sigmoid", x);
   Tensor out = xt_map(x, [](const auto& v) { return 1 / (1 + xt::exp(-v)); });
   if (should_record({&x}))
     record(out, "sigmoid", {x}, [](BackwardContext& c) {
@@ -214,6 +228,7 @@ Tensor sigmoid(const Tensor& x) {
 }
 
 Tensor relu(const Tensor& x) {
+  detail::check_defined("relu", x);
   Tensor out = map(x, [](real v) { return v > 0 ? v : 0; });
   if (should_record({&x}))
     record(out, "relu", {x}, [](BackwardContext& c) {
@@ -223,6 +238,7 @@ Tensor relu(const Tensor& x) {
 }
 
 Tensor clone(const Tensor& x) {
+  detail::check_defined("clone", x);
   Tensor out = map(x, [](real v) { return v; });
   if (should_record({&x})) record(out, "clone", {x}, [](BackwardContext& c) { c.add_grad(0, c.grad_output()); });
   return out;
@@ -230,6 +246,7 @@ Tensor clone(const Tensor& x) {
 
 // ---- selection -------------------------------------------------------------------------------------
 Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b) {
+  detail::check_defined("where", condition, a, b);
   const Shape shape =
       detail::broadcast_shapes("where", detail::broadcast_shapes("where", condition.shape(), a.shape()), b.shape());
   const std::array<detail::Strides, 3> strides{detail::broadcast_strides(condition.shape(), shape),
@@ -256,6 +273,9 @@ Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b) {
   return out;
 }
 
-Tensor masked_fill(const Tensor& x, const Tensor& mask, real value) { return where(mask, scalar(value), x); }
+Tensor masked_fill(const Tensor& x, const Tensor& mask, real value) {
+  detail::check_defined("masked_fill", x, mask);
+  return where(mask, scalar(value), x);
+}
 
 }  // namespace unroll

@@ -90,6 +90,7 @@ Tensor select_positions(const Tensor& x, int axis, const Tensor& index, std::vec
 
 // x: [A..., n, B...], index: [k] with values in [0, n) -> [A..., k, B...].
 Tensor index_select(const Tensor& x, int axis, const Tensor& index) {
+  detail::check_defined("index_select", x, index);
   const int a = normalize_axis("index_select", axis, x.dim(), x.shape());
   check(index.dim() == 1, "index_select: index must be 1-D, got shape {} (x shape {})", index.shape(), x.shape());
   std::vector<int64_t> pos = read_positions("index_select", index, x.shape()[a], "x", x.shape(), axis);
@@ -98,6 +99,7 @@ Tensor index_select(const Tensor& x, int axis, const Tensor& index) {
 
 // weight: [V, D], indices: I (any shape) with values in [0, V) -> [I..., D].
 Tensor embedding(const Tensor& weight, const Tensor& indices) {
+  detail::check_defined("embedding", weight, indices);
   check(weight.dim() == 2, "embedding: weight must be 2-D [V, D], got shape {} (indices shape {})", weight.shape(),
         indices.shape());
   std::vector<int64_t> pos = read_positions("embedding", indices, weight.shape()[0], "weight", weight.shape(), kRows);
@@ -113,6 +115,7 @@ Tensor embedding(const Tensor& weight, const Tensor& indices) {
 // torch.gather: x: [d_0, ..., d_{r-1}], index: [e_0, ..., e_{r-1}] with e_d <= d_d for d != axis and
 // values in [0, d_axis) -> index's shape. For axis 1: out[i][j][k] = x[i][index[i][j][k]][k].
 Tensor gather(const Tensor& x, int axis, const Tensor& index) {
+  detail::check_defined("gather", x, index);
   const Shape &xs = x.shape(), &is = index.shape();
   const int a = normalize_axis("gather", axis, x.dim(), xs);
   check(is.size() == xs.size(), "gather: index must have the rank of x, got index shape {} for x shape {}", is, xs);

@@ -21,6 +21,7 @@ Tensor reduce(const Tensor& losses, Reduction reduction) {
 }  // namespace
 
 Tensor nll_loss(const Tensor& log_probs, const Tensor& targets, CrossEntropyOptions options) {
+  detail::check_defined("nll_loss", log_probs, targets);
   check(log_probs.dim() == 2, "nll_loss: expects log-probabilities [N, C], got {} (reshape [T, N, C] to [T*N, C])",
         log_probs.shape());
   const int64_t n = log_probs.size(0), classes = log_probs.size(1);
@@ -48,12 +49,14 @@ Tensor nll_loss(const Tensor& log_probs, const Tensor& targets, CrossEntropyOpti
 }
 
 Tensor cross_entropy(const Tensor& logits, const Tensor& targets, CrossEntropyOptions options) {
+  detail::check_defined("cross_entropy", logits, targets);
   check(logits.dim() == 2, "cross_entropy: expects logits [N, C], got {} (reshape [T, N, C] to [T*N, C])",
         logits.shape());
   return nll_loss(log_softmax(logits, 1), targets, options);
 }
 
 Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction) {
+  detail::check_defined("mse_loss", input, target);
   check(input.shape() == target.shape(), "mse_loss: input {} and target {} must have the same shape", input.shape(),
         target.shape());
   const Tensor diff = sub(input, target);
@@ -61,6 +64,7 @@ Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction) 
 }
 
 Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targets, Reduction reduction) {
+  detail::check_defined("binary_cross_entropy_with_logits", logits, targets);
   check(logits.shape() == targets.shape(),
         "binary_cross_entropy_with_logits: logits {} and targets {} must have the same shape", logits.shape(),
         targets.shape());

@@ -63,6 +63,7 @@ void batched_gemm(const GemmShape& g, bool ta, bool tb, const real* a, const rea
 }  // namespace
 
 Tensor matmul(const Tensor& a, const Tensor& b, bool transpose_a, bool transpose_b) {
+  detail::check_defined("matmul", a, b);
   const GemmShape g = plan(a.shape(), b.shape(), transpose_a, transpose_b);
   Tensor out = g.k == 0 ? zeros(g.out) : empty(g.out);  // an empty sum is 0 (and BLAS rejects k = 0)
   if (g.k > 0) batched_gemm(g, transpose_a, transpose_b, a.data(), b.data(), 0, out.data());
@@ -108,6 +109,7 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool transpose_a, bool transpose
 }
 
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+  detail::check_defined("linear", x, weight);  // bias may be undefined (no bias)
   check(weight.dim() == 2, "linear: weight must be [out_features, in_features], got {}", weight.shape());
   check(x.dim() >= 1 && x.shape().back() == weight.size(1), "linear: input {} does not end in in_features = {} (weight {})",
         x.shape(), weight.size(1), weight.shape());

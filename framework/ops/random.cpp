@@ -68,6 +68,7 @@ Tensor normal(const Shape& shape, real mean, real std, Generator& gen) {
 Tensor randn(const Shape& shape, Generator& gen) { return normal(shape, 0, 1, gen); }
 
 Tensor dropout(const Tensor& x, real p, bool training, Generator& gen) {
+  detail::check_defined("dropout", x);
   check(p >= 0 && p <= 1, "dropout: probability {} is outside [0, 1]", p);
   if (!training || p == 0) return x;
   // mask[i] = 1/(1-p) with probability 1-p, else 0; the gradient is mask too (mul's backward)

@@ -28,6 +28,7 @@ Shape without_axis(Shape s, int axis, bool keepdim) {
 
 // ---- sum / mean ------------------------------------------------------------------------------------
 Tensor sum(const Tensor& x, const std::vector<int>& axes, bool keepdim) {
+  detail::check_defined("sum", x);
   // Reduced axes become 1 in `kept`; an empty axis list reduces everything (as torch.sum(x, dim=[])).
   Shape kept = x.shape();
   std::vector<bool> reduced(x.dim(), axes.empty());
@@ -55,6 +56,7 @@ Tensor sum(const Tensor& x, const std::vector<int>& axes, bool keepdim) {
 Tensor sum(const Tensor& x) { return sum(x, {}, false); }
 
 Tensor mean(const Tensor& x, const std::vector<int>& axes, bool keepdim) {
+  detail::check_defined("mean", x);
   const Tensor total = sum(x, axes, keepdim);
   const int64_t count = total.numel() ? x.numel() / total.numel() : 0;
   return div(total, scalar(static_cast<real>(count)));
@@ -84,6 +86,7 @@ std::vector<int64_t> argmax_lines(const Tensor& x, const AxisView& v, const char
 }  // namespace
 
 Tensor max(const Tensor& x, int axis_arg, bool keepdim) {
+  detail::check_defined("max", x);
   const int axis = detail::normalize_axis("max", axis_arg, x.dim(), x.shape());
   const AxisView v = around(x.shape(), axis);
   auto arg = std::make_shared<std::vector<int64_t>>(argmax_lines(x, v, "max"));
@@ -104,11 +107,13 @@ Tensor max(const Tensor& x, int axis_arg, bool keepdim) {
 }
 
 Tensor max(const Tensor& x) {
+  detail::check_defined("max", x);
   check(x.numel() > 0, "max: cannot reduce an empty tensor of shape {}", x.shape());
   return max(reshape(x, {x.numel()}), 0, false);
 }
 
 Tensor argmax(const Tensor& x, int axis_arg, bool keepdim) {
+  detail::check_defined("argmax", x);
   const int axis = detail::normalize_axis("argmax", axis_arg, x.dim(), x.shape());
   const AxisView v = around(x.shape(), axis);
   const std::vector<int64_t> arg = argmax_lines(x, v, "argmax");
@@ -167,6 +172,7 @@ void log_softmax_row_backward(const real* g, const real* y, real* dx, int64_t n)
 
 // log_softmax is a primitive for numerical stability: x - max - log(sum(exp(x - max))) never overflows.
 Tensor log_softmax(const Tensor& x, int axis_arg) {
+  detail::check_defined("log_softmax", x);
   const int axis = detail::normalize_axis("log_softmax", axis_arg, x.dim(), x.shape());
   const AxisView v = around(x.shape(), axis);
   Tensor out = empty(x.shape());
@@ -213,6 +219,9 @@ Tensor log_softmax(const Tensor& x, int axis_arg) {
   return out;
 }
 
-Tensor softmax(const Tensor& x, int axis) { return exp(log_softmax(x, axis)); }
+Tensor softmax(const Tensor& x, int axis) {
+  detail::check_defined("softmax", x);
+  return exp(log_softmax(x, axis));
+}
 
 }  // namespace unroll

@@ -55,7 +55,7 @@ Tensor copy_narrow(const real* x, const Shape& x_shape, int axis, int64_t start,
 // x: any shape -> `shape` with the same numel (one dim may be -1 and is inferred). No copy: the result
 // is a new TensorImpl pointing at x's Storage.
 Tensor reshape(const Tensor& x, const Shape& shape) {
-  check(x.defined(), "reshape: the tensor is undefined");
+  detail::check_defined("reshape", x);
   Shape target = shape;
   int inferred = -1;
   int64_t known = 1, nominal = 1;
@@ -95,6 +95,7 @@ Tensor reshape(const Tensor& x, const Shape& shape) {
 
 // x: [A..., d_start, ..., d_end, B...] -> [A..., d_start * ... * d_end, B...]. A rank-0 x becomes [1].
 Tensor flatten(const Tensor& x, int start_axis, int end_axis) {
+  detail::check_defined("flatten", x);
   if (x.dim() == 0) {
     check(start_axis >= -1 && start_axis <= 0 && end_axis >= -1 && end_axis <= 0,
           "flatten: axes {} and {} are out of range for a tensor of shape {}", start_axis, end_axis, x.shape());
@@ -116,6 +117,7 @@ Tensor flatten(const Tensor& x, int start_axis, int end_axis) {
 // x: [A..., B...] -> [A..., 1, B...] with the new axis at position `axis` of the result
 // (axis in [-(rank+1), rank]).
 Tensor unsqueeze(const Tensor& x, int axis) {
+  detail::check_defined("unsqueeze", x);
   const int a = normalize_axis("unsqueeze", axis, x.dim() + 1, x.shape());
   check(x.dim() < Shape::kMaxRank, "unsqueeze: a tensor of shape {} already has the maximum rank {}", x.shape(),
         Shape::kMaxRank);
@@ -127,6 +129,7 @@ Tensor unsqueeze(const Tensor& x, int axis) {
 // x: [A..., 1, B...] -> [A..., B...]. As torch.squeeze(x, dim), an axis whose size is not 1 is left
 // alone (the result then has x's shape).
 Tensor squeeze(const Tensor& x, int axis) {
+  detail::check_defined("squeeze", x);
   const int a = normalize_axis("squeeze", axis, x.dim(), x.shape());
   Shape s = x.shape();
   if (s[a] == 1) s.erase(a);
@@ -137,6 +140,7 @@ Tensor squeeze(const Tensor& x, int axis) {
 // x: [d_0, ..., d_{r-1}] -> [d_axes[0], ..., d_axes[r-1]] (a copy). out[i_0, ..., i_{r-1}] =
 // x[j] with j[axes[k]] = i_k.
 Tensor permute(const Tensor& x, const std::vector<int>& axes) {
+  detail::check_defined("permute", x);
   const Shape& xs = x.shape();
   const int rank = xs.size();
   check(static_cast<int>(axes.size()) == rank, "permute: {} axes given for a tensor of shape {}", axes.size(), xs);
@@ -168,6 +172,7 @@ Tensor permute(const Tensor& x, const std::vector<int>& axes) {
 }
 
 Tensor transpose(const Tensor& x, int axis0, int axis1) {
+  detail::check_defined("transpose", x);
   const int a = normalize_axis("transpose", axis0, x.dim(), x.shape());
   const int b = normalize_axis("transpose", axis1, x.dim(), x.shape());
   std::vector<int> axes(x.dim());
@@ -180,6 +185,7 @@ Tensor transpose(const Tensor& x, int axis0, int axis1) {
 // x: [A..., n, B...] -> [A..., length, B...], elements [start, start + length) along axis (a copy).
 // A negative start counts from the end, as in torch.narrow.
 Tensor narrow(const Tensor& x, int axis, int64_t start, int64_t length) {
+  detail::check_defined("narrow", x);
   const int a = normalize_axis("narrow", axis, x.dim(), x.shape());
   const int64_t n = x.shape()[a];
   check(start >= -n && start <= n, "narrow: start {} is out of range for axis {} of a tensor of shape {}", start, axis,
@@ -202,6 +208,7 @@ Tensor narrow(const Tensor& x, int axis, int64_t start, int64_t length) {
 // start/end are clamped like Python slice bounds: negative ones count from the end, then both are
 // clipped to [0, n]; an empty range gives a size-0 axis.
 Tensor slice(const Tensor& x, int axis, int64_t start, int64_t end, int64_t step) {
+  detail::check_defined("slice", x);
   const int a = normalize_axis("slice", axis, x.dim(), x.shape());
   check(step > 0, "slice: step must be positive, got {} (tensor of shape {})", step, x.shape());
   const int64_t n = x.shape()[a];
@@ -277,6 +284,7 @@ Tensor stack(const std::vector<Tensor>& xs, int axis) {
 // ---- split / chunk / unbind ------------------------------------------------------------------------
 // Pieces of split_size along axis; the last is smaller when split_size does not divide the size.
 std::vector<Tensor> split(const Tensor& x, int64_t split_size, int axis) {
+  detail::check_defined("split", x);
   const int a = normalize_axis("split", axis, x.dim(), x.shape());
   check(split_size > 0, "split: split_size must be positive, got {} (tensor of shape {})", split_size, x.shape());
   const int64_t n = x.shape()[a];
@@ -289,6 +297,7 @@ std::vector<Tensor> split(const Tensor& x, int64_t split_size, int axis) {
 
 // Pieces of the given sizes along axis; they must add up to the axis size.
 std::vector<Tensor> split(const Tensor& x, const std::vector<int64_t>& sizes, int axis) {
+  detail::check_defined("split", x);
   const int a = normalize_axis("split", axis, x.dim(), x.shape());
   int64_t total = 0;
   for (int64_t s : sizes) {
@@ -310,6 +319,7 @@ std::vector<Tensor> split(const Tensor& x, const std::vector<int64_t>& sizes, in
 // torch.chunk: pieces of ceil(n / chunks) along axis, so there may be fewer than `chunks` pieces
 // (e.g. n = 5, chunks = 4 gives sizes 2, 2, 1). A size-0 axis gives `chunks` empty pieces.
 std::vector<Tensor> chunk(const Tensor& x, int64_t chunks, int axis) {
+  detail::check_defined("chunk", x);
   const int a = normalize_axis("chunk", axis, x.dim(), x.shape());
   check(chunks > 0, "chunk: chunks must be positive, got {} (tensor of shape {})", chunks, x.shape());
   const int64_t n = x.shape()[a];
@@ -319,6 +329,7 @@ std::vector<Tensor> chunk(const Tensor& x, int64_t chunks, int axis) {
 
 // x: [A..., n, B...] -> n tensors [A..., B...].
 std::vector<Tensor> unbind(const Tensor& x, int axis) {
+  detail::check_defined("unbind", x);
   const int a = normalize_axis("unbind", axis, x.dim(), x.shape());
   std::vector<Tensor> out;
   out.reserve(x.shape()[a]);
@@ -329,6 +340,7 @@ std::vector<Tensor> unbind(const Tensor& x, int axis) {
 // ---- flip ------------------------------------------------------------------------------------------
 // x: [A..., n, B...] -> same shape, out[..., i, ...] = x[..., n - 1 - i, ...] (a copy).
 Tensor flip(const Tensor& x, int axis) {
+  detail::check_defined("flip", x);
   const int a = normalize_axis("flip", axis, x.dim(), x.shape());
   const auto flip_into = [](const real* src, real* dst, const AxisView& v) {
     for (int64_t o = 0; o < v.outer; ++o)
@@ -353,6 +365,7 @@ Tensor flip(const Tensor& x, int axis) {
 // x: S -> `shape` by NumPy broadcasting (S right-aligned; each dim of S equals the target's or is 1).
 // A -1 in `shape` keeps x's size at that position, as in torch.expand. Unlike torch, this is a copy.
 Tensor expand(const Tensor& x, const Shape& shape) {
+  detail::check_defined("expand", x);
   const Shape& xs = x.shape();
   check(xs.size() <= shape.size(), "expand: cannot expand a tensor of shape {} to fewer dimensions {}", xs, shape);
   Shape target = shape;

@@ -1,6 +1,7 @@
 // Tests for framework/tensor.cpp and framework/shape.cpp: creation, value access, printing, errors.
 #include <doctest/doctest.h>
 
+#include <functional>
 #include <sstream>
 #include <unroll/unroll.hpp>
 
@@ -95,4 +96,170 @@ TEST_CASE("absurd sizes are refused with Error before anything is allocated") {
   CHECK(zeros({0, 1000000}).numel() == 0);
   CHECK_THROWS_AS(zeros({0, big, big}), Error);
   CHECK(live_buffer_count() == buffers);
+}
+
+// An undefined (default-constructed) tensor handed to an op or a layer is a caller's mistake: Error, never
+// a null dereference. Ops name themselves and the argument; the accessors are the net for everything else.
+TEST_CASE("undefined tensors are refused with Error by ops, layers and accessors") {
+  const Tensor u;
+  const Tensor x = ones({2, 3});
+  const Tensor ids = tensor({0, 1});
+  const auto message = [](auto&& f) -> std::string {
+    try {
+      f();
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "(no error)";
+  };
+  // the op and the position of the undefined argument are named
+  CHECK(message([&] { add(u, u); }).rfind("add: argument 1 is an undefined tensor", 0) == 0);
+  CHECK(message([&] { add(x, u); }).rfind("add: argument 2 is an undefined tensor", 0) == 0);
+  CHECK(message([&] { (void)(x * u); }).rfind("mul: argument 2", 0) == 0);
+  CHECK(message([&] { tanh(u); }).rfind("tanh: argument 1", 0) == 0);
+  CHECK(message([&] { matmul(x, u); }).rfind("matmul: argument 2", 0) == 0);
+  CHECK(message([&] { reshape(u, {1}); }).rfind("reshape: argument 1", 0) == 0);
+  CHECK(message([&] { index_select(x, 0, u); }).rfind("index_select: argument 2", 0) == 0);
+  CHECK(message([&] { cross_entropy(u, ids); }).rfind("cross_entropy: argument 1", 0) == 0);
+  CHECK(message([&] { where(u, x, x); }).rfind("where: argument 1", 0) == 0);
+  CHECK(message([&] { zeros_like(u); }).rfind("zeros_like: argument 1", 0) == 0);
+  CHECK(message([&] { sum(u, {0}); }).rfind("sum: argument 1", 0) == 0);
+  CHECK(message([&] { max(u, 0); }).rfind("max: argument 1", 0) == 0);
+  CHECK(message([&] { softmax(u, 0); }).rfind("softmax: argument 1", 0) == 0);
+  CHECK(message([&] { Tensor().grad(); }).rfind("Tensor::grad: the tensor is undefined", 0) == 0);
+
+  // a representative set of every kind of op, layer and accessor: Error, nothing else
+  const std::vector<std::pair<const char*, std::function<void()>>> calls = {
+      {"neg", [&] { neg(u); }},
+      {"exp", [&] { exp(u); }},
+      {"log", [&] { log(u); }},
+      {"sqrt", [&] { sqrt(u); }},
+      {"abs", [&] { abs(u); }},
+      {"sigmoid", [&] { sigmoid(u); }},
+      {"relu", [&] { relu(u); }},
+      {"clone", [&] { clone(u); }},
+      {"pow", [&] { pow(u, 2); }},
+      {"pow tensor", [&] { pow(x, u); }},
+      {"clamp", [&] { clamp(u, 0, 1); }},
+      {"scalar operators", [&] { (void)(u + 1); }},
+      {"sub", [&] { sub(u, x); }},
+      {"div", [&] { div(x, u); }},
+      {"masked_fill", [&] { masked_fill(x, u, 0); }},
+      {"linear", [&] { linear(x, u); }},
+      {"linear x", [&] { linear(u, x); }},
+      {"sum", [&] { sum(u); }},
+      {"sum axes", [&] { sum(u, {0}); }},
+      {"mean", [&] { mean(u); }},
+      {"max", [&] { max(u); }},
+      {"max axis", [&] { max(u, 0); }},
+      {"argmax", [&] { argmax(u, 0); }},
+      {"log_softmax", [&] { log_softmax(u, 0); }},
+      {"softmax", [&] { softmax(u, 0); }},
+      {"flatten", [&] { flatten(u); }},
+      {"unsqueeze", [&] { unsqueeze(u, 0); }},
+      {"squeeze", [&] { squeeze(u, 0); }},
+      {"permute", [&] { permute(u, {0}); }},
+      {"transpose", [&] { transpose(u, 0, 1); }},
+      {"narrow", [&] { narrow(u, 0, 0, 1); }},
+      {"slice", [&] { slice(u, 0, 0, 1); }},
+      {"concat",
+       [&] {
+         concat({x, u}, 0);
+       }},
+      {"stack",
+       [&] {
+         stack({u, x});
+       }},
+      {"split", [&] { split(u, 1); }},
+      {"chunk", [&] { chunk(u, 2); }},
+      {"unbind", [&] { unbind(u); }},
+      {"flip", [&] { flip(u, 0); }},
+      {"expand",
+       [&] {
+         expand(u, {2, 3});
+       }},
+      {"embedding", [&] { embedding(u, ids); }},
+      {"gather", [&] { gather(x, 0, u); }},
+      {"nll_loss", [&] { nll_loss(x, u); }},
+      {"mse_loss", [&] { mse_loss(u, x); }},
+      {"bce", [&] { binary_cross_entropy_with_logits(x, u); }},
+      {"dropout", [&] { dropout(u, 0.5, false); }},
+      {"ones_like", [&] { ones_like(u); }},
+      {"backward", [&] { u.backward(); }},
+      {"backward roots", [&] { backward({u}, {Tensor()}); }},
+      {"shape", [&] { (void)u.shape(); }},
+      {"size", [&] { (void)u.size(0); }},
+      {"numel", [&] { (void)u.numel(); }},
+      {"data", [&] { (void)u.data(); }},
+      {"item", [&] { (void)u.item(); }},
+      {"at", [&] { (void)u.at({}); }},
+      {"to_vector", [&] { (void)u.to_vector(); }},
+      {"requires_grad", [&] { (void)u.requires_grad(); }},
+      {"requires_grad_",
+       [&] {
+         Tensor v;
+         v.requires_grad_();
+       }},
+      {"is_leaf", [&] { (void)u.is_leaf(); }},
+      {"zero_grad",
+       [&] {
+         Tensor v;
+         v.zero_grad();
+       }},
+      {"retain_grad",
+       [&] {
+         Tensor v;
+         v.retain_grad();
+       }},
+      {"grad_fn_name", [&] { (void)u.grad_fn_name(); }},
+      {"detach", [&] { (void)u.detach(); }},
+      {"method sum", [&] { (void)u.sum(); }},
+      {"method t", [&] { (void)u.t(); }},
+      {"Linear",
+       [&] {
+         layers::Linear lin({.in_features = 3, .out_features = 2});
+         lin(u);
+       }},
+      {"Embedding",
+       [&] {
+         layers::Embedding emb({.num_embeddings = 3, .embedding_dim = 2});
+         emb(u);
+       }},
+      {"Dropout",
+       [&] {
+         layers::Dropout drop(0.5);
+         drop(u);
+       }},
+      {"LSTMCell",
+       [&] {
+         layers::LSTMCell cell({.input_size = 3, .hidden_size = 2});
+         cell(u);
+       }},
+      {"LSTM",
+       [&] {
+         layers::LSTM lstm({.input_size = 3, .hidden_size = 2});
+         lstm(u);
+       }},
+      {"GRU",
+       [&] {
+         layers::GRU gru({.input_size = 3, .hidden_size = 2});
+         gru(u);
+       }},
+      {"Sequential",
+       [&] {
+         layers::Sequential net({std::make_shared<layers::Tanh>()});
+         net(u);
+       }},
+      {"reverse_sequences", [&] { layers::reverse_sequences(u, Tensor()); }},
+      {"unroll_cell",
+       [&] {
+         layers::GRUCell cell({.input_size = 3, .hidden_size = 2});
+         layers::unroll_cell(cell, u);
+       }},
+  };
+  for (const auto& [name, call] : calls) {
+    CAPTURE(name);
+    CHECK_THROWS_AS(call(), Error);
+  }
+  CHECK_FALSE(u.defined());  // defined() itself never throws
 }
