@@ -23,10 +23,14 @@ Tensor recurrent_init(const Shape& shape, int64_t hidden_size) {
 void check_sizes(const char* cell, int64_t input_size, int64_t hidden_size) {
   check(input_size > 0 && hidden_size > 0, "{}: input_size and hidden_size must be positive, got {} and {}", cell,
         input_size, hidden_size);
+  // Gate widths (4H) must not overflow int64 before empty() refuses the shape as too large.
+  check(input_size <= kMaxTensorBytes && hidden_size <= kMaxTensorBytes,
+        "{}: input_size {} or hidden_size {} is too large (over {})", cell, input_size, hidden_size, kMaxTensorBytes);
 }
 
 // projected_x: [N, G] and every state component [N, H] must agree on N.
 void check_step(const char* cell, const Tensor& projected_x, int64_t gate_width, const Tensor& h, int64_t hidden_size) {
+  detail::check_defined(cell, projected_x);
   check(projected_x.dim() == 2 && projected_x.size(1) == gate_width,
         "{}: projected input must be [N, {}], got {} (pass raw inputs through operator() or project_input)", cell,
         gate_width, projected_x.shape());

@@ -23,10 +23,15 @@ JordanCell::JordanCell(const JordanCellOptions& options) : options_(options) {
 Tensor JordanCell::project_input(const Tensor& x) { return linear(x, weight_ih, bias_ih); }
 
 State JordanCell::step(const Tensor& projected_x, const State& state) {
+  detail::check_defined("JordanCell", projected_x);
+  detail::check(projected_x.dim() == 2 && projected_x.size(1) == options_.hidden_size,
+                "JordanCell: projected input must be [N, {}], got {}", options_.hidden_size, projected_x.shape());
   // Runs at every time step: the message (a string built from the shape) only on failure.
   if (!(state.h.defined() && state.h.dim() == 2 && state.h.size(1) == options_.output_size)) [[unlikely]]
     detail::fail("JordanCell: state (the previous output) must be [N, {}], got {}", options_.output_size,
                  state.h.defined() ? unroll::to_string(state.h.shape()) : std::string("undefined"));
+  detail::check(state.h.size(0) == projected_x.size(0), "JordanCell: state {} and input {} differ in batch size N",
+                state.h.shape(), projected_x.shape());
   const Tensor hidden = tanh(add(projected_x, linear(state.h, weight_yh)));  // [N, H]
   return {tanh(linear(hidden, weight_hy, bias_hy)), Tensor()};              // y': [N, O]
 }

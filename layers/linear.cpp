@@ -28,9 +28,9 @@ void Linear::reset_parameters(Generator& gen) {
 }
 
 Tensor Linear::forward(const Tensor& x) {
-  check(x.defined() && x.dim() >= 1 && x.shape().back() == options_.in_features,
-        "Linear: input of shape {} does not end in in_features = {}", x.defined() ? x.shape() : Shape{},
-        options_.in_features);
+  detail::check_defined("Linear", x);
+  check(x.dim() >= 1 && x.shape().back() == options_.in_features,
+        "Linear: input of shape {} does not end in in_features = {}", x.shape(), options_.in_features);
   return linear(x, weight, bias);  // x: [..., I], weight: [O, I] -> [..., O]
 }
 

@@ -29,6 +29,17 @@ PeepholeLSTMCell::PeepholeLSTMCell(const LSTMCellOptions& options) : options_(op
 Tensor PeepholeLSTMCell::project_input(const Tensor& x) { return linear(x, weight_ih, bias_ih); }
 
 State PeepholeLSTMCell::step(const Tensor& projected_x, const State& state) {
+  // projected_x: [N, 4H], h and c: [N, H]. Checked here because chunk() below needs exactly 4 gate blocks.
+  const int64_t H = options_.hidden_size;
+  detail::check_defined("PeepholeLSTMCell", projected_x);
+  const auto shape_of = [](const Tensor& t) {
+    return t.defined() ? unroll::to_string(t.shape()) : std::string("undefined");
+  };
+  if (!(projected_x.dim() == 2 && projected_x.size(1) == 4 * H && state.h.defined() && state.h.dim() == 2 &&
+        state.h.size(0) == projected_x.size(0) && state.h.size(1) == H && state.c.defined() &&
+        state.c.shape() == state.h.shape())) [[unlikely]]  // every step: no string unless failing
+    detail::fail("PeepholeLSTMCell: expects a projected input [N, {}] and a state h, c of [N, {}], got {}, {} and {}",
+                 4 * H, H, projected_x.shape(), shape_of(state.h), shape_of(state.c));
   // a: [N, 4H] -> a_i, a_f, a_g, a_o: [N, H]
   const std::vector<Tensor> a = chunk(add(projected_x, linear(state.h, weight_hh, bias_hh)), 4, 1);
   const Tensor input_gate = sigmoid(add(a[0], mul(weight_ci, state.c)));

@@ -36,6 +36,7 @@ RecurrentNetwork::RecurrentNetwork(int64_t input_size, const RecurrentOptions& o
 }
 
 SequenceOutput RecurrentNetwork::forward(const Tensor& x, const State& state, const Tensor& lengths) {
+  detail::check_defined(name_.c_str(), x);
   check(x.dim() == 3 && x.size(2) == input_size_, "{}: input must be [{}, {}] with feature size {}, got {}", name_,
         options_.batch_first ? "N, T" : "T, N", input_size_, input_size_, x.shape());
   const int64_t batch = options_.batch_first ? x.size(0) : x.size(1);

@@ -47,6 +47,7 @@ Unidirectional::Unidirectional(std::shared_ptr<Cell> cell) : cell_(std::move(cel
 }
 
 SequenceOutput Unidirectional::forward(const Tensor& x, const State& state, const Tensor& lengths) {
+  detail::check_defined("Unidirectional", x);
   check(x.dim() == 3, "Unidirectional: input must be [T, N, I], got {}", x.shape());
   State initial;
   if (state.h.defined()) {
@@ -72,6 +73,7 @@ int64_t Bidirectional::output_size() const { return forward_->output_size() + ba
 int64_t Bidirectional::state_slots() const { return forward_->state_slots() + backward_->state_slots(); }
 
 SequenceOutput Bidirectional::forward(const Tensor& x, const State& state, const Tensor& lengths) {
+  detail::check_defined("Bidirectional", x);
   check(x.dim() == 3, "Bidirectional: input must be [T, N, I], got {}", x.shape());
   const int64_t forward_slots = forward_->state_slots(), backward_slots = backward_->state_slots();
   State forward_state, backward_state;
@@ -107,6 +109,7 @@ int64_t Stacked::state_slots() const {
 std::string Stacked::describe() const { return fmt::format("Stacked(layers={}, dropout={})", layers_.size(), dropout_); }
 
 SequenceOutput Stacked::forward(const Tensor& x, const State& state, const Tensor& lengths) {
+  detail::check_defined("Stacked", x);
   check(x.dim() == 3, "Stacked: input must be [T, N, I], got {}", x.shape());
   if (state.h.defined()) check_state("Stacked", state, state_slots(), x.size(1));
   Tensor input = x;

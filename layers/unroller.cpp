@@ -71,12 +71,19 @@ Steps run_steps(Cell& cell, const std::vector<int64_t>& length, int64_t t0, Stat
 
 SequenceOutput unroll_cell(Cell& cell, const Tensor& x, const State& initial, const Tensor& lengths,
                            const UnrollOptions& options) {
+  detail::check_defined("unroll", x);
   // describe() builds a string: only on failure (this runs at every forward).
   if (!(x.dim() == 3 && x.size(2) == cell.input_size())) [[unlikely]]
     detail::fail("unroll: input must be [T, N, {}] for {}, got {}", cell.input_size(), cell.describe(), x.shape());
   check(options.checkpoint_every >= 0, "unroll: checkpoint_every must be >= 0, got {}", options.checkpoint_every);
   const int64_t T = x.size(0), N = x.size(1);
   const State start = initial.h.defined() ? initial : cell.initial_state(N);
+  // The masking of padded steps below indexes the state by batch row: every component must be [N, H].
+  for (const Tensor* s : {&start.h, &start.c})
+    if (s->defined())
+      check(s->dim() == 2 && s->size(0) == N,
+            "unroll: initial state components must be [{}, H] (one row per sequence of x {}), got {}", N, x.shape(),
+            s->shape());
   std::vector<int64_t> length;
   if (lengths.defined()) length = read_lengths("unroll", lengths, T, N);
   if (T == 0) return {zeros({0, N, cell.output_size()}), start};
@@ -118,6 +125,7 @@ SequenceOutput unroll_cell(Cell& cell, const Tensor& x, const State& initial, co
 }
 
 Tensor reverse_sequences(const Tensor& x, const Tensor& lengths) {
+  detail::check_defined("reverse_sequences", x);
   check(x.dim() >= 2, "reverse_sequences: x must be [T, N, ...], got {}", x.shape());
   if (!lengths.defined()) return flip(x, 0);
   const int64_t T = x.size(0), N = x.size(1);

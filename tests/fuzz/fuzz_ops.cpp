@@ -2,7 +2,11 @@
 //
 // Each case draws an op, random shapes (empty tensors, zero-size axes, rank 0 to 8, broadcastable and
 // mismatched pairs), axes (negative and out of range), indices (out of range, negative, fractional, NaN),
-// values (NaN, Inf, 1e30, denormals...), options, and sometimes absurd sizes such as [2^40, 2^40]. It then
+// values (NaN, Inf, 1e30, denormals...), options, now and then an undefined Tensor() as an input, and
+// sometimes absurd sizes such as [2^40, 2^40]. Besides the ops it drives every layer: Linear, Embedding,
+// Dropout, the seven cells (RNN, LSTM, GRU, PeepholeLSTM, CoupledLSTM, IRNN, Jordan), LSTM/GRU/RNN,
+// Sequential, the Unidirectional/Bidirectional/Stacked wrappers, unroll_cell and reverse_sequences (random
+// lengths, including out-of-range and fractional ones) and the init:: helpers. It then
 // checks the properties every call must have:
 //   1. it returns, or throws unroll::Error / unroll::IoError; anything else fails, std::bad_alloc included
 //      (an absurd size must be refused with unroll::Error before anything is allocated) and a crash fails
@@ -223,8 +227,13 @@ struct Case {
     if (special_out) *special_out = special;
     return t;
   }
-  // An op input: random values; usually a leaf that requires grad.
+  // An op input: random values; usually a leaf that requires grad; now and then an undefined Tensor()
+  // (which every op and layer must refuse with unroll::Error).
   Tensor input(const Shape& s, const char* name, double grad_chance = 0.65) {
+    if (rng.chance(0.015)) {
+      log(std::string(" ") + name + "=undefined");
+      return Tensor();
+    }
     bool special = false;
     Tensor t = values(s, &special);
     const bool grad = rng.chance(grad_chance);
@@ -288,6 +297,58 @@ struct Case {
 
 using Outputs = std::vector<Tensor>;
 using Runner = std::function<Outputs(Case&)>;
+
+// A cell of any of the seven kinds, sizes as given (possibly zero, negative or huge: the constructor must
+// refuse those). Its parameters become leaves of the case.
+std::shared_ptr<layers::Cell> make_cell(Case& c, int64_t in, int64_t hidden) {
+  const bool bias = c.rng.chance(0.8);
+  std::shared_ptr<layers::Cell> cell;
+  const layers::LSTMCellOptions lstm{.input_size = in, .hidden_size = hidden, .bias = bias};
+  switch (c.integer(0, 6, "cell")) {
+    case 0: cell = std::make_shared<layers::RNNCell>(layers::RNNCellOptions{.input_size = in, .hidden_size = hidden, .bias = bias}); break;
+    case 1: cell = std::make_shared<layers::LSTMCell>(lstm); break;
+    case 2: cell = std::make_shared<layers::GRUCell>(layers::GRUCellOptions{.input_size = in, .hidden_size = hidden, .bias = bias}); break;
+    case 3: cell = std::make_shared<layers::PeepholeLSTMCell>(lstm); break;
+    case 4: cell = std::make_shared<layers::CoupledLSTMCell>(lstm); break;
+    case 5: {
+      const std::vector<real> scales = {1, 0.01f, 0, -1, 1e30f, std::numeric_limits<real>::quiet_NaN()};
+      const real scale = c.rng.pick(scales), input_std = c.rng.chance(0.8) ? real(0.001) : c.rng.pick(scales);
+      c.log(" recurrent_scale=" + Case::fmt_real(scale) + " input_std=" + Case::fmt_real(input_std));
+      cell = std::make_shared<layers::IRNNCell>(layers::IRNNCellOptions{
+          .input_size = in, .hidden_size = hidden, .recurrent_scale = scale, .input_std = input_std});
+      break;
+    }
+    default: {
+      const int64_t out = c.rng.chance(0.9) ? c.integer(0, 4, "output_size") : hidden;
+      cell = std::make_shared<layers::JordanCell>(
+          layers::JordanCellOptions{.input_size = in, .hidden_size = hidden, .output_size = out});
+      break;
+    }
+  }
+  c.modules.push_back(cell);
+  for (const Tensor& p : cell->parameters()) c.leaves.push_back(p);
+  return cell;
+}
+
+// A layer size: usually small, sometimes zero, negative or absurd.
+int64_t layer_size(Case& c, const char* name) {
+  const double r = c.rng.unit();
+  if (r < 0.03) {
+    const int64_t v = int64_t{1} << c.rng.between(40, 62);  // over kMaxTensorBytes: must be refused
+    c.log(std::string(" ") + name + "=" + std::to_string(v));
+    return v;
+  }
+  return c.integer(r < 0.1 ? -1 : 1, 4, name);
+}
+
+// Sequence lengths for a batch of n sequences of t steps: undefined, valid, or bad (out of range, negative,
+// fractional, NaN; wrong shape).
+Tensor lengths(Case& c, int64_t t, int64_t n) {
+  const double r = c.rng.unit();
+  if (r < 0.35) return Tensor();
+  if (r < 0.4) return c.index(c.shape(2), t + 1, "lengths");
+  return c.index(Shape{n}, t + 1, "lengths");
+}
 
 // ---- the ops -----------------------------------------------------------------------------------------
 std::vector<std::pair<std::string, Runner>> make_runners() {
@@ -783,6 +844,154 @@ std::vector<std::pair<std::string, Runner>> make_runners() {
     const int64_t every = c.integer(-1, 4, "checkpoint_every");
     const layers::SequenceOutput out = layers::unroll_cell(cell, x, {}, {}, {.checkpoint_every = every});
     return Outputs{out.output, out.state.h};
+  });
+
+  // the other cells, stepped once (as nn.LSTMCell is), with random and mismatched shapes
+  reg("cell_more", [](Case& c) {
+    const int64_t in = layer_size(c, "input_size"), hidden = layer_size(c, "hidden_size");
+    const std::shared_ptr<layers::Cell> cell = make_cell(c, in, hidden);
+    const int64_t n = c.dim(), h = cell->output_size();
+    layers::State state;
+    if (c.rng.chance(0.6)) {
+      state.h = c.input(c.rng.chance(0.85) ? Shape{n, h} : c.shape(), "h");
+      if (c.rng.chance(0.7)) state.c = c.input(c.rng.chance(0.85) ? Shape{n, h} : c.shape(), "c");
+    }
+    if (c.rng.chance(0.25)) {  // step() directly, on a "projected" input of any shape
+      const Tensor projected = c.input(c.rng.chance(0.5) ? Shape{n, c.dim()} : c.shape(), "projected_x");
+      const layers::State next = cell->step(projected, state.h.defined() ? state : cell->initial_state(n));
+      return Outputs{next.h, next.c, cell->output(next)};
+    }
+    const Tensor x = c.input(c.rng.chance(0.85) ? Shape{n, in} : c.shape(), "x");
+    const layers::State next = state.h.defined() ? (*cell)(x, state) : (*cell)(x);
+    return Outputs{next.h, next.c};
+  });
+  // unroll_cell over any cell with initial states, lengths and checkpointing
+  reg("unroll_cell_any", [](Case& c) {
+    const int64_t in = c.integer(1, 3, "input_size"), hidden = c.integer(1, 3, "hidden_size");
+    const std::shared_ptr<layers::Cell> cell = make_cell(c, in, hidden);
+    const int64_t t = c.integer(0, 5, "T"), n = c.dim(), h = cell->output_size();
+    const Tensor x = c.input(c.rng.chance(0.9) ? Shape{t, n, in} : c.shape(), "x");
+    layers::State initial;
+    if (c.rng.chance(0.4)) {
+      initial.h = c.input(c.rng.chance(0.8) ? Shape{n, h} : c.like(Shape{n, h}), "h0");
+      if (c.rng.chance(0.6)) initial.c = c.input(c.rng.chance(0.8) ? Shape{n, h} : c.like(Shape{n, h}), "c0");
+    }
+    const Tensor len = lengths(c, t, n);
+    const int64_t every = c.rng.chance(0.7) ? 0 : c.integer(-1, 3, "checkpoint_every");
+    const layers::SequenceOutput out = layers::unroll_cell(*cell, x, initial, len, {.checkpoint_every = every});
+    return Outputs{out.output, out.state.h, out.state.c};
+  });
+  reg("reverse_sequences", [](Case& c) {
+    const int64_t t = c.integer(0, 5, "T"), n = c.dim();
+    Shape xs = c.rng.chance(0.8) ? Shape{t, n} : c.shape();
+    if (xs.size() == 2 && c.rng.chance(0.6)) xs.push_back(c.dim());
+    const Tensor x = c.input(xs, "x");
+    return Outputs{layers::reverse_sequences(x, lengths(c, t, n))};
+  });
+  // Unidirectional / Bidirectional / Stacked built from random cells; layer sizes may not fit together
+  reg("sequence_wrappers", [](Case& c) {
+    const int64_t in = c.integer(1, 3, "input_size");
+    const auto direction = [&c](int64_t input_size) -> std::shared_ptr<layers::SequenceLayer> {
+      if (c.rng.chance(0.02)) {
+        c.log(" null_cell");
+        return std::make_shared<layers::Unidirectional>(nullptr);
+      }
+      return std::make_shared<layers::Unidirectional>(make_cell(c, input_size, c.integer(1, 3, "hidden_size")));
+    };
+    const auto block = [&](int64_t input_size) -> std::shared_ptr<layers::SequenceLayer> {
+      if (!c.flag("bidirectional")) return direction(input_size);
+      return std::make_shared<layers::Bidirectional>(direction(input_size),
+                                                     c.rng.chance(0.02) ? nullptr : direction(input_size));
+    };
+    std::shared_ptr<layers::SequenceLayer> net;
+    if (c.flag("stacked")) {
+      std::vector<std::shared_ptr<layers::SequenceLayer>> parts;
+      int64_t size = in;
+      for (int64_t i = 0, k = c.integer(0, 3, "layers"); i < k; ++i) {
+        parts.push_back(block(size));
+        size = c.rng.chance(0.9) ? parts.back()->output_size() : c.integer(1, 4, "next_input_size");
+      }
+      const std::vector<real> dropouts = {0, 0.5f, -0.1f, 1, std::numeric_limits<real>::quiet_NaN()};
+      const real p = c.rng.pick(dropouts);
+      c.log(" dropout=" + Case::fmt_real(p));
+      net = std::make_shared<layers::Stacked>(std::move(parts), p);
+    } else {
+      net = block(in);
+    }
+    c.modules.push_back(net);
+    if (c.flag("eval")) net->eval();
+    const int64_t t = c.integer(0, 4, "T"), n = c.dim(), slots = net->state_slots();
+    const Tensor x = c.input(c.rng.chance(0.9) ? Shape{t, n, in} : c.shape(), "x");
+    layers::State state;
+    if (c.rng.chance(0.3)) {
+      const int64_t h = c.integer(1, 3, "state_hidden");
+      state.h = c.input(c.rng.chance(0.8) ? Shape{slots, n, h} : c.shape(), "h0");
+      if (c.rng.chance(0.5)) state.c = c.input(c.rng.chance(0.8) ? Shape{slots, n, h} : c.shape(), "c0");
+    }
+    const layers::SequenceOutput out = (*net)(x, state, lengths(c, t, n));
+    return Outputs{out.output, out.state.h, out.state.c};
+  });
+  reg("Sequential", [](Case& c) {
+    auto& net = c.module<layers::Sequential>();
+    const int64_t in = c.integer(0, 4, "in");
+    int64_t size = in;
+    for (int64_t i = 0, k = c.integer(0, 4, "modules"); i < k; ++i) {
+      switch (c.integer(0, 5, "module")) {
+        case 0: {
+          const int64_t out = c.integer(c.rng.chance(0.05) ? -1 : 0, 4, "out");
+          const int64_t from = c.rng.chance(0.9) ? size : c.integer(0, 4, "mismatched_in");
+          net.emplace<layers::Linear>(layers::LinearOptions{.in_features = from, .out_features = out});
+          size = out;
+          break;
+        }
+        case 1: net.emplace<layers::Tanh>(); break;
+        case 2: net.emplace<layers::ReLU>(); break;
+        case 3: net.emplace<layers::Sigmoid>(); break;
+        case 4: net.emplace<layers::Dropout>(0.5); break;
+        default: net.push_back(nullptr); break;  // must throw
+      }
+    }
+    for (const Tensor& p : net.parameters()) c.leaves.push_back(p);
+    if (c.flag("eval")) net.eval();
+    if (c.rng.chance(0.1)) (void)net[static_cast<size_t>(c.integer(0, 5, "index"))];
+    if (c.rng.chance(0.1)) (void)net.at<layers::Linear>(static_cast<size_t>(c.integer(0, 5, "index_as_linear")));
+    const Tensor x = c.input(c.rng.chance(0.85) ? Shape{c.dim(), in} : c.shape(), "x");
+    return Outputs{net(x)};
+  });
+  reg("init", [](Case& c) {
+    Shape s = c.shape();
+    if (c.rng.chance(0.02)) s = c.absurd();  // cannot be allocated: refused by empty() before init runs
+    Tensor t = c.input(s, "tensor", 0.5);
+    const std::vector<double> numbers = {0, 1, -1, 0.5, 1e30, -1e30, 1e300, std::numeric_limits<double>::infinity(),
+                                         std::numeric_limits<double>::quiet_NaN()};
+    const auto number = [&c, &numbers](const char* name) {
+      const double v = c.rng.chance(0.7) ? c.rng.normal() : c.rng.pick(numbers);
+      c.log(std::string(" ") + name + "=" + Case::fmt_real(static_cast<real>(v)));
+      return v;
+    };
+    const std::vector<std::string_view> modes = {"fan_in", "fan_out", "fan_sideways", ""};
+    const std::vector<std::string_view> nonlinearities = {"linear", "tanh", "relu", "leaky_relu", "sigmoid", "selu",
+                                                          "conv2d", "softsign", ""};
+    const std::string_view mode = c.rng.chance(0.8) ? modes[c.rng.between(0, 1)] : c.rng.pick(modes);
+    const std::string_view nonlinearity = c.rng.pick(nonlinearities);
+    c.log(" mode=" + std::string(mode) + " nonlinearity=" + std::string(nonlinearity));
+    namespace init = layers::init;
+    switch (c.integer(0, 12, "init")) {
+      case 0: init::uniform_(t, number("a"), number("b")); break;
+      case 1: init::normal_(t, number("mean"), number("std")); break;
+      case 2: init::constant_(t, number("value")); break;
+      case 3: init::zeros_(t); break;
+      case 4: init::ones_(t); break;
+      case 5: init::eye_(t); break;
+      case 6: init::xavier_uniform_(t, number("gain")); break;
+      case 7: init::xavier_normal_(t, number("gain")); break;
+      case 8: init::kaiming_uniform_(t, number("a"), mode, nonlinearity); break;
+      case 9: init::kaiming_normal_(t, number("a"), mode, nonlinearity); break;
+      case 10: init::orthogonal_(t, number("gain")); break;
+      case 11: (void)init::calculate_fan_in_and_fan_out(t); break;
+      default: (void)init::calculate_gain(nonlinearity, number("param")); break;
+    }
+    return Outputs{t};
   });
   return r;
 }

@@ -183,3 +183,32 @@ TEST_CASE("cells reject wrong shapes with clear messages") {
   CHECK_THROWS_WITH_AS(RNNCell({.input_size = 0, .hidden_size = 4}),
                        "RNNCell: input_size and hidden_size must be positive, got 0 and 4", Error);
 }
+
+// Regressions found by tests/fuzz/fuzz_ops.cpp (cell_more): each crashed or hit undefined behaviour before.
+TEST_CASE("fuzz regressions: absurd sizes and mis-shaped steps are refused with Error") {
+  const int64_t huge = int64_t{1} << 62;  // 3H and 4H overflowed int64 (UBSan: signed integer overflow)
+  CHECK_THROWS_AS(LSTMCell({.input_size = 2, .hidden_size = huge}), Error);
+  CHECK_THROWS_AS(GRUCell({.input_size = 2, .hidden_size = huge}), Error);
+  CHECK_THROWS_AS(RNNCell({.input_size = huge, .hidden_size = 2}), Error);
+  CHECK_THROWS_AS(PeepholeLSTMCell({.input_size = 2, .hidden_size = huge}), Error);
+  CHECK_THROWS_AS(CoupledLSTMCell({.input_size = 2, .hidden_size = huge}), Error);
+  CHECK_THROWS_AS(JordanCell({.input_size = 2, .hidden_size = huge, .output_size = 2}), Error);
+
+  // A rank-3 projected input broadcast into [1, N, 4H]; chunk() along axis 1 then gave N < 4 pieces and
+  // step() read past the end of the gate list.
+  PeepholeLSTMCell peephole({.input_size = 2, .hidden_size = 2});
+  CoupledLSTMCell coupled({.input_size = 2, .hidden_size = 2});
+  const State state{zeros({2, 2}), zeros({2, 2})};
+  CHECK_THROWS_AS(peephole.step(zeros({1, 1, 8}), state), Error);
+  CHECK_THROWS_AS(coupled.step(zeros({1, 1, 6}), state), Error);
+  CHECK_THROWS_AS(peephole.step(zeros({2, 8}), State{zeros({2, 2}), Tensor()}), Error);
+  CHECK_THROWS_AS(coupled.step(zeros({2, 6}), State{zeros({1, 2}), zeros({1, 2})}), Error);
+  CHECK_NOTHROW(peephole.step(zeros({2, 8}), state));
+  CHECK_NOTHROW(coupled.step(zeros({2, 6}), state));
+
+  // JordanCell broadcast a one-row input against a state of another batch size.
+  JordanCell jordan({.input_size = 2, .hidden_size = 3, .output_size = 2});
+  CHECK_THROWS_AS(jordan.step(zeros({1, 3}), State{zeros({3, 2}), Tensor()}), Error);
+  CHECK_THROWS_AS(jordan.step(zeros({1, 5}), State{zeros({1, 2}), Tensor()}), Error);
+  CHECK_NOTHROW(jordan.step(zeros({1, 3}), State{zeros({1, 2}), Tensor()}));
+}

@@ -115,3 +115,19 @@ TEST_CASE("BPTT over 10,000 steps of an LSTM cell") {
   CHECK(cell.weight_hh.grad().defined());
   for (real g : cell.weight_hh.grad().to_vector()) CHECK(std::isfinite(g));
 }
+
+// Regression found by tests/fuzz/fuzz_ops.cpp (unroll_cell_any): an initial state with more rows than x has
+// sequences made the padding mask read lengths[] past its end (a cell that broadcasts, like JordanCell,
+// accepted the state). The unroller now checks every initial state component is [N, H].
+TEST_CASE("an initial state whose batch differs from x is refused, with or without lengths") {
+  JordanCell jordan({.input_size = 2, .hidden_size = 3, .output_size = 2});
+  GRUCell gru({.input_size = 2, .hidden_size = 2});
+  const Tensor x = zeros({3, 1, 2});  // T = 3, N = 1
+  const Tensor lengths = tensor({2});
+  CHECK_THROWS_AS(unroll_cell(jordan, x, State{zeros({3, 2}), Tensor()}, lengths), Error);
+  CHECK_THROWS_AS(unroll_cell(gru, x, State{zeros({4, 2}), Tensor()}, lengths), Error);
+  CHECK_THROWS_AS(unroll_cell(gru, x, State{zeros({2}), Tensor()}), Error);
+  CHECK_THROWS_AS(unroll_cell(gru, Tensor()), Error);
+  CHECK_THROWS_AS(reverse_sequences(Tensor(), lengths), Error);
+  CHECK_NOTHROW(unroll_cell(jordan, x, State{zeros({1, 2}), Tensor()}, lengths));
+}
