@@ -38,6 +38,7 @@
 #include "common/nan_guard.hpp"
 #include "common/plot.hpp"
 #include "common/progress.hpp"
+#include "common/text_file.hpp"
 
 #ifndef UNROLL_SOURCE_DIR  // set by examples/CMakeLists.txt: where the default corpus (the docs) lives
 #define UNROLL_SOURCE_DIR "."
@@ -48,7 +49,8 @@ namespace fs = std::filesystem;
 
 // ---- text: UTF-8 <-> code points <-> ids ------------------------------------------------------------
 
-// Code points of a UTF-8 string (a byte that does not start a valid sequence stands for itself).
+// Code points of a UTF-8 string (a byte that does not start a valid sequence stands for itself). Text files
+// are checked first (read_file), so this leniency only applies to --prime.
 std::vector<char32_t> decode_utf8(const std::string& s) {
   std::vector<char32_t> out;
   for (size_t i = 0; i < s.size();) {
@@ -82,13 +84,9 @@ std::string encode_utf8(char32_t c) {
   return s;
 }
 
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot read " + path.string());
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+// The model works on characters (Unicode code points), so a text file must be valid UTF-8: an empty file or
+// invalid UTF-8 is refused with the file name and line (common/text_file.hpp).
+std::string read_file(const fs::path& path) { return examples::read_text_file(path.string()); }
 
 // The default corpus: the repository's own README.md and docs/*.md, so the example runs anywhere.
 std::string default_corpus(std::string& description) {
@@ -493,7 +491,9 @@ int run(int argc, char** argv) {
   if (!data.empty()) source = data;
   std::vector<char32_t> text = decode_utf8(raw);
   if (max_chars > 0 && static_cast<int64_t>(text.size()) > max_chars) text.resize(max_chars);
-  if (text.size() < 100) throw std::runtime_error("the text has only " + std::to_string(text.size()) + " characters");
+  if (text.size() < 100)
+    throw std::runtime_error(source + ": the text has only " + std::to_string(text.size()) +
+                             " characters (at least 100 needed)");
   const Corpus corpus =
       make_corpus(text, resume_dir.empty() ? std::vector<char32_t>{} : Trainer::saved_vocab(resume_dir));
   const int64_t V = static_cast<int64_t>(corpus.vocab.size());

@@ -37,6 +37,7 @@
 #include "common/nan_guard.hpp"
 #include "common/plot.hpp"
 #include "common/progress.hpp"
+#include "common/text_file.hpp"
 
 using namespace unroll;
 
@@ -51,33 +52,11 @@ struct Dataset {
   std::vector<Sentence> train, valid, test;
 };
 
-// Malformed input files: the message names the file and the line.
-struct DataError : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-
 // ---- reading the seq.in / seq.out / label format -----------------------------------------------------
-
-// Returns the length in bytes of the valid UTF-8 sequence at s[i], or 0 if it is not valid (overlong forms,
-// surrogates and code points above U+10FFFF are invalid).
-size_t utf8_length(const std::string& s, size_t i) {
-  const auto byte = [&](size_t k) { return k < s.size() ? static_cast<unsigned char>(s[k]) : 0u; };
-  const unsigned c = byte(i);
-  const auto cont = [&](size_t k) { return (byte(k) & 0xC0) == 0x80; };
-  if (c < 0x80) return 1;
-  if (c >= 0xC2 && c <= 0xDF) return cont(i + 1) ? 2 : 0;
-  if (c >= 0xE0 && c <= 0xEF) {
-    const unsigned c1 = byte(i + 1);
-    if ((c == 0xE0 && c1 < 0xA0) || (c == 0xED && c1 > 0x9F)) return 0;  // overlong / surrogate
-    return cont(i + 1) && cont(i + 2) ? 3 : 0;
-  }
-  if (c >= 0xF0 && c <= 0xF4) {
-    const unsigned c1 = byte(i + 1);
-    if ((c == 0xF0 && c1 < 0x90) || (c == 0xF4 && c1 > 0x8F)) return 0;  // overlong / above U+10FFFF
-    return cont(i + 1) && cont(i + 2) && cont(i + 3) ? 4 : 0;
-  }
-  return 0;
-}
+// Malformed input files: examples::DataError (common/text_file.hpp), the message names the file and line.
+using examples::DataError;
+using examples::read_lines;
+using examples::utf8_length;
 
 // The characters (code points, as UTF-8 strings) of a word already known to be valid UTF-8.
 std::vector<std::string> characters(const std::string& word) {
@@ -88,26 +67,6 @@ std::vector<std::string> characters(const std::string& word) {
     i += n;
   }
   return out;
-}
-
-// The lines of a text file, each checked to be valid UTF-8. Throws DataError on an unreadable or empty file.
-std::vector<std::string> read_lines(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw DataError(path + ": cannot open");
-  std::vector<std::string> lines;
-  for (std::string line; std::getline(in, line);) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    for (size_t i = 0; i < line.size();) {
-      const size_t n = utf8_length(line, i);
-      if (n == 0)
-        throw DataError(path + ":" + std::to_string(lines.size() + 1) + ": invalid UTF-8 at byte " +
-                        std::to_string(i + 1));
-      i += n;
-    }
-    lines.push_back(line);
-  }
-  if (lines.empty()) throw DataError(path + ": empty file");
-  return lines;
 }
 
 std::vector<std::string> split_words(const std::string& line) {

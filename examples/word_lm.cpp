@@ -29,6 +29,7 @@
 #include "common/nan_guard.hpp"
 #include "common/plot.hpp"
 #include "common/progress.hpp"
+#include "common/text_file.hpp"
 
 using namespace unroll;
 
@@ -86,7 +87,10 @@ Corpus read_ptb(const std::string& dir) {
   const char* names[3] = {"train", "valid", "test"};
   for (int s = 0; s < 3; ++s) {
     const std::string path = dir + "/ptb." + names[s] + ".txt";
-    split[s] = tokenize(read_text(path), path);
+    const std::string text = read_text(path);
+    // An empty file or invalid UTF-8 is refused with the file name and line (common/text_file.hpp).
+    examples::check_text(text, std::filesystem::exists(path) ? path : path + ".gz");
+    split[s] = tokenize(text, path);
   }
   for (const auto& w : split[0])  // vocabulary: the training words, in order of appearance
     if (c.ids.emplace(w, static_cast<int64_t>(c.words.size())).second) c.words.push_back(w);
