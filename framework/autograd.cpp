@@ -7,6 +7,7 @@
 
 #include "unroll/framework/detail/anomaly.hpp"
 #include "unroll/framework/detail/blas.hpp"
+#include "unroll/framework/detail/block_pool.hpp"
 #include "unroll/framework/detail/check.hpp"
 #include "unroll/framework/detail/denormals.hpp"
 #include "unroll/framework/ops.hpp"
@@ -84,7 +85,7 @@ bool should_record(const std::vector<Tensor>& inputs) {
 void record(Tensor& output, const char* name, std::vector<Tensor> inputs, BackwardFn backward) {
   if (detail::t_anomaly_enabled) [[unlikely]]  // framework/anomaly.hpp
     detail::anomaly_check_output(output, name, t_time_step, inputs);
-  auto node = std::make_shared<Node>();
+  auto node = std::allocate_shared<Node>(detail::PoolAllocator<Node>());
   node->name = name;
   node->time_step = t_time_step;
   node->inputs.reserve(inputs.size());
