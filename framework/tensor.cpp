@@ -6,6 +6,7 @@
 #include <ostream>
 
 #include "unroll/framework/autograd.hpp"
+#include "unroll/framework/detail/block_pool.hpp"
 #include "unroll/framework/detail/check.hpp"
 #include "unroll/framework/ops.hpp"
 
@@ -127,9 +128,9 @@ int64_t checked_numel(const char* op, const Shape& shape) {
 // ---- creation --------------------------------------------------------------------------------------
 Tensor empty(const Shape& shape) {
   const int64_t n = checked_numel("empty", shape);  // refuse absurd sizes before allocating anything
-  auto impl = std::make_shared<TensorImpl>();
+  auto impl = std::allocate_shared<TensorImpl>(detail::PoolAllocator<TensorImpl>());
   impl->shape = shape;
-  impl->storage = std::make_shared<Storage>(n);
+  impl->storage = std::allocate_shared<Storage>(detail::PoolAllocator<Storage>(), n);
   return Tensor(std::move(impl));
 }
 
@@ -295,7 +296,7 @@ void Tensor::retain_grad() {
 
 Tensor Tensor::detach() const {
   impl_of(*this, "detach");
-  auto impl = std::make_shared<TensorImpl>();
+  auto impl = std::allocate_shared<TensorImpl>(detail::PoolAllocator<TensorImpl>());
   impl->shape = impl_->shape;
   impl->storage = impl_->storage;
   return Tensor(std::move(impl));

@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "unroll/framework/autograd.hpp"
+#include "unroll/framework/detail/block_pool.hpp"
 #include "unroll/framework/detail/kernels.hpp"
 #include "unroll/framework/ops.hpp"
 
@@ -81,7 +82,7 @@ Tensor reshape(const Tensor& x, const Shape& shape) {
   check(target.numel() == x.numel(), "reshape: shape {} is invalid for a tensor of shape {} ({} elements)", shape,
         x.shape(), x.numel());
 
-  auto impl = std::make_shared<TensorImpl>();
+  auto impl = std::allocate_shared<TensorImpl>(detail::PoolAllocator<TensorImpl>());
   impl->shape = target;
   impl->storage = x.impl()->storage;
   Tensor out(std::move(impl));
