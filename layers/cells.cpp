@@ -53,12 +53,23 @@ RNNCell::RNNCell(const RNNCellOptions& options) : options_(options) {
   }
 }
 
-Tensor RNNCell::project_input(const Tensor& x) { return linear(x, weight_ih, bias_ih); }  // [..., H]
+namespace {
+// b_hh does not depend on the state, so it joins b_ih in the projection of all steps at once: one
+// broadcast add over [T, N, G] instead of one per step, and one bias-gradient sum instead of T. The
+// values are PyTorch's (x W_ih^T + b_ih) + (h W_hh^T + b_hh), regrouped.
+Tensor state_free_bias(const Tensor& bias_ih, const Tensor& bias_hh) {
+  return bias_ih.defined() ? add(bias_ih, bias_hh) : Tensor();
+}
+}  // namespace
+
+Tensor RNNCell::project_input(const Tensor& x) {  // [..., H] = x W_ih^T + b_ih + b_hh
+  return linear(x, weight_ih, state_free_bias(bias_ih, bias_hh));
+}
 
 State RNNCell::step(const Tensor& projected_x, const State& state) {
   check_step("RNNCell", projected_x, options_.hidden_size, state.h, options_.hidden_size);
-  // pre: [N, H] = (x W_ih^T + b_ih) + h W_hh^T + b_hh
-  const Tensor pre = add(projected_x, linear(state.h, weight_hh, bias_hh));
+  // pre: [N, H] = (x W_ih^T + b_ih + b_hh) + h W_hh^T
+  const Tensor pre = add(projected_x, matmul(state.h, weight_hh, false, true));  // biases are in projected_x
   return {options_.nonlinearity == Nonlinearity::Tanh ? tanh(pre) : relu(pre), Tensor()};
 }
 
@@ -85,7 +96,9 @@ LSTMCell::LSTMCell(const LSTMCellOptions& options) : options_(options) {
   }
 }
 
-Tensor LSTMCell::project_input(const Tensor& x) { return linear(x, weight_ih, bias_ih); }  // [..., 4H]
+Tensor LSTMCell::project_input(const Tensor& x) {  // [..., 4H] = x W_ih^T + b_ih + b_hh
+  return linear(x, weight_ih, state_free_bias(bias_ih, bias_hh));
+}
 
 State LSTMCell::step(const Tensor& projected_x, const State& state) {
   const int64_t H = options_.hidden_size;
@@ -94,7 +107,7 @@ State LSTMCell::step(const Tensor& projected_x, const State& state) {
     fail("LSTMCell: state c must be {} like h, got {}", state.h.shape(),
          state.c.defined() ? unroll::to_string(state.c.shape()) : std::string("undefined"));
   // gates: [N, 4H], one GEMM for all four gates
-  const Tensor gates = add(projected_x, linear(state.h, weight_hh, bias_hh));
+  const Tensor gates = add(projected_x, matmul(state.h, weight_hh, false, true));  // biases are in projected_x
   const std::vector<Tensor> g = chunk(gates, 4, 1);  // i, f, g, o: [N, H] each
   const Tensor input_gate = sigmoid(g[0]), forget_gate = sigmoid(g[1]);
   const Tensor candidate = tanh(g[2]), output_gate = sigmoid(g[3]);
