@@ -198,6 +198,71 @@ void run_micro_kernel(int64_t rows, int64_t kc, const real* a, const real* b, in
   }
 }
 
+// ---- A B^T for short A, computed as C^T = B A^T ----------------------------------------------------
+// An RNN step's h W^T has a short A (the batch) and a weight B whose transpose the main path would have
+// to pack at every step. Computed as C^T = B A^T instead, the weight is the kernel's row operand: each
+// broadcast reads W[row, p] in place, so W is never copied; only the short A is packed (as op(B) =
+// A^T), and the tile is written transposed into C. The loop keeps MR rows of W in L1 while it sweeps
+// the (at most a few) column panels of A.
+template <int R>
+void micro_kernel_rows_in_place(int64_t kc, const real* __restrict w, int64_t ldw, const real* __restrict b,
+                                real alpha, real beta, real* __restrict c, int64_t ldc, int64_t cols) {
+  batch acc[R][2];
+#pragma GCC unroll 6
+  for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = batch(real(0));
+  for (int64_t p = 0; p < kc; ++p) {
+    const batch b0 = batch::load_unaligned(b + p * NR);
+    const batch b1 = batch::load_unaligned(b + p * NR + W);
+#pragma GCC unroll 6
+    for (int r = 0; r < R; ++r) {
+      const batch wr(w[r * ldw + p]);
+      acc[r][0] = xsimd::fma(wr, b0, acc[r][0]);
+      acc[r][1] = xsimd::fma(wr, b1, acc[r][1]);
+    }
+  }
+  alignas(64) real tile[R][NR];  // tile[r][j] = C^T[r, j] = C[j, r]
+  for (int r = 0; r < R; ++r) {
+    acc[r][0].store_aligned(&tile[r][0]);
+    acc[r][1].store_aligned(&tile[r][W]);
+  }
+  for (int64_t j = 0; j < cols; ++j)
+    for (int r = 0; r < R; ++r) {
+      real& out = c[j * ldc + r];
+      out = beta == real(0) ? alpha * tile[r][j] : alpha * tile[r][j] + beta * out;
+    }
+}
+
+void run_micro_kernel_rows_in_place(int64_t rows, int64_t kc, const real* w, int64_t ldw, const real* b, real alpha,
+                                    real beta, real* c, int64_t ldc, int64_t cols) {
+  static_assert(MR == 6);
+  switch (rows) {
+    case 6: return micro_kernel_rows_in_place<6>(kc, w, ldw, b, alpha, beta, c, ldc, cols);
+    case 5: return micro_kernel_rows_in_place<5>(kc, w, ldw, b, alpha, beta, c, ldc, cols);
+    case 4: return micro_kernel_rows_in_place<4>(kc, w, ldw, b, alpha, beta, c, ldc, cols);
+    case 3: return micro_kernel_rows_in_place<3>(kc, w, ldw, b, alpha, beta, c, ldc, cols);
+    case 2: return micro_kernel_rows_in_place<2>(kc, w, ldw, b, alpha, beta, c, ldc, cols);
+    default: return micro_kernel_rows_in_place<1>(kc, w, ldw, b, alpha, beta, c, ldc, cols);
+  }
+}
+
+// C[m, n] = alpha * A B^T + beta * C, A [m, k], B [n, k], m small (the packed A^T fits one buffer).
+void weight_rows_gemm(int64_t m, int64_t n, int64_t k, real alpha, const real* a, int64_t lda, const real* b,
+                      int64_t ldb, real beta, real* c, int64_t ldc) {
+  PackBuffers& buffers = pack_buffers();
+  const int64_t m_panels = (m + NR - 1) / NR * NR;
+  buffers.b.resize(static_cast<size_t>(std::min(KC, k) * m_panels));
+  for (int64_t p0 = 0; p0 < k; p0 += KC) {
+    const int64_t kc = std::min(KC, k - p0);
+    const real slice_beta = p0 == 0 ? beta : real(1);
+    pack_b(a, lda, true, p0, kc, 0, m, buffers.b.data());  // op = A^T: [kc, m] in panels of NR rows of A
+    for (int64_t ip = 0; ip < n; ip += MR) {                // MR rows of B = MR columns of C
+      for (int64_t jp = 0; jp < m; jp += NR)                // NR rows of A = NR rows of C
+        run_micro_kernel_rows_in_place(std::min(MR, n - ip), kc, b + ip * ldb + p0, ldb, buffers.b.data() + jp * kc,
+                                       alpha, slice_beta, c + jp * ldc + ip, ldc, std::min(NR, m - jp));
+    }
+  }
+}
+
 constexpr int64_t DB = 4;
 constexpr int64_t DA = W / DB;
 static_assert(DA >= 1 && DA * DB == W);
@@ -259,6 +324,7 @@ void packed_gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64
   // from about 8 rows on, and at small k.
   if (transpose_b && !transpose_a && (m <= 2 || (m <= 8 && k >= 128)))
     return dot_gemm(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  if (transpose_b && !transpose_a && m <= kBInPlaceMaxRows) return weight_rows_gemm(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
   PackBuffers& buffers = pack_buffers();
   const int64_t nc_max = std::min(NC, (n + NR - 1) / NR * NR);
   const int64_t mc_max = std::min(MC, (m + MR - 1) / MR * MR);
