@@ -2,8 +2,8 @@
 // backward here: autograd differentiates these ops, and the unroller repeats them over time.
 #include <cmath>
 
-#include "unroll/framework/detail/check.hpp"
 #include "unroll/framework/ops.hpp"
+#include "unroll/layers/detail/cell_checks.hpp"
 #include "unroll/layers/gru_cell.hpp"
 #include "unroll/layers/lstm_cell.hpp"
 #include "unroll/layers/rnn_cell.hpp"
@@ -11,35 +11,11 @@
 namespace unroll::layers {
 
 using detail::check;
+using detail::check_cell_state;
+using detail::check_sizes;
+using detail::check_step;
 using detail::fail;
-
-namespace {
-// PyTorch's default for every recurrent parameter: U(-1/sqrt(H), 1/sqrt(H)).
-Tensor recurrent_init(const Shape& shape, int64_t hidden_size) {
-  const real bound = static_cast<real>(1 / std::sqrt(static_cast<double>(hidden_size)));
-  return uniform(shape, -bound, bound);
-}
-
-void check_sizes(const char* cell, int64_t input_size, int64_t hidden_size) {
-  check(input_size > 0 && hidden_size > 0, "{}: input_size and hidden_size must be positive, got {} and {}", cell,
-        input_size, hidden_size);
-  // Gate widths (4H) must not overflow int64 before empty() refuses the shape as too large.
-  check(input_size <= kMaxTensorBytes && hidden_size <= kMaxTensorBytes,
-        "{}: input_size {} or hidden_size {} is too large (over {})", cell, input_size, hidden_size, kMaxTensorBytes);
-}
-
-// projected_x: [N, G] and every state component [N, H] must agree on N.
-void check_step(const char* cell, const Tensor& projected_x, int64_t gate_width, const Tensor& h, int64_t hidden_size) {
-  detail::check_defined(cell, projected_x);
-  check(projected_x.dim() == 2 && projected_x.size(1) == gate_width,
-        "{}: projected input must be [N, {}], got {} (pass raw inputs through operator() or project_input)", cell,
-        gate_width, projected_x.shape());
-  // Runs at every time step: the message (a string built from h's shape) only on failure.
-  if (!(h.defined() && h.dim() == 2 && h.size(0) == projected_x.size(0) && h.size(1) == hidden_size)) [[unlikely]]
-    fail("{}: state h must be [{}, {}], got {}", cell, projected_x.size(0), hidden_size,
-         h.defined() ? to_string(h.shape()) : std::string("undefined"));
-}
-}  // namespace
+using detail::recurrent_init;
 
 // ---- RNNCell ---------------------------------------------------------------------------------------
 RNNCell::RNNCell(const RNNCellOptions& options) : options_(options) {
@@ -103,9 +79,7 @@ Tensor LSTMCell::project_input(const Tensor& x) {  // [..., 4H] = x W_ih^T + b_i
 State LSTMCell::step(const Tensor& projected_x, const State& state) {
   const int64_t H = options_.hidden_size;
   check_step("LSTMCell", projected_x, 4 * H, state.h, H);
-  if (!(state.c.defined() && state.c.shape() == state.h.shape())) [[unlikely]]  // every step: no string unless failing
-    fail("LSTMCell: state c must be {} like h, got {}", state.h.shape(),
-         state.c.defined() ? unroll::to_string(state.c.shape()) : std::string("undefined"));
+  check_cell_state("LSTMCell", state.h, state.c);
   // gates: [N, 4H], one GEMM for all four gates
   const Tensor gates = add(projected_x, matmul(state.h, weight_hh, false, true));  // biases are in projected_x
   const std::vector<Tensor> g = chunk(gates, 4, 1);  // i, f, g, o: [N, H] each

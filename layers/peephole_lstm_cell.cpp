@@ -1,29 +1,24 @@
 #include "unroll/layers/peephole_lstm_cell.hpp"
 
-#include <cmath>
-
-#include "unroll/framework/detail/check.hpp"
+#include "unroll/layers/detail/cell_checks.hpp"
 #include "unroll/framework/ops.hpp"
 
 namespace unroll::layers {
 
 PeepholeLSTMCell::PeepholeLSTMCell(const LSTMCellOptions& options) : options_(options) {
-  detail::check(options.input_size > 0 && options.hidden_size > 0,
-                "PeepholeLSTMCell: input_size and hidden_size must be positive, got {} and {}", options.input_size,
-                options.hidden_size);
+  detail::check_sizes("PeepholeLSTMCell", options.input_size, options.hidden_size);
   // the standard LSTM parameters, initialized exactly as LSTMCell does (incl. forget_bias)
   LSTMCell base(options);
   const int64_t H = options.hidden_size;
-  const real bound = static_cast<real>(1 / std::sqrt(static_cast<double>(H)));
   weight_ih = register_parameter("weight_ih", base.weight_ih.detach());
   weight_hh = register_parameter("weight_hh", base.weight_hh.detach());
   if (options.bias) {
     bias_ih = register_parameter("bias_ih", base.bias_ih.detach());
     bias_hh = register_parameter("bias_hh", base.bias_hh.detach());
   }
-  weight_ci = register_parameter("weight_ci", uniform({H}, -bound, bound));
-  weight_cf = register_parameter("weight_cf", uniform({H}, -bound, bound));
-  weight_co = register_parameter("weight_co", uniform({H}, -bound, bound));
+  weight_ci = register_parameter("weight_ci", detail::recurrent_init({H}, H));
+  weight_cf = register_parameter("weight_cf", detail::recurrent_init({H}, H));
+  weight_co = register_parameter("weight_co", detail::recurrent_init({H}, H));
 }
 
 Tensor PeepholeLSTMCell::project_input(const Tensor& x) { return linear(x, weight_ih, bias_ih); }
@@ -31,15 +26,8 @@ Tensor PeepholeLSTMCell::project_input(const Tensor& x) { return linear(x, weigh
 State PeepholeLSTMCell::step(const Tensor& projected_x, const State& state) {
   // projected_x: [N, 4H], h and c: [N, H]. Checked here because chunk() below needs exactly 4 gate blocks.
   const int64_t H = options_.hidden_size;
-  detail::check_defined("PeepholeLSTMCell", projected_x);
-  const auto shape_of = [](const Tensor& t) {
-    return t.defined() ? unroll::to_string(t.shape()) : std::string("undefined");
-  };
-  if (!(projected_x.dim() == 2 && projected_x.size(1) == 4 * H && state.h.defined() && state.h.dim() == 2 &&
-        state.h.size(0) == projected_x.size(0) && state.h.size(1) == H && state.c.defined() &&
-        state.c.shape() == state.h.shape())) [[unlikely]]  // every step: no string unless failing
-    detail::fail("PeepholeLSTMCell: expects a projected input [N, {}] and a state h, c of [N, {}], got {}, {} and {}",
-                 4 * H, H, projected_x.shape(), shape_of(state.h), shape_of(state.c));
+  detail::check_step("PeepholeLSTMCell", projected_x, 4 * H, state.h, H);
+  detail::check_cell_state("PeepholeLSTMCell", state.h, state.c);
   // a: [N, 4H] -> a_i, a_f, a_g, a_o: [N, H]
   const std::vector<Tensor> a = chunk(add(projected_x, linear(state.h, weight_hh, bias_hh)), 4, 1);
   const Tensor input_gate = sigmoid(add(a[0], mul(weight_ci, state.c)));

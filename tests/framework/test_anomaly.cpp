@@ -7,14 +7,12 @@
 #include <thread>
 #include <unroll/unroll.hpp>
 
+#include "support/gradcheck_helpers.hpp"
+
 using namespace unroll;
 
 namespace {
-Tensor leaf(std::initializer_list<real> values) {
-  Tensor t = tensor(values);
-  t.requires_grad_();
-  return t;
-}
+Tensor leaf(std::initializer_list<real> values) { return unroll_test::values_leaf(values); }
 constexpr real kInf = std::numeric_limits<real>::infinity();
 }  // namespace
 

@@ -9,6 +9,13 @@
 
 namespace unroll_test {
 
+// A 1-D leaf that requires grad, holding exactly these values.
+inline unroll::Tensor values_leaf(std::initializer_list<unroll::real> values) {
+  unroll::Tensor t = unroll::tensor(values);
+  t.requires_grad_();
+  return t;
+}
+
 // A leaf that requires grad, with values U[lo, hi) drawn from Generator(seed).
 inline unroll::Tensor random_leaf(const unroll::Shape& shape, uint64_t seed, unroll::real lo = -1, unroll::real hi = 1) {
   unroll::Generator gen(seed);
