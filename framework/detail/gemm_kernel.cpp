@@ -140,13 +140,18 @@ void pack_b(const real* b, int64_t ldb, bool tb, int64_t p0, int64_t kc, int64_t
   }
 }
 
-// C[0:R, 0:cols] (row stride ldc) = alpha * (packed A panel x packed B panel) + beta * C, for a panel of
-// R <= MR rows (R < MR only for the last rows of op(A), so those rows cost no wasted multiplies).
-// beta == 0 never reads C (as in BLAS, so NaN garbage in C does not leak through).
-// B rows are ldb_panel apart: NR for a packed panel, ldb when B is read in place.
-template <int R>
-void micro_kernel(int64_t kc, const real* __restrict a, const real* __restrict b, int64_t ldb_panel, real alpha,
-                  real beta, real* __restrict c, int64_t ldc, int64_t cols) {
+// The micro-kernel: an R x NR tile of C (R <= MR; R < MR only for the last rows, which then cost no wasted
+// multiplies) = alpha * (A rows x B panel) + beta * C. beta == 0 never reads C (as in BLAS, so NaN
+// garbage in C does not leak through). B rows are ldb_panel apart: NR for a packed panel, ldb when B is
+// read in place. Two ways to read A and write C:
+//   packed_a:    A is a packed panel (column p = MR contiguous values); the tile is C[r, j] (row stride ldc).
+//   weight_rows: A is R rows of a weight read in place (row stride lda), for C^T = W A^T (below); the tile
+//                is C^T, so it is written transposed: tile[r][j] goes to C[j, r].
+enum class TileLayout { packed_a, weight_rows };
+
+template <int R, TileLayout L>
+void micro_kernel(int64_t kc, const real* __restrict a, int64_t lda, const real* __restrict b, int64_t ldb_panel,
+                  real alpha, real beta, real* __restrict c, int64_t ldc, int64_t cols) {
   batch acc[R][2];
 #pragma GCC unroll 6
   for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = batch(real(0));
@@ -155,13 +160,13 @@ void micro_kernel(int64_t kc, const real* __restrict a, const real* __restrict b
     const batch b1 = batch::load_unaligned(b + p * ldb_panel + W);
 #pragma GCC unroll 6
     for (int r = 0; r < R; ++r) {
-      const batch ar(a[p * MR + r]);
+      const batch ar(L == TileLayout::packed_a ? a[p * MR + r] : a[r * lda + p]);
       acc[r][0] = xsimd::fma(ar, b0, acc[r][0]);
       acc[r][1] = xsimd::fma(ar, b1, acc[r][1]);
     }
   }
-  const batch va(alpha), vb(beta);
-  if (cols == NR) {
+  if (L == TileLayout::packed_a && cols == NR) {  // full rows of C: vector stores
+    const batch va(alpha), vb(beta);
 #pragma GCC unroll 6
     for (int r = 0; r < R; ++r) {
       real* row = c + r * ldc;
@@ -175,26 +180,29 @@ void micro_kernel(int64_t kc, const real* __restrict a, const real* __restrict b
     }
     return;
   }
-  alignas(64) real tile[R][NR];  // ragged last columns: only cols of each row are part of C
+  alignas(64) real tile[R][NR];  // ragged last columns, or a transposed tile: element by element
   for (int r = 0; r < R; ++r) {
     acc[r][0].store_aligned(&tile[r][0]);
     acc[r][1].store_aligned(&tile[r][W]);
   }
   for (int r = 0; r < R; ++r)
-    for (int64_t j = 0; j < cols; ++j)
-      c[r * ldc + j] = beta == real(0) ? alpha * tile[r][j] : alpha * tile[r][j] + beta * c[r * ldc + j];
+    for (int64_t j = 0; j < cols; ++j) {
+      real& out = L == TileLayout::packed_a ? c[r * ldc + j] : c[j * ldc + r];
+      out = beta == real(0) ? alpha * tile[r][j] : alpha * tile[r][j] + beta * out;
+    }
 }
 
-void run_micro_kernel(int64_t rows, int64_t kc, const real* a, const real* b, int64_t ldb_panel, real alpha,
-                      real beta, real* c, int64_t ldc, int64_t cols) {
+template <TileLayout L>
+void run_micro_kernel(int64_t rows, int64_t kc, const real* a, int64_t lda, const real* b, int64_t ldb_panel,
+                      real alpha, real beta, real* c, int64_t ldc, int64_t cols) {
   static_assert(MR == 6);
   switch (rows) {
-    case 6: return micro_kernel<6>(kc, a, b, ldb_panel, alpha, beta, c, ldc, cols);
-    case 5: return micro_kernel<5>(kc, a, b, ldb_panel, alpha, beta, c, ldc, cols);
-    case 4: return micro_kernel<4>(kc, a, b, ldb_panel, alpha, beta, c, ldc, cols);
-    case 3: return micro_kernel<3>(kc, a, b, ldb_panel, alpha, beta, c, ldc, cols);
-    case 2: return micro_kernel<2>(kc, a, b, ldb_panel, alpha, beta, c, ldc, cols);
-    default: return micro_kernel<1>(kc, a, b, ldb_panel, alpha, beta, c, ldc, cols);
+    case 6: return micro_kernel<6, L>(kc, a, lda, b, ldb_panel, alpha, beta, c, ldc, cols);
+    case 5: return micro_kernel<5, L>(kc, a, lda, b, ldb_panel, alpha, beta, c, ldc, cols);
+    case 4: return micro_kernel<4, L>(kc, a, lda, b, ldb_panel, alpha, beta, c, ldc, cols);
+    case 3: return micro_kernel<3, L>(kc, a, lda, b, ldb_panel, alpha, beta, c, ldc, cols);
+    case 2: return micro_kernel<2, L>(kc, a, lda, b, ldb_panel, alpha, beta, c, ldc, cols);
+    default: return micro_kernel<1, L>(kc, a, lda, b, ldb_panel, alpha, beta, c, ldc, cols);
   }
 }
 
@@ -204,47 +212,6 @@ void run_micro_kernel(int64_t rows, int64_t kc, const real* a, const real* b, in
 // broadcast reads W[row, p] in place, so W is never copied; only the short A is packed (as op(B) =
 // A^T), and the tile is written transposed into C. The loop keeps MR rows of W in L1 while it sweeps
 // the (at most a few) column panels of A.
-template <int R>
-void micro_kernel_rows_in_place(int64_t kc, const real* __restrict w, int64_t ldw, const real* __restrict b,
-                                real alpha, real beta, real* __restrict c, int64_t ldc, int64_t cols) {
-  batch acc[R][2];
-#pragma GCC unroll 6
-  for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = batch(real(0));
-  for (int64_t p = 0; p < kc; ++p) {
-    const batch b0 = batch::load_unaligned(b + p * NR);
-    const batch b1 = batch::load_unaligned(b + p * NR + W);
-#pragma GCC unroll 6
-    for (int r = 0; r < R; ++r) {
-      const batch wr(w[r * ldw + p]);
-      acc[r][0] = xsimd::fma(wr, b0, acc[r][0]);
-      acc[r][1] = xsimd::fma(wr, b1, acc[r][1]);
-    }
-  }
-  alignas(64) real tile[R][NR];  // tile[r][j] = C^T[r, j] = C[j, r]
-  for (int r = 0; r < R; ++r) {
-    acc[r][0].store_aligned(&tile[r][0]);
-    acc[r][1].store_aligned(&tile[r][W]);
-  }
-  for (int64_t j = 0; j < cols; ++j)
-    for (int r = 0; r < R; ++r) {
-      real& out = c[j * ldc + r];
-      out = beta == real(0) ? alpha * tile[r][j] : alpha * tile[r][j] + beta * out;
-    }
-}
-
-void run_micro_kernel_rows_in_place(int64_t rows, int64_t kc, const real* w, int64_t ldw, const real* b, real alpha,
-                                    real beta, real* c, int64_t ldc, int64_t cols) {
-  static_assert(MR == 6);
-  switch (rows) {
-    case 6: return micro_kernel_rows_in_place<6>(kc, w, ldw, b, alpha, beta, c, ldc, cols);
-    case 5: return micro_kernel_rows_in_place<5>(kc, w, ldw, b, alpha, beta, c, ldc, cols);
-    case 4: return micro_kernel_rows_in_place<4>(kc, w, ldw, b, alpha, beta, c, ldc, cols);
-    case 3: return micro_kernel_rows_in_place<3>(kc, w, ldw, b, alpha, beta, c, ldc, cols);
-    case 2: return micro_kernel_rows_in_place<2>(kc, w, ldw, b, alpha, beta, c, ldc, cols);
-    default: return micro_kernel_rows_in_place<1>(kc, w, ldw, b, alpha, beta, c, ldc, cols);
-  }
-}
-
 // C[m, n] = alpha * A B^T + beta * C, A [m, k], B [n, k], m small (the packed A^T fits one buffer).
 void weight_rows_gemm(int64_t m, int64_t n, int64_t k, real alpha, const real* a, int64_t lda, const real* b,
                       int64_t ldb, real beta, real* c, int64_t ldc) {
@@ -257,8 +224,9 @@ void weight_rows_gemm(int64_t m, int64_t n, int64_t k, real alpha, const real* a
     pack_b(a, lda, true, p0, kc, 0, m, buffers.b.data());  // op = A^T: [kc, m] in panels of NR rows of A
     for (int64_t ip = 0; ip < n; ip += MR) {                // MR rows of B = MR columns of C
       for (int64_t jp = 0; jp < m; jp += NR)                // NR rows of A = NR rows of C
-        run_micro_kernel_rows_in_place(std::min(MR, n - ip), kc, b + ip * ldb + p0, ldb, buffers.b.data() + jp * kc,
-                                       alpha, slice_beta, c + jp * ldc + ip, ldc, std::min(NR, m - jp));
+        run_micro_kernel<TileLayout::weight_rows>(std::min(MR, n - ip), kc, b + ip * ldb + p0, ldb,
+                                                  buffers.b.data() + jp * kc, NR, alpha, slice_beta, c + jp * ldc + ip,
+                                                  ldc, std::min(NR, m - jp));
     }
   }
 }
@@ -355,8 +323,9 @@ void packed_gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64
           const real* b_panel = direct ? b + p0 * ldb + j0 + jp : buffers.b.data() + jp * kc;
           const int64_t ldb_panel = direct ? ldb : NR;
           for (int64_t ip = 0; ip < mc; ip += MR) {
-            run_micro_kernel(std::min(MR, mc - ip), kc, buffers.a.data() + ip * kc, b_panel, ldb_panel, alpha,
-                             slice_beta, c + (i0 + ip) * ldc + j0 + jp, ldc, std::min(NR, nc - jp));
+            run_micro_kernel<TileLayout::packed_a>(std::min(MR, mc - ip), kc, buffers.a.data() + ip * kc, MR, b_panel,
+                                                   ldb_panel, alpha, slice_beta, c + (i0 + ip) * ldc + j0 + jp, ldc,
+                                                   std::min(NR, nc - jp));
           }
         }
       }
