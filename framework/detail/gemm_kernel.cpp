@@ -185,11 +185,14 @@ void micro_kernel(int64_t kc, const real* __restrict a, int64_t lda, const real*
     acc[r][0].store_aligned(&tile[r][0]);
     acc[r][1].store_aligned(&tile[r][W]);
   }
-  for (int r = 0; r < R; ++r)
-    for (int64_t j = 0; j < cols; ++j) {
-      real& out = L == TileLayout::packed_a ? c[r * ldc + j] : c[j * ldc + r];
-      out = beta == real(0) ? alpha * tile[r][j] : alpha * tile[r][j] + beta * out;
-    }
+  const auto update = [&](real& out, real value) { out = beta == real(0) ? alpha * value : alpha * value + beta * out; };
+  if (L == TileLayout::packed_a) {
+    for (int r = 0; r < R; ++r)
+      for (int64_t j = 0; j < cols; ++j) update(c[r * ldc + j], tile[r][j]);
+  } else {  // C[j, r]: r innermost, so each row of C is written contiguously
+    for (int64_t j = 0; j < cols; ++j)
+      for (int r = 0; r < R; ++r) update(c[j * ldc + r], tile[r][j]);
+  }
 }
 
 template <TileLayout L>
