@@ -1,0 +1,173 @@
+#include "unroll/distributed/process_group.hpp"
+
+#include <mpi.h>
+
+#include <algorithm>
+#include <chrono>
+#include <exception>
+#include <thread>
+
+#include "unroll/framework/detail/check.hpp"
+
+namespace unroll::distributed {
+
+using detail::check;
+
+namespace {
+
+MPI_Datatype real_type() { return sizeof(real) == sizeof(float) ? MPI_FLOAT : MPI_DOUBLE; }
+// MPI counts are int: longer buffers go through in pieces of this many elements.
+constexpr int64_t kMaxPiece = int64_t{1} << 30;
+
+// Throws unroll::Error for an MPI error code, with MPI's own description.
+void check_mpi(int code, const char* what) {
+  if (code == MPI_SUCCESS) return;
+  char text[MPI_MAX_ERROR_STRING];
+  int length = 0;
+  MPI_Error_string(code, text, &length);
+  throw Error(std::string("distributed: ") + what + ": MPI error: " + std::string(text, length));
+}
+
+}  // namespace
+
+struct ProcessGroup::Mpi {
+  MPI_Comm comm = MPI_COMM_NULL;  // our own duplicate of MPI_COMM_WORLD (errors return, not abort)
+};
+
+ProcessGroup::ProcessGroup(ProcessGroupOptions options) : options_(options), mpi_(std::make_unique<Mpi>()) {
+  check(options.timeout_seconds > 0, "ProcessGroup: timeout_seconds must be > 0, got {}", options.timeout_seconds);
+  int initialized = 0;
+  MPI_Initialized(&initialized);
+  if (!initialized) {
+    // Errors during MPI_Init itself abort (MPI's default handler): there is no communicator to report on yet.
+    int provided = 0;
+    check_mpi(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread");
+    initialized_mpi_ = true;
+  }
+  check_mpi(MPI_Comm_dup(MPI_COMM_WORLD, &mpi_->comm), "MPI_Comm_dup");
+  check_mpi(MPI_Comm_set_errhandler(mpi_->comm, MPI_ERRORS_RETURN), "MPI_Comm_set_errhandler");
+  check_mpi(MPI_Comm_rank(mpi_->comm, &rank_), "MPI_Comm_rank");
+  check_mpi(MPI_Comm_size(mpi_->comm, &world_size_), "MPI_Comm_size");
+}
+
+ProcessGroup::~ProcessGroup() {
+  // MPI_Comm_free and MPI_Finalize are collective: after a timeout, or while an exception is unwinding
+  // (another rank may be waiting in a collective this rank will never join), they could block forever.
+  // Skipping them lets the process exit; mpirun sees a rank end without MPI_Finalize and stops the job.
+  if (broken_ || std::uncaught_exceptions() > 0) return;
+  if (mpi_->comm != MPI_COMM_NULL) MPI_Comm_free(&mpi_->comm);
+  if (initialized_mpi_) {
+    int finalized = 0;
+    MPI_Finalized(&finalized);
+    if (!finalized) MPI_Finalize();
+  }
+}
+
+std::string ProcessGroup::host() const {
+  char name[MPI_MAX_PROCESSOR_NAME];
+  int length = 0;
+  check_mpi(MPI_Get_processor_name(name, &length), "MPI_Get_processor_name");
+  return std::string(name, length);
+}
+
+void ProcessGroup::check_usable(const char* what) const {
+  if (broken_)
+    throw Error(std::string("distributed: ") + what + ": the process group is broken (an earlier collective timed " +
+                "out or failed); end the job");
+}
+
+void ProcessGroup::wait(void* request_ptr, const char* what, int64_t count) {
+  MPI_Request& request = *static_cast<MPI_Request*>(request_ptr);
+  using Clock = std::chrono::steady_clock;
+  const auto start = Clock::now();
+  const auto deadline =
+      start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(options_.timeout_seconds));
+  for (int64_t polls = 0;; ++polls) {
+    int done = 0;
+    const int code = MPI_Test(&request, &done, MPI_STATUS_IGNORE);
+    if (code != MPI_SUCCESS) {
+      broken_ = true;
+      check_mpi(code, what);
+    }
+    if (done) return;
+    if (Clock::now() > deadline) {
+      broken_ = true;
+      throw TimeoutError(fmt::format(
+          "distributed: {} of {} values on rank {} of {} did not complete within {} s: another rank has died or "
+          "stopped responding (ProcessGroupOptions::timeout_seconds)",
+          what, count, rank_, world_size_, options_.timeout_seconds));
+    }
+    // Spin first (a collective between busy ranks completes in microseconds), then poll gently so a rank
+    // waiting for a slow one leaves the core to it.
+    if (polls > 2000) std::this_thread::sleep_for(std::chrono::microseconds(polls > 20000 ? 1000 : 50));
+  }
+}
+
+void ProcessGroup::all_reduce_sum(real* data, int64_t count) {
+  check_usable("all_reduce_sum");
+  check(count >= 0, "all_reduce_sum: count must be >= 0, got {}", count);
+  for (int64_t done = 0; done < count; done += kMaxPiece) {
+    const int n = static_cast<int>(std::min(kMaxPiece, count - done));
+    MPI_Request request;
+    check_mpi(MPI_Iallreduce(MPI_IN_PLACE, data + done, n, real_type(), MPI_SUM, mpi_->comm, &request),
+              "all_reduce_sum");
+    wait(&request, "all_reduce_sum", n);
+  }
+}
+
+void ProcessGroup::all_reduce_sum(double* data, int64_t count) {
+  check_usable("all_reduce_sum");
+  check(count >= 0 && count <= kMaxPiece, "all_reduce_sum: count of doubles must be in [0, 2^30], got {}", count);
+  MPI_Request request;
+  check_mpi(MPI_Iallreduce(MPI_IN_PLACE, data, static_cast<int>(count), MPI_DOUBLE, MPI_SUM, mpi_->comm, &request),
+            "all_reduce_sum");
+  wait(&request, "all_reduce_sum", count);
+}
+
+void ProcessGroup::broadcast(real* data, int64_t count, int root) {
+  check_usable("broadcast");
+  check(count >= 0, "broadcast: count must be >= 0, got {}", count);
+  check(root >= 0 && root < world_size_, "broadcast: root {} is not a rank of this group of {}", root, world_size_);
+  for (int64_t done = 0; done < count; done += kMaxPiece) {
+    const int n = static_cast<int>(std::min(kMaxPiece, count - done));
+    MPI_Request request;
+    check_mpi(MPI_Ibcast(data + done, n, real_type(), root, mpi_->comm, &request), "broadcast");
+    wait(&request, "broadcast", n);
+  }
+}
+
+void ProcessGroup::all_gather(const real* send, int64_t count, real* recv) {
+  check_usable("all_gather");
+  check(count >= 0 && count * world_size_ <= kMaxPiece, "all_gather: count {} x {} ranks must be in [0, 2^30]", count,
+        world_size_);
+  MPI_Request request;
+  check_mpi(MPI_Iallgather(send, static_cast<int>(count), real_type(), recv, static_cast<int>(count), real_type(),
+                           mpi_->comm, &request),
+            "all_gather");
+  wait(&request, "all_gather", count);
+}
+
+void ProcessGroup::all_gather(const uint64_t* send, int64_t count, uint64_t* recv) {
+  check_usable("all_gather");
+  check(count >= 0 && count * world_size_ <= kMaxPiece, "all_gather: count {} x {} ranks must be in [0, 2^30]", count,
+        world_size_);
+  MPI_Request request;
+  check_mpi(MPI_Iallgather(send, static_cast<int>(count), MPI_UINT64_T, recv, static_cast<int>(count), MPI_UINT64_T,
+                           mpi_->comm, &request),
+            "all_gather");
+  wait(&request, "all_gather", count);
+}
+
+void ProcessGroup::barrier() {
+  check_usable("barrier");
+  MPI_Request request;
+  check_mpi(MPI_Ibarrier(mpi_->comm, &request), "barrier");
+  wait(&request, "barrier", 0);
+}
+
+void ProcessGroup::abort(int code) {
+  MPI_Abort(mpi_->comm != MPI_COMM_NULL ? mpi_->comm : MPI_COMM_WORLD, code);
+  std::_Exit(code);  // MPI_Abort does not return; should it, the process must still end
+}
+
+}  // namespace unroll::distributed
