@@ -1,6 +1,13 @@
 #include "unroll/optim/checkpoint.hpp"
 
+#include <fcntl.h>
+#include <stdio.h>  // renameat2 (glibc >= 2.28)
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
 
 #include "unroll/framework/detail/check.hpp"
 #include "unroll/layers/module.hpp"
@@ -106,6 +113,54 @@ std::map<std::string, Tensor> load_tensors(const std::string& path) {
     for (const auto& [key, array] : detail::read_npz(path)) out[key] = detail::npy_to_tensor(array);
     return out;
   });
+}
+
+void save_directory(const std::string& dir, const std::function<void(const std::string& staging)>& write) {
+  namespace fs = std::filesystem;
+  fs::path target(dir);
+  while (!target.empty() && target.filename().empty()) target = target.parent_path();  // "ckpt/" -> "ckpt"
+  if (target.empty()) throw IoError(fmt::format("save_directory: '{}' is not a directory name", dir));
+  const fs::path staging = target.string() + ".partial", old = target.string() + ".old";
+  auto io_fail = [&](const std::string& what, std::error_code error) {
+    throw IoError(fmt::format("save_directory: {}: {}: {}", dir, what, error.message()));
+  };
+  std::error_code error;
+  fs::remove_all(staging, error);  // left over from a run that died while writing
+  if (error) io_fail("cannot remove the leftover '" + staging.string() + "'", error);
+  fs::create_directories(staging, error);
+  if (error) io_fail("cannot create '" + staging.string() + "'", error);
+  try {
+    write(staging.string());
+  } catch (...) {
+    fs::remove_all(staging, error);
+    throw;
+  }
+  const auto sync_directory = [](const fs::path& path) {  // makes renames and new entries durable
+    const int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+      ::fsync(fd);  // some file systems refuse fsync on directories; nothing more can be done there
+      ::close(fd);
+    }
+  };
+  sync_directory(staging);
+  if (!fs::exists(target)) {
+    fs::rename(staging, target, error);
+    if (error) io_fail("cannot rename '" + staging.string() + "' to it", error);
+  } else if (::renameat2(AT_FDCWD, staging.c_str(), AT_FDCWD, target.c_str(), RENAME_EXCHANGE) != 0) {
+    const std::error_code exchange_error(errno, std::generic_category());
+    if (exchange_error != std::errc::invalid_argument && exchange_error != std::errc::function_not_supported)
+      io_fail("cannot exchange it with '" + staging.string() + "'", exchange_error);
+    // No atomic exchange on this file system: move the old checkpoint aside, the new one in.
+    fs::remove_all(old, error);
+    fs::rename(target, old, error);
+    if (error) io_fail("cannot move it aside to '" + old.string() + "'", error);
+    fs::rename(staging, target, error);
+    if (error) io_fail("cannot rename '" + staging.string() + "' to it", error);
+    fs::remove_all(old, error);
+  } else {
+    fs::remove_all(staging, error);  // now the previous checkpoint
+  }
+  sync_directory(target.has_parent_path() ? target.parent_path() : fs::path("."));
 }
 
 }  // namespace unroll

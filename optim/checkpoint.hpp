@@ -44,6 +44,7 @@
 // A failed load leaves the object unchanged. Files larger than 4 GiB (zip64) are not written.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <string>
 
@@ -67,6 +68,22 @@ void load(optim::Optimizer& optimizer, const std::string& path);
 
 void save(const optim::Scheduler& scheduler, const std::string& path);
 void load(optim::Scheduler& scheduler, const std::string& path);
+
+// A checkpoint made of several files, replaced as a whole:
+//
+//   unroll::save_directory("ckpt", [&](const std::string& dir) {
+//     unroll::save(model, dir + "/model.npz");
+//     unroll::save(optimizer, dir + "/optimizer.npz");
+//   });
+//
+// `write` fills a fresh directory next to `dir` ("<dir>.partial"), which then takes the place of `dir` in
+// one atomic step (Linux renameat2 RENAME_EXCHANGE; a plain rename when `dir` does not exist yet), and the
+// previous contents are deleted. A process killed at any point leaves `dir` holding one complete
+// checkpoint, the old or the new one, never a mix of files from both. If `write` throws, `dir` is
+// untouched and the exception propagates. On a file system that cannot exchange two names the old
+// directory is moved aside first (a crash in that instant leaves it as "<dir>.old"). Throws IoError when a
+// directory cannot be created, renamed or removed.
+void save_directory(const std::string& dir, const std::function<void(const std::string& staging)>& write);
 
 // Any named tensors, e.g. embeddings to inspect in NumPy. Names must be non-empty and unique.
 void save_tensors(const std::map<std::string, Tensor>& tensors, const std::string& path);

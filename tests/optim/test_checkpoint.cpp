@@ -3,6 +3,10 @@
 // leaves the model untouched.
 #include <doctest/doctest.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -203,6 +207,69 @@ TEST_CASE("save is atomic: it replaces an existing checkpoint and leaves no temp
   std::filesystem::create_directory(dir.file("taken.npz"));
   CHECK_THROWS_AS(save(a, dir.file("taken.npz")), IoError);
   CHECK(slurp(path) == before);
+}
+
+TEST_CASE("save_directory replaces a multi-file checkpoint as a whole, even when the writer dies midway") {
+  namespace fs = std::filesystem;
+  unroll_test::TempDir tmp;
+  const std::string ckpt = tmp.file("ckpt");
+  manual_seed(5);
+  Model a;
+  manual_seed(6);
+  Model b;
+  auto write_model = [](Model& m) {
+    return [&m](const std::string& dir) {
+      save(m, dir + "/model.npz");
+      save_tensors({{"step", tensor({real(7)})}}, dir + "/trainer.npz");
+    };
+  };
+  save_directory(ckpt, write_model(a));
+  save_directory(ckpt + "/", write_model(b));  // replaces it (a trailing slash names the same directory)
+  Model loaded;
+  load(loaded, ckpt + "/model.npz");
+  CHECK(bit_identical(b, loaded));
+  auto names = [](const fs::path& dir) {
+    std::vector<std::string> out;
+    for (const auto& entry : fs::directory_iterator(dir)) out.push_back(entry.path().filename().string());
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  CHECK(names(tmp.path()) == std::vector<std::string>{"ckpt"});  // no staging or old copy left behind
+  CHECK(names(ckpt) == std::vector<std::string>{"model.npz", "trainer.npz"});
+
+  // A writer that throws: the checkpoint is untouched and the staging directory is gone.
+  CHECK_THROWS_WITH_AS(save_directory(ckpt,
+                                      [&](const std::string& dir) {
+                                        save(a, dir + "/model.npz");
+                                        throw IoError("disk full");
+                                      }),
+                       "disk full", IoError);
+  load(loaded, ckpt + "/model.npz");
+  CHECK(bit_identical(b, loaded));
+  CHECK(names(tmp.path()) == std::vector<std::string>{"ckpt"});
+
+  // A process killed after writing half of a new checkpoint: the old one is still whole and loadable,
+  // and the next save clears the leftover.
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    save_directory(ckpt, [&](const std::string& dir) {
+      save(a, dir + "/model.npz");
+      ::_exit(3);  // dies before trainer.npz and before the exchange
+    });
+    ::_exit(0);
+  }
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 3);
+  load(loaded, ckpt + "/model.npz");
+  CHECK(bit_identical(b, loaded));
+  CHECK(names(ckpt) == std::vector<std::string>{"model.npz", "trainer.npz"});
+  save_directory(ckpt, write_model(a));
+  load(loaded, ckpt + "/model.npz");
+  CHECK(bit_identical(a, loaded));
+  CHECK(names(tmp.path()) == std::vector<std::string>{"ckpt"});
 }
 
 TEST_CASE("optimizer state files: naming scheme, readable as plain arrays") {
