@@ -5,7 +5,7 @@
 //   const std::string lines = read_shard("train.txt", rank, K);                       // only this rank's bytes
 //
 // Pure functions of (size, rank, world): every rank computes its own slice and nobody communicates.
-// They need no MPI (this header includes nothing of it).
+// They need no MPI: they are part of the core library (unroll::unroll).
 #pragma once
 
 #include <cstdint>

@@ -18,6 +18,8 @@
 //   ./build/examples/char_lm --preset shakespeare --data input.txt   # 2 x 256 LSTM, as in PyTorch's reference
 //   ./build/examples/char_lm --save ckpt ... ; ./build/examples/char_lm --resume ckpt ...  # continue exactly
 //   ./build/examples/char_lm --quick --check          # the test: loss beats log(V), resume is bit-identical
+//   mpirun -np 2 ./build/examples/char_lm --distributed  # data-parallel, --batch streams per rank
+//                                                      # (docs/distributed.md; needs -DUNROLL_DISTRIBUTED=ON)
 #include <unistd.h>
 
 #include <algorithm>
@@ -35,6 +37,7 @@
 #include <vector>
 
 #include "common/args.hpp"
+#include "common/data_parallel.hpp"
 #include "common/nan_guard.hpp"
 #include "common/plot.hpp"
 #include "common/progress.hpp"
@@ -218,10 +221,17 @@ layers::State detached(const layers::State& s) {
 
 // ---- training: model + optimizer + the position in the text ----------------------------------------
 
+// With --distributed, each of the K ranks holds a replica and reads `config.batch` = B streams of its own:
+// together exactly the K*B streams one process with --batch K*B reads (distributed::shard_stream), and
+// with the gradients averaged over the ranks every step is that process's step. Checkpoints hold the
+// carried state of all K*B streams, so one can be resumed by K ranks or by one process with batch K*B.
 class Trainer {
  public:
-  Trainer(const Config& config, const Corpus& corpus)
-      : config_(config), corpus_(corpus), train_(corpus.train, config.batch) {
+  Trainer(const Config& config, const Corpus& corpus, examples::DataParallelRun& run)
+      : config_(config),
+        corpus_(corpus),
+        run_(run),
+        train_(distributed::shard_stream(corpus.train, config.batch, run.rank(), run.world_size()), config.batch) {
     steps_per_epoch_ = (train_.k - 1) / config.bptt;
     if (steps_per_epoch_ < 1)
       throw std::runtime_error("the training text (" + std::to_string(corpus.train.size()) +
@@ -229,6 +239,7 @@ class Trainer {
                                std::to_string(config.bptt));
     manual_seed(config.seed);  // the initial weights
     model_ = std::make_unique<CharLM>(static_cast<int64_t>(corpus.vocab.size()), config);
+    run_.attach(model_->parameters());  // every rank starts from rank 0's weights
     if (config.optimizer == "adam")
       optimizer_ = std::make_unique<optim::Adam>(model_->parameters(), optim::AdamOptions{.lr = config.lr});
     else if (config.optimizer == "sgd")
@@ -247,25 +258,30 @@ class Trainer {
     if (pos == 0) state_ = {};  // a new pass over the text starts from a zero state
     Tensor x, y;
     train_.chunk(pos, T, x, y);  // x: [T, N], y: [T * N]
-    // Dropout masks depend only on (seed, step), so a resumed run draws exactly the masks it would have.
-    manual_seed(config_.seed + 1 + static_cast<uint64_t>(step_));
+    // Dropout masks depend only on (seed, step, rank), so a resumed run draws exactly the masks it would have.
+    manual_seed(config_.seed + 1 + static_cast<uint64_t>(step_) + (static_cast<uint64_t>(run_.rank()) << 40));
     auto [logits, next] = model_->forward(x, state_);                               // [T, N, V]
     const Tensor loss = cross_entropy(reshape(logits, {T * config_.batch, V}), y);  // mean over T * N
     optimizer_->zero_grad();
     loss.backward();  // BPTT through this chunk's T steps, and no further: state_ was detached
+    const double mean_loss = run_.average_gradients(loss.item());  // --distributed: the mean over the ranks
     optim::clip_grad_norm(model_->parameters(), config_.clip);
     optimizer_->step();
     // Carry the state into the next chunk, but cut the graph: the next backward stops here.
     state_ = detached(next);
     ++step_;
     if (schedule_ && step_ % steps_per_epoch_ == 0) schedule_->step();
-    return loss.item();
+    return mean_loss;
   }
 
   // Mean cross-entropy (nats/char) over a whole text, read as N streams in chunks of T with the state
   // carried along (the same conditions as training), without dropout and without recording a graph.
+  // With --distributed every rank reads its own streams and the totals are summed over the ranks.
   double evaluate(const std::vector<int32_t>& ids) {
-    const Streams streams(ids, config_.batch);
+    const int K = run_.world_size();
+    if (static_cast<int64_t>(ids.size()) < 2 * config_.batch * K)
+      throw std::runtime_error("the validation text is too short for --batch " + std::to_string(config_.batch));
+    const Streams streams(distributed::shard_stream(ids, config_.batch, run_.rank(), K), config_.batch);
     if (streams.k < 2)
       throw std::runtime_error("the validation text is too short for --batch " + std::to_string(config_.batch));
     const int64_t V = static_cast<int64_t>(corpus_.vocab.size());
@@ -282,23 +298,29 @@ class Trainer {
       state = next;
     }
     model_->train();
-    return total / static_cast<double>((streams.k - 1) * streams.n);
+    std::vector<double> totals = {total, static_cast<double>((streams.k - 1) * streams.n)};
+    run_.sum(totals);
+    return totals[0] / totals[1];
   }
 
   // Checkpoint: a directory with the model, the optimizer (and schedule) as optim's save() writes them, and
-  // trainer.npz: the step, the carried state, the vocabulary and the settings a resume must share.
+  // trainer.npz: the step, the carried state, the vocabulary and the settings a resume must share. The
+  // directory is replaced as a whole (save_directory), by rank 0 only; every rank calls save().
   void save(const fs::path& dir) const {
-    fs::create_directories(dir);
-    unroll::save(*model_, (dir / "model.npz").string());
-    unroll::save(*optimizer_, (dir / "optimizer.npz").string());
-    if (schedule_) unroll::save(*schedule_, (dir / "schedule.npz").string());
     std::map<std::string, Tensor> t;
     for (const auto& [name, value] : settings()) t[name] = tensor({static_cast<real>(value)});
     std::vector<real> vocab(corpus_.vocab.begin(), corpus_.vocab.end());  // code points < 2^24: exact in float
     t["vocab"] = tensor(vocab, {static_cast<int64_t>(vocab.size())});
-    if (state_.h.defined()) t["state.h"] = state_.h;
-    if (state_.c.defined()) t["state.c"] = state_.c;
-    save_tensors(t, (dir / "trainer.npz").string());
+    if (state_.h.defined()) t["state.h"] = all_streams(state_.h);
+    if (state_.c.defined()) t["state.c"] = all_streams(state_.c);
+    if (run_.is_root())
+      save_directory(dir.string(), [&](const std::string& staging) {
+        unroll::save(*model_, staging + "/model.npz");
+        unroll::save(*optimizer_, staging + "/optimizer.npz");
+        if (schedule_) unroll::save(*schedule_, staging + "/schedule.npz");
+        save_tensors(t, staging + "/trainer.npz");
+      });
+    run_.barrier();  // the checkpoint is complete before any rank goes on (and may read it)
   }
 
   void load(const fs::path& dir) {
@@ -314,7 +336,8 @@ class Trainer {
     unroll::load(*optimizer_, (dir / "optimizer.npz").string());
     if (schedule_) unroll::load(*schedule_, (dir / "schedule.npz").string());
     step_ = static_cast<int64_t>(t["step"].item());
-    state_ = {t.count("state.h") ? t["state.h"] : Tensor(), t.count("state.c") ? t["state.c"] : Tensor()};
+    state_ = {t.count("state.h") ? my_streams(t["state.h"]) : Tensor(),
+              t.count("state.c") ? my_streams(t["state.c"]) : Tensor()};
   }
 
   // The vocabulary stored in a checkpoint (to encode the text the same way before building the Trainer).
@@ -332,11 +355,11 @@ class Trainer {
 
  private:
   // Settings that must match between a checkpoint and the run resuming it (the seed in 24-bit pieces, so
-  // that a float stores it exactly).
+  // that a float stores it exactly). "batch" is the number of streams over all ranks.
   std::vector<std::pair<std::string, double>> settings() const {
     const auto c = static_cast<double>(config_.cell == "rnn" ? 0 : config_.cell == "lstm" ? 1 : 2);
     return {{"step", static_cast<double>(step_)},
-            {"batch", static_cast<double>(config_.batch)},
+            {"batch", static_cast<double>(config_.batch * run_.world_size())},
             {"bptt", static_cast<double>(config_.bptt)},
             {"cell", c},
             {"seed.0", static_cast<double>(config_.seed & 0xffffff)},
@@ -345,8 +368,19 @@ class Trainer {
             {"train_chars", static_cast<double>(corpus_.train.size())}};
   }
 
+  // A carried state component [L, B, H] of this rank's streams -> [L, K*B, H] of all ranks' streams, in the
+  // order one process with batch K*B holds them.
+  Tensor all_streams(const Tensor& mine) const {
+    const int64_t L = mine.size(0), B = mine.size(1), H = mine.size(2), K = run_.world_size();
+    const std::vector<real> all = run_.all_gather(mine.data(), mine.numel());  // [K, L, B, H]
+    return reshape(permute(tensor(all, {K, L, B, H}), {1, 0, 2, 3}), {L, K * B, H});
+  }
+  // The inverse: this rank's streams [L, B, H] out of [L, K*B, H].
+  Tensor my_streams(const Tensor& all) const { return narrow(all, 1, run_.rank() * config_.batch, config_.batch); }
+
   Config config_;
   const Corpus& corpus_;
+  examples::DataParallelRun& run_;
   Streams train_;
   int64_t steps_per_epoch_ = 0, step_ = 0;
   std::unique_ptr<CharLM> model_;
@@ -440,7 +474,7 @@ bool same_bits(const std::vector<Tensor>& a, const std::vector<Tensor>& b, int64
   return differing == 0 && a.size() == b.size();
 }
 
-int run(int argc, char** argv) {
+int run_char_lm(int argc, char** argv) {
   examples::Args args(argc, argv, "char_lm: a character-level RNN / LSTM / GRU language model with truncated BPTT");
   const bool quick = args.flag("--quick", "small model, few steps, first 30,000 characters (same as --preset quick)");
   const std::string preset_name =
@@ -455,7 +489,7 @@ int run(int argc, char** argv) {
   c.hidden = args.integer("--hidden", p.config.hidden, "hidden size H");
   c.embed = args.integer("--embed", p.config.embed, "embedding size E");
   c.dropout = args.number("--dropout", p.config.dropout, "dropout between layers and before the head");
-  c.batch = args.integer("--batch", p.config.batch, "parallel streams N");
+  c.batch = args.integer("--batch", p.config.batch, "parallel streams N (with --distributed: per rank)");
   c.bptt = args.integer("--bptt", p.config.bptt, "time steps per chunk T (truncated BPTT length)");
   c.optimizer = args.text("--optimizer", p.config.optimizer, "adam or sgd");
   c.lr = args.number("--lr", c.optimizer == "sgd" ? 1.0 : p.config.lr,
@@ -478,7 +512,11 @@ int run(int argc, char** argv) {
   const std::string out = args.text("--out", "examples_out", "directory for the loss curve (SVG + CSV)");
   const bool check =
       args.flag("--check", "exit 1 unless validation beats log(V) by 1.5 nats and resume is bit-identical");
+  const bool distributed = args.flag("--distributed", "data-parallel over the ranks of `mpirun -np K` (MPI build)");
+  const double timeout = args.number("--timeout", 300, "with --distributed: seconds to wait for a silent rank");
   args.done();
+  examples::DataParallelRun run(distributed, timeout);  // rank 0 of 1 without --distributed
+  const int K = run.world_size();
   if (c.cell != "rnn" && c.cell != "lstm" && c.cell != "gru")
     throw std::runtime_error("--cell must be rnn, lstm or gru");
   if (c.optimizer != "adam" && c.optimizer != "sgd") throw std::runtime_error("--optimizer must be adam or sgd");
@@ -501,7 +539,7 @@ int run(int argc, char** argv) {
   std::printf("text: %zu characters (%s), vocabulary V = %lld; train %zu, validation %zu (the last 10%%)\n",
               text.size(), source.c_str(), static_cast<long long>(V), corpus.train.size(), corpus.valid.size());
 
-  Trainer trainer(c, corpus);
+  Trainer trainer(c, corpus, run);
   const int64_t total = epochs > 0 ? epochs * trainer.steps_per_epoch() : steps;
   std::printf("model: embedding %lld -> %s %lld x %lld -> linear %lld: %lld parameters\n",
               static_cast<long long>(c.embed), c.cell.c_str(), static_cast<long long>(c.layers),
@@ -509,8 +547,11 @@ int run(int argc, char** argv) {
               static_cast<long long>(trainer.model().num_parameters()));
   char decay[64] = "";
   if (c.lr_decay != 1) std::snprintf(decay, sizeof decay, ", lr x %g per epoch", c.lr_decay);
+  if (run.distributed())
+    std::printf("distributed: %d ranks x batch %lld = the updates of one process with --batch %lld\n", K,
+                static_cast<long long>(c.batch), static_cast<long long>(K * c.batch));
   std::printf("training: batch %lld x bptt %lld characters per step, %lld steps per epoch, %s lr %g, clip %g%s\n",
-              static_cast<long long>(c.batch), static_cast<long long>(c.bptt),
+              static_cast<long long>(K * c.batch), static_cast<long long>(c.bptt),
               static_cast<long long>(trainer.steps_per_epoch()), trainer.optimizer().name().c_str(), c.lr, c.clip,
               decay);
   if (!resume_dir.empty()) {
@@ -546,7 +587,7 @@ int run(int argc, char** argv) {
     examples::stop_if_not_finite(loss, trainer.step());
     window_loss += loss, ++window;
     ema = std::isnan(ema) ? loss : 0.95 * ema + 0.05 * loss;
-    progress.update(trainer.step() - first, static_cast<double>(c.batch * c.bptt),
+    progress.update(trainer.step() - first, static_cast<double>(K * c.batch * c.bptt),
                     {{"loss", ema}, {"ppl", std::exp(ema)}});
     if (trainer.step() % eval_every == 0 || trainer.step() == total) {
       valid_loss = trainer.evaluate(corpus.valid);
@@ -561,7 +602,7 @@ int run(int argc, char** argv) {
                   static_cast<long long>(trainer.step()),
                   static_cast<double>(trainer.step()) / trainer.steps_per_epoch(), train_loss, std::exp(train_loss),
                   valid_loss, std::exp(valid_loss), progress.seconds());
-      if (sample_each)
+      if (sample_each && run.is_root())
         std::printf("  sample: %s\n", sample(trainer.model(), corpus, prime_text, 120, temperature, sampler).c_str());
       if (!save_dir.empty()) trainer.save(save_dir);
     }
@@ -575,7 +616,16 @@ int run(int argc, char** argv) {
     std::printf("checkpoint: %s (model.npz, optimizer.npz%s, trainer.npz)\n", save_dir.c_str(),
                 c.lr_decay != 1 ? ", schedule.npz" : "");
   }
-  if (!train_steps.empty()) {
+  if (run.distributed()) {
+    const bool identical = run.replicas_identical();
+    std::printf(
+        "distributed: the %d replicas are %s; %.1f%% of the time in the gradient allreduce (%.2f MB per "
+        "step)\n",
+        K, identical ? "bit-identical" : "NOT identical", 100 * run.communication_seconds() / progress.seconds(),
+        static_cast<double>(run.bytes_per_step()) / 1e6);
+    if (!identical) return 1;
+  }
+  if (run.is_root() && !train_steps.empty()) {  // rank 0 writes the files
     examples::LinePlot plot("Character LM: cross-entropy (nats/char)", "step", "loss");
     plot.add("train", train_steps, train_curve);  // each point: the mean since the previous one
     plot.add("validation", valid_steps, valid_curve);
@@ -585,10 +635,12 @@ int run(int argc, char** argv) {
     std::printf("wrote %s/char_lm_loss.svg and .csv\n", out.c_str());
   }
 
-  std::string primed;
-  for (char32_t ch : prime_text) primed += encode_utf8(ch);
-  std::printf("sample (temperature %g):\n%s%s\n", temperature, primed.c_str(),
-              sample(trainer.model(), corpus, prime_text, sample_chars, temperature, sampler).c_str());
+  if (run.is_root()) {
+    std::string primed;
+    for (char32_t ch : prime_text) primed += encode_utf8(ch);
+    std::printf("sample (temperature %g):\n%s%s\n", temperature, primed.c_str(),
+                sample(trainer.model(), corpus, prime_text, sample_chars, temperature, sampler).c_str());
+  }
 
   if (!check) return 0;
   // ---- --check: the numbers ----
@@ -601,22 +653,23 @@ int run(int argc, char** argv) {
   // Save + resume must continue exactly: R steps in one go vs R/2 steps, save, load into a freshly built
   // trainer (its weights, moments, step and carried state all come from the files), R/2 more steps.
   // The run above is the uninterrupted one when it was R steps from scratch (as in --quick): that also
-  // shows that its validations and samples did not disturb training.
+  // shows that its validations and samples did not disturb training. With --distributed every rank runs
+  // this too (the trainers' steps are collectives); the checkpoint holds all ranks' streams.
   const int64_t R = std::min<int64_t>(total, 250);
   const fs::path dir = fs::path(out) / "char_lm_check_checkpoint";
   std::unique_ptr<Trainer> separate;
   if (first != 0 || total != R) {
-    separate = std::make_unique<Trainer>(c, corpus);
+    separate = std::make_unique<Trainer>(c, corpus, run);
     while (separate->step() < R) separate->train_step();
   }
   Trainer& straight = separate ? *separate : trainer;
-  Trainer first_half(c, corpus);
+  Trainer first_half(c, corpus, run);
   while (first_half.step() < R / 2) first_half.train_step();
   first_half.save(dir);
-  Trainer resumed(c, corpus);
+  Trainer resumed(c, corpus, run);
   resumed.load(dir);
-  while (resumed.step() < R) resumed.train_step();
-  fs::remove_all(dir);
+  while (resumed.step() < R) resumed.train_step();  // (its allreduces: every rank has read the files by now)
+  if (run.is_root()) fs::remove_all(dir);
   int64_t differing = 0, count = 0;
   const bool identical = same_bits(straight.model().parameters(), resumed.model().parameters(), differing, count);
   std::printf("check: %lld steps straight vs %lld + save/resume + %lld: %lld of %lld parameter values differ: %s\n",
@@ -628,7 +681,7 @@ int run(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   try {
-    return run(argc, argv);
+    return run_char_lm(argc, argv);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "char_lm: %s\n", e.what());
     return 2;

@@ -10,6 +10,8 @@
 //   ./word_lm --data DIR --preset zaremba-small  Zaremba et al. 2014's small model on PTB (ptb.*.txt, or
 //                                              ptb.*.txt.gz read through `gzip -dc`)
 //   ./word_lm --data DIR --preset zaremba-small --time-steps 100   time 100 steps, estimate an epoch
+//   mpirun -np 2 ./word_lm --distributed ...    data-parallel over 2 ranks, --batch streams each
+//                                              (docs/distributed.md; needs -DUNROLL_DISTRIBUTED=ON)
 //
 // Shapes: T = bptt steps, N = batch (parallel streams), E = embedding size, H = hidden size, V = vocabulary.
 #include <algorithm>
@@ -26,6 +28,7 @@
 #include <vector>
 
 #include "common/args.hpp"
+#include "common/data_parallel.hpp"
 #include "common/nan_guard.hpp"
 #include "common/plot.hpp"
 #include "common/progress.hpp"
@@ -276,8 +279,9 @@ layers::State detached(const layers::State& s) {
   return {s.h.defined() ? s.h.detach() : Tensor(), s.c.defined() ? s.c.detach() : Tensor()};
 }
 
-// Perplexity of `data` (no gradients, state carried through the whole stream).
-double evaluate(LanguageModel& model, const Batched& data, int64_t bptt) {
+// Perplexity of `data` (no gradients, state carried through the whole stream). With --distributed each rank
+// reads its own columns and the ranks' sums are added up.
+double evaluate(LanguageModel& model, const Batched& data, int64_t bptt, examples::DataParallelRun& run) {
   NoGradGuard no_grad;
   model.eval();
   layers::State state;
@@ -291,12 +295,14 @@ double evaluate(LanguageModel& model, const Batched& data, int64_t bptt) {
     count += T * data.batch;
   }
   model.train();
-  return std::exp(nll / static_cast<double>(count));
+  std::vector<double> totals = {nll, static_cast<double>(count)};
+  run.sum(totals);
+  return std::exp(totals[0] / totals[1]);
 }
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int run_word_lm(int argc, char** argv) {
   examples::Args args(argc, argv,
                       "word_lm: word-level LSTM language model with truncated BPTT (Zaremba et al. 2014 on PTB)");
   const std::string data_dir = args.text("--data", "", "directory with ptb.{train,valid,test}.txt (or .txt.gz)");
@@ -316,7 +322,7 @@ int main(int argc, char** argv) {
       args.integer("--hidden", pick(200, 64, 128), "LSTM hidden size H (zaremba-small 200; quick 64; else 128)");
   const int64_t num_layers = args.integer("--layers", pick(2, 1, 2), "stacked LSTM layers (quick 1; else 2)");
   const int64_t bptt = args.integer("--bptt", 20, "unrolled steps per window T");
-  const int64_t batch = args.integer("--batch", 20, "parallel streams N");
+  const int64_t batch = args.integer("--batch", 20, "parallel streams N (with --distributed: per rank)");
   const double lr0 = args.number("--lr", 1.0, "SGD learning rate");
   const double decay = args.number("--decay", 0.5, "learning-rate factor per epoch after --decay-after");
   const int64_t decay_after =
@@ -328,7 +334,10 @@ int main(int argc, char** argv) {
   const int64_t time_steps = args.integer("--time-steps", 0, "only time this many training steps, estimate an epoch");
   const uint64_t seed = static_cast<uint64_t>(args.integer("--seed", 0, "random seed"));
   const std::string out_dir = args.text("--out", "examples_out", "directory for the SVG/CSV plot");
+  const bool distributed = args.flag("--distributed", "data-parallel over the ranks of `mpirun -np K` (MPI build)");
+  const double timeout = args.number("--timeout", 300, "with --distributed: seconds to wait for a silent rank");
   args.done();
+  examples::DataParallelRun run(distributed, timeout);  // rank 0 of 1 without --distributed
   if (!preset.empty() && !zaremba) {
     std::fprintf(stderr, "word_lm: unknown preset '%s' (known: zaremba-small)\n", preset.c_str());
     return 2;
@@ -356,9 +365,17 @@ int main(int argc, char** argv) {
   std::printf("training: SGD lr %g (x%g per epoch after epoch %lld), clip %g, bptt %lld, batch %lld, %lld epochs\n",
               lr0, decay, static_cast<long long>(decay_after), clip, static_cast<long long>(bptt),
               static_cast<long long>(batch), static_cast<long long>(epochs));
+  const int K = run.world_size();
+  if (run.distributed())
+    std::printf("distributed: %d ranks x batch %lld = the updates of one process with batch %lld\n", K,
+                static_cast<long long>(batch), static_cast<long long>(K * batch));
 
-  const Batched train = batchify(corpus.train, batch), valid = batchify(corpus.valid, batch),
-                test = batchify(corpus.test, batch);
+  // Each rank batches its own columns of each stream: together the columns of batchify(stream, K * batch).
+  const auto mine = [&](const std::vector<int64_t>& stream) {
+    return batchify(distributed::shard_stream(stream, batch, run.rank(), K), batch);
+  };
+  const Batched train = mine(corpus.train), valid = mine(corpus.valid), test = mine(corpus.test);
+  run.attach(model.parameters());  // every rank starts from rank 0's initial weights
   optim::SGD opt(model.parameters(), {.lr = lr0});
   const int64_t windows = (train.rows - 1 + bptt - 1) / bptt;
 
@@ -380,13 +397,13 @@ int main(int argc, char** argv) {
       opt.zero_grad();
       // Zaremba et al. sum the loss over the T steps (mean over the batch); the clip applies to that.
       (loss * static_cast<real>(T)).backward();
+      const double loss_value = run.average_gradients(loss.item());  // mean over the ranks, as their gradients
       optim::clip_grad_norm(model.parameters(), clip);
       opt.step();
-      const double loss_value = loss.item();
       examples::stop_if_not_finite(loss_value, (epoch - 1) * windows + step + 1);
-      nll += loss_value * T * batch;
-      count += T * batch;
-      progress.update(step + 1, static_cast<double>(T * batch), {{"ppl", std::exp(nll / count)}, {"lr", lr}});
+      nll += loss_value * T * batch * K;
+      count += T * batch * K;
+      progress.update(step + 1, static_cast<double>(T * batch * K), {{"ppl", std::exp(nll / count)}, {"lr", lr}});
     }
     progress.finish();
     if (time_steps > 0) {
@@ -394,9 +411,13 @@ int main(int argc, char** argv) {
       std::printf("timing: %lld steps, %.0f words/s, estimated epoch %.0f s (%zu words)\n",
                   static_cast<long long>(steps), 1.0 / per_word, per_word * static_cast<double>(corpus.train.size()),
                   corpus.train.size());
+      if (run.distributed())
+        std::printf("timing: %d ranks, %.1f MB of gradients summed per step, %.1f%% of the time in the allreduce\n", K,
+                    static_cast<double>(run.bytes_per_step()) / 1e6,
+                    100 * run.communication_seconds() / progress.seconds());
       return 0;
     }
-    const double train_ppl = std::exp(nll / count), valid_ppl = evaluate(model, valid, bptt);
+    const double train_ppl = std::exp(nll / count), valid_ppl = evaluate(model, valid, bptt, run);
     std::printf("epoch %2lld  lr %.4g  train ppl %8.2f  valid ppl %8.2f  (%.0f s, %.0f words/s)\n",
                 static_cast<long long>(epoch), lr, train_ppl, valid_ppl, progress.seconds(),
                 static_cast<double>(count) / progress.seconds());
@@ -405,7 +426,7 @@ int main(int argc, char** argv) {
     train_curve.push_back(train_ppl);
     valid_curve.push_back(valid_ppl);
   }
-  const double test_ppl = evaluate(model, test, bptt);
+  const double test_ppl = evaluate(model, test, bptt, run);
   std::printf("test perplexity %.2f\n", test_ppl);
 
   const double unigram = unigram_perplexity(corpus.train, corpus.test, V);
@@ -413,6 +434,12 @@ int main(int argc, char** argv) {
   if (corpus.source_ppl > 0) std::printf(", the grammar itself %.2f", corpus.source_ppl);
   std::printf("\n");
 
+  if (run.distributed()) {
+    const bool identical = run.replicas_identical();
+    std::printf("distributed: the %d replicas are %s\n", K, identical ? "bit-identical" : "NOT identical");
+    if (!identical) return 1;
+  }
+  if (!run.is_root()) return 0;  // rank 0 writes the files
   std::filesystem::create_directories(out_dir);
   examples::LinePlot plot("Word LM perplexity per epoch", "epoch", "perplexity");
   plot.log_y = true;
@@ -432,4 +459,13 @@ int main(int argc, char** argv) {
     if (!ok) return 1;
   }
   return 0;
+}
+
+int main(int argc, char** argv) {
+  try {
+    return run_word_lm(argc, argv);
+  } catch (const std::exception& e) {  // e.g. distributed::TimeoutError: another rank died
+    std::fprintf(stderr, "word_lm: %s\n", e.what());
+    return 1;
+  }
 }

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# Installs what unroll needs on Debian 12 (only what is missing) and configures build/ (Release).
+# Installs what unroll needs on Debian 12 (only what is missing) and configures build/ (Release, with the
+# MPI component unroll::distributed).
 # Sourced by scripts/main.sh and scripts/test.sh; safe to run again.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-packages=(g++ cmake make libxtensor-dev libxtensor-blas-dev xtl-dev libxsimd-dev libfmt-dev doctest-dev libopenblas-dev)
+# libopenmpi-dev + openmpi-bin: the opt-in data-parallel component (unroll::distributed), whose tests run
+# under mpirun; the core library does not use them.
+packages=(g++ cmake make libxtensor-dev libxtensor-blas-dev xtl-dev libxsimd-dev libfmt-dev doctest-dev libopenblas-dev
+          libopenmpi-dev openmpi-bin)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -17,4 +21,4 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${missing[@]}"
 fi
 
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DUNROLL_DISTRIBUTED=ON >/dev/null

@@ -10,7 +10,8 @@ ctest --test-dir build --output-on-failure -j"$(nproc)"
 
 if [ "${UNROLL_SANITIZE:-1}" != 0 ]; then
   echo "unroll test: the same suite under AddressSanitizer + UBSan (build-asan/)"
-  cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DUNROLL_SANITIZE=ON -DUNROLL_BUILD_BENCH=OFF >/dev/null
+  cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DUNROLL_SANITIZE=ON -DUNROLL_BUILD_BENCH=OFF \
+    -DUNROLL_DISTRIBUTED=OFF >/dev/null
   cmake --build build-asan -j"$(nproc)"
   # allocator_may_return_null: an allocation the machine cannot satisfy throws std::bad_alloc, as without
   # ASan. scripts/lsan.supp lists the leaks of outside libraries that LeakSanitizer should not report.

@@ -14,3 +14,7 @@ run(${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/consumer -B ${BUILD_DIR}/consumer/bu
 run(${CMAKE_COMMAND} --build ${BUILD_DIR}/consumer/build)
 run(${BUILD_DIR}/consumer/build/consumer)
 message(STATUS "consumer test: find_package(unroll) + unroll::unroll built and ran")
+if(EXISTS ${BUILD_DIR}/consumer/build/consumer_distributed)
+  run(${BUILD_DIR}/consumer/build/consumer_distributed)
+  message(STATUS "consumer test: unroll::distributed built and ran (one rank)")
+endif()
