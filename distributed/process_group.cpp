@@ -103,15 +103,24 @@ void ProcessGroup::wait(void* request_ptr, const char* what, int64_t count) {
   }
 }
 
+// Collectives on large buffers run in two phases. First every rank announces its arrival with a
+// non-blocking barrier, waited for with the timeout: that is where a dead or hung rank is noticed. Then,
+// with every rank known to be present, the blocking MPI call moves the data: OpenMPI's blocking
+// allreduce is 2.4x faster than its non-blocking one on 18 MB between two ranks here (4.5 vs 11 ms), and
+// it takes milliseconds, so only a rank failing within those milliseconds could still block the others.
+void ProcessGroup::arrive(const char* what, int64_t count) {
+  MPI_Request request;
+  check_mpi(MPI_Ibarrier(mpi_->comm, &request), what);
+  wait(&request, what, count);
+}
+
 void ProcessGroup::all_reduce_sum(real* data, int64_t count) {
   check_usable("all_reduce_sum");
   check(count >= 0, "all_reduce_sum: count must be >= 0, got {}", count);
   for (int64_t done = 0; done < count; done += kMaxPiece) {
     const int n = static_cast<int>(std::min(kMaxPiece, count - done));
-    MPI_Request request;
-    check_mpi(MPI_Iallreduce(MPI_IN_PLACE, data + done, n, real_type(), MPI_SUM, mpi_->comm, &request),
-              "all_reduce_sum");
-    wait(&request, "all_reduce_sum", n);
+    arrive("all_reduce_sum", n);
+    run_blocking(MPI_Allreduce(MPI_IN_PLACE, data + done, n, real_type(), MPI_SUM, mpi_->comm), "all_reduce_sum");
   }
 }
 
@@ -130,10 +139,14 @@ void ProcessGroup::broadcast(real* data, int64_t count, int root) {
   check(root >= 0 && root < world_size_, "broadcast: root {} is not a rank of this group of {}", root, world_size_);
   for (int64_t done = 0; done < count; done += kMaxPiece) {
     const int n = static_cast<int>(std::min(kMaxPiece, count - done));
-    MPI_Request request;
-    check_mpi(MPI_Ibcast(data + done, n, real_type(), root, mpi_->comm, &request), "broadcast");
-    wait(&request, "broadcast", n);
+    arrive("broadcast", n);
+    run_blocking(MPI_Bcast(data + done, n, real_type(), root, mpi_->comm), "broadcast");
   }
+}
+
+void ProcessGroup::run_blocking(int code, const char* what) {
+  if (code != MPI_SUCCESS) broken_ = true;
+  check_mpi(code, what);
 }
 
 void ProcessGroup::all_gather(const real* send, int64_t count, real* recv) {
