@@ -7,14 +7,13 @@
 // initialized it). Ranks are processes started by `mpirun -np K program ...`; started without mpirun the
 // program is a job of one rank (MPI's "singleton" mode), so the same binary runs alone unchanged.
 //
-// Every collective waits at most `timeout_seconds` (PyTorch's default, 30 minutes, unless set) for all
-// ranks to arrive. A rank that has died or stopped answering would otherwise keep the others blocked
-// forever; here they throw TimeoutError instead, naming the collective, and the group is then unusable
-// ("broken"). (Large transfers start once every rank has arrived and then use MPI's faster blocking calls:
-// a rank that fails during those few milliseconds is left to mpirun, which ends the job when a process dies.) A broken
-// group, or one destroyed while an exception unwinds the stack, does not finalize MPI (MPI_Finalize waits for every
-// rank): the process just exits, and mpirun then ends the whole job. A process that wants to end the job at once (after
-// any error of its own) calls abort(), MPI_Abort.
+// Every collective waits at most `timeout_seconds` (PyTorch's default, 30 minutes, unless set). A rank
+// that has died or stopped answering would otherwise keep the others blocked forever; here they throw
+// TimeoutError instead, naming the collective, and the group is then unusable ("broken"). (Collectives are
+// MPI's non-blocking ones, polled until they complete or the timeout passes.) A broken group, or one
+// destroyed while an exception unwinds the stack, does not finalize MPI (MPI_Finalize waits for every
+// rank): the process just exits, and mpirun then ends the whole job. A process that wants to end the job
+// at once (after any error of its own) calls abort(), MPI_Abort.
 //
 // Only this component includes <mpi.h> (in process_group.cpp); its headers do not, and the core library
 // never depends on MPI. Build with -DUNROLL_DISTRIBUTED=ON and link unroll::distributed.
@@ -74,10 +73,6 @@ class ProcessGroup {
   // Waits for a started non-blocking collective, polling until it completes or the timeout passes.
   void wait(void* request, const char* what, int64_t count);
   void check_usable(const char* what) const;
-  // Waits (with the timeout) until every rank has reached this collective.
-  void arrive(const char* what, int64_t count);
-  // Checks the result of a blocking MPI call; a failure breaks the group.
-  void run_blocking(int code, const char* what);
 
   ProcessGroupOptions options_;
   std::unique_ptr<Mpi> mpi_;
