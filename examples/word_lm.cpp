@@ -10,6 +10,7 @@
 //   ./word_lm --data DIR --preset zaremba-small  Zaremba et al. 2014's small model on PTB (ptb.*.txt, or
 //                                              ptb.*.txt.gz read through `gzip -dc`)
 //   ./word_lm --data DIR --preset zaremba-small --time-steps 100   time 100 steps, estimate an epoch
+//   ./word_lm ... --save DIR / --resume DIR    a checkpoint after every epoch / continue after its epoch
 //   mpirun -np 2 ./word_lm --distributed ...    data-parallel over 2 ranks, --batch streams each
 //                                              (docs/distributed.md; needs -DUNROLL_DISTRIBUTED=ON)
 //
@@ -300,6 +301,44 @@ double evaluate(LanguageModel& model, const Batched& data, int64_t bptt, example
   return std::exp(totals[0] / totals[1]);
 }
 
+// ---- checkpoints ------------------------------------------------------------------------------------
+
+// The settings a checkpoint must share with the run that resumes it ("batch" counts the streams of all
+// ranks, so K ranks x B and one process x K*B can continue each other's checkpoints).
+using Settings = std::vector<std::pair<std::string, double>>;
+
+// After an epoch: the model, the optimizer, and trainer.npz (the epoch, the settings and the curves so far),
+// replaced as a whole (save_directory). Called by rank 0 only.
+void save_checkpoint(const std::string& dir, const LanguageModel& model, const optim::SGD& opt, int64_t epoch,
+                     const Settings& settings, const std::vector<double>& train_curve,
+                     const std::vector<double>& valid_curve) {
+  std::map<std::string, Tensor> t;
+  t["epoch"] = tensor({static_cast<real>(epoch)});
+  for (const auto& [name, value] : settings) t[name] = tensor({static_cast<real>(value)});
+  t["train_ppl"] = tensor(std::vector<real>(train_curve.begin(), train_curve.end()), {epoch});
+  t["valid_ppl"] = tensor(std::vector<real>(valid_curve.begin(), valid_curve.end()), {epoch});
+  save_directory(dir, [&](const std::string& staging) {
+    save(model, staging + "/model.npz");
+    save(opt, staging + "/optimizer.npz");
+    save_tensors(t, staging + "/trainer.npz");
+  });
+}
+
+// Loads a checkpoint into the model and optimizer; returns the epoch it was written after (and its curves).
+int64_t load_checkpoint(const std::string& dir, LanguageModel& model, optim::SGD& opt, const Settings& settings,
+                        std::vector<double>& train_curve, std::vector<double>& valid_curve) {
+  std::map<std::string, Tensor> t = load_tensors(dir + "/trainer.npz");
+  for (const auto& [name, value] : settings)
+    if (!t.count(name) || t[name].item() != static_cast<real>(value))
+      throw std::runtime_error("--resume: " + dir + " was written with another " + name +
+                               " (the corpus, --batch x ranks, --bptt, --emb, --hidden and --layers must match)");
+  load(model, dir + "/model.npz");
+  load(opt, dir + "/optimizer.npz");
+  for (real v : t.at("train_ppl").to_vector()) train_curve.push_back(v);
+  for (real v : t.at("valid_ppl").to_vector()) valid_curve.push_back(v);
+  return static_cast<int64_t>(t.at("epoch").item());
+}
+
 }  // namespace
 
 int run_word_lm(int argc, char** argv) {
@@ -336,6 +375,8 @@ int run_word_lm(int argc, char** argv) {
   const std::string out_dir = args.text("--out", "examples_out", "directory for the SVG/CSV plot");
   const bool distributed = args.flag("--distributed", "data-parallel over the ranks of `mpirun -np K` (MPI build)");
   const double timeout = args.number("--timeout", 300, "with --distributed: seconds to wait for a silent rank");
+  const std::string save_dir = args.text("--save", "", "checkpoint directory, written after every epoch");
+  const std::string resume_dir = args.text("--resume", "", "continue training after the epoch of this checkpoint");
   args.done();
   examples::DataParallelRun run(distributed, timeout);  // rank 0 of 1 without --distributed
   if (!preset.empty() && !zaremba) {
@@ -379,8 +420,18 @@ int run_word_lm(int argc, char** argv) {
   optim::SGD opt(model.parameters(), {.lr = lr0});
   const int64_t windows = (train.rows - 1 + bptt - 1) / bptt;
 
+  const Settings settings = {{"vocabulary", V},     {"train_tokens", static_cast<double>(corpus.train.size())},
+                             {"batch", batch * K},  {"bptt", bptt},
+                             {"emb", emb},          {"hidden", hidden},
+                             {"layers", num_layers}};
   std::vector<double> epoch_axis, train_curve, valid_curve;
-  for (int64_t epoch = 1; epoch <= epochs; ++epoch) {
+  int64_t first_epoch = 1;
+  if (!resume_dir.empty()) {  // every rank reads the checkpoint (the LSTM state restarts at every epoch anyway)
+    first_epoch = load_checkpoint(resume_dir, model, opt, settings, train_curve, valid_curve) + 1;
+    for (int64_t e = 1; e < first_epoch; ++e) epoch_axis.push_back(static_cast<double>(e));
+    std::printf("resumed from %s after epoch %lld\n", resume_dir.c_str(), static_cast<long long>(first_epoch - 1));
+  }
+  for (int64_t epoch = first_epoch; epoch <= epochs; ++epoch) {
     const double lr = lr0 * std::pow(decay, std::max<int64_t>(0, epoch - decay_after));
     opt.set_lr(lr);
     const int64_t steps = time_steps > 0 ? std::min(time_steps, windows) : windows;
@@ -425,6 +476,10 @@ int run_word_lm(int argc, char** argv) {
     epoch_axis.push_back(static_cast<double>(epoch));
     train_curve.push_back(train_ppl);
     valid_curve.push_back(valid_ppl);
+    if (!save_dir.empty()) {
+      if (run.is_root()) save_checkpoint(save_dir, model, opt, epoch, settings, train_curve, valid_curve);
+      run.barrier();  // the checkpoint is complete before any rank goes on
+    }
   }
   const double test_ppl = evaluate(model, test, bptt, run);
   std::printf("test perplexity %.2f\n", test_ppl);

@@ -1,0 +1,30 @@
+# cmake -DCOMMAND="[launcher,...,]program,flags..." -DDIR=<scratch dir> -P expect_same_checkpoint.cmake
+# (COMMAND's words separated by commas, which pass through add_test unchanged)
+# word_lm's --save / --resume: 2 epochs in one run must end with the same bytes in model.npz and
+# optimizer.npz as 1 epoch, --save, then --resume for the second (COMMAND may start with mpirun: the
+# distributed run checkpoints through rank 0 and resumes on every rank).
+string(REPLACE "," ";" COMMAND "${COMMAND}")
+file(REMOVE_RECURSE ${DIR})
+function(run)
+  execute_process(COMMAND ${COMMAND} ${ARGV} --out ${DIR}/out RESULT_VARIABLE code OUTPUT_VARIABLE out
+                  ERROR_VARIABLE err)
+  if(NOT code EQUAL 0)
+    message(FATAL_ERROR "'${COMMAND} ${ARGV}' failed (${code})\nstdout:\n${out}\nstderr:\n${err}")
+  endif()
+  set(output "${out}" PARENT_SCOPE)
+endfunction()
+run(--epochs 2 --save ${DIR}/straight)
+run(--epochs 1 --save ${DIR}/resumed)
+run(--epochs 2 --resume ${DIR}/resumed --save ${DIR}/resumed)
+if(NOT output MATCHES "resumed from [^\n]* after epoch 1")
+  message(FATAL_ERROR "the second run did not resume after epoch 1:\n${output}")
+endif()
+foreach(file model.npz optimizer.npz)
+  file(SHA256 ${DIR}/straight/${file} straight)
+  file(SHA256 ${DIR}/resumed/${file} resumed)
+  if(NOT straight STREQUAL resumed)
+    message(FATAL_ERROR "${file} differs: 2 epochs in one run ${straight}, 1 + resume + 1 ${resumed}")
+  endif()
+endforeach()
+message(STATUS "2 epochs straight == 1 epoch + --resume + 1 epoch (model.npz and optimizer.npz byte-identical)")
+file(REMOVE_RECURSE ${DIR})
