@@ -17,7 +17,20 @@ using detail::check;
 
 namespace {
 
-MPI_Datatype real_type() { return sizeof(real) == sizeof(float) ? MPI_FLOAT : MPI_DOUBLE; }
+template <class T>
+MPI_Datatype mpi_type();
+template <>
+MPI_Datatype mpi_type<float>() {
+  return MPI_FLOAT;
+}
+template <>
+MPI_Datatype mpi_type<double>() {
+  return MPI_DOUBLE;
+}
+template <>
+MPI_Datatype mpi_type<uint64_t>() {
+  return MPI_UINT64_T;
+}
 // MPI counts are int: longer buffers go through in pieces of this many elements.
 constexpr int64_t kMaxPiece = int64_t{1} << 30;
 
@@ -117,26 +130,20 @@ void ProcessGroup::wait(void* request_ptr, const char* what, int64_t count) {
 
 // Every collective is started non-blocking and waited for by polling (wait()), so that a missing rank
 // ends in TimeoutError rather than an endless wait.
-void ProcessGroup::all_reduce_sum(real* data, int64_t count) {
+template <class T>
+void ProcessGroup::all_reduce_values(T* data, int64_t count) {
   check_usable("all_reduce_sum");
   check(count >= 0, "all_reduce_sum: count must be >= 0, got {}", count);
   for (int64_t done = 0; done < count; done += kMaxPiece) {
     const int n = static_cast<int>(std::min(kMaxPiece, count - done));
     MPI_Request request;
-    check_mpi(MPI_Iallreduce(MPI_IN_PLACE, data + done, n, real_type(), MPI_SUM, mpi_->comm, &request),
+    check_mpi(MPI_Iallreduce(MPI_IN_PLACE, data + done, n, mpi_type<T>(), MPI_SUM, mpi_->comm, &request),
               "all_reduce_sum");
     wait(&request, "all_reduce_sum", n);
   }
 }
-
-void ProcessGroup::all_reduce_sum(double* data, int64_t count) {
-  check_usable("all_reduce_sum");
-  check(count >= 0 && count <= kMaxPiece, "all_reduce_sum: count of doubles must be in [0, 2^30], got {}", count);
-  MPI_Request request;
-  check_mpi(MPI_Iallreduce(MPI_IN_PLACE, data, static_cast<int>(count), MPI_DOUBLE, MPI_SUM, mpi_->comm, &request),
-            "all_reduce_sum");
-  wait(&request, "all_reduce_sum", count);
-}
+void ProcessGroup::all_reduce_sum(real* data, int64_t count) { all_reduce_values(data, count); }
+void ProcessGroup::all_reduce_sum(double* data, int64_t count) { all_reduce_values(data, count); }
 
 void ProcessGroup::broadcast(real* data, int64_t count, int root) {
   check_usable("broadcast");
@@ -145,31 +152,25 @@ void ProcessGroup::broadcast(real* data, int64_t count, int root) {
   for (int64_t done = 0; done < count; done += kMaxPiece) {
     const int n = static_cast<int>(std::min(kMaxPiece, count - done));
     MPI_Request request;
-    check_mpi(MPI_Ibcast(data + done, n, real_type(), root, mpi_->comm, &request), "broadcast");
+    check_mpi(MPI_Ibcast(data + done, n, mpi_type<real>(), root, mpi_->comm, &request), "broadcast");
     wait(&request, "broadcast", n);
   }
 }
 
-void ProcessGroup::all_gather(const real* send, int64_t count, real* recv) {
+template <class T>
+void ProcessGroup::all_gather_values(const T* send, int64_t count, T* recv) {
   check_usable("all_gather");
   check(count >= 0 && count * world_size_ <= kMaxPiece, "all_gather: count {} x {} ranks must be in [0, 2^30]", count,
         world_size_);
   MPI_Request request;
-  check_mpi(MPI_Iallgather(send, static_cast<int>(count), real_type(), recv, static_cast<int>(count), real_type(),
+  check_mpi(MPI_Iallgather(send, static_cast<int>(count), mpi_type<T>(), recv, static_cast<int>(count), mpi_type<T>(),
                            mpi_->comm, &request),
             "all_gather");
   wait(&request, "all_gather", count);
 }
-
+void ProcessGroup::all_gather(const real* send, int64_t count, real* recv) { all_gather_values(send, count, recv); }
 void ProcessGroup::all_gather(const uint64_t* send, int64_t count, uint64_t* recv) {
-  check_usable("all_gather");
-  check(count >= 0 && count * world_size_ <= kMaxPiece, "all_gather: count {} x {} ranks must be in [0, 2^30]", count,
-        world_size_);
-  MPI_Request request;
-  check_mpi(MPI_Iallgather(send, static_cast<int>(count), MPI_UINT64_T, recv, static_cast<int>(count), MPI_UINT64_T,
-                           mpi_->comm, &request),
-            "all_gather");
-  wait(&request, "all_gather", count);
+  all_gather_values(send, count, recv);
 }
 
 void ProcessGroup::barrier() {

@@ -73,6 +73,10 @@ class ProcessGroup {
   // Waits for a started non-blocking collective, polling until it completes or the timeout passes.
   void wait(void* request, const char* what, int64_t count);
   void check_usable(const char* what) const;
+  template <class T>  // float, double, uint64_t (process_group.cpp)
+  void all_reduce_values(T* data, int64_t count);
+  template <class T>
+  void all_gather_values(const T* send, int64_t count, T* recv);
 
   ProcessGroupOptions options_;
   std::unique_ptr<Mpi> mpi_;
