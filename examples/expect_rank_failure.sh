@@ -14,20 +14,30 @@ mode=$1 work=$2 program=$3
 shift 3
 timeout=5
 
+# The processes of this test's ranks: the program, with this test's unique work directory on its command line
+# (read from /proc, so that no procps is needed).
+ranks() {
+  local dir pid
+  for dir in /proc/[0-9]*; do
+    pid=${dir#/proc/}
+    [ "$(readlink "$dir/exe" 2>/dev/null)" = "$(readlink -f "$program")" ] || continue
+    tr '\0' ' ' <"$dir/cmdline" 2>/dev/null | grep -q -- "--out $work/out " || continue
+    echo "$pid"
+  done
+}
+rank_pid() {  # the process of rank $1
+  local pid
+  for pid in $(ranks); do
+    tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$1" && echo "$pid"
+  done
+}
+
 fail() {
   echo "FAILED: $*"
   echo "---- log ----"
   tail -c 3000 "$work/log" | tr '\r' '\n' | tail -25
-  pkill -KILL -f -- "--out $work/out" 2>/dev/null
+  for pid in $(ranks); do kill -KILL "$pid" 2>/dev/null; done
   exit 1
-}
-
-# Ranks of this test only: their command line holds this test's unique work directory.
-rank_pid() {
-  for pid in $(pgrep -f -- "--out $work/out"); do
-    [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$(readlink -f "$program")" ] || continue
-    tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$1" && echo "$pid"
-  done
 }
 
 rm -rf "$work" && mkdir -p "$work"
