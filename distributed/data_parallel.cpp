@@ -2,9 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cmath>
 #include <cstring>
-#include <string>
 
 #include "unroll/framework/autograd.hpp"
 #include "unroll/framework/detail/check.hpp"

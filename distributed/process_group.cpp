@@ -2,10 +2,9 @@
 
 #include <mpi.h>
 
-#include <stdlib.h>  // setenv
-
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>  // setenv, _Exit
 #include <exception>
 #include <thread>
 

@@ -281,9 +281,7 @@ class Trainer {
     const int K = run_.world_size();
     if (static_cast<int64_t>(ids.size()) < 2 * config_.batch * K)
       throw std::runtime_error("the validation text is too short for --batch " + std::to_string(config_.batch));
-    const Streams streams(distributed::shard_stream(ids, config_.batch, run_.rank(), K), config_.batch);
-    if (streams.k < 2)
-      throw std::runtime_error("the validation text is too short for --batch " + std::to_string(config_.batch));
+    const Streams streams(distributed::shard_stream(ids, config_.batch, run_.rank(), K), config_.batch);  // k >= 2
     const int64_t V = static_cast<int64_t>(corpus_.vocab.size());
     NoGradGuard no_grad;
     model_->eval();
@@ -313,14 +311,14 @@ class Trainer {
     t["vocab"] = tensor(vocab, {static_cast<int64_t>(vocab.size())});
     if (state_.h.defined()) t["state.h"] = all_streams(state_.h);
     if (state_.c.defined()) t["state.c"] = all_streams(state_.c);
-    if (run_.is_root())
+    run_.save_on_root([&] {
       save_directory(dir.string(), [&](const std::string& staging) {
         unroll::save(*model_, staging + "/model.npz");
         unroll::save(*optimizer_, staging + "/optimizer.npz");
         if (schedule_) unroll::save(*schedule_, staging + "/schedule.npz");
         save_tensors(t, staging + "/trainer.npz");
       });
-    run_.barrier();  // the checkpoint is complete before any rank goes on (and may read it)
+    });
   }
 
   void load(const fs::path& dir) {

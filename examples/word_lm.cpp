@@ -477,8 +477,7 @@ int run_word_lm(int argc, char** argv) {
     train_curve.push_back(train_ppl);
     valid_curve.push_back(valid_ppl);
     if (!save_dir.empty()) {
-      if (run.is_root()) save_checkpoint(save_dir, model, opt, epoch, settings, train_curve, valid_curve);
-      run.barrier();  // the checkpoint is complete before any rank goes on
+      run.save_on_root([&] { save_checkpoint(save_dir, model, opt, epoch, settings, train_curve, valid_curve); });
     }
   }
   const double test_ppl = evaluate(model, test, bptt, run);

@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <unroll/unroll.hpp>
@@ -59,8 +60,10 @@ class DataParallelRun {
     group_->all_gather(values, count, all.data());
     return all;
   }
-  // Returns when every rank has called it.
-  void barrier() {
+  // Checkpoints: rank 0 runs `write`; every rank returns once it has finished, so no rank goes on (and
+  // perhaps reads the checkpoint) before it is complete.
+  void save_on_root(const std::function<void()>& write) {
+    if (is_root()) write();
     if (group_) group_->barrier();
   }
   bool replicas_identical() { return ddp_ ? ddp_->replicas_identical() : true; }
@@ -89,7 +92,7 @@ class DataParallelRun {
   std::vector<unroll::real> all_gather(const unroll::real* values, int64_t count) {
     return std::vector<unroll::real>(values, values + count);
   }
-  void barrier() {}
+  void save_on_root(const std::function<void()>& write) { write(); }
   bool replicas_identical() { return true; }
   double communication_seconds() const { return 0; }
   int64_t bytes_per_step() const { return 0; }
