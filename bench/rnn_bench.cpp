@@ -1,5 +1,5 @@
 // rnn_bench: training (or inference) throughput of unroll's RNN / LSTM / GRU, the same model and step as
-// ../shared/tools/torch_rnn_bench.py so the two can be compared in one run (bench/compare).
+// bench/torch_rnn_bench.py so the two can be compared in one run (bench/compare).
 //
 //   build/bench/rnn_bench CELL LAYERS BATCH SEQ INPUT HIDDEN BIDIR [--no-grad] [--seconds S]
 //

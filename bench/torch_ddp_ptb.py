@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""PyTorch's side of bench/distributed_ptb.sh: the zaremba-small PTB model of ../shared/tools/torch_ptb_small.py
+"""PyTorch's side of bench/distributed_ptb.sh: the zaremba-small PTB model of bench/torch_ptb_small.py
 (2 x 200 LSTM, T 20, SGD lr 1, clip 5, loss = T x the batch-mean cross-entropy) trained data-parallel with
 torch.nn.parallel.DistributedDataParallel over the gloo backend, K processes on this machine, each reading
 its own BATCH columns of the stream (the columns rank r*BATCH .. of one process batching with K*BATCH).

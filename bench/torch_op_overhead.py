@@ -1,15 +1,15 @@
 #!/usr/bin/env python3
 """PyTorch side of bench/op_overhead: the same chain of 999 [4, 4] ops (add, mul, tanh) + backward.
 
-Prints `us_per_op=<X>` (median over repeats) as its last line. Run with OMP_NUM_THREADS=1 (PyTorch's
-fastest setting on this machine): bench/compare_op_overhead.sh does.
+Prints `us_per_op=<X>` (median over repeats) as its last line. bench/compare_op_overhead runs it
+at its best setting, and sets the threads with OMP_NUM_THREADS.
 """
 import sys
 import time
 
 import torch
 
-torch.set_num_threads(1)
+# Threads: torch reads OMP_NUM_THREADS (bench/benchlib.py sets it).
 repeats = int(sys.argv[1]) if len(sys.argv) > 1 else 200
 ops = 999
 g = torch.Generator().manual_seed(0)
