@@ -18,6 +18,16 @@ THEIRS = os.path.join(BENCH, "torch_rnn_bench.py")
 PYTHON = "/usr/bin/python3"  # Debian's python3-torch is installed for this interpreter
 HIDDEN_FROM_TORCH = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
+# name: (cell, layers, batch, seq, input, hidden, bidir)
+CONFIGS = {
+    "lstm 1x64 N16 T50 I32": ("lstm", 1, 16, 50, 32, 64, 0),
+    "lstm 2x256 N32 T35 I128": ("lstm", 2, 32, 35, 128, 256, 0),
+    "gru 2x256 N32 T35 I128": ("gru", 2, 32, 35, 128, 256, 0),
+    "rnn 2x256 N32 T35 I128": ("rnn", 2, 32, 35, 128, 256, 0),
+    "lstm 2x256 bidir N32 T35 I128": ("lstm", 2, 32, 35, 128, 256, 1),
+    "lstm 1x1024 N64 T35 I512": ("lstm", 1, 64, 35, 512, 1024, 0),
+}
+
 
 def cores():
     return len(os.sched_getaffinity(0))

@@ -40,7 +40,7 @@ int64_t graph_bytes(const Tensor& root) {
     const TensorImpl* t = stack.back();
     stack.pop_back();
     if (!visited.insert(t).second) continue;
-    if (seen.insert(t->storage.get()).second) bytes += t->storage->size * int64_t(sizeof(real));
+    if (seen.insert(t->storage.get()).second) bytes += t->storage->nbytes;
     if (t->grad_fn)
       for (const auto& in : t->grad_fn->inputs)
         if (in) stack.push_back(in.get());
@@ -54,12 +54,18 @@ int main(int argc, char** argv) {
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     const int64_t v = std::atoll(argv[i + 1]);
-    if (flag == "--seq") T = v;
-    else if (flag == "--hidden") H = v;
-    else if (flag == "--batch") N = v;
-    else if (flag == "--steps") steps = v;
-    else if (flag == "--checkpoint-every") k = v;
-    else if (flag == "--report-every") report_every = v;
+    if (flag == "--seq")
+      T = v;
+    else if (flag == "--hidden")
+      H = v;
+    else if (flag == "--batch")
+      N = v;
+    else if (flag == "--steps")
+      steps = v;
+    else if (flag == "--checkpoint-every")
+      k = v;
+    else if (flag == "--report-every")
+      report_every = v;
     else {
       std::fprintf(stderr, "memory_bench: unknown flag %s\n", argv[i]);
       return 2;
@@ -72,8 +78,8 @@ int main(int argc, char** argv) {
   for (const Tensor& p : head.parameters()) params.push_back(p);
   optim::SGD sgd(params, {.lr = 0.01});
   const Tensor x = randn({T, N, H});
-  Tensor y = empty({T * N});
-  for (int64_t i = 0; i < T * N; ++i) y.data()[i] = static_cast<real>(i % 10);
+  Tensor y = empty({T * N}, kInt64);  // class ids
+  for (int64_t i = 0; i < T * N; ++i) y.data<int64_t>()[i] = i % 10;
 
   const int64_t rss_start_kib = status_kib("VmRSS:");
   int64_t activation_bytes = 0, rss_after_first_kib = 0;

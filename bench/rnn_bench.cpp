@@ -21,7 +21,9 @@ using namespace unroll;
 
 namespace {
 [[noreturn]] void usage() {
-  std::fprintf(stderr, "usage: rnn_bench CELL(rnn|lstm|gru) LAYERS BATCH SEQ INPUT HIDDEN BIDIR(0|1) [--no-grad] [--seconds S]\n");
+  std::fprintf(
+      stderr,
+      "usage: rnn_bench CELL(rnn|lstm|gru) LAYERS BATCH SEQ INPUT HIDDEN BIDIR(0|1) [--no-grad] [--seconds S]\n");
   std::exit(2);
 }
 }  // namespace
@@ -35,28 +37,38 @@ int main(int argc, char** argv) {
   bool no_grad = false;
   double seconds = 3.0;
   for (int i = 8; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--no-grad") == 0) no_grad = true;
-    else if (std::strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) seconds = std::atof(argv[++i]);
-    else usage();
+    if (std::strcmp(argv[i], "--no-grad") == 0)
+      no_grad = true;
+    else if (std::strcmp(argv[i], "--seconds") == 0 && i + 1 < argc)
+      seconds = std::atof(argv[++i]);
+    else
+      usage();
   }
   manual_seed(0);
   std::unique_ptr<layers::RecurrentNetwork> rnn;
-  if (cell == "rnn") rnn = std::make_unique<layers::RNN>(layers::RNNOptions{.input_size = D, .hidden_size = H, .num_layers = L, .bidirectional = bidirectional});
-  else if (cell == "lstm") rnn = std::make_unique<layers::LSTM>(layers::LSTMOptions{.input_size = D, .hidden_size = H, .num_layers = L, .bidirectional = bidirectional});
-  else if (cell == "gru") rnn = std::make_unique<layers::GRU>(layers::GRUOptions{.input_size = D, .hidden_size = H, .num_layers = L, .bidirectional = bidirectional});
-  else usage();
+  if (cell == "rnn")
+    rnn = std::make_unique<layers::RNN>(
+        layers::RNNOptions{.input_size = D, .hidden_size = H, .num_layers = L, .bidirectional = bidirectional});
+  else if (cell == "lstm")
+    rnn = std::make_unique<layers::LSTM>(
+        layers::LSTMOptions{.input_size = D, .hidden_size = H, .num_layers = L, .bidirectional = bidirectional});
+  else if (cell == "gru")
+    rnn = std::make_unique<layers::GRU>(
+        layers::GRUOptions{.input_size = D, .hidden_size = H, .num_layers = L, .bidirectional = bidirectional});
+  else
+    usage();
   layers::Linear head({.in_features = H * (bidirectional ? 2 : 1), .out_features = 10});
   std::vector<Tensor> params = rnn->parameters();
   for (const Tensor& p : head.parameters()) params.push_back(p);
   const Tensor x = randn({T, N, D});
-  Tensor y = empty({T * N});
+  Tensor y = empty({T * N}, kInt64);  // class ids
   Generator label_gen(1);
-  for (int64_t i = 0; i < T * N; ++i) y.data()[i] = static_cast<real>(label_gen.below(10));
+  for (int64_t i = 0; i < T * N; ++i) y.data<int64_t>()[i] = static_cast<int64_t>(label_gen.below(10));
 
   optim::SGD sgd(params, {.lr = 0.01});
   auto train_step = [&] {
     sgd.zero_grad();
-    const Tensor out = rnn->forward(x, {}, Tensor()).output;                  // [T, N, H*D]
+    const Tensor out = rnn->forward(x, {}, Tensor()).output;                // [T, N, H*D]
     const Tensor loss = cross_entropy(reshape(head(out), {T * N, 10}), y);  // mean over T*N
     loss.backward();
     optim::clip_grad_norm(params, 5);

@@ -29,6 +29,11 @@ DataParallel::DataParallel(ProcessGroup& group, std::vector<Tensor> parameters, 
   uint64_t layout = 0;
   for (size_t i = 0; i < params_.size(); ++i) {
     if (!params_[i].defined()) fail("DataParallel: parameter {} is an undefined tensor", i);
+    // The flat buffers below are float32, as is every model this component was measured with; a float64
+    // model trains in one process (docs/distributed.md).
+    if (params_[i].dtype() != kFloat32)
+      fail("DataParallel: parameter {} is {}; data-parallel training takes float32 parameters (model.to(kFloat32))", i,
+           name(params_[i].dtype()));
     gradient_values_ += params_[i].numel();
     const Shape& shape = params_[i].shape();
     for (int d = 0; d < shape.size(); ++d) {
@@ -60,7 +65,7 @@ void DataParallel::broadcast_parameters() {
   if (group_.is_root()) {
     int64_t at = 0;
     for (const Tensor& p : params_) {
-      std::memcpy(flat.data() + at, p.data(), sizeof(real) * p.numel());
+      std::memcpy(flat.data() + at, p.data<float>(), sizeof(real) * p.numel());
       at += p.numel();
     }
   }
@@ -69,7 +74,7 @@ void DataParallel::broadcast_parameters() {
   if (!group_.is_root()) {
     int64_t at = 0;
     for (Tensor& p : params_) {
-      std::memcpy(p.data(), flat.data() + at, sizeof(real) * p.numel());
+      std::memcpy(p.data<float>(), flat.data() + at, sizeof(real) * p.numel());
       at += p.numel();
     }
   }
@@ -87,7 +92,7 @@ std::vector<double> DataParallel::average_gradients(std::initializer_list<double
     if (g.defined()) {
       if (g.shape() != p.shape()) [[unlikely]]
         fail("DataParallel::average_gradients: parameter {} has shape {} but its gradient {}", i, p.shape(), g.shape());
-      std::memcpy(flat_.data() + at, g.data(), sizeof(real) * g.numel());
+      std::memcpy(flat_.data() + at, g.data<float>(), sizeof(real) * g.numel());
     } else {
       std::fill_n(flat_.data() + at, p.numel(), real(0));
     }
@@ -111,8 +116,8 @@ std::vector<double> DataParallel::average_gradients(std::initializer_list<double
     Tensor& p = params_[i];
     const int64_t n = p.numel();
     if (flat_[gradient_values_ + i] > 0) {  // some rank had a gradient for it
-      if (!p.grad().defined()) p.impl()->grad = empty(p.shape());
-      real* g = p.grad().data();
+      if (!p.grad().defined()) p.impl()->grad = empty(p.shape(), kFloat32);
+      real* g = p.grad().data<float>();
       const real* sum = flat_.data() + at;
       for (int64_t k = 0; k < n; ++k) g[k] = sum[k] * inverse;
     }
@@ -125,7 +130,7 @@ std::vector<double> DataParallel::average_gradients(std::initializer_list<double
 
 bool DataParallel::replicas_identical() {
   uint64_t hash = 1469598103934665603ull;
-  for (const Tensor& p : params_) hash = fnv1a(p.data(), sizeof(real) * p.numel(), hash);
+  for (const Tensor& p : params_) hash = fnv1a(p.data<float>(), sizeof(real) * p.numel(), hash);
   std::vector<uint64_t> all(group_.world_size());
   group_.all_gather(&hash, 1, all.data());
   return std::all_of(all.begin(), all.end(), [&](uint64_t h) { return h == all[0]; });

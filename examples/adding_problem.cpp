@@ -38,12 +38,12 @@ struct Batch {
 
 // N sequences of length T. First marker uniform in [0, T/2), second in [T/2, T).
 Batch make_batch(int64_t T, int64_t N, Generator& gen) {
-  std::vector<real> x(T * N * 2, 0), y(N, 0);
+  std::vector<float> x(T * N * 2, 0), y(N, 0);  // float32 tensors below
   for (int64_t n = 0; n < N; ++n) {
     const int64_t first = static_cast<int64_t>(gen.below(T / 2));
     const int64_t second = T / 2 + static_cast<int64_t>(gen.below(T - T / 2));
     for (int64_t t = 0; t < T; ++t) {
-      real* step = &x[(t * N + n) * 2];  // x[t, n, :]
+      float* step = &x[(t * N + n) * 2];  // x[t, n, :]
       step[0] = gen.uniform(0, 1);
       if (t == first || t == second) {
         step[1] = 1;
@@ -119,7 +119,7 @@ int main(int argc, char** argv) {
   const Batch test = make_batch(T, test_size, test_gen);  // fixed test set: [T, test_size, 2]
   std::printf("adding problem: T = %lld, batch %lld, hidden %lld, %lld steps, Adam lr %g, clip %g; baseline MSE %.4f\n",
               (long long)T, (long long)N, (long long)H, (long long)steps, lr, clip,
-              mse_loss(full(test.y.shape(), 1), test.y).item());
+              mse_loss(full(test.y.shape(), 1.0), test.y).item());  // always answering 1 (1.0: float32)
 
   examples::LinePlot plot("Adding problem, T = " + std::to_string(T), "training step", "test MSE");
   plot.log_y = true;

@@ -12,8 +12,8 @@
 //   dE_3/dW += [ (ds_3/ds_k)^T dE_3/ds_3  (.)  (1 - s_k^2) ]  outer  s_{k-1}
 //   ds_3/ds_k = prod_{j = k+1..3} ds_j/ds_{j-1},    ds_j/ds_{j-1} = diag(1 - s_j^2) W
 //
-// The autograd side records the same unrolled network with ordinary ops and calls backward(). The two agree to
-// rounding error (the program is built against the double-precision library, unroll::unroll_f64). It also does
+// The autograd side records the same unrolled network with ordinary ops and calls backward(). Its tensors are
+// float64 (kFloat64), as the hand side's doubles, so the two agree to rounding error of double. It also does
 // the same for the total loss E (sum over t of each E_t's gradient) and writes the recorded graph as Graphviz
 // dot (--out), one cluster per time step: docs/images/bptt_graph.svg is that file rendered.
 //
@@ -126,10 +126,10 @@ HandGrads hand_grads(const HandForward& f, const Mat& W, const Mat& V, const std
 }
 
 // ---- printing and comparing ----------------------------------------------------------------------------
-Mat to_mat(const Tensor& t) {  // [rows, cols] tensor -> Mat
+Mat to_mat(const Tensor& t) {  // [rows, cols] float64 tensor -> Mat
   Mat m = zeros_mat(static_cast<int>(t.size(0)), static_cast<int>(t.size(1)));
   for (int i = 0; i < t.size(0); ++i)
-    for (int j = 0; j < t.size(1); ++j) m[i][j] = t.at({i, j});
+    for (int j = 0; j < t.size(1); ++j) m[i][j] = t.at<double>({i, j});
   return m;
 }
 
@@ -156,24 +156,26 @@ int main(int argc, char** argv) {
   const std::string out = args.text("--out", "examples_out", "directory for bptt_graph.dot (the recorded graph)");
   const bool check = args.flag("--check", "exit 1 unless hand and autograd gradients agree to 1e-6");
   args.done();
-  static_assert(sizeof(real) == sizeof(double), "build against unroll::unroll_f64: unroll_example(bptt_by_hand F64)");
 
-  // Parameters: U [H, D], W [H, H], V [K, H], uniform in [-1, 1]; the sequence: words and next-word targets.
+  // Parameters: U [H, D], W [H, H], V [K, H], float64, uniform in [-1, 1]; the sequence: words and next-word
+  // targets. Every tensor below is float64 (matmul wants both operands of the same dtype).
   Generator gen(seed);
-  Tensor U = uniform({H, D}, -1, 1, gen), W = uniform({H, H}, -1, 1, gen), V = uniform({K, H}, -1, 1, gen);
+  Tensor U = uniform({H, D}, -1, 1, kFloat64, gen), W = uniform({H, H}, -1, 1, kFloat64, gen),
+         V = uniform({K, H}, -1, 1, kFloat64, gen);
   const std::vector<int> words = {0, 2, 1}, targets = {2, 1, 3};
 
   // ---- autograd: record the unrolled network with ordinary ops (row vectors: s_t^T = tanh(x_t^T U^T + ...)) --
   for (Tensor* p : {&U, &W, &V}) p->requires_grad_();
-  Tensor s = zeros({1, H});  // s_0: [N = 1, H]
+  Tensor s = zeros({1, H}, kFloat64);  // s_0: [N = 1, H]
   std::vector<Tensor> E(T + 1);
   for (int t = 1; t <= T; ++t) {
     TimeStepScope scope(t);  // groups this step's ops in the exported graph ("t = 1", "t = 2", "t = 3")
-    Tensor x = zeros({1, D});
-    x.data()[words[t - 1]] = 1;                                           // x_t: [1, D] one-hot
+    Tensor x = zeros({1, D}, kFloat64);
+    x.data<double>()[words[t - 1]] = 1;                                   // x_t: [1, D] one-hot
     s = tanh(add(matmul(x, U, false, true), matmul(s, W, false, true)));  // [1, H]
     const Tensor z = matmul(s, V, false, true);                           // [1, K]
-    E[t] = cross_entropy(z, tensor({static_cast<real>(targets[t - 1])}), {.reduction = Reduction::Sum});
+    // the target class y_t: an int64 tensor [1]
+    E[t] = cross_entropy(z, tensor({targets[t - 1]}), {.reduction = Reduction::Sum});
   }
   const Tensor E_total = add(add(E[1], E[2]), E[3]);
   std::filesystem::create_directories(out);
@@ -186,8 +188,8 @@ int main(int argc, char** argv) {
   double worst = 0;
   std::printf("forward: E_t by hand vs recorded graph\n");
   for (int t = 1; t <= T; ++t) {
-    std::printf("  E_%d = %.10f | %.10f\n", t, f.E[t], static_cast<double>(E[t].item()));
-    worst = std::max(worst, std::abs(f.E[t] - E[t].item()));
+    std::printf("  E_%d = %.10f | %.10f\n", t, f.E[t], E[t].item<double>());
+    worst = std::max(worst, std::abs(f.E[t] - E[t].item<double>()));
   }
 
   // dE_3/d{V, W, U}: by hand, then backward() from E_3 (retain_graph: E's backward below reuses the graph)

@@ -37,6 +37,7 @@
 #include <vector>
 
 #include "common/args.hpp"
+#include "common/checkpoint.hpp"
 #include "common/data_parallel.hpp"
 #include "common/nan_guard.hpp"
 #include "common/plot.hpp"
@@ -113,11 +114,11 @@ std::string default_corpus(std::string& description) {
 
 struct Corpus {
   std::vector<char32_t> vocab;        // id -> character, sorted
-  std::vector<int32_t> train, valid;  // the first 90% and the last 10% of the text, as ids
-  int32_t id(char32_t c) const {
+  std::vector<int64_t> train, valid;  // the first 90% and the last 10% of the text, as ids
+  int64_t id(char32_t c) const {
     const auto it = std::lower_bound(vocab.begin(), vocab.end(), c);
     if (it == vocab.end() || *it != c) return -1;
-    return static_cast<int32_t>(it - vocab.begin());
+    return it - vocab.begin();
   }
 };
 
@@ -132,7 +133,7 @@ Corpus make_corpus(const std::vector<char32_t>& text, std::vector<char32_t> voca
   corpus.vocab = std::move(vocab);
   const size_t n_train = text.size() * 9 / 10;
   for (size_t i = 0; i < text.size(); ++i) {
-    const int32_t id = corpus.id(text[i]);
+    const int64_t id = corpus.id(text[i]);
     if (id < 0)
       throw std::runtime_error("the text has the character '" + encode_utf8(text[i]) +
                                "', which is not in the checkpoint's vocabulary (resume with the same text)");
@@ -143,20 +144,23 @@ Corpus make_corpus(const std::vector<char32_t>& text, std::vector<char32_t> voca
 
 // Cuts ids into N contiguous streams read in parallel: [N, K] row-major, K = size / N (the tail is dropped).
 struct Streams {
-  std::vector<int32_t> ids;
+  std::vector<int64_t> ids;
   int64_t n = 0, k = 0;
-  Streams(const std::vector<int32_t>& text, int64_t streams)
+  Streams(const std::vector<int64_t>& text, int64_t streams)
       : n(streams), k(static_cast<int64_t>(text.size()) / streams) {
     ids.assign(text.begin(), text.begin() + n * k);
   }
-  // Columns [pos, pos + len) as inputs x: [len, N] and the next characters as targets y: [len * N].
+  // Columns [pos, pos + len) as inputs x: [len, N] and the next characters as targets y: [len * N], both
+  // int64 ids (what embedding and cross_entropy take).
   void chunk(int64_t pos, int64_t len, Tensor& x, Tensor& y) const {
-    x = empty({len, n});
-    y = empty({len * n});
+    x = empty({len, n}, kInt64);
+    y = empty({len * n}, kInt64);
+    int64_t* inputs = x.data<int64_t>();
+    int64_t* targets = y.data<int64_t>();
     for (int64_t t = 0; t < len; ++t)
       for (int64_t s = 0; s < n; ++s) {
-        x.data()[t * n + s] = static_cast<real>(ids[s * k + pos + t]);
-        y.data()[t * n + s] = static_cast<real>(ids[s * k + pos + t + 1]);
+        inputs[t * n + s] = ids[s * k + pos + t];
+        targets[t * n + s] = ids[s * k + pos + t + 1];
       }
   }
 };
@@ -178,7 +182,7 @@ class CharLM : public layers::Module {
   CharLM(int64_t vocab, const Config& c)
       : embed({.num_embeddings = vocab, .embedding_dim = c.embed}),
         rnn(make_rnn(c)),
-        drop(static_cast<real>(c.dropout)),
+        drop(c.dropout),
         head({.in_features = c.hidden, .out_features = vocab}) {
     register_module("embed", embed);
     register_module("rnn", *rnn);
@@ -186,7 +190,7 @@ class CharLM : public layers::Module {
     register_module("head", head);
   }
 
-  // x: [T, N] ids, state: components [L, N, H] (empty: zeros) -> logits [T, N, V] and the state after x.
+  // x: [T, N] int64 ids, state: components [L, N, H] (empty: zeros) -> logits [T, N, V] and the state after x.
   std::pair<Tensor, layers::State> forward(const Tensor& x, const layers::State& state) {
     const Tensor e = embed(x);          // [T, N, E]
     auto [y, next] = (*rnn)(e, state);  // y: [T, N, H] (the top layer's h at every step)
@@ -201,7 +205,7 @@ class CharLM : public layers::Module {
 
  private:
   static std::unique_ptr<layers::RecurrentNetwork> make_rnn(const Config& c) {
-    const real p = static_cast<real>(c.dropout);
+    const double p = c.dropout;
     if (c.cell == "lstm")
       return std::make_unique<layers::LSTM>(
           layers::LSTMOptions{.input_size = c.embed, .hidden_size = c.hidden, .num_layers = c.layers, .dropout = p});
@@ -257,7 +261,7 @@ class Trainer {
     const int64_t pos = (step_ % steps_per_epoch_) * T;
     if (pos == 0) state_ = {};  // a new pass over the text starts from a zero state
     Tensor x, y;
-    train_.chunk(pos, T, x, y);  // x: [T, N], y: [T * N]
+    train_.chunk(pos, T, x, y);  // x: [T, N], y: [T * N], int64 ids
     // Dropout masks depend only on (seed, step, rank), so a resumed run draws exactly the masks it would have.
     manual_seed(config_.seed + 1 + static_cast<uint64_t>(step_) + (static_cast<uint64_t>(run_.rank()) << 40));
     auto [logits, next] = model_->forward(x, state_);                               // [T, N, V]
@@ -277,7 +281,7 @@ class Trainer {
   // Mean cross-entropy (nats/char) over a whole text, read as N streams in chunks of T with the state
   // carried along (the same conditions as training), without dropout and without recording a graph.
   // With --distributed every rank reads its own streams and the totals are summed over the ranks.
-  double evaluate(const std::vector<int32_t>& ids) {
+  double evaluate(const std::vector<int64_t>& ids) {
     const int K = run_.world_size();
     if (static_cast<int64_t>(ids.size()) < 2 * config_.batch * K)
       throw std::runtime_error("the validation text is too short for --batch " + std::to_string(config_.batch));
@@ -302,13 +306,14 @@ class Trainer {
   }
 
   // Checkpoint: a directory with the model, the optimizer (and schedule) as optim's save() writes them, and
-  // trainer.npz: the step, the carried state, the vocabulary and the settings a resume must share. The
-  // directory is replaced as a whole (save_directory), by rank 0 only; every rank calls save().
+  // trainer.npz: the step and the settings a resume must share (int64 scalars), the vocabulary (int64 code
+  // points [V]) and the carried state (float32 [L, K*B, H]). The directory is replaced as a whole
+  // (save_directory), by rank 0 only; every rank calls save().
   void save(const fs::path& dir) const {
     std::map<std::string, Tensor> t;
-    for (const auto& [name, value] : settings()) t[name] = tensor({static_cast<real>(value)});
-    std::vector<real> vocab(corpus_.vocab.begin(), corpus_.vocab.end());  // code points < 2^24: exact in float
-    t["vocab"] = tensor(vocab, {static_cast<int64_t>(vocab.size())});
+    for (const auto& [name, value] : settings()) t[name] = scalar(value);  // int64, shape ()
+    t["vocab"] = tensor(std::vector<int64_t>(corpus_.vocab.begin(), corpus_.vocab.end()),
+                        {static_cast<int64_t>(corpus_.vocab.size())});
     if (state_.h.defined()) t["state.h"] = all_streams(state_.h);
     if (state_.c.defined()) t["state.c"] = all_streams(state_.c);
     run_.save_on_root([&] {
@@ -321,28 +326,35 @@ class Trainer {
     });
   }
 
+  // Every entry of trainer.npz is checked, dtype included (common/checkpoint.hpp), before anything changes.
   void load(const fs::path& dir) {
-    std::map<std::string, Tensor> t = load_tensors((dir / "trainer.npz").string());
+    const std::string path = (dir / "trainer.npz").string();
+    const std::map<std::string, Tensor> t = load_tensors(path);
     for (const auto& [name, value] : settings())
-      if (name != "step" && (!t.count(name) || t[name].item() != static_cast<real>(value)))
+      if (name != "step" && examples::checkpoint_entry(t, path, name, kInt64).item<int64_t>() != value)
         throw std::runtime_error(
-            "resume: " + dir.string() + " was written with another " + name.substr(0, name.find('.')) +
-            " (--cell, --batch, --bptt, --seed and the text must " + "be the same as when it was saved)");
+            "resume: " + dir.string() + " was written with another " + name +
+            " (--cell, --batch, --bptt, --seed and the text must be the same as when it was saved)");
+    const int64_t step = examples::checkpoint_entry(t, path, "step", kInt64).item<int64_t>();
+    Tensor h, c;  // the carried state: float32, as the model
+    if (t.count("state.h")) h = my_streams(examples::checkpoint_entry(t, path, "state.h", kFloat32));
+    if (t.count("state.c")) c = my_streams(examples::checkpoint_entry(t, path, "state.c", kFloat32));
     if (schedule_ && !fs::exists(dir / "schedule.npz"))
       throw std::runtime_error("resume: " + dir.string() + " has no schedule.npz (it was saved without --lr-decay)");
     unroll::load(*model_, (dir / "model.npz").string());
     unroll::load(*optimizer_, (dir / "optimizer.npz").string());
     if (schedule_) unroll::load(*schedule_, (dir / "schedule.npz").string());
-    step_ = static_cast<int64_t>(t["step"].item());
-    state_ = {t.count("state.h") ? my_streams(t["state.h"]) : Tensor(),
-              t.count("state.c") ? my_streams(t["state.c"]) : Tensor()};
+    step_ = step;
+    state_ = {h, c};
   }
 
   // The vocabulary stored in a checkpoint (to encode the text the same way before building the Trainer).
   static std::vector<char32_t> saved_vocab(const fs::path& dir) {
-    const Tensor v = load_tensors((dir / "trainer.npz").string()).at("vocab");
+    const std::string path = (dir / "trainer.npz").string();
+    const std::map<std::string, Tensor> t = load_tensors(path);
     std::vector<char32_t> vocab;
-    for (real c : v.to_vector()) vocab.push_back(static_cast<char32_t>(c));
+    for (int64_t c : examples::checkpoint_entry(t, path, "vocab", kInt64).to_vector<int64_t>())
+      vocab.push_back(static_cast<char32_t>(c));
     return vocab;
   }
 
@@ -352,25 +364,23 @@ class Trainer {
   int64_t steps_per_epoch() const { return steps_per_epoch_; }
 
  private:
-  // Settings that must match between a checkpoint and the run resuming it (the seed in 24-bit pieces, so
-  // that a float stores it exactly). "batch" is the number of streams over all ranks.
-  std::vector<std::pair<std::string, double>> settings() const {
-    const auto c = static_cast<double>(config_.cell == "rnn" ? 0 : config_.cell == "lstm" ? 1 : 2);
-    return {{"step", static_cast<double>(step_)},
-            {"batch", static_cast<double>(config_.batch * run_.world_size())},
-            {"bptt", static_cast<double>(config_.bptt)},
-            {"cell", c},
-            {"seed.0", static_cast<double>(config_.seed & 0xffffff)},
-            {"seed.1", static_cast<double>((config_.seed >> 24) & 0xffffff)},
-            {"seed.2", static_cast<double>(config_.seed >> 48)},
-            {"train_chars", static_cast<double>(corpus_.train.size())}};
+  // The step, and the settings that must match between a checkpoint and the run resuming it, as int64
+  // (the 64-bit seed keeps its bits). "batch" is the number of streams over all ranks.
+  std::vector<std::pair<std::string, int64_t>> settings() const {
+    const int64_t cell = config_.cell == "rnn" ? 0 : config_.cell == "lstm" ? 1 : 2;
+    return {{"step", step_},
+            {"batch", config_.batch * run_.world_size()},
+            {"bptt", config_.bptt},
+            {"cell", cell},
+            {"seed", static_cast<int64_t>(config_.seed)},
+            {"train_chars", static_cast<int64_t>(corpus_.train.size())}};
   }
 
   // A carried state component [L, B, H] of this rank's streams -> [L, K*B, H] of all ranks' streams, in the
   // order one process with batch K*B holds them.
   Tensor all_streams(const Tensor& mine) const {
     const int64_t L = mine.size(0), B = mine.size(1), H = mine.size(2), K = run_.world_size();
-    const std::vector<real> all = run_.all_gather(mine.data(), mine.numel());  // [K, L, B, H]
+    const std::vector<float> all = run_.all_gather(mine.data<float>(), mine.numel());  // [K, L, B, H]
     return reshape(permute(tensor(all, {K, L, B, H}), {1, 0, 2, 3}), {L, K * B, H});
   }
   // The inverse: this rank's streams [L, B, H] out of [L, K*B, H].
@@ -396,21 +406,21 @@ std::string sample(CharLM& model, const Corpus& corpus, const std::vector<char32
   NoGradGuard no_grad;
   model.eval();
   layers::State state;
-  Tensor x = empty({1, 1}), logits;  // one stream, one step at a time
-  auto feed = [&](int32_t id) {
-    x.data()[0] = static_cast<real>(id);
+  Tensor x = empty({1, 1}, kInt64), logits;  // one stream, one step at a time: the id of one character
+  auto feed = [&](int64_t id) {
+    x.data<int64_t>()[0] = id;
     auto [out, next] = model.forward(x, state);  // [1, 1, V]
     logits = out;
     state = next;
   };
   for (char32_t c : prime) {
-    const int32_t id = corpus.id(c);
+    const int64_t id = corpus.id(c);
     if (id < 0) throw std::runtime_error("--prime has the character '" + encode_utf8(c) + "', which the text does not");
     feed(id);
   }
   std::string text;
   for (int64_t i = 0; i < count; ++i) {
-    const std::vector<real> l = logits.to_vector();
+    const std::vector<float> l = logits.to_vector<float>();
     size_t choice = std::max_element(l.begin(), l.end()) - l.begin();
     if (temperature > 0) {
       // p_i = exp((l_i - max) / temperature) / sum_j exp((l_j - max) / temperature)
@@ -421,7 +431,7 @@ std::string sample(CharLM& model, const Corpus& corpus, const std::vector<char32
       for (choice = 0; choice + 1 < p.size() && u >= p[choice]; ++choice) u -= p[choice];
     }
     text += encode_utf8(corpus.vocab[choice]);
-    feed(static_cast<int32_t>(choice));
+    feed(static_cast<int64_t>(choice));
   }
   model.train();
   return text;
@@ -430,7 +440,7 @@ std::string sample(CharLM& model, const Corpus& corpus, const std::vector<char32
 // ---- the program -----------------------------------------------------------------------------------
 
 // Default settings: "docs" (the default corpus, ~1 minute), "quick" (the test), "shakespeare" (PyTorch's
-// reference: /work/shared/tools/torch_char_lm.py).
+// reference: bench/torch_char_lm.py).
 struct Preset {
   Config config;
   int64_t steps, eval_every, max_chars;
@@ -468,7 +478,7 @@ bool same_bits(const std::vector<Tensor>& a, const std::vector<Tensor>& b, int64
   differing = total = 0;
   for (size_t i = 0; i < a.size(); ++i)
     for (int64_t j = 0; j < a[i].numel(); ++j, ++total)
-      differing += std::memcmp(a[i].data() + j, b[i].data() + j, sizeof(real)) != 0;
+      differing += std::memcmp(a[i].data<float>() + j, b[i].data<float>() + j, sizeof(float)) != 0;
   return differing == 0 && a.size() == b.size();
 }
 

@@ -39,7 +39,7 @@ using namespace unroll::layers;
 // State h: [N, 1]; step: h' = x_t + h w.
 class LinearUnit : public Cell {
  public:
-  explicit LinearUnit(real w0) { w = register_parameter("w", full({1, 1}, w0)); }  // [1, 1]
+  explicit LinearUnit(float w0) { w = register_parameter("w", full({1, 1}, w0)); }  // [1, 1] float32
 
   int64_t input_size() const override { return 1; }
   int64_t output_size() const override { return 1; }
@@ -49,8 +49,8 @@ class LinearUnit : public Cell {
   State initial_state(int64_t batch) const override { return {zeros({batch, 1}), Tensor()}; }
   std::string describe() const override { return "LinearUnit"; }
 
-  void set(real value) { w.data()[0] = value; }
-  real value() const { return w.data()[0]; }
+  void set(float value) { w.data<float>()[0] = value; }
+  float value() const { return w.data<float>()[0]; }
 
   Tensor w;
 };
@@ -58,7 +58,7 @@ class LinearUnit : public Cell {
 // x = [1, 0, ..., 0] as [T, N = 1, I = 1]
 Tensor impulse(int64_t length) {
   Tensor x = zeros({length, 1, 1});
-  x.data()[0] = 1;
+  x.data<float>()[0] = 1;
   return x;
 }
 
@@ -66,7 +66,7 @@ Tensor impulse(int64_t length) {
 Tensor last_output(LinearUnit& cell, const Tensor& x) { return unroll_cell(cell, x).state.h; }
 
 // L(w) = (y_T - target)^2 as a scalar tensor.
-Tensor loss_of(LinearUnit& cell, const Tensor& x, real target) {
+Tensor loss_of(LinearUnit& cell, const Tensor& x, float target) {
   const Tensor diff = last_output(cell, x) - target;
   return sum(diff * diff);
 }
@@ -90,7 +90,7 @@ int main(int argc, char** argv) {
   args.done();
   if (quick) steps = std::min<int64_t>(steps, 60), points = std::min<int64_t>(points, 25);
   manual_seed(seed);
-  const real target = 1;  // we want y_T = 1, which w = 1 reaches exactly
+  const float target = 1;  // we want y_T = 1, which w = 1 reaches exactly
   bool ok = true;
 
   LinearUnit cell(1);
@@ -102,7 +102,7 @@ int main(int argc, char** argv) {
               n, n - 1);
   std::printf("     w        y_T (unrolled)   w^%g (closed)    dy/dw (backward)  %g w^%g (closed)\n", n, n, n - 1);
   for (const double w0 : {1.0, 1.01, 0.99, 0.01}) {
-    cell.set(static_cast<real>(w0));
+    cell.set(static_cast<float>(w0));
     cell.zero_grad();
     const Tensor y = last_output(cell, x);
     sum(y).backward();              // BPTT over all T steps
@@ -120,7 +120,7 @@ int main(int argc, char** argv) {
   examples::Progress scan(points, "points");
   for (int64_t i = 0; i < points; ++i) {
     const double w0 = 0.9 + 0.12 * static_cast<double>(i) / static_cast<double>(points - 1);
-    cell.set(static_cast<real>(w0));
+    cell.set(static_cast<float>(w0));
     cell.zero_grad();
     const Tensor loss = loss_of(cell, x, target);
     loss.backward();
@@ -151,7 +151,7 @@ int main(int argc, char** argv) {
                                      {"w = 0.95 (plateau), no clipping", 0.95, 0}};
   double clipped_step = 0, unclipped_step = 0;
   for (const Trial& trial : trials) {
-    cell.set(static_cast<real>(trial.w0));
+    cell.set(static_cast<float>(trial.w0));
     cell.zero_grad();
     optim::SGD sgd(cell.parameters(), {.lr = lr});
     loss_of(cell, x, target).backward();
@@ -173,7 +173,7 @@ int main(int argc, char** argv) {
     if (trial.clipping > 0) {
       clipped_step = std::abs(step);
       // the clipped gradient is 15, so the step is lr * 15, up to float rounding of w (a few ulp of 1.01)
-      const double ulp = std::numeric_limits<real>::epsilon() * std::abs(before);
+      const double ulp = std::numeric_limits<float>::epsilon() * std::abs(before);
       ok = ok && close(used, clip, 1e-3) && std::abs(clipped_step - lr * clip) <= 4 * ulp;
     }
   }
@@ -182,7 +182,7 @@ int main(int argc, char** argv) {
   // ---- 4. training from w = 1.01 with clipped SGD ---------------------------------------------------
   std::printf("\n%lld steps of SGD (lr %g) with clip_grad_norm(%g), from w = 1.01 down the cliff:\n",
               static_cast<long long>(steps), lr, clip);
-  cell.set(static_cast<real>(1.01));
+  cell.set(static_cast<float>(1.01));
   optim::SGD sgd(cell.parameters(), {.lr = lr});
   std::vector<double> path_loss;                     // L before each step
   examples::Progress progress(steps, "time steps");  // throughput counts unrolled steps

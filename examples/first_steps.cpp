@@ -16,7 +16,7 @@ using namespace unroll;
 
 int main(int argc, char** argv) {
   int steps = 500;
-  real lr = 0.1;
+  float lr = 0.1f;
   uint64_t seed = 0;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
@@ -26,7 +26,7 @@ int main(int argc, char** argv) {
     } else if (arg == "--steps" && i + 1 < argc) {
       steps = std::atoi(argv[++i]);
     } else if (arg == "--lr" && i + 1 < argc) {
-      lr = static_cast<real>(std::atof(argv[++i]));
+      lr = static_cast<float>(std::atof(argv[++i]));
     } else if (arg == "--seed" && i + 1 < argc) {
       seed = std::strtoull(argv[++i], nullptr, 10);
     } else {
@@ -36,13 +36,15 @@ int main(int argc, char** argv) {
   }
   Generator gen(seed);
 
-  // data: 64 points x in [-1, 1], targets sin(3x)      x, y: [64, 1]
-  const Tensor x = reshape(arange(-1, 1, real(2) / 64), {64, 1});
-  const Tensor y = tensor([&] {
-    std::vector<real> v;
-    for (real xi : x.to_vector()) v.push_back(std::sin(3 * xi));
-    return v;
-  }(), {64, 1});
+  // data: 64 points x in [-1, 1], targets sin(3x)      x, y: [64, 1] float32 (the default dtype)
+  const Tensor x = reshape(arange(-1.0, 1.0, 2.0 / 64), {64, 1});
+  const Tensor y = tensor(
+      [&] {
+        std::vector<float> v;
+        for (float xi : x.to_vector<float>()) v.push_back(std::sin(3 * xi));
+        return v;
+      }(),
+      {64, 1});
 
   // parameters: hidden width 32
   Tensor w1 = uniform({32, 1}, -1, 1, gen), b1 = zeros({32});
@@ -51,7 +53,7 @@ int main(int argc, char** argv) {
   for (Tensor& p : params) p.requires_grad_();
 
   for (int step = 0; step <= steps; ++step) {
-    const Tensor hidden = tanh(linear(x, w1, b1));  // [64, 32]
+    const Tensor hidden = tanh(linear(x, w1, b1));     // [64, 32]
     const Tensor prediction = linear(hidden, w2, b2);  // [64, 1]
     const Tensor loss = mse_loss(prediction, y);
     for (Tensor& p : params) p.zero_grad();
@@ -59,8 +61,8 @@ int main(int argc, char** argv) {
     {
       NoGradGuard no_grad;  // the update itself is not part of any graph
       for (Tensor& p : params) {
-        real* value = p.data();
-        const real* grad = p.grad().data();
+        float* value = p.data<float>();
+        const float* grad = p.grad().data<float>();
         for (int64_t i = 0; i < p.numel(); ++i) value[i] -= lr * grad[i];
       }
     }

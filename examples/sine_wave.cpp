@@ -31,13 +31,13 @@
 using namespace unroll;
 
 // N sines of T + 1 points: values [T + 1, N, 1]; Gaussian noise of std `noise` is added to every point.
-Tensor make_sines(int64_t T, int64_t N, real noise, Generator& gen) {
-  std::vector<real> v((T + 1) * N);
+Tensor make_sines(int64_t T, int64_t N, float noise, Generator& gen) {
+  std::vector<float> v((T + 1) * N);  // a float32 tensor
   for (int64_t n = 0; n < N; ++n) {
     const double period = gen.uniform(10, 40), phase = gen.uniform(0, 2 * std::numbers::pi);
     for (int64_t t = 0; t <= T; ++t)
-      v[t * N + n] = static_cast<real>(std::sin(2 * std::numbers::pi * t / period + phase)) +
-                     (noise > 0 ? noise * gen.normal() : real(0));
+      v[t * N + n] = static_cast<float>(std::sin(2 * std::numbers::pi * t / period + phase)) +
+                     (noise > 0 ? noise * gen.normal() : 0.0f);
   }
   return tensor(v, {T + 1, N, 1});
 }
@@ -74,7 +74,7 @@ struct Options {
   std::string cell;
   int64_t hidden, batch, steps, window, length, warmup;
   double lr, clip;
-  real noise;
+  float noise;
 };
 
 // Trains one model; many_to_many selects the set-up. Returns the trained model.
@@ -120,7 +120,7 @@ int main(int argc, char** argv) {
   o.warmup = args.integer("--warmup", 5, "many-to-many: steps excluded from the 'after warm-up' MSE");
   o.lr = args.number("--lr", 1e-2, "Adam learning rate (cosine-annealed to lr/20)");
   o.clip = args.number("--clip", 1.0, "max gradient norm");
-  o.noise = static_cast<real>(args.number("--noise", 0, "std of Gaussian noise added to the series"));
+  o.noise = static_cast<float>(args.number("--noise", 0, "std of Gaussian noise added to the series"));
   const uint64_t seed = args.integer("--seed", 0, "random seed");
   const std::string out = args.text("--out", "examples_out", "directory for the SVG and CSV files");
   const bool check = args.flag("--check", "exit 1 unless both test MSEs are below their thresholds");
@@ -162,8 +162,8 @@ int main(int argc, char** argv) {
   // ---- picture: one test series, true values and both models' one-step-ahead predictions ----------
   Generator plot_gen(seed + 2000);
   const Tensor series = make_sines(o.length, 1, 0, plot_gen);  // [T + 1, 1, 1], noise-free
-  const std::vector<real> truth = series.to_vector();
-  const std::vector<real> m2m_pred = m2m->forward(narrow(series, 0, 0, o.length)).to_vector();  // x_1 .. x_T
+  const std::vector<float> truth = series.to_vector<float>();
+  const std::vector<float> m2m_pred = m2m->forward(narrow(series, 0, 0, o.length)).to_vector<float>();  // x_1 .. x_T
   std::vector<double> t_true, y_true, t_m2m, y_m2m, t_m2o, y_m2o;
   for (int64_t t = 0; t <= o.length; ++t) t_true.push_back(double(t)), y_true.push_back(truth[t]);
   for (int64_t t = 0; t < o.length; ++t) t_m2m.push_back(double(t + 1)), y_m2m.push_back(m2m_pred[t]);

@@ -315,8 +315,9 @@ const char* input_name(Input i) {
   return i == Input::OneHot ? "onehot" : i == Input::Trigram ? "trigram" : "embedding";
 }
 
-// Turns words into model inputs. onehot: [T, N, V + 1] with 1 at the word's id (0 = "other");
-// trigram: [T, N, K] with 1 at every hashed letter trigram of the word; embedding: ids [T, N] for a lookup.
+// Turns words into model inputs. onehot: float32 [T, N, V + 1] with 1 at the word's id (0 = "other");
+// trigram: float32 [T, N, K] with 1 at every hashed letter trigram of the word; embedding: int64 ids [T, N]
+// for a lookup.
 class Encoder {
  public:
   Encoder(Input kind, const std::vector<Sentence>& train, int64_t min_count, int64_t max_vocab, int64_t trigram_dim)
@@ -355,23 +356,29 @@ class Encoder {
     return out;
   }
 
-  // Sentences (time-major) -> input tensor: [T, N, F] dense or [T, N] ids. Padding stays 0 (it is masked).
+  // Sentences (time-major) -> input tensor: float32 [T, N, F] dense or int64 ids [T, N]. Padding stays 0
+  // (it is masked).
   Tensor encode(const std::vector<const Sentence*>& batch, int64_t T) const {
-    const int64_t N = static_cast<int64_t>(batch.size()), F = dense() ? size() : 1;
-    std::vector<real> x(static_cast<size_t>(T * N * F), 0);
+    const int64_t N = static_cast<int64_t>(batch.size());
+    if (!dense()) {
+      std::vector<int64_t> ids(static_cast<size_t>(T * N), 0);
+      for (int64_t n = 0; n < N; ++n)
+        for (size_t t = 0; t < batch[n]->words.size(); ++t) ids[t * N + n] = id(batch[n]->words[t]);
+      return tensor(ids, {T, N});
+    }
+    const int64_t F = size();
+    std::vector<float> x(static_cast<size_t>(T * N * F), 0);
     for (int64_t n = 0; n < N; ++n)
       for (size_t t = 0; t < batch[n]->words.size(); ++t) {
         const std::string& w = batch[n]->words[t];
-        real* row = x.data() + (static_cast<int64_t>(t) * N + n) * F;
+        float* row = x.data() + (static_cast<int64_t>(t) * N + n) * F;
         if (kind_ == Input::Trigram) {
           for (int64_t k : trigrams(w)) row[k] = 1;
-        } else if (kind_ == Input::OneHot) {
-          row[id(w)] = 1;
         } else {
-          row[0] = static_cast<real>(id(w));
+          row[id(w)] = 1;
         }
       }
-    return dense() ? tensor(x, {T, N, F}) : tensor(x, {T, N});
+    return tensor(x, {T, N, F});
   }
 
  private:
@@ -391,7 +398,7 @@ struct TaggerOptions {
   int64_t embedding_dim = 64;
   int64_t hidden = 64;  // H
   int64_t tags = 0;     // C
-  real dropout = 0;
+  double dropout = 0;
 };
 
 class Tagger : public layers::Module {
@@ -417,7 +424,7 @@ class Tagger : public layers::Module {
   }
   std::string describe() const override { return std::string("Tagger(") + kind_name(kind_) + ")"; }
 
-  // input: [T, N, F] (or ids [T, N]), lengths: [N] -> logits [T*N, C]
+  // input: [T, N, F] (or int64 ids [T, N]), lengths: int64 [N] -> logits [T*N, C]
   Tensor forward(const Tensor& input, const Tensor& lengths) {
     Tensor x = embed_ ? (*embed_)(input) : input;  // [T, N, F]
     x = dropout(x, options_.dropout, is_training());
@@ -446,7 +453,7 @@ class Tagger : public layers::Module {
 
 struct Batch {
   std::vector<const Sentence*> sentences;
-  Tensor input, lengths, targets;  // input [T, N, F] or [T, N]; lengths [N]; targets [T*N] (-100 = padding)
+  Tensor input, lengths, targets;  // input [T, N, F] or [T, N]; int64 lengths [N], targets [T*N] (-100 = padding)
   int64_t T = 0, words = 0;
 };
 
@@ -455,14 +462,14 @@ Batch make_batch(std::vector<const Sentence*> sentences, const Encoder& encoder,
   Batch b{std::move(sentences), {}, {}, {}, 0, 0};
   const int64_t N = static_cast<int64_t>(b.sentences.size());
   for (const auto* s : b.sentences) b.T = std::max<int64_t>(b.T, static_cast<int64_t>(s->words.size()));
-  std::vector<real> lengths(N), targets(static_cast<size_t>(b.T * N), -100);
+  std::vector<int64_t> lengths(N), targets(static_cast<size_t>(b.T * N), -100);
   for (int64_t n = 0; n < N; ++n) {
     const Sentence& s = *b.sentences[n];
-    lengths[n] = static_cast<real>(s.words.size());
+    lengths[n] = static_cast<int64_t>(s.words.size());
     b.words += static_cast<int64_t>(s.words.size());
     for (size_t t = 0; t < s.tags.size(); ++t) {
       auto it = tag_ids.find(s.tags[t]);  // a tag never seen in training cannot be learned: it is ignored
-      targets[t * N + n] = it == tag_ids.end() ? -100 : static_cast<real>(it->second);
+      targets[t * N + n] = it == tag_ids.end() ? -100 : it->second;
     }
   }
   b.input = encoder.encode(b.sentences, b.T);
@@ -498,12 +505,12 @@ std::vector<std::vector<std::string>> predict(Tagger& model, const std::vector<B
   model.eval();
   std::vector<std::vector<std::string>> out;
   for (const auto& b : batches) {
-    const Tensor best = argmax(model.forward(b.input, b.lengths), 1);  // [T*N]
+    const Tensor best = argmax(model.forward(b.input, b.lengths), 1);  // int64 [T*N]
+    const int64_t* tag = best.data<int64_t>();
     const int64_t N = static_cast<int64_t>(b.sentences.size());
     for (int64_t n = 0; n < N; ++n) {
       std::vector<std::string> tags;
-      for (size_t t = 0; t < b.sentences[n]->words.size(); ++t)
-        tags.push_back(tag_names[static_cast<size_t>(best.data()[t * N + n])]);
+      for (size_t t = 0; t < b.sentences[n]->words.size(); ++t) tags.push_back(tag_names[tag[t * N + n]]);
       out.push_back(std::move(tags));
     }
   }
@@ -544,7 +551,7 @@ Result run(Kind kind, Input input, const Dataset& data, const Config& cfg, const
                       .embedding_dim = cfg.embedding_dim,
                       .hidden = cfg.hidden,
                       .tags = static_cast<int64_t>(tag_names.size()),
-                      .dropout = static_cast<real>(cfg.dropout)});
+                      .dropout = cfg.dropout});
   optim::Adam opt(model.parameters(), {.lr = cfg.lr});
   Generator shuffle(cfg.seed + 1);
   const auto valid = make_batches(data.valid, 64, encoder, tag_ids, nullptr);

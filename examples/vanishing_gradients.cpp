@@ -46,7 +46,7 @@ std::vector<double> gradient_norms(layers::Cell& cell, const Tensor& x) {
   std::vector<double> norms(T);
   for (int64_t t = 0; t < T; ++t) {
     double squares = 0;
-    for (real g : hidden[t].grad().to_vector()) squares += double(g) * g;
+    for (float g : hidden[t].grad().to_vector<float>()) squares += double(g) * g;
     norms[T - 1 - t] = std::sqrt(squares);  // Frobenius norm over the batch, at distance T - 1 - t
   }
   return norms;
@@ -76,7 +76,7 @@ double spectral_radius(const Tensor& w, int burn_in = 500, int measured = 500) {
     const Tensor wv = matmul(w, v);
     const double n = std::sqrt(double(sum(wv * wv).item()));
     if (i >= burn_in) log_growth += std::log(n);
-    v = wv / static_cast<real>(n);
+    v = wv / n;  // float32: a C++ number never changes a tensor's dtype
   }
   return std::exp(log_growth / measured);
 }
@@ -172,8 +172,8 @@ int main(int argc, char** argv) {
     {
       NoGradGuard no_grad;
       const double s = largest_singular_value(cell.weight_hh);
-      real* w = cell.weight_hh.data();
-      for (int64_t i = 0; i < H * H; ++i) w[i] = static_cast<real>(w[i] * target / s);
+      float* w = cell.weight_hh.data<float>();  // the layer's parameters are float32 (the default dtype)
+      for (int64_t i = 0; i < H * H; ++i) w[i] = static_cast<float>(w[i] * target / s);
     }
     const double sigma = largest_singular_value(cell.weight_hh), rho = spectral_radius(cell.weight_hh);
     std::vector<double> g = gradient_norms(cell, x);

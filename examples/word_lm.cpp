@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "common/args.hpp"
+#include "common/checkpoint.hpp"
 #include "common/data_parallel.hpp"
 #include "common/nan_guard.hpp"
 #include "common/plot.hpp"
@@ -231,7 +232,7 @@ double unigram_perplexity(const std::vector<int64_t>& train, const std::vector<i
 // Cuts the stream into N parallel columns: [rows, N], column n holds tokens n*rows .. (n+1)*rows - 1.
 // A window is rows [i, i + T) as input and rows [i + 1, i + T + 1) as targets.
 struct Batched {
-  std::vector<real> ids;  // [rows, N], row-major
+  std::vector<int64_t> ids;  // [rows, N], row-major
   int64_t rows = 0, batch = 0;
 };
 
@@ -239,13 +240,13 @@ Batched batchify(const std::vector<int64_t>& stream, int64_t batch) {
   Batched b{{}, static_cast<int64_t>(stream.size()) / batch, batch};
   b.ids.resize(b.rows * batch);
   for (int64_t n = 0; n < batch; ++n)
-    for (int64_t r = 0; r < b.rows; ++r) b.ids[r * batch + n] = static_cast<real>(stream[n * b.rows + r]);
+    for (int64_t r = 0; r < b.rows; ++r) b.ids[r * batch + n] = stream[n * b.rows + r];
   return b;
 }
 
-// Rows [start, start + length) as a tensor [length, N].
+// Rows [start, start + length) as an int64 tensor of ids [length, N].
 Tensor rows(const Batched& b, int64_t start, int64_t length) {
-  return tensor(std::vector<real>(b.ids.begin() + start * b.batch, b.ids.begin() + (start + length) * b.batch),
+  return tensor(std::vector<int64_t>(b.ids.begin() + start * b.batch, b.ids.begin() + (start + length) * b.batch),
                 {length, b.batch});
 }
 
@@ -305,18 +306,19 @@ double evaluate(LanguageModel& model, const Batched& data, int64_t bptt, example
 
 // The settings a checkpoint must share with the run that resumes it ("batch" counts the streams of all
 // ranks, so K ranks x B and one process x K*B can continue each other's checkpoints).
-using Settings = std::vector<std::pair<std::string, double>>;
+using Settings = std::vector<std::pair<std::string, int64_t>>;
 
-// After an epoch: the model, the optimizer, and trainer.npz (the epoch, the settings and the curves so far),
-// replaced as a whole (save_directory). Called by rank 0 only.
+// After an epoch: the model, the optimizer, and trainer.npz (the epoch and the settings as int64 scalars,
+// the perplexity curves so far as float64 [epoch]), replaced as a whole (save_directory). Called by rank 0
+// only.
 void save_checkpoint(const std::string& dir, const LanguageModel& model, const optim::SGD& opt, int64_t epoch,
                      const Settings& settings, const std::vector<double>& train_curve,
                      const std::vector<double>& valid_curve) {
   std::map<std::string, Tensor> t;
-  t["epoch"] = tensor({static_cast<real>(epoch)});
-  for (const auto& [name, value] : settings) t[name] = tensor({static_cast<real>(value)});
-  t["train_ppl"] = tensor(std::vector<real>(train_curve.begin(), train_curve.end()), {epoch});
-  t["valid_ppl"] = tensor(std::vector<real>(valid_curve.begin(), valid_curve.end()), {epoch});
+  t["epoch"] = scalar(epoch);
+  for (const auto& [name, value] : settings) t[name] = scalar(value);
+  t["train_ppl"] = tensor(train_curve, {epoch}, kFloat64);
+  t["valid_ppl"] = tensor(valid_curve, {epoch}, kFloat64);
   save_directory(dir, [&](const std::string& staging) {
     save(model, staging + "/model.npz");
     save(opt, staging + "/optimizer.npz");
@@ -325,18 +327,23 @@ void save_checkpoint(const std::string& dir, const LanguageModel& model, const o
 }
 
 // Loads a checkpoint into the model and optimizer; returns the epoch it was written after (and its curves).
+// Every entry of trainer.npz must have the dtype save_checkpoint gives it (common/checkpoint.hpp).
 int64_t load_checkpoint(const std::string& dir, LanguageModel& model, optim::SGD& opt, const Settings& settings,
                         std::vector<double>& train_curve, std::vector<double>& valid_curve) {
-  std::map<std::string, Tensor> t = load_tensors(dir + "/trainer.npz");
+  const std::string path = dir + "/trainer.npz";
+  const std::map<std::string, Tensor> t = load_tensors(path);
   for (const auto& [name, value] : settings)
-    if (!t.count(name) || t[name].item() != static_cast<real>(value))
+    if (examples::checkpoint_entry(t, path, name, kInt64).item<int64_t>() != value)
       throw std::runtime_error("--resume: " + dir + " was written with another " + name +
                                " (the corpus, --batch x ranks, --bptt, --emb, --hidden and --layers must match)");
+  const int64_t epoch = examples::checkpoint_entry(t, path, "epoch", kInt64).item<int64_t>();
+  const std::vector<double> train_ppl = examples::checkpoint_entry(t, path, "train_ppl", kFloat64).to_vector<double>();
+  const std::vector<double> valid_ppl = examples::checkpoint_entry(t, path, "valid_ppl", kFloat64).to_vector<double>();
   load(model, dir + "/model.npz");
   load(opt, dir + "/optimizer.npz");
-  for (real v : t.at("train_ppl").to_vector()) train_curve.push_back(v);
-  for (real v : t.at("valid_ppl").to_vector()) valid_curve.push_back(v);
-  return static_cast<int64_t>(t.at("epoch").item());
+  train_curve.insert(train_curve.end(), train_ppl.begin(), train_ppl.end());
+  valid_curve.insert(valid_curve.end(), valid_ppl.begin(), valid_ppl.end());
+  return epoch;
 }
 
 }  // namespace
@@ -420,7 +427,7 @@ int run_word_lm(int argc, char** argv) {
   optim::SGD opt(model.parameters(), {.lr = lr0});
   const int64_t windows = (train.rows - 1 + bptt - 1) / bptt;
 
-  const Settings settings = {{"vocabulary", V},     {"train_tokens", static_cast<double>(corpus.train.size())},
+  const Settings settings = {{"vocabulary", V},     {"train_tokens", static_cast<int64_t>(corpus.train.size())},
                              {"batch", batch * K},  {"bptt", bptt},
                              {"emb", emb},          {"hidden", hidden},
                              {"layers", num_layers}};
@@ -443,11 +450,11 @@ int run_word_lm(int argc, char** argv) {
       const int64_t i = step * bptt, T = std::min(bptt, train.rows - 1 - i);
       state = detached(state);                                        // truncated BPTT: the graph starts at this window
       const Tensor logits = model.forward(rows(train, i, T), state);  // [T*N, V]
-      const Tensor targets = reshape(rows(train, i + 1, T), {T * batch});  // [T*N]
+      const Tensor targets = reshape(rows(train, i + 1, T), {T * batch});  // [T*N] int64
       const Tensor loss = cross_entropy(logits, targets);                  // mean over T*N words
       opt.zero_grad();
       // Zaremba et al. sum the loss over the T steps (mean over the batch); the clip applies to that.
-      (loss * static_cast<real>(T)).backward();
+      (loss * T).backward();  // float32: an integer number never changes a floating tensor's dtype
       const double loss_value = run.average_gradients(loss.item());  // mean over the ranks, as their gradients
       optim::clip_grad_norm(model.parameters(), clip);
       opt.step();

@@ -6,7 +6,7 @@
 #include <string>
 
 #include "unroll/framework/detail/anomaly.hpp"
-#include "unroll/framework/detail/check.hpp"
+#include "unroll/framework/detail/dispatch.hpp"
 
 namespace unroll {
 
@@ -15,16 +15,24 @@ namespace detail {
 thread_local constinit bool t_anomaly_enabled = false;
 
 namespace {
-// Position of the first NaN or Inf in t, or -1 when every element is finite.
+// Position of the first NaN or Inf in t, or -1 when every element is finite (always, for bool and int64).
 int64_t first_non_finite(const Tensor& t) {
-  const real* p = t.data();
-  for (int64_t i = 0, n = t.numel(); i < n; ++i)
-    if (!std::isfinite(p[i])) [[unlikely]]
-      return i;
-  return -1;
+  if (!t.is_floating_point()) return -1;
+  return visit_floating("anomaly", t.dtype(), [&]<class T>() -> int64_t {
+    const T* p = t.impl()->data<T>();
+    for (int64_t i = 0, n = t.numel(); i < n; ++i)
+      if (!std::isfinite(p[i])) [[unlikely]]
+        return i;
+    return -1;
+  });
 }
 
-const char* kind(real v) { return std::isnan(v) ? "NaN" : v > 0 ? "Inf" : "-Inf"; }
+// "NaN", "Inf" or "-Inf" for element i of a floating tensor.
+const char* kind(const Tensor& t, int64_t i) {
+  const double v =
+      visit_floating("anomaly", t.dtype(), [&]<class T>() { return static_cast<double>(t.impl()->data<T>()[i]); });
+  return std::isnan(v) ? "NaN" : v > 0 ? "Inf" : "-Inf";
+}
 
 std::string at_step(int64_t time_step) {
   return time_step >= 0 ? fmt::format(" at time step {}", time_step) : std::string();
@@ -40,19 +48,20 @@ void anomaly_check_output(const Tensor& output, const char* op, int64_t time_ste
     const int64_t in_bad = first_non_finite(inputs[i]);
     if (in_bad >= 0) {
       origin = fmt::format("its input {} (shape {}) already held {} at element {}", i, inputs[i].shape(),
-                           kind(inputs[i].data()[in_bad]), in_bad);
+                           kind(inputs[i], in_bad), in_bad);
       break;
     }
   }
   throw Error(fmt::format("anomaly: op '{}'{} produced {} in its output of shape {} (element {}); {}", op,
-                          at_step(time_step), kind(output.data()[bad]), output.shape(), bad, origin));
+                          at_step(time_step), kind(output, bad), output.shape(), bad, origin));
 }
 
 void anomaly_check_gradient(const Tensor& grad, const char* op, int64_t time_step, int input) {
   const int64_t bad = first_non_finite(grad);
   if (bad < 0) return;
-  throw Error(fmt::format("anomaly: backward of op '{}'{} produced {} in the gradient of input {} (shape {}, element {})",
-                          op, at_step(time_step), kind(grad.data()[bad]), input, grad.shape(), bad));
+  throw Error(
+      fmt::format("anomaly: backward of op '{}'{} produced {} in the gradient of input {} (shape {}, element {})", op,
+                  at_step(time_step), kind(grad, bad), input, grad.shape(), bad));
 }
 
 }  // namespace detail

@@ -10,6 +10,7 @@
 #include "unroll/framework/detail/block_pool.hpp"
 #include "unroll/framework/detail/check.hpp"
 #include "unroll/framework/detail/denormals.hpp"
+#include "unroll/framework/detail/kernels.hpp"
 #include "unroll/framework/ops.hpp"
 
 namespace unroll {
@@ -105,15 +106,18 @@ bool BackwardContext::needs_grad(int i) const {
 }
 
 namespace {
-// slot += grad, in place when nobody else can see slot's buffer, otherwise into a fresh tensor.
+// slot += grad (both of the tensor's floating dtype), in place when nobody else can see slot's buffer,
+// otherwise into a fresh tensor.
 void accumulate(Tensor& slot, Tensor grad) {
   if (!slot.defined()) {
     slot = std::move(grad);
   } else if (slot.impl_ptr().use_count() == 1 && slot.impl()->storage.use_count() == 1) {
-    real* s = slot.data();
-    const real* g = grad.data();
-    const int64_t n = slot.numel();
-    for (int64_t k = 0; k < n; ++k) s[k] += g[k];
+    detail::visit_floating("backward", slot.dtype(), [&]<class T>() {
+      T* s = slot.impl()->data<T>();
+      const T* g = grad.impl()->data<T>();
+      const int64_t n = slot.numel();
+      for (int64_t k = 0; k < n; ++k) s[k] += g[k];
+    });
   } else {
     slot = add(slot, grad);
   }
@@ -123,16 +127,20 @@ void accumulate(Tensor& slot, Tensor grad) {
 void BackwardContext::add_grad(int i, Tensor grad) {
   TensorImpl* in = node_.inputs[i].get();
   if (!in || !in->requires_grad) return;
-  detail::check(grad.shape() == in->shape, "{} backward: gradient for input {} has shape {}, expected {}", node_.name, i,
-                grad.shape(), in->shape);
+  detail::check(grad.shape() == in->shape, "{} backward: gradient for input {} has shape {}, expected {}", node_.name,
+                i, grad.shape(), in->shape);
+  // A gradient has its tensor's dtype (as PyTorch's validate_outputs): an op that computed in a wider dtype
+  // (float32 + float64 -> float64) hands back float64, and the float32 input receives float32.
+  if (grad.dtype() != in->dtype) grad = detail::cast(grad, in->dtype);
   if (detail::t_anomaly_enabled) [[unlikely]]
     detail::anomaly_check_gradient(grad, node_.name, node_.time_step, i);
   accumulate(in->grad_in_flight, std::move(grad));
 }
 
-void BackwardContext::add_grad_narrow(int i, int axis, int64_t start, const Tensor& piece) {
+void BackwardContext::add_grad_narrow(int i, int axis, int64_t start, const Tensor& piece_in) {
   TensorImpl* in = node_.inputs[i].get();
   if (!in || !in->requires_grad) return;
+  const Tensor piece = detail::cast(piece_in, in->dtype);
   const Shape& full = in->shape;
   bool fits = piece.dim() == full.size() && axis >= 0 && axis < full.size() && start >= 0 &&
               start + piece.shape()[axis] <= full[axis];
@@ -143,7 +151,7 @@ void BackwardContext::add_grad_narrow(int i, int axis, int64_t start, const Tens
     detail::anomaly_check_gradient(piece, node_.name, node_.time_step, i);
   Tensor& slot = in->grad_in_flight;
   if (!slot.defined())
-    slot = zeros(full);
+    slot = zeros(full, in->dtype);
   else if (slot.impl_ptr().use_count() != 1 || slot.impl()->storage.use_count() != 1)
     slot = clone(slot);  // someone else sees this buffer: write into our own copy
   // full viewed as [outer, n, inner]; the piece covers rows [start, start + len) of every outer block
@@ -151,16 +159,18 @@ void BackwardContext::add_grad_narrow(int i, int axis, int64_t start, const Tens
   for (int d = 0; d < axis; ++d) outer *= full[d];
   for (int d = axis + 1; d < full.size(); ++d) inner *= full[d];
   const int64_t n = full[axis], run = piece.shape()[axis] * inner;
-  real* dst = slot.data();
-  const real* src = piece.data();
-  for (int64_t o = 0; o < outer; ++o) {
-    real* d = dst + (o * n + start) * inner;
-    const real* p = src + o * run;
-    for (int64_t k = 0; k < run; ++k) d[k] += p[k];
-  }
+  detail::visit_floating("backward", in->dtype, [&]<class T>() {
+    T* dst = slot.impl()->data<T>();
+    const T* src = piece.impl()->data<T>();
+    for (int64_t o = 0; o < outer; ++o) {
+      T* d = dst + (o * n + start) * inner;
+      const T* p = src + o * run;
+      for (int64_t k = 0; k < run; ++k) d[k] += p[k];
+    }
+  });
 }
 
-}  // namespace unroll (reopened below)
+}  // namespace unroll
 
 // Products dB_i = A_i^T dC_i (or dC_i^T A_i) waiting to be summed as one GEMM; see add_matmul_grad.
 struct unroll::PendingMatmulGrad {
@@ -171,6 +181,23 @@ struct unroll::PendingMatmulGrad {
 
 namespace unroll {
 
+namespace {
+// dB = A^T dC ([K, N]), or dC^T A ([N, K]) when transpose_b; A: [M, K], dC: [M, N], all one floating dtype.
+Tensor weight_gradient(const Shape& shape, const Tensor& a, const Tensor& grad_c, bool transpose_b) {
+  const int64_t m = a.size(0), k = a.size(1), n = grad_c.size(1);
+  Tensor grad = empty(shape, a.dtype());
+  detail::visit_floating("matmul backward", a.dtype(), [&]<class T>() {
+    const T *pa = a.impl()->data<T>(), *pc = grad_c.impl()->data<T>();
+    T* pg = grad.impl()->data<T>();
+    if (!transpose_b)  // dB[K, N] = A^T dC
+      detail::gemm(true, false, k, n, m, T(1), pa, k, pc, n, T(0), pg, n);
+    else  // dB[N, K] = dC^T A
+      detail::gemm(true, false, n, k, m, T(1), pc, n, pa, k, T(0), pg, k);
+  });
+  return grad;
+}
+}  // namespace
+
 void BackwardContext::add_matmul_grad(int i, Tensor a, Tensor grad_c, bool transpose_b) {
   TensorImpl* in = node_.inputs[i].get();
   if (!in || !in->requires_grad) return;
@@ -180,13 +207,7 @@ void BackwardContext::add_matmul_grad(int i, Tensor a, Tensor grad_c, bool trans
   auto& pending = in->pending_matmul_grad;
   // Mixed layouts, or anomaly mode (which checks each product as its own gradient): compute it right away.
   if ((pending && pending->transpose_b != transpose_b) || detail::t_anomaly_enabled) {
-    const int64_t m = a.size(0), k = a.size(1), n = grad_c.size(1);
-    Tensor grad = empty(in->shape);
-    if (!transpose_b)
-      detail::gemm(true, false, k, n, m, 1, a.data(), k, grad_c.data(), n, 0, grad.data(), n);
-    else
-      detail::gemm(true, false, n, k, m, 1, grad_c.data(), n, a.data(), k, 0, grad.data(), k);
-    add_grad(i, std::move(grad));
+    add_grad(i, weight_gradient(in->shape, a, grad_c, transpose_b));
     return;
   }
   if (!pending) {
@@ -204,11 +225,12 @@ Tensor stack_rows(const std::vector<Tensor>& parts) {
   int64_t rows = 0;
   const int64_t width = parts[0].size(1);
   for (const Tensor& p : parts) rows += p.size(0);
-  Tensor out = empty({rows, width});
-  real* dst = out.data();
+  Tensor out = empty({rows, width}, parts[0].dtype());
+  auto* dst = static_cast<char*>(out.data_ptr());
   for (const Tensor& p : parts) {
-    std::memcpy(dst, p.data(), p.numel() * sizeof(real));
-    dst += p.numel();
+    const size_t bytes = static_cast<size_t>(p.numel() * p.element_size());
+    std::memcpy(dst, p.data_ptr(), bytes);
+    dst += bytes;
   }
   return out;
 }
@@ -218,13 +240,7 @@ void flush_matmul_grads(TensorImpl& impl) {
   const std::shared_ptr<PendingMatmulGrad> pending = std::move(impl.pending_matmul_grad);
   impl.pending_matmul_grad = nullptr;
   const Tensor a = stack_rows(pending->a), grad_c = stack_rows(pending->grad_c);  // [M, K], [M, N]
-  const int64_t m = a.size(0), k = a.size(1), n = grad_c.size(1);
-  Tensor grad = empty(impl.shape);
-  if (!pending->transpose_b)  // dB[K, N] = A^T dC
-    detail::gemm(true, false, k, n, m, 1, a.data(), k, grad_c.data(), n, 0, grad.data(), n);
-  else  // dB[N, K] = dC^T A
-    detail::gemm(true, false, n, k, m, 1, grad_c.data(), n, a.data(), k, 0, grad.data(), k);
-  accumulate(impl.grad_in_flight, std::move(grad));
+  accumulate(impl.grad_in_flight, weight_gradient(impl.shape, a, grad_c, pending->transpose_b));
 }
 }  // namespace
 
@@ -250,10 +266,10 @@ std::vector<std::shared_ptr<TensorImpl>> topological_order(const std::vector<Ten
       Frame& top = stack.back();
       Node* node = top.impl->grad_fn.get();
       if (node && node->released)
-        throw Error(fmt::format(
-            "backward: trying to backward through the graph a second time (op '{}'); its saved values were "
-            "freed by the first backward. Pass retain_graph = true to the first call.",
-            node->name));
+        throw Error(
+            fmt::format("backward: trying to backward through the graph a second time (op '{}'); its saved values were "
+                        "freed by the first backward. Pass retain_graph = true to the first call.",
+                        node->name));
       if (node && top.next_input < node->inputs.size()) {
         const auto& in = node->inputs[top.next_input++];
         if (in && in->requires_grad && in->visit_mark != mark) {
@@ -284,8 +300,8 @@ void backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& seeds
                   "requires_grad_() on a leaf, or run the forward under NoGradGuard?)",
                   root.shape());
     if (seeds[r].defined())
-      detail::check(seeds[r].shape() == root.shape(), "backward: seed gradient has shape {} but the tensor has shape {}",
-                    seeds[r].shape(), root.shape());
+      detail::check(seeds[r].shape() == root.shape(),
+                    "backward: seed gradient has shape {} but the tensor has shape {}", seeds[r].shape(), root.shape());
     else
       detail::check(root.numel() == 1,
                     "backward: grad can be implicitly created only for a one-element output; this tensor has shape "
@@ -311,7 +327,8 @@ void backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& seeds
     }
   } clear_in_flight{order};
   for (size_t r = 0; r < roots.size(); ++r) {
-    Tensor seed = seeds[r].defined() ? seeds[r].detach() : ones(roots[r].shape());
+    Tensor seed = seeds[r].defined() ? detail::cast(seeds[r].detach(), roots[r].dtype())
+                                     : ones(roots[r].shape(), roots[r].dtype());
     accumulate(roots[r].impl()->grad_in_flight, std::move(seed));
   }
 
@@ -337,8 +354,6 @@ void backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& seeds
   }
 }
 
-void Tensor::backward(const Tensor& seed, bool retain_graph) const {
-  unroll::backward({*this}, {seed}, retain_graph);
-}
+void Tensor::backward(const Tensor& seed, bool retain_graph) const { unroll::backward({*this}, {seed}, retain_graph); }
 
 }  // namespace unroll

@@ -1,15 +1,10 @@
-// unroll/framework/config.hpp: the scalar type and build-wide switches.
+// unroll/framework/config.hpp: build-wide names.
 #pragma once
 
 namespace unroll {
 
-// Every tensor holds `real`. The default build is float32 (PyTorch's default dtype); the library is also
-// built with UNROLL_DOUBLE defined (target unroll::unroll_f64) so finite-difference gradient checks run in
-// double precision and are never flaky.
-#ifdef UNROLL_DOUBLE
-using real = double;
-#else
+// float: the C++ type of float32, the default dtype. Tensors carry their dtype at run time (dtype.hpp);
+// `real` only names the default dtype's element type in code that works on it (t.data<real>()).
 using real = float;
-#endif
 
 }  // namespace unroll

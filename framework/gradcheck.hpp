@@ -1,8 +1,13 @@
 // unroll/framework/gradcheck.hpp: compare autograd against central finite differences.
 //
-// Users who add ops or layers call this in their tests. Run it against the double-precision build
-// (link unroll::unroll_f64) so finite differences are exact enough to never be flaky; in the float32
-// build the default tolerances are loose and only catch gross errors.
+// Users who add ops or layers call this in their tests, or in the program that uses them. As
+// torch.autograd.gradcheck, it works in double precision, so finite differences are exact enough never to
+// be flaky: every input that requires grad must be float64 (x.to(kFloat64); a module's parameters with
+// module.to(kFloat64)), or gradcheck throws an Error saying so. The function may compute in float64
+// throughout or take float32 constants along (they promote).
+//
+//   Tensor x = randn({3, 4}, kFloat64).requires_grad_();
+//   GradcheckResult r = gradcheck([](const std::vector<Tensor>& in) { return tanh(in[0]); }, {x});
 #pragma once
 
 #include <functional>
@@ -14,15 +19,9 @@
 namespace unroll {
 
 struct GradcheckOptions {
-#ifdef UNROLL_DOUBLE
   double eps = 1e-6;   // finite-difference step
   double atol = 1e-5;  // |analytic - numeric| <= atol + rtol * |numeric|  (PyTorch's defaults)
   double rtol = 1e-3;
-#else
-  double eps = 1e-2;
-  double atol = 1e-2;
-  double rtol = 5e-2;
-#endif
 };
 
 struct GradcheckResult {
@@ -36,7 +35,7 @@ struct GradcheckResult {
 // inputs are perturbed in place and restored, and their .grad() is left as it was, so a module's
 // parameters can be passed as inputs while fn calls the module. fn may return any shape; keep the
 // problem small (a few hundred elements).
-GradcheckResult gradcheck(const std::function<Tensor(const std::vector<Tensor>&)>& fn, const std::vector<Tensor>& inputs,
-                          const GradcheckOptions& options = {});
+GradcheckResult gradcheck(const std::function<Tensor(const std::vector<Tensor>&)>& fn,
+                          const std::vector<Tensor>& inputs, const GradcheckOptions& options = {});
 
 }  // namespace unroll

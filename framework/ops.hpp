@@ -1,10 +1,13 @@
 // unroll/framework/ops.hpp: the differentiable ops.
 //
 // Every op is a free function in namespace unroll with PyTorch's name and semantics. Binary elementwise
-// ops broadcast by NumPy rules. Axes may be negative (counted from the end). Index arguments are tensors
-// holding integral values (class ids, token ids, positions). Each op throws unroll::Error naming itself
-// and the shapes on bad input. Ops marked (composite) are built from other ops and have no backward of
-// their own; the rest are the primitives listed in docs/architecture.md.
+// ops broadcast by NumPy rules and promote their operands to a common dtype by PyTorch's rules
+// (int64 + float32 -> float32, float32 + float64 -> float64; a C++ number never widens a float tensor).
+// Axes may be negative (counted from the end). Index arguments are int64 tensors (class ids, token ids,
+// positions, lengths); masks and conditions are bool tensors. Each op throws unroll::Error naming itself
+// and the shapes (or dtypes) on bad input. docs/ops.md lists every op with the dtypes it accepts. Ops
+// marked (composite) are built from other ops and have no backward of their own; the rest are the
+// primitives listed in docs/architecture.md. Gradients flow only through floating tensors.
 #pragma once
 
 #include <cstdint>
@@ -14,13 +17,13 @@
 
 namespace unroll {
 
-// ---- elementwise: arithmetic (broadcasting) -------------------------------------------------------
-Tensor add(const Tensor& a, const Tensor& b);
-Tensor sub(const Tensor& a, const Tensor& b);
-Tensor mul(const Tensor& a, const Tensor& b);
-Tensor div(const Tensor& a, const Tensor& b);
+// ---- elementwise: arithmetic (broadcasting, type promotion) ----------------------------------------
+Tensor add(const Tensor& a, const Tensor& b);  // bool + bool is logical or, as PyTorch
+Tensor sub(const Tensor& a, const Tensor& b);  // not on two bools (use logical_xor)
+Tensor mul(const Tensor& a, const Tensor& b);  // bool * bool is logical and
+Tensor div(const Tensor& a, const Tensor& b);  // true division: integer operands give the default dtype
 Tensor neg(const Tensor& x);
-Tensor pow(const Tensor& x, real exponent);
+Tensor pow(const Tensor& x, Scalar exponent);            // int64 x with an integer exponent >= 0 stays int64
 Tensor pow(const Tensor& base, const Tensor& exponent);  // (composite) exp(exponent * log(base)), base > 0
 
 Tensor operator+(const Tensor& a, const Tensor& b);
@@ -28,44 +31,86 @@ Tensor operator-(const Tensor& a, const Tensor& b);
 Tensor operator*(const Tensor& a, const Tensor& b);
 Tensor operator/(const Tensor& a, const Tensor& b);
 Tensor operator-(const Tensor& x);
-Tensor operator+(const Tensor& a, real b);
-Tensor operator+(real a, const Tensor& b);
-Tensor operator-(const Tensor& a, real b);
-Tensor operator-(real a, const Tensor& b);
-Tensor operator*(const Tensor& a, real b);
-Tensor operator*(real a, const Tensor& b);
-Tensor operator/(const Tensor& a, real b);
-Tensor operator/(real a, const Tensor& b);
+Tensor operator+(const Tensor& a, Scalar b);
+Tensor operator+(Scalar a, const Tensor& b);
+Tensor operator-(const Tensor& a, Scalar b);
+Tensor operator-(Scalar a, const Tensor& b);
+Tensor operator*(const Tensor& a, Scalar b);
+Tensor operator*(Scalar a, const Tensor& b);
+Tensor operator/(const Tensor& a, Scalar b);
+Tensor operator/(Scalar a, const Tensor& b);
 
 // ---- elementwise: functions ----------------------------------------------------------------------
+// exp, log, sqrt, tanh, sigmoid of an int64 or bool tensor compute in the default dtype, as PyTorch.
 Tensor exp(const Tensor& x);
 Tensor log(const Tensor& x);
 Tensor sqrt(const Tensor& x);  // (composite) pow(x, 0.5)
 Tensor abs(const Tensor& x);   // gradient sign(x), 0 at 0 (as PyTorch)
-Tensor clamp(const Tensor& x, real min, real max);  // gradient passes where min <= x <= max
+// Gradient passes where min <= x <= max. int64 x with integer bounds stays int64; floating bounds make it
+// the default dtype (as PyTorch).
+Tensor clamp(const Tensor& x, Scalar min, Scalar max);
 Tensor tanh(const Tensor& x);
 Tensor sigmoid(const Tensor& x);
 Tensor relu(const Tensor& x);
 Tensor clone(const Tensor& x);  // a copy with its own buffer; gradient is the identity
+// x's values converted to `dtype` (x.to(dtype)); x itself when it has that dtype already. Gradients flow
+// between floating dtypes and come back converted to x's dtype.
+Tensor to(const Tensor& x, DType dtype);
 
-// where(condition, a, b): a where condition != 0, else b (all three broadcast together).
+// where(condition, a, b): a where the bool condition is true, else b (all three broadcast together; a and
+// b promote to a common dtype).
 Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b);
-// (composite) x with `value` where mask != 0 (mask broadcasts to x).
-Tensor masked_fill(const Tensor& x, const Tensor& mask, real value);
+Tensor where(const Tensor& condition, const Tensor& a, Scalar b);
+Tensor where(const Tensor& condition, Scalar a, const Tensor& b);
+// (composite) x with `value` where the bool mask is true (mask broadcasts to x); keeps x's dtype.
+Tensor masked_fill(const Tensor& x, const Tensor& mask, Scalar value);
+
+// ---- comparisons and logic: bool results, never differentiable ------------------------------------
+// eq/ne/lt/le/gt/ge compare after promoting both sides to a common dtype (broadcasting).
+Tensor eq(const Tensor& a, const Tensor& b);
+Tensor ne(const Tensor& a, const Tensor& b);
+Tensor lt(const Tensor& a, const Tensor& b);
+Tensor le(const Tensor& a, const Tensor& b);
+Tensor gt(const Tensor& a, const Tensor& b);
+Tensor ge(const Tensor& a, const Tensor& b);
+Tensor eq(const Tensor& a, Scalar b);
+Tensor ne(const Tensor& a, Scalar b);
+Tensor lt(const Tensor& a, Scalar b);
+Tensor le(const Tensor& a, Scalar b);
+Tensor gt(const Tensor& a, Scalar b);
+Tensor ge(const Tensor& a, Scalar b);
+Tensor operator==(const Tensor& a, const Tensor& b);
+Tensor operator!=(const Tensor& a, const Tensor& b);
+Tensor operator<(const Tensor& a, const Tensor& b);
+Tensor operator<=(const Tensor& a, const Tensor& b);
+Tensor operator>(const Tensor& a, const Tensor& b);
+Tensor operator>=(const Tensor& a, const Tensor& b);
+Tensor operator==(const Tensor& a, Scalar b);
+Tensor operator!=(const Tensor& a, Scalar b);
+Tensor operator<(const Tensor& a, Scalar b);
+Tensor operator<=(const Tensor& a, Scalar b);
+Tensor operator>(const Tensor& a, Scalar b);
+Tensor operator>=(const Tensor& a, Scalar b);
+// Any dtype; nonzero counts as true.
+Tensor logical_and(const Tensor& a, const Tensor& b);
+Tensor logical_or(const Tensor& a, const Tensor& b);
+Tensor logical_xor(const Tensor& a, const Tensor& b);
+Tensor logical_not(const Tensor& x);
 
 // ---- linear algebra ------------------------------------------------------------------------------
 // Matrix product. a: [M, K] (or [K, M] with transpose_a), b: [K, N] (or [N, K] with transpose_b).
 // Also a: [..., M, K] x b: [K, N] (leading dims folded into M), and batched a: [B..., M, K] x
-// b: [B..., K, N] with equal batch dims. Transposes are BLAS flags, never copies.
+// b: [B..., K, N] with equal batch dims. Transposes are BLAS flags, never copies. Both operands float32
+// (unroll's own kernel) or both float64 (OpenBLAS's dgemm), as PyTorch does not promote here either.
 Tensor matmul(const Tensor& a, const Tensor& b, bool transpose_a = false, bool transpose_b = false);
 // (composite) x: [..., I], weight: [O, I], bias: [O] or undefined -> [..., O]   (torch.nn.functional.linear)
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor());
 
 // ---- shape -----------------------------------------------------------------------------------------
-Tensor reshape(const Tensor& x, const Shape& shape);  // one dim may be -1; shares x's buffer
+Tensor reshape(const Tensor& x, const Shape& shape);                     // one dim may be -1; shares x's buffer
 Tensor flatten(const Tensor& x, int start_axis = 0, int end_axis = -1);  // (composite)
-Tensor unsqueeze(const Tensor& x, int axis);  // (composite)
-Tensor squeeze(const Tensor& x, int axis);    // (composite) removes a size-1 axis
+Tensor unsqueeze(const Tensor& x, int axis);                             // (composite)
+Tensor squeeze(const Tensor& x, int axis);                               // (composite) removes a size-1 axis
 Tensor permute(const Tensor& x, const std::vector<int>& axes);
 Tensor transpose(const Tensor& x, int axis0, int axis1);  // (composite) permute swapping two axes
 // Elements [start, start + length) along `axis`  (torch.narrow).
@@ -73,34 +118,35 @@ Tensor narrow(const Tensor& x, int axis, int64_t start, int64_t length);
 // (composite) elements start, start+step, ... < end along `axis`; negative start/end count from the end
 // and are clamped like Python slices (x[..., start:end:step]).
 Tensor slice(const Tensor& x, int axis, int64_t start, int64_t end, int64_t step = 1);
-Tensor concat(const std::vector<Tensor>& xs, int axis);
-Tensor stack(const std::vector<Tensor>& xs, int axis = 0);                        // (composite)
-std::vector<Tensor> split(const Tensor& x, int64_t split_size, int axis = 0);    // (composite) last may be smaller
+Tensor concat(const std::vector<Tensor>& xs, int axis);                        // promotes to a common dtype (torch.cat)
+Tensor stack(const std::vector<Tensor>& xs, int axis = 0);                     // (composite)
+std::vector<Tensor> split(const Tensor& x, int64_t split_size, int axis = 0);  // (composite) last may be smaller
 std::vector<Tensor> split(const Tensor& x, const std::vector<int64_t>& sizes, int axis = 0);  // (composite)
-std::vector<Tensor> chunk(const Tensor& x, int64_t chunks, int axis = 0);         // (composite)
-std::vector<Tensor> unbind(const Tensor& x, int axis = 0);                        // (composite)
+std::vector<Tensor> chunk(const Tensor& x, int64_t chunks, int axis = 0);                     // (composite)
+std::vector<Tensor> unbind(const Tensor& x, int axis = 0);                                    // (composite)
 Tensor flip(const Tensor& x, int axis);
 // Broadcast x to `shape` (NumPy rules; torch.expand, but a copy).
 Tensor expand(const Tensor& x, const Shape& shape);
 
-// ---- indexing --------------------------------------------------------------------------------------
-// Entries of x at positions `index` (1-D) along `axis`.
+// ---- indexing (int64 indices) ---------------------------------------------------------------------
+// Entries of x at positions `index` (1-D int64) along `axis`.
 Tensor index_select(const Tensor& x, int axis, const Tensor& index);
-// (composite) weight: [V, D], indices: any shape of ids in [0, V) -> [indices..., D].
+// (composite) weight: [V, D], indices: int64 of any shape, ids in [0, V) -> [indices..., D].
 Tensor embedding(const Tensor& weight, const Tensor& indices);
-// out[i][j][k] = x[i][index[i][j][k]][k] for axis 1 (torch.gather); index has x's rank.
+// out[i][j][k] = x[i][index[i][j][k]][k] for axis 1 (torch.gather); index: int64 with x's rank.
 Tensor gather(const Tensor& x, int axis, const Tensor& index);
 
 // ---- reductions ------------------------------------------------------------------------------------
+// sum of bool or int64 is int64 (a bool sum counts); of a floating tensor, its dtype.
 Tensor sum(const Tensor& x);  // over all elements -> rank 0
 Tensor sum(const Tensor& x, const std::vector<int>& axes, bool keepdim = false);
-Tensor mean(const Tensor& x);  // (composite)
+Tensor mean(const Tensor& x);  // (composite) floating tensors only, as PyTorch
 Tensor mean(const Tensor& x, const std::vector<int>& axes, bool keepdim = false);  // (composite)
-Tensor max(const Tensor& x);   // over all elements -> rank 0
-Tensor max(const Tensor& x, int axis, bool keepdim = false);  // gradient goes to the first maximum
-Tensor argmax(const Tensor& x, int axis, bool keepdim = false);  // not differentiable; integral values
-Tensor log_softmax(const Tensor& x, int axis);
-Tensor softmax(const Tensor& x, int axis);  // (composite) exp(log_softmax(x))
+Tensor max(const Tensor& x);                                     // over all elements -> rank 0, x's dtype
+Tensor max(const Tensor& x, int axis, bool keepdim = false);     // gradient goes to the first maximum
+Tensor argmax(const Tensor& x, int axis, bool keepdim = false);  // int64 positions; not differentiable
+Tensor log_softmax(const Tensor& x, int axis);                   // floating
+Tensor softmax(const Tensor& x, int axis);                       // (composite) exp(log_softmax(x))
 
 // ---- losses ----------------------------------------------------------------------------------------
 enum class Reduction { Mean, Sum, None };
@@ -111,9 +157,9 @@ struct CrossEntropyOptions {
   int64_t ignore_index = kNoIgnoreIndex;  // targets equal to this contribute nothing (and are not counted)
 };
 
-// (composite) log_probs: [N, C], targets: [N] class ids -> mean/sum of -log_probs[n, target[n]].
+// (composite) log_probs: [N, C], targets: [N] int64 class ids -> mean/sum of -log_probs[n, target[n]].
 Tensor nll_loss(const Tensor& log_probs, const Tensor& targets, CrossEntropyOptions options = {});
-// (composite) nll_loss(log_softmax(logits, 1), targets). logits: [N, C], targets: [N].
+// (composite) nll_loss(log_softmax(logits, 1), targets). logits: [N, C], targets: [N] int64.
 Tensor cross_entropy(const Tensor& logits, const Tensor& targets, CrossEntropyOptions options = {});
 // (composite) mean/sum of (input - target)^2.
 Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::Mean);
@@ -132,8 +178,10 @@ class Generator {
   Generator& operator=(const Generator& other);
   ~Generator();
   void seed(uint64_t seed);
-  real uniform(real low, real high);  // one sample in [low, high)
-  real normal();                      // one sample from N(0, 1)
+  float uniform(float low, float high);         // one sample in [low, high), rounded to float
+  float normal();                               // one sample from N(0, 1), rounded to float
+  double uniform_f64(double low, double high);  // the same draws in double precision
+  double normal_f64();
   uint64_t next_u64();
   uint64_t below(uint64_t n);  // uniform integer in [0, n)
 
@@ -142,15 +190,23 @@ class Generator {
   std::unique_ptr<Engine> engine_;
 };
 
-Generator& default_generator();  // this thread's
+Generator& default_generator();   // this thread's
 void manual_seed(uint64_t seed);  // reseed this thread's default generator
 
-Tensor rand(const Shape& shape, Generator& gen = default_generator());   // U[0, 1)
+// Floating dtypes (the default unless given). A float32 tensor and a float64 one drawn with the same seed
+// hold the same samples, rounded.
+Tensor rand(const Shape& shape, Generator& gen = default_generator());  // U[0, 1)
+Tensor rand(const Shape& shape, DType dtype, Generator& gen = default_generator());
 Tensor randn(const Shape& shape, Generator& gen = default_generator());  // N(0, 1)
-Tensor uniform(const Shape& shape, real low, real high, Generator& gen = default_generator());
-Tensor normal(const Shape& shape, real mean, real std, Generator& gen = default_generator());
+Tensor randn(const Shape& shape, DType dtype, Generator& gen = default_generator());
+Tensor uniform(const Shape& shape, double low, double high, Generator& gen = default_generator());
+Tensor uniform(const Shape& shape, double low, double high, DType dtype, Generator& gen = default_generator());
+Tensor normal(const Shape& shape, double mean, double std, Generator& gen = default_generator());
+Tensor normal(const Shape& shape, double mean, double std, DType dtype, Generator& gen = default_generator());
+// int64 values uniform in [low, high) (torch.randint).
+Tensor randint(int64_t low, int64_t high, const Shape& shape, Generator& gen = default_generator());
 // (composite) In training, zeroes each element with probability p and scales the rest by 1/(1-p);
-// identity when !training or p == 0.
-Tensor dropout(const Tensor& x, real p, bool training, Generator& gen = default_generator());
+// identity when !training or p == 0. Floating x.
+Tensor dropout(const Tensor& x, double p, bool training, Generator& gen = default_generator());
 
 }  // namespace unroll

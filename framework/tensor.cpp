@@ -1,6 +1,7 @@
 #include "unroll/framework/tensor.hpp"
 
 #include <atomic>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <ostream>
@@ -8,6 +9,7 @@
 #include "unroll/framework/autograd.hpp"
 #include "unroll/framework/detail/block_pool.hpp"
 #include "unroll/framework/detail/check.hpp"
+#include "unroll/framework/detail/dispatch.hpp"
 #include "unroll/framework/ops.hpp"
 
 namespace unroll {
@@ -62,17 +64,17 @@ std::atomic<int64_t> g_live_buffers{0};  // Storage objects alive, all threads (
 
 }  // namespace
 
-Storage::Storage(int64_t n) : size(n) {
-  // 64-byte aligned for SIMD loads; at least one element so data is never null.
-  const size_t bytes = class_bytes(static_cast<size_t>(n > 0 ? n : 1) * sizeof(real), size_class);
+Storage::Storage(int64_t n) : nbytes(n) {
+  // 64-byte aligned for SIMD loads; at least 8 bytes (one element of any dtype) so data is never null.
+  const size_t bytes = class_bytes(static_cast<size_t>(n > 8 ? n : 8), size_class);
   if (BufferCache* c = cache(); c && !c->free_blocks[size_class].empty()) {
-    data = static_cast<real*>(c->free_blocks[size_class].back());
+    data = c->free_blocks[size_class].back();
     c->free_blocks[size_class].pop_back();
     c->total -= bytes;
     g_live_buffers.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  data = static_cast<real*>(std::aligned_alloc(64, bytes));
+  data = std::aligned_alloc(64, bytes);
   if (!data) throw std::bad_alloc();
   g_live_buffers.fetch_add(1, std::memory_order_relaxed);
 }
@@ -80,7 +82,7 @@ Storage::Storage(int64_t n) : size(n) {
 Storage::~Storage() {
   g_live_buffers.fetch_sub(1, std::memory_order_relaxed);
   int ignored = 0;
-  const size_t bytes = class_bytes(static_cast<size_t>(size > 0 ? size : 1) * sizeof(real), ignored);
+  const size_t bytes = class_bytes(static_cast<size_t>(nbytes > 8 ? nbytes : 8), ignored);
   BufferCache* c = cache();
   if (c && c->total + bytes <= BufferCache::kMaxBytes) {
     c->free_blocks[size_class].push_back(data);
@@ -106,91 +108,140 @@ namespace {
 // The element count of `shape`, or an Error naming `op` and the shape when a dimension is negative or the
 // tensor would exceed kMaxTensorBytes. Zero-size dimensions are ignored while checking, so no dimension
 // product of an existing tensor can overflow int64 (Shape::numel() is then always safe).
-int64_t checked_numel(const char* op, const Shape& shape) {
-  constexpr int64_t max_elements = kMaxTensorBytes / static_cast<int64_t>(sizeof(real));
+int64_t checked_numel(const char* op, const Shape& shape, DType dtype) {
+  constexpr int64_t max_elements_of[] = {kMaxTensorBytes, kMaxTensorBytes / 8, kMaxTensorBytes / 4,
+                                         kMaxTensorBytes / 8};
+  const int64_t max_elements = max_elements_of[static_cast<int>(dtype)];
+  // Fast path, run at every allocation: no division (an integer division per dimension cost more than the
+  // rest of this function; callgrind on bench/op_overhead).
   int64_t nominal = 1;  // product of the nonzero dimensions
-  bool zero = false;
+  bool zero = false, fits = true;
   for (int64_t d : shape) {
-    check(d >= 0, "{}: negative dimension in shape {}", op, shape);
     if (d == 0) {
       zero = true;
       continue;
     }
+    fits = fits && d > 0 && !__builtin_mul_overflow(nominal, d, &nominal) && nominal <= max_elements;
+  }
+  if (fits) [[likely]]
+    return zero ? 0 : nominal;
+  // Slow path: say what is wrong.
+  nominal = 1;
+  for (int64_t d : shape) {
+    check(d >= 0, "{}: negative dimension in shape {}", op, shape);
+    if (d == 0) continue;
     check(d <= max_elements && nominal <= max_elements / d,
-          "{}: shape {} is too large (over {} bytes of {}-byte elements); refusing to allocate it", op, shape,
-          kMaxTensorBytes, sizeof(real));
+          "{}: shape {} is too large (over {} bytes of {} elements); refusing to allocate it", op, shape,
+          kMaxTensorBytes, name(dtype));
     nominal *= d;
   }
   return zero ? 0 : nominal;
 }
 }  // namespace
 
+// ---- default dtype ---------------------------------------------------------------------------------
+namespace {
+std::atomic<DType> g_default_dtype{kFloat32};
+}  // namespace
+
+std::string to_string(DType d) { return name(d); }
+DType get_default_dtype() { return g_default_dtype.load(std::memory_order_relaxed); }
+void set_default_dtype(DType dtype) {
+  check(is_floating_point(dtype),
+        "set_default_dtype: only floating dtypes (float32, float64) can be the default, got {}", name(dtype));
+  g_default_dtype.store(dtype, std::memory_order_relaxed);
+}
+
 // ---- creation --------------------------------------------------------------------------------------
-Tensor empty(const Shape& shape) {
-  const int64_t n = checked_numel("empty", shape);  // refuse absurd sizes before allocating anything
+Tensor empty(const Shape& shape, DType dtype) {
+  const int64_t n = checked_numel("empty", shape, dtype);  // refuse absurd sizes before allocating anything
   auto impl = std::allocate_shared<TensorImpl>(detail::PoolAllocator<TensorImpl>());
   impl->shape = shape;
-  impl->storage = std::allocate_shared<Storage>(detail::PoolAllocator<Storage>(), n);
+  impl->dtype = dtype;
+  impl->storage = std::allocate_shared<Storage>(detail::PoolAllocator<Storage>(), n * element_size(dtype));
   return Tensor(std::move(impl));
 }
 
-Tensor full(const Shape& shape, real value) {
-  Tensor t = empty(shape);
-  real* p = t.data();
-  for (int64_t i = 0, n = t.numel(); i < n; ++i) p[i] = value;
+Tensor full(const Shape& shape, Scalar value) {
+  return full(shape, value, value.is_floating_point() ? get_default_dtype() : value.dtype());
+}
+
+Tensor full(const Shape& shape, Scalar value, DType dtype) {
+  Tensor t = empty(shape, dtype);
+  visit_dtype(dtype, [&]<class T>() {
+    const T v = detail::scalar_as<T>(value);
+    T* p = t.impl()->data<T>();
+    for (int64_t i = 0, n = t.numel(); i < n; ++i) p[i] = v;
+  });
   return t;
 }
 
-Tensor zeros(const Shape& shape) { return full(shape, 0); }
-Tensor ones(const Shape& shape) { return full(shape, 1); }
+Tensor zeros(const Shape& shape, DType dtype) {
+  Tensor t = empty(shape, dtype);
+  std::memset(t.data_ptr(), 0, static_cast<size_t>(t.numel() * element_size(dtype)));  // 0 in every dtype
+  return t;
+}
+Tensor ones(const Shape& shape, DType dtype) { return full(shape, 1, dtype); }
 Tensor zeros_like(const Tensor& t) {
   detail::check_defined("zeros_like", t);
-  return zeros(t.shape());
+  return zeros(t.shape(), t.dtype());
+}
+Tensor zeros_like(const Tensor& t, DType dtype) {
+  detail::check_defined("zeros_like", t);
+  return zeros(t.shape(), dtype);
 }
 Tensor ones_like(const Tensor& t) {
   detail::check_defined("ones_like", t);
-  return ones(t.shape());
+  return ones(t.shape(), t.dtype());
 }
-Tensor scalar(real value) { return full(Shape{}, value); }
+Tensor ones_like(const Tensor& t, DType dtype) {
+  detail::check_defined("ones_like", t);
+  return ones(t.shape(), dtype);
+}
+Tensor scalar(Scalar value) { return full(Shape{}, value); }
+Tensor scalar(Scalar value, DType dtype) { return full(Shape{}, value, dtype); }
 
-Tensor arange(real start, real end, real step) {
-  check(step != 0, "arange: step must be nonzero");
-  const double count = std::ceil((static_cast<double>(end) - start) / step);
-  check(!(count > static_cast<double>(kMaxTensorBytes)), "arange: [{}, {}) in steps of {} is too many elements",
-        start, end, step);
+Tensor arange(double start, double end, double step, DType dtype) {
+  check(step != 0 && std::isfinite(step), "arange: step must be finite and nonzero, got {}", step);
+  check(std::isfinite(start) && std::isfinite(end), "arange: start {} and end {} must be finite", start, end);
+  check(dtype != kBool, "arange: bool is not a dtype arange can make");
+  const double count = std::ceil((end - start) / step);
+  check(!(count > static_cast<double>(kMaxTensorBytes)), "arange: [{}, {}) in steps of {} is too many elements", start,
+        end, step);
   const int64_t n = count > 0 ? static_cast<int64_t>(count) : 0;
-  Tensor t = empty({n});
-  for (int64_t i = 0; i < n; ++i) t.data()[i] = static_cast<real>(start + i * static_cast<double>(step));
+  Tensor t = empty({n}, dtype);
+  visit_dtype(dtype, [&]<class T>() {
+    T* p = t.impl()->data<T>();
+    for (int64_t i = 0; i < n; ++i) p[i] = detail::convert<T>(start + static_cast<double>(i) * step);
+  });
   return t;
 }
 
-Tensor arange(int64_t end) { return arange(0, static_cast<real>(end), 1); }
-
-Tensor tensor(const std::vector<real>& values, const Shape& shape) {
-  const int64_t n = checked_numel("tensor", shape);
-  check(static_cast<int64_t>(values.size()) == n, "tensor: {} values do not fill shape {} ({} elements)",
-        values.size(), shape, n);
-  Tensor t = empty(shape);
-  if (!values.empty()) std::memcpy(t.data(), values.data(), values.size() * sizeof(real));
+namespace detail {
+template <class V>
+Tensor tensor_from_values(const V* values, int64_t count, const Shape& shape, DType dtype) {
+  const int64_t n = checked_numel("tensor", shape, dtype);
+  check(count == n, "tensor: {} values do not fill shape {} ({} elements)", count, shape, n);
+  Tensor t = empty(shape, dtype);
+  visit_dtype(dtype, [&]<class T>() {
+    T* p = t.impl()->data<T>();
+    for (int64_t i = 0; i < n; ++i) p[i] = convert<T>(values[i]);
+  });
   return t;
 }
-
-Tensor tensor(std::initializer_list<real> values) {
-  return tensor(std::vector<real>(values), Shape{static_cast<int64_t>(values.size())});
+Tensor tensor_from(const bool* v, int64_t count, const Shape& shape, DType dtype) {
+  return tensor_from_values(v, count, shape, dtype);
 }
-
-Tensor tensor(std::initializer_list<std::initializer_list<real>> rows) {
-  const int64_t n_rows = static_cast<int64_t>(rows.size());
-  const int64_t n_cols = n_rows ? static_cast<int64_t>(rows.begin()->size()) : 0;
-  std::vector<real> values;
-  values.reserve(n_rows * n_cols);
-  for (const auto& row : rows) {
-    check(static_cast<int64_t>(row.size()) == n_cols, "tensor: rows have different lengths ({} and {})", n_cols,
-          row.size());
-    values.insert(values.end(), row.begin(), row.end());
-  }
-  return tensor(values, Shape{n_rows, n_cols});
+Tensor tensor_from(const int64_t* v, int64_t count, const Shape& shape, DType dtype) {
+  return tensor_from_values(v, count, shape, dtype);
 }
+Tensor tensor_from(const float* v, int64_t count, const Shape& shape, DType dtype) {
+  return tensor_from_values(v, count, shape, dtype);
+}
+Tensor tensor_from(const double* v, int64_t count, const Shape& shape, DType dtype) {
+  return tensor_from_values(v, count, shape, dtype);
+}
+}  // namespace detail
 
 // ---- undefined tensors -----------------------------------------------------------------------------
 namespace detail {
@@ -199,6 +250,31 @@ void throw_undefined_tensor(const char* accessor) {
       fmt::format("Tensor::{}: the tensor is undefined (a default-constructed Tensor() has no value); "
                   "pass a tensor made by an op or a creation function",
                   accessor));
+}
+void throw_dtype_mismatch(const char* accessor, DType have, DType asked) {
+  constexpr const char* cpp_type[] = {"bool", "int64_t", "float", "double"};
+  constexpr const char* constant[] = {"kBool", "kInt64", "kFloat32", "kFloat64"};
+  throw Error(
+      fmt::format("Tensor::{}: the tensor holds {} values, but {}<{}>() reads {} (use {}<{}>(), or convert "
+                  "first with .to({}))",
+                  accessor, name(have), accessor, cpp_type[int(asked)], name(asked), accessor, cpp_type[int(have)],
+                  constant[int(asked)]));
+}
+void throw_not_one_element(const Shape& shape) {
+  throw Error(fmt::format("item: a tensor of shape {} has {} elements, not one", shape, shape.numel()));
+}
+int64_t checked_offset(const char* accessor, const Shape& shape, std::initializer_list<int64_t> index) {
+  check(static_cast<int>(index.size()) == shape.size(), "{}: {} indices given for a tensor of shape {}", accessor,
+        index.size(), shape);
+  int64_t offset = 0;
+  int axis = 0;
+  for (int64_t i : index) {
+    const int64_t n = shape[axis];
+    check(i >= -n && i < n, "{}: index {} is out of range for axis {} of shape {}", accessor, i, axis, shape);
+    offset = offset * n + (i < 0 ? i + n : i);
+    ++axis;
+  }
+  return offset;
 }
 void throw_undefined_argument(const char* op, int position) {
   throw Error(fmt::format("{}: argument {} is an undefined tensor (a default-constructed Tensor() has no value)", op,
@@ -216,35 +292,23 @@ TensorImpl& impl_of(const Tensor& t, const char* accessor) {
 }  // namespace
 
 // ---- value access ----------------------------------------------------------------------------------
-int64_t Tensor::size(int axis) const {
-  return shape()[detail::normalize_axis("size", axis, dim(), shape())];
-}
-
-real Tensor::item() const {
-  check(defined(), "item: the tensor is undefined");
-  check(numel() == 1, "item: a tensor of shape {} has {} elements, not one", shape(), numel());
-  return data()[0];
-}
-
-real Tensor::at(std::initializer_list<int64_t> index) const {
-  check(static_cast<int>(index.size()) == dim(), "at: {} indices given for a tensor of shape {}", index.size(), shape());
-  int64_t offset = 0;
-  int axis = 0;
-  for (int64_t i : index) {
-    const int64_t n = shape()[axis];
-    check(i >= -n && i < n, "at: index {} is out of range for axis {} of shape {}", i, axis, shape());
-    offset = offset * n + (i < 0 ? i + n : i);
-    ++axis;
-  }
-  return data()[offset];
-}
-
-std::vector<real> Tensor::to_vector() const { return {data(), data() + numel()}; }
+int64_t Tensor::size(int axis) const { return shape()[detail::normalize_axis("size", axis, dim(), shape())]; }
 
 namespace {
-void print_values(std::string& out, const real* p, const Shape& s, int axis, int64_t& offset) {
+template <class T>
+void print_value(std::string& out, T v) {
+  if constexpr (std::is_same_v<T, bool>)
+    out += v ? "true" : "false";
+  else if constexpr (std::is_same_v<T, int64_t>)
+    out += fmt::format("{}", v);
+  else
+    out += fmt::format("{:.6g}", v);
+}
+
+template <class T>
+void print_values(std::string& out, const T* p, const Shape& s, int axis, int64_t& offset) {
   if (axis == s.size()) {
-    out += fmt::format("{:.6g}", p[offset++]);
+    print_value(out, p[offset++]);
     return;
   }
   out += "[";
@@ -261,10 +325,11 @@ std::string Tensor::to_string() const {
   std::string out = "Tensor(";
   if (numel() <= 1000) {
     int64_t offset = 0;
-    print_values(out, data(), shape(), 0, offset);
+    visit_dtype(dtype(), [&]<class T>() { print_values(out, impl_->data<T>(), shape(), 0, offset); });
     out += ", ";
   }
   out += fmt::format("shape={}", shape());
+  if (dtype() != kFloat32) out += fmt::format(", dtype={}", name(dtype()));
   if (requires_grad()) out += is_leaf() ? ", requires_grad" : fmt::format(", grad_fn={}", grad_fn_name());
   return out + ")";
 }
@@ -283,8 +348,14 @@ const char* Tensor::grad_fn_name() const {
 
 Tensor& Tensor::requires_grad_(bool on) {
   impl_of(*this, "requires_grad_");
-  check(is_leaf(), "requires_grad_: only leaf tensors can change requires_grad (this one was produced by '{}'); use "
-        "detach() first", grad_fn_name());
+  check(!on || is_floating_point(),
+        "requires_grad_: only tensors of a floating dtype can require gradients, this one "
+        "is {} (shape {})",
+        name(dtype()), shape());
+  check(is_leaf(),
+        "requires_grad_: only leaf tensors can change requires_grad (this one was produced by '{}'); use "
+        "detach() first",
+        grad_fn_name());
   impl_->requires_grad = on;
   return *this;
 }
@@ -298,6 +369,7 @@ Tensor Tensor::detach() const {
   impl_of(*this, "detach");
   auto impl = std::allocate_shared<TensorImpl>(detail::PoolAllocator<TensorImpl>());
   impl->shape = impl_->shape;
+  impl->dtype = impl_->dtype;
   impl->storage = impl_->storage;
   return Tensor(std::move(impl));
 }

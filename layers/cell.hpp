@@ -29,7 +29,8 @@ class Cell : public Module {
   virtual Tensor project_input(const Tensor& x) { return x; }
   // One time step: projected input [N, G] and state (components [N, H]) -> next state.
   virtual State step(const Tensor& projected_x, const State& state) = 0;
-  // The state at t = 0 when none is given: zeros.
+  // The state at t = 0 when none is given: zeros in the parameters' dtype (so the cell keeps working after
+  // module.to(kFloat64): matmul takes both operands in one dtype).
   virtual State initial_state(int64_t batch) const = 0;
   // What the sequence layer outputs at each step: h by default.
   virtual Tensor output(const State& state) const { return state.h; }

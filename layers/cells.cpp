@@ -49,7 +49,9 @@ State RNNCell::step(const Tensor& projected_x, const State& state) {
   return {options_.nonlinearity == Nonlinearity::Tanh ? tanh(pre) : relu(pre), Tensor()};
 }
 
-State RNNCell::initial_state(int64_t batch) const { return {zeros({batch, options_.hidden_size}), Tensor()}; }
+State RNNCell::initial_state(int64_t batch) const {
+  return {zeros({batch, options_.hidden_size}, weight_hh.dtype()), Tensor()};
+}
 
 std::string RNNCell::describe() const {
   return fmt::format("RNNCell(input_size={}, hidden_size={}, nonlinearity={}, bias={})", options_.input_size,
@@ -66,7 +68,7 @@ LSTMCell::LSTMCell(const LSTMCellOptions& options) : options_(options) {
   weight_hh = register_parameter("weight_hh", recurrent_init({4 * H, H}, H));
   if (options.bias) {
     Tensor b_ih = recurrent_init({4 * H}, H);
-    for (int64_t j = H; j < 2 * H; ++j) b_ih.data()[j] += options.forget_bias;  // block f of [i, f, g, o]
+    detail::add_to_block(b_ih, H, H, options.forget_bias);  // block f of [i, f, g, o]
     bias_ih = register_parameter("bias_ih", b_ih);
     bias_hh = register_parameter("bias_hh", recurrent_init({4 * H}, H));
   }
@@ -82,16 +84,17 @@ State LSTMCell::step(const Tensor& projected_x, const State& state) {
   check_cell_state("LSTMCell", state.h, state.c);
   // gates: [N, 4H], one GEMM for all four gates
   const Tensor gates = add(projected_x, matmul(state.h, weight_hh, false, true));  // biases are in projected_x
-  const std::vector<Tensor> g = chunk(gates, 4, 1);  // i, f, g, o: [N, H] each
+  const std::vector<Tensor> g = chunk(gates, 4, 1);                                // i, f, g, o: [N, H] each
   const Tensor input_gate = sigmoid(g[0]), forget_gate = sigmoid(g[1]);
   const Tensor candidate = tanh(g[2]), output_gate = sigmoid(g[3]);
   const Tensor c = add(mul(forget_gate, state.c), mul(input_gate, candidate));  // c' = f c + i g
-  const Tensor h = mul(output_gate, tanh(c));                                     // h' = o tanh(c')
+  const Tensor h = mul(output_gate, tanh(c));                                   // h' = o tanh(c')
   return {h, c};
 }
 
 State LSTMCell::initial_state(int64_t batch) const {
-  return {zeros({batch, options_.hidden_size}), zeros({batch, options_.hidden_size})};
+  return {zeros({batch, options_.hidden_size}, weight_hh.dtype()),
+          zeros({batch, options_.hidden_size}, weight_hh.dtype())};
 }
 
 std::string LSTMCell::describe() const {
@@ -116,7 +119,7 @@ Tensor GRUCell::project_input(const Tensor& x) { return linear(x, weight_ih, bia
 State GRUCell::step(const Tensor& projected_x, const State& state) {
   const int64_t H = options_.hidden_size;
   check_step("GRUCell", projected_x, 3 * H, state.h, H);
-  const std::vector<Tensor> gx = chunk(projected_x, 3, 1);                        // r_x, z_x, n_x: [N, H]
+  const std::vector<Tensor> gx = chunk(projected_x, 3, 1);                          // r_x, z_x, n_x: [N, H]
   const std::vector<Tensor> gh = chunk(linear(state.h, weight_hh, bias_hh), 3, 1);  // r_h, z_h, n_h
   const Tensor reset = sigmoid(add(gx[0], gh[0]));
   const Tensor update = sigmoid(add(gx[1], gh[1]));
@@ -125,7 +128,9 @@ State GRUCell::step(const Tensor& projected_x, const State& state) {
   return {add(candidate, mul(update, sub(state.h, candidate))), Tensor()};
 }
 
-State GRUCell::initial_state(int64_t batch) const { return {zeros({batch, options_.hidden_size}), Tensor()}; }
+State GRUCell::initial_state(int64_t batch) const {
+  return {zeros({batch, options_.hidden_size}, weight_hh.dtype()), Tensor()};
+}
 
 std::string GRUCell::describe() const {
   return fmt::format("GRUCell(input_size={}, hidden_size={}, bias={})", options_.input_size, options_.hidden_size,

@@ -1,7 +1,7 @@
 #include "unroll/layers/coupled_lstm_cell.hpp"
 
-#include "unroll/layers/detail/cell_checks.hpp"
 #include "unroll/framework/ops.hpp"
+#include "unroll/layers/detail/cell_checks.hpp"
 
 namespace unroll::layers {
 
@@ -12,7 +12,7 @@ CoupledLSTMCell::CoupledLSTMCell(const LSTMCellOptions& options) : options_(opti
   weight_hh = register_parameter("weight_hh", detail::recurrent_init({3 * H, H}, H));
   if (options.bias) {
     Tensor b_ih = detail::recurrent_init({3 * H}, H);
-    for (int64_t j = 0; j < H; ++j) b_ih.data()[j] += options.forget_bias;  // block f of [f, g, o]
+    detail::add_to_block(b_ih, 0, H, options.forget_bias);  // block f of [f, g, o]
     bias_ih = register_parameter("bias_ih", b_ih);
     bias_hh = register_parameter("bias_hh", detail::recurrent_init({3 * H}, H));
   }
@@ -35,7 +35,8 @@ State CoupledLSTMCell::step(const Tensor& projected_x, const State& state) {
 }
 
 State CoupledLSTMCell::initial_state(int64_t batch) const {
-  return {zeros({batch, options_.hidden_size}), zeros({batch, options_.hidden_size})};
+  return {zeros({batch, options_.hidden_size}, weight_hh.dtype()),
+          zeros({batch, options_.hidden_size}, weight_hh.dtype())};
 }
 
 std::string CoupledLSTMCell::describe() const {

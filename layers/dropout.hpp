@@ -13,13 +13,13 @@
 namespace unroll::layers {
 
 struct DropoutOptions {
-  real p = 0.5;  // probability of zeroing an element, in [0, 1]
+  double p = 0.5;  // probability of zeroing an element, in [0, 1]
 };
 
 class Dropout : public UnaryModule {
  public:
   explicit Dropout(const DropoutOptions& options = {});
-  explicit Dropout(real p) : Dropout(DropoutOptions{.p = p}) {}
+  explicit Dropout(double p) : Dropout(DropoutOptions{.p = p}) {}
 
   // x: any shape -> same shape
   Tensor forward(const Tensor& x) override { return dropout(x, options_.p, is_training()); }

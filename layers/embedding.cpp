@@ -1,7 +1,10 @@
 #include "unroll/layers/embedding.hpp"
 
+#include <cstring>
+
 #include "unroll/framework/autograd.hpp"
 #include "unroll/framework/detail/check.hpp"
+#include "unroll/framework/ops.hpp"
 #include "unroll/layers/init.hpp"
 
 namespace unroll::layers {
@@ -22,8 +25,8 @@ void Embedding::reset_parameters(Generator& gen) {
   init::normal_(weight, 0, 1, gen);
   if (options_.padding_idx >= 0) {
     NoGradGuard no_grad;
-    real* row = weight.data() + options_.padding_idx * options_.embedding_dim;
-    for (int64_t j = 0; j < options_.embedding_dim; ++j) row[j] = 0;
+    const int64_t row_bytes = options_.embedding_dim * weight.element_size();
+    std::memset(static_cast<char*>(weight.data_ptr()) + options_.padding_idx * row_bytes, 0, row_bytes);
   }
 }
 
@@ -34,12 +37,8 @@ Tensor Embedding::forward(const Tensor& indices) {
   // PyTorch semantics with ops only: keep the looked-up values everywhere, but at padding positions take
   // them from a detached copy, so the padding row receives no gradient. where() routes the gradient only
   // to the branch it selected.
-  Shape mask_shape = indices.shape();
-  mask_shape.push_back(1);
-  Tensor not_padding = empty(mask_shape);  // [indices..., 1]: 1 where the id is not padding_idx
-  const real pad = static_cast<real>(options_.padding_idx);
-  for (int64_t i = 0, n = indices.numel(); i < n; ++i) not_padding.data()[i] = indices.data()[i] == pad ? 0 : 1;
-  return where(not_padding, rows, rows.detach());  // [indices..., D]
+  const Tensor not_padding = unsqueeze(ne(indices, options_.padding_idx), -1);  // [indices..., 1] bool
+  return where(not_padding, rows, rows.detach());                               // [indices..., D]
 }
 
 std::string Embedding::describe() const {

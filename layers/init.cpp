@@ -1,11 +1,13 @@
-// In-place initializers (torch.nn.init). Values are computed in double and rounded once to `real`.
+// In-place initializers (torch.nn.init). Values are computed in double and rounded once to the tensor's
+// floating dtype.
 #include "unroll/layers/init.hpp"
 
 #include <cmath>
+#include <type_traits>
 #include <vector>
 
 #include "unroll/framework/autograd.hpp"
-#include "unroll/framework/detail/check.hpp"
+#include "unroll/framework/detail/dispatch.hpp"
 
 namespace unroll::layers::init {
 
@@ -31,19 +33,36 @@ int64_t fan_for_mode(const char* op, const Tensor& t, std::string_view mode) {
   return mode == "fan_in" ? f.fan_in : f.fan_out;
 }
 
-// The uniform and normal fills behind every random initializer; same draw order as unroll::uniform/normal.
-Tensor fill_uniform(Tensor& t, double a, double b, Generator& gen) {
+// t[i] = value(i) for every element in row-major order, rounded to t's floating dtype T; value is called as
+// value.template operator()<T>(i).
+template <class Value>
+Tensor& fill(const char* op, Tensor& t, Value value) {
   NoGradGuard no_grad;
-  real* p = t.data();
-  for (int64_t i = 0, n = t.numel(); i < n; ++i) p[i] = gen.uniform(static_cast<real>(a), static_cast<real>(b));
+  unroll::detail::visit_floating(op, t.dtype(), [&]<class T>() {
+    T* p = t.impl()->data<T>();
+    for (int64_t i = 0, n = t.numel(); i < n; ++i) p[i] = static_cast<T>(value.template operator()<T>(i));
+  });
   return t;
 }
 
-Tensor fill_normal(Tensor& t, double mean, double std, Generator& gen) {
-  NoGradGuard no_grad;
-  real* p = t.data();
-  for (int64_t i = 0, n = t.numel(); i < n; ++i) p[i] = static_cast<real>(mean + std * gen.normal());
-  return t;
+// The uniform and normal fills behind every random initializer; the same draws as unroll::uniform/normal
+// (float draws for float32, double draws for float64).
+Tensor fill_uniform(const char* op, Tensor& t, double a, double b, Generator& gen) {
+  return fill(op, t, [&]<class T>(int64_t) -> T {
+    if constexpr (std::is_same_v<T, float>)
+      return gen.uniform(static_cast<float>(a), static_cast<float>(b));
+    else
+      return gen.uniform_f64(a, b);
+  });
+}
+
+Tensor fill_normal(const char* op, Tensor& t, double mean, double std, Generator& gen) {
+  return fill(op, t, [&]<class T>(int64_t) -> double {
+    if constexpr (std::is_same_v<T, float>)
+      return mean + std * gen.normal();
+    else
+      return mean + std * gen.normal_f64();
+  });
 }
 
 }  // namespace
@@ -68,21 +87,18 @@ Fans calculate_fan_in_and_fan_out(const Tensor& tensor) { return fans("calculate
 Tensor uniform_(Tensor tensor, double a, double b, Generator& gen) {
   check_defined("uniform_", tensor);
   check(a <= b, "init::uniform_: a = {} is greater than b = {} (shape {})", a, b, tensor.shape());
-  return fill_uniform(tensor, a, b, gen);
+  return fill_uniform("init::uniform_", tensor, a, b, gen);
 }
 
 Tensor normal_(Tensor tensor, double mean, double std, Generator& gen) {
   check_defined("normal_", tensor);
   check(std >= 0, "init::normal_: std = {} is negative (shape {})", std, tensor.shape());
-  return fill_normal(tensor, mean, std, gen);
+  return fill_normal("init::normal_", tensor, mean, std, gen);
 }
 
 Tensor constant_(Tensor tensor, double value) {
   check_defined("constant_", tensor);
-  NoGradGuard no_grad;
-  real* p = tensor.data();
-  for (int64_t i = 0, n = tensor.numel(); i < n; ++i) p[i] = static_cast<real>(value);
-  return tensor;
+  return fill("init::constant_", tensor, [value]<class T>(int64_t) { return value; });
 }
 
 Tensor zeros_(Tensor tensor) {
@@ -98,24 +114,22 @@ Tensor ones_(Tensor tensor) {
 Tensor eye_(Tensor tensor) {
   check_defined("eye_", tensor);
   check(tensor.dim() == 2, "init::eye_: expected a 2-D tensor, got shape {}", tensor.shape());
-  constant_(tensor, 0);
-  const int64_t rows = tensor.shape()[0], cols = tensor.shape()[1];
-  for (int64_t i = 0; i < rows && i < cols; ++i) tensor.data()[i * cols + i] = 1;
-  return tensor;
+  const int64_t cols = tensor.shape()[1];
+  return fill("init::eye_", tensor, [cols]<class T>(int64_t i) { return i / cols == i % cols ? 1.0 : 0.0; });
 }
 
 Tensor xavier_uniform_(Tensor tensor, double gain, Generator& gen) {
   const Fans f = fans("xavier_uniform_", tensor);
   if (tensor.numel() == 0) return tensor;
   const double bound = gain * std::sqrt(6.0 / static_cast<double>(f.fan_in + f.fan_out));
-  return fill_uniform(tensor, -bound, bound, gen);
+  return fill_uniform("init", tensor, -bound, bound, gen);
 }
 
 Tensor xavier_normal_(Tensor tensor, double gain, Generator& gen) {
   const Fans f = fans("xavier_normal_", tensor);
   if (tensor.numel() == 0) return tensor;
   const double std = gain * std::sqrt(2.0 / static_cast<double>(f.fan_in + f.fan_out));
-  return fill_normal(tensor, 0, std, gen);
+  return fill_normal("init", tensor, 0, std, gen);
 }
 
 Tensor kaiming_uniform_(Tensor tensor, double a, std::string_view mode, std::string_view nonlinearity, Generator& gen) {
@@ -123,14 +137,14 @@ Tensor kaiming_uniform_(Tensor tensor, double a, std::string_view mode, std::str
   const double gain = calculate_gain(nonlinearity, a);
   if (tensor.numel() == 0) return tensor;  // PyTorch: a no-op (fan may be 0 here)
   const double bound = std::sqrt(3.0) * gain / std::sqrt(static_cast<double>(fan));
-  return fill_uniform(tensor, -bound, bound, gen);
+  return fill_uniform("init", tensor, -bound, bound, gen);
 }
 
 Tensor kaiming_normal_(Tensor tensor, double a, std::string_view mode, std::string_view nonlinearity, Generator& gen) {
   const int64_t fan = fan_for_mode("kaiming_normal_", tensor, mode);
   const double gain = calculate_gain(nonlinearity, a);
   if (tensor.numel() == 0) return tensor;
-  return fill_normal(tensor, 0, gain / std::sqrt(static_cast<double>(fan)), gen);
+  return fill_normal("init", tensor, 0, gain / std::sqrt(static_cast<double>(fan)), gen);
 }
 
 Tensor orthogonal_(Tensor tensor, double gain, Generator& gen) {
@@ -196,14 +210,11 @@ Tensor orthogonal_(Tensor tensor, double gain, Generator& gen) {
     if (diag[j] < 0)
       for (int64_t i = 0; i < m; ++i) q[j * m + i] = -q[j * m + i];
   // Write gain * Q (or gain * Q^T) back as [rows, cols], row-major.
-  NoGradGuard no_grad;
-  real* out = tensor.data();
-  for (int64_t i = 0; i < rows; ++i)
-    for (int64_t j = 0; j < cols; ++j) {
-      const double value = transposed ? q[i * m + j] /* Q^T[i][j] = Q[j][i] */ : q[j * m + i];
-      out[i * cols + j] = static_cast<real>(gain * value);
-    }
-  return tensor;
+  return fill("init::orthogonal_", tensor, [&]<class T>(int64_t at) {
+    const int64_t i = at / cols, j = at % cols;
+    const double value = transposed ? q[i * m + j] /* Q^T[i][j] = Q[j][i] */ : q[j * m + i];
+    return gain * value;
+  });
 }
 
 }  // namespace unroll::layers::init

@@ -1,8 +1,11 @@
 #include "unroll/layers/irnn.hpp"
 
+#include <cstring>
+
 #include "unroll/framework/autograd.hpp"
 #include "unroll/framework/detail/check.hpp"
 #include "unroll/framework/ops.hpp"
+#include "unroll/layers/init.hpp"
 
 namespace unroll::layers {
 
@@ -12,14 +15,17 @@ IRNNCell::IRNNCell(const IRNNCellOptions& options)
                .bias = true,
                .nonlinearity = Nonlinearity::ReLU}),
       irnn_options_(options) {
-  NoGradGuard no_grad;
-  const int64_t H = options.hidden_size;
-  real* w_hh = weight_hh.data();
-  for (int64_t i = 0; i < H; ++i)
-    for (int64_t j = 0; j < H; ++j) w_hh[i * H + j] = i == j ? options.recurrent_scale : 0;
-  const Tensor w_ih = normal(weight_ih.shape(), 0, options.input_std);
-  std::copy(w_ih.data(), w_ih.data() + w_ih.numel(), weight_ih.data());
-  for (Tensor* b : {&bias_ih, &bias_hh}) std::fill(b->data(), b->data() + b->numel(), real(0));
+  // W_hh = recurrent_scale * I, W_ih ~ N(0, input_std^2), biases 0
+  init::eye_(weight_hh);
+  init::constant_(bias_ih, 0);  // (before the scale: a scalar times the identity, written in place below)
+  {
+    NoGradGuard no_grad;
+    const Tensor scaled = weight_hh * options.recurrent_scale;
+    std::memcpy(weight_hh.data_ptr(), scaled.data_ptr(), static_cast<size_t>(scaled.numel() * scaled.element_size()));
+  }
+  const Tensor w_ih = normal(weight_ih.shape(), 0, options.input_std, weight_ih.dtype());
+  std::memcpy(weight_ih.data_ptr(), w_ih.data_ptr(), static_cast<size_t>(w_ih.numel() * w_ih.element_size()));
+  init::zeros_(bias_hh);
 }
 
 std::string IRNNCell::describe() const {

@@ -12,8 +12,8 @@ namespace unroll::layers {
 struct IRNNCellOptions {
   int64_t input_size = 0;
   int64_t hidden_size = 0;
-  real recurrent_scale = 1;  // W_hh = recurrent_scale * I (the paper also tries 0.01 for some tasks)
-  real input_std = 0.001;    // W_ih ~ N(0, input_std^2)
+  double recurrent_scale = 1;  // W_hh = recurrent_scale * I (the paper also tries 0.01 for some tasks)
+  double input_std = 0.001;    // W_ih ~ N(0, input_std^2)
 };
 
 // An RNNCell (ReLU, with biases) with the IRNN initialization; everything else is RNNCell's.

@@ -12,7 +12,7 @@ JordanCell::JordanCell(const JordanCellOptions& options) : options_(options) {
                 "JordanCell: input_size, hidden_size and output_size must be positive, got {}, {} and {}",
                 options.input_size, options.hidden_size, options.output_size);
   const int64_t I = options.input_size, H = options.hidden_size, O = options.output_size;
-  const real bound = static_cast<real>(1 / std::sqrt(static_cast<double>(H)));
+  const float bound = static_cast<float>(1 / std::sqrt(static_cast<double>(H)));
   weight_ih = register_parameter("weight_ih", uniform({H, I}, -bound, bound));
   bias_ih = register_parameter("bias_ih", uniform({H}, -bound, bound));
   weight_yh = register_parameter("weight_yh", uniform({H, O}, -bound, bound));
@@ -33,10 +33,12 @@ State JordanCell::step(const Tensor& projected_x, const State& state) {
   detail::check(state.h.size(0) == projected_x.size(0), "JordanCell: state {} and input {} differ in batch size N",
                 state.h.shape(), projected_x.shape());
   const Tensor hidden = tanh(add(projected_x, linear(state.h, weight_yh)));  // [N, H]
-  return {tanh(linear(hidden, weight_hy, bias_hy)), Tensor()};              // y': [N, O]
+  return {tanh(linear(hidden, weight_hy, bias_hy)), Tensor()};               // y': [N, O]
 }
 
-State JordanCell::initial_state(int64_t batch) const { return {zeros({batch, options_.output_size}), Tensor()}; }
+State JordanCell::initial_state(int64_t batch) const {
+  return {zeros({batch, options_.output_size}, weight_hy.dtype()), Tensor()};
+}
 
 std::string JordanCell::describe() const {
   return fmt::format("JordanCell(input_size={}, hidden_size={}, output_size={})", options_.input_size,

@@ -18,7 +18,7 @@ struct LSTMCellOptions {
   int64_t input_size = 0;
   int64_t hidden_size = 0;
   bool bias = true;
-  real forget_bias = 0;  // added to the forget gate's bias at init (needs bias = true)
+  double forget_bias = 0;  // added to the forget gate's bias at init (needs bias = true)
 };
 
 class LSTMCell : public Cell {

@@ -6,6 +6,7 @@
 
 #include "unroll/framework/autograd.hpp"
 #include "unroll/framework/detail/check.hpp"
+#include "unroll/framework/detail/kernels.hpp"
 
 namespace unroll::layers {
 
@@ -75,23 +76,45 @@ void Module::load_state_dict(const std::map<std::string, Tensor>& state) {
   for (const auto& [name, p] : params) {
     const auto it = state.find(name);
     if (it == state.end())
-      throw Error(fmt::format("load_state_dict: missing entry '{}' (expected shape {}) for {}", name, p.shape(),
-                              describe()));
+      throw Error(
+          fmt::format("load_state_dict: missing entry '{}' (expected shape {}) for {}", name, p.shape(), describe()));
     check(it->second.defined() && it->second.shape() == p.shape(),
           "load_state_dict: entry '{}' has shape {} but the parameter has shape {}", name,
           it->second.defined() ? it->second.shape() : Shape{}, p.shape());
+    check(it->second.is_floating_point() || it->second.dtype() == p.dtype(),
+          "load_state_dict: entry '{}' is {} but the parameter is {}", name, unroll::name(it->second.dtype()),
+          unroll::name(p.dtype()));
   }
   if (state.size() != params.size()) {
     std::set<std::string> known;
     for (const auto& [name, _] : params) known.insert(name);
     for (const auto& [name, _] : state)
-      if (!known.count(name)) throw Error(fmt::format("load_state_dict: unexpected entry '{}' for {}", name, describe()));
+      if (!known.count(name))
+        throw Error(fmt::format("load_state_dict: unexpected entry '{}' for {}", name, describe()));
   }
   NoGradGuard no_grad;
   for (auto& [name, p] : params) {
-    const Tensor& source = state.at(name);
-    if (source.data() != p.data()) std::memcpy(const_cast<Tensor&>(p).data(), source.data(), p.numel() * sizeof(real));
+    // values converted to the parameter's dtype, as PyTorch's param.copy_(entry)
+    const Tensor source = unroll::detail::cast(state.at(name), p.dtype());
+    if (source.data_ptr() != p.data_ptr())
+      std::memcpy(const_cast<Tensor&>(p).data_ptr(), source.data_ptr(),
+                  static_cast<size_t>(p.numel() * p.element_size()));
   }
+}
+
+Module& Module::to(DType dtype) {
+  check(is_floating_point(dtype), "Module::to: parameters must be floating, got {} for {}", unroll::name(dtype),
+        describe());
+  NoGradGuard no_grad;
+  for (auto& [name, p] : named_parameters()) {
+    if (p.dtype() == dtype) continue;
+    // in place, so every handle on the parameter (optimizers, user code) sees the converted values
+    TensorImpl& impl = *p.impl();
+    impl.storage = unroll::detail::cast(p, dtype).impl()->storage;
+    impl.dtype = dtype;
+    if (impl.grad.defined()) impl.grad = unroll::detail::cast(impl.grad, dtype);
+  }
+  return *this;
 }
 
 void Module::print(std::string& out, const std::string& name, int depth) const {

@@ -40,6 +40,10 @@ class Module {
   // wrong shape, throws unroll::Error naming the entry, and then no parameter has changed.
   void load_state_dict(const std::map<std::string, Tensor>& state);
 
+  // Converts every parameter (and its gradient) to a floating dtype in place, as torch's module.to(dtype):
+  // handles held elsewhere (an optimizer's) see the new values. Returns *this.
+  Module& to(DType dtype);
+
   // A tree of the module and its submodules with parameter shapes and counts.
   std::string to_string() const;
   // One line describing this module, e.g. "Linear(in_features=8, out_features=4, bias=true)".

@@ -1,7 +1,7 @@
 #include "unroll/layers/peephole_lstm_cell.hpp"
 
-#include "unroll/layers/detail/cell_checks.hpp"
 #include "unroll/framework/ops.hpp"
+#include "unroll/layers/detail/cell_checks.hpp"
 
 namespace unroll::layers {
 
@@ -38,7 +38,8 @@ State PeepholeLSTMCell::step(const Tensor& projected_x, const State& state) {
 }
 
 State PeepholeLSTMCell::initial_state(int64_t batch) const {
-  return {zeros({batch, options_.hidden_size}), zeros({batch, options_.hidden_size})};
+  return {zeros({batch, options_.hidden_size}, weight_hh.dtype()),
+          zeros({batch, options_.hidden_size}, weight_hh.dtype())};
 }
 
 std::string PeepholeLSTMCell::describe() const {

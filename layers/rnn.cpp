@@ -45,6 +45,9 @@ SequenceOutput RecurrentNetwork::forward(const Tensor& x, const State& state, co
       check(t->dim() == 3 && t->size(0) == state_slots() && t->size(1) == batch,
             "{}: initial state must be [{}, {}, H] (num_layers * num_directions, batch, hidden), got {}", name_,
             state_slots(), batch, t->shape());
+  if (lengths.defined() && lengths.dtype() != kInt64) [[unlikely]]  // (check() would read an undefined tensor)
+    detail::fail("{}: lengths must be an int64 tensor, got {} (shape {}); convert with .to(kInt64)", name_,
+                 unroll::name(lengths.dtype()), lengths.shape());
   if (!options_.batch_first) return stack_->forward(x, state, lengths);
   SequenceOutput out = stack_->forward(transpose(x, 0, 1), state, lengths);  // [N, T, I] -> [T, N, I]
   out.output = transpose(out.output, 0, 1);
@@ -58,19 +61,19 @@ void RecurrentNetwork::train(bool on) {
 
 Cell& RecurrentNetwork::cell(int64_t layer, bool reverse) {
   const int64_t directions = options_.bidirectional ? 2 : 1;
-  check(layer >= 0 && layer < options_.num_layers && (!reverse || options_.bidirectional),
-        "{}: no cell for layer {}{}", name_, layer, reverse ? " (reverse)" : "");
+  check(layer >= 0 && layer < options_.num_layers && (!reverse || options_.bidirectional), "{}: no cell for layer {}{}",
+        name_, layer, reverse ? " (reverse)" : "");
   return *cells_[layer * directions + (reverse ? 1 : 0)];
 }
 
 std::string RecurrentNetwork::describe() const {
   return fmt::format("{}(input_size={}, hidden_size={}, num_layers={}, bidirectional={}, batch_first={}, dropout={})",
-                     name_, input_size_, cells_.empty() ? 0 : cells_.front()->output_size(), options_.num_layers, options_.bidirectional,
-                     options_.batch_first, options_.dropout);
+                     name_, input_size_, cells_.empty() ? 0 : cells_.front()->output_size(), options_.num_layers,
+                     options_.bidirectional, options_.batch_first, options_.dropout);
 }
 
 namespace {
-RecurrentOptions structure(int64_t num_layers, bool bidirectional, real dropout, bool batch_first) {
+RecurrentOptions structure(int64_t num_layers, bool bidirectional, double dropout, bool batch_first) {
   return {.num_layers = num_layers, .bidirectional = bidirectional, .dropout = dropout, .batch_first = batch_first};
 }
 }  // namespace
@@ -87,13 +90,12 @@ RNN::RNN(const RNNOptions& o)
 }
 
 LSTM::LSTM(const LSTMOptions& o)
-    : RecurrentNetwork(o.input_size, structure(o.num_layers, o.bidirectional, o.dropout, o.batch_first),
-                       [o](int64_t input_size, int64_t, bool) {
-                         return std::make_shared<LSTMCell>(LSTMCellOptions{.input_size = input_size,
-                                                                           .hidden_size = o.hidden_size,
-                                                                           .bias = o.bias,
-                                                                           .forget_bias = o.forget_bias});
-                       }) {
+    : RecurrentNetwork(
+          o.input_size, structure(o.num_layers, o.bidirectional, o.dropout, o.batch_first),
+          [o](int64_t input_size, int64_t, bool) {
+            return std::make_shared<LSTMCell>(LSTMCellOptions{
+                .input_size = input_size, .hidden_size = o.hidden_size, .bias = o.bias, .forget_bias = o.forget_bias});
+          }) {
   name_ = "LSTM";
 }
 

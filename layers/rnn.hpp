@@ -23,7 +23,7 @@ namespace unroll::layers {
 struct RecurrentOptions {
   int64_t num_layers = 1;
   bool bidirectional = false;
-  real dropout = 0;          // on the outputs of every layer but the last, in training only
+  double dropout = 0;        // on the outputs of every layer but the last, in training only
   bool batch_first = false;  // x and y are [N, T, *] instead of [T, N, *] (the state stays [L*D, N, H])
 };
 
@@ -62,7 +62,7 @@ struct RNNOptions {
   Nonlinearity nonlinearity = Nonlinearity::Tanh;
   bool bias = true;
   bool batch_first = false;
-  real dropout = 0;
+  double dropout = 0;
   bool bidirectional = false;
 };
 
@@ -72,9 +72,9 @@ struct LSTMOptions {
   int64_t num_layers = 1;
   bool bias = true;
   bool batch_first = false;
-  real dropout = 0;
+  double dropout = 0;
   bool bidirectional = false;
-  real forget_bias = 0;  // added to every forget-gate bias at init (PyTorch: 0)
+  double forget_bias = 0;  // added to every forget-gate bias at init (PyTorch: 0)
 };
 
 struct GRUOptions {
@@ -83,7 +83,7 @@ struct GRUOptions {
   int64_t num_layers = 1;
   bool bias = true;
   bool batch_first = false;
-  real dropout = 0;
+  double dropout = 0;
   bool bidirectional = false;
 };
 

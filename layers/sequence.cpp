@@ -62,7 +62,8 @@ SequenceOutput Unidirectional::forward(const Tensor& x, const State& state, cons
 }
 
 // ---- Bidirectional ---------------------------------------------------------------------------------
-Bidirectional::Bidirectional(std::shared_ptr<SequenceLayer> forward_layer, std::shared_ptr<SequenceLayer> backward_layer)
+Bidirectional::Bidirectional(std::shared_ptr<SequenceLayer> forward_layer,
+                             std::shared_ptr<SequenceLayer> backward_layer)
     : forward_(std::move(forward_layer)), backward_(std::move(backward_layer)) {
   check(forward_ && backward_, "Bidirectional: both directions need a layer");
   register_module("forward", *forward_);
@@ -90,7 +91,7 @@ SequenceOutput Bidirectional::forward(const Tensor& x, const State& state, const
 }
 
 // ---- Stacked ---------------------------------------------------------------------------------------
-Stacked::Stacked(std::vector<std::shared_ptr<SequenceLayer>> layers, real dropout)
+Stacked::Stacked(std::vector<std::shared_ptr<SequenceLayer>> layers, double dropout)
     : layers_(std::move(layers)), dropout_(dropout) {
   check(!layers_.empty(), "Stacked: needs at least one layer");
   check(dropout >= 0 && dropout < 1, "Stacked: dropout {} is outside [0, 1)", dropout);
@@ -106,7 +107,9 @@ int64_t Stacked::state_slots() const {
   return slots;
 }
 
-std::string Stacked::describe() const { return fmt::format("Stacked(layers={}, dropout={})", layers_.size(), dropout_); }
+std::string Stacked::describe() const {
+  return fmt::format("Stacked(layers={}, dropout={})", layers_.size(), dropout_);
+}
 
 SequenceOutput Stacked::forward(const Tensor& x, const State& state, const Tensor& lengths) {
   detail::check_defined("Stacked", x);

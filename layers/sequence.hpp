@@ -58,7 +58,7 @@ class Bidirectional : public SequenceLayer {
 // stacks every layer's slots in order.
 class Stacked : public SequenceLayer {
  public:
-  explicit Stacked(std::vector<std::shared_ptr<SequenceLayer>> layers, real dropout = 0);
+  explicit Stacked(std::vector<std::shared_ptr<SequenceLayer>> layers, double dropout = 0);
   int64_t output_size() const override { return layers_.back()->output_size(); }
   int64_t state_slots() const override;
   SequenceOutput forward(const Tensor& x, const State& state, const Tensor& lengths) override;
@@ -68,7 +68,7 @@ class Stacked : public SequenceLayer {
 
  private:
   std::vector<std::shared_ptr<SequenceLayer>> layers_;
-  real dropout_;
+  double dropout_;
 };
 
 }  // namespace unroll::layers

@@ -14,18 +14,15 @@ namespace unroll::layers {
 using detail::check;
 
 namespace {
-// lengths as integers, validated against x: [T, N, *]
+// lengths (int64), validated against x: [T, N, *]
 std::vector<int64_t> read_lengths(const char* op, const Tensor& lengths, int64_t T, int64_t N) {
   check(lengths.dim() == 1 && lengths.size(0) == N, "{}: lengths must be [{}] (one per sequence), got {}", op, N,
         lengths.shape());
-  std::vector<int64_t> out(N);
-  for (int64_t n = 0; n < N; ++n) {
-    const real v = lengths.data()[n];
-    // Cast only what fits in int64_t: converting NaN, ±Inf or 1e30 is undefined behaviour. -1 fails below.
-    out[n] = std::abs(v) < real(1e18) ? static_cast<int64_t>(v) : -1;
-    check(static_cast<real>(out[n]) == v && out[n] >= 0 && out[n] <= T,
-          "{}: length {} of sequence {} is not an integer in [0, {}]", op, v, n, T);
-  }
+  check(lengths.dtype() == kInt64, "{}: lengths must be an int64 tensor, got {} (shape {}); convert with .to(kInt64)",
+        op, name(lengths.dtype()), lengths.shape());
+  std::vector<int64_t> out = lengths.to_vector<int64_t>();
+  for (int64_t n = 0; n < N; ++n)
+    check(out[n] >= 0 && out[n] <= T, "{}: length {} of sequence {} is not in [0, {}]", op, out[n], n, T);
   return out;
 }
 }  // namespace
@@ -57,9 +54,9 @@ Steps run_steps(Cell& cell, const std::vector<int64_t>& length, int64_t t0, Stat
       result.outputs.push_back(cell.output(state));
       continue;
     }
-    // mask: [N, 1], 1 where step t is real
-    Tensor mask = empty({N, 1});
-    for (int64_t n = 0; n < N; ++n) mask.data()[n] = length[n] > t ? 1 : 0;
+    // mask: [N, 1], true where step t is real
+    Tensor mask = empty({N, 1}, kBool);
+    for (int64_t n = 0; n < N; ++n) mask.data<bool>()[n] = length[n] > t;
     state.h = where(mask, next.h, state.h);
     if (next.c.defined()) state.c = where(mask, next.c, state.c);
     result.outputs.push_back(mul(cell.output(next), mask));
@@ -86,7 +83,7 @@ SequenceOutput unroll_cell(Cell& cell, const Tensor& x, const State& initial, co
             s->shape());
   std::vector<int64_t> length;
   if (lengths.defined()) length = read_lengths("unroll", lengths, T, N);
-  if (T == 0) return {zeros({0, N, cell.output_size()}), start};
+  if (T == 0) return {zeros({0, N, cell.output_size()}, start.h.dtype()), start};
 
   // The input projection of every time step at once: [T, N, I] -> [T, N, G], one GEMM instead of T.
   const Tensor projected = cell.project_input(x);
@@ -131,12 +128,12 @@ Tensor reverse_sequences(const Tensor& x, const Tensor& lengths) {
   const int64_t T = x.size(0), N = x.size(1);
   const std::vector<int64_t> length = read_lengths("reverse_sequences", lengths, T, N);
   // index[t, n, ...] = source time step for out[t, n, ...]
-  Tensor index = empty(x.shape());
+  Tensor index = empty(x.shape(), kInt64);
   const int64_t inner = x.numel() / std::max<int64_t>(T * N, 1);
   for (int64_t t = 0; t < T; ++t)
     for (int64_t n = 0; n < N; ++n) {
-      const real source = static_cast<real>(t < length[n] ? length[n] - 1 - t : t);
-      real* row = index.data() + (t * N + n) * inner;
+      const int64_t source = t < length[n] ? length[n] - 1 - t : t;
+      int64_t* row = index.data<int64_t>() + (t * N + n) * inner;
       for (int64_t k = 0; k < inner; ++k) row[k] = source;
     }
   return gather(x, 0, index);

@@ -3,7 +3,8 @@
 #include <cmath>
 
 #include "unroll/framework/autograd.hpp"
-#include "unroll/framework/detail/check.hpp"
+#include "unroll/framework/detail/dispatch.hpp"
+#include "unroll/optim/detail/state.hpp"
 
 namespace unroll::optim {
 
@@ -32,7 +33,7 @@ void Adagrad::init_state(size_t i) {
   ParamState& s = mutable_state(i);
   s.initialized = true;
   s.step = 0;
-  s.buffers["sum"] = full(params_[i].shape(), static_cast<real>(options_.initial_accumulator_value));
+  s.buffers["sum"] = full(params_[i].shape(), options_.initial_accumulator_value, params_[i].dtype());
 }
 
 void Adagrad::set_lr(double lr) {
@@ -42,47 +43,51 @@ void Adagrad::set_lr(double lr) {
 
 void Adagrad::step() {
   NoGradGuard no_grad;
-  const real eps = static_cast<real>(options_.eps);
-  const real lambda = static_cast<real>(options_.weight_decay);
-  const real sign = options_.maximize ? -1 : 1;
   for (size_t i = 0; i < params_.size(); ++i) {
     const Tensor grad = params_[i].grad();
     if (!grad.defined()) continue;  // no gradient this step: skipped, as in PyTorch
     if (!state(i).initialized) init_state(i);
     ParamState& s = mutable_state(i);
     const double t = static_cast<double>(++s.step);
-    const real neg_clr = static_cast<real>(-(options_.lr / (1 + (t - 1) * options_.lr_decay)));  // -lr_t
-    real* p = params_[i].data();
-    const real* g_in = grad.data();
-    real* sum = buffer(i, "sum").data();
-    const int64_t n = params_[i].numel();
-    for (int64_t k = 0; k < n; ++k) {
-      real g = sign * g_in[k];                   // g_t (negated to maximize)
-      if (lambda != 0) g = g + lambda * p[k];    // g_t <- g_t + lambda theta_{t-1}
-      sum[k] = sum[k] + g * g;                   // s_t <- s_{t-1} + g_t^2
-      const real std = std::sqrt(sum[k]) + eps;  // sqrt(s_t) + eps
-      p[k] = p[k] + neg_clr * g / std;           // theta_t <- theta_{t-1} - lr_t g_t / (sqrt(s_t) + eps)
-    }
+    // the update in the parameter's dtype T (float32 or float64)
+    unroll::detail::visit_floating("Adagrad", params_[i].dtype(), [&]<class T>() {
+      const T eps = static_cast<T>(options_.eps);
+      const T lambda = static_cast<T>(options_.weight_decay);
+      const T sign = options_.maximize ? -1 : 1;
+      const T neg_clr = static_cast<T>(-(options_.lr / (1 + (t - 1) * options_.lr_decay)));  // -lr_t
+      T* p = params_[i].data<T>();
+      const T* g_in = grad.data<T>();
+      T* sum = buffer(i, "sum").data<T>();
+      const int64_t n = params_[i].numel();
+      for (int64_t k = 0; k < n; ++k) {
+        T g = sign * g_in[k];                    // g_t (negated to maximize)
+        if (lambda != 0) g = g + lambda * p[k];  // g_t <- g_t + lambda theta_{t-1}
+        sum[k] = sum[k] + g * g;                 // s_t <- s_{t-1} + g_t^2
+        const T std = std::sqrt(sum[k]) + eps;   // sqrt(s_t) + eps
+        p[k] = p[k] + neg_clr * g / std;         // theta_t <- theta_{t-1} - lr_t g_t / (sqrt(s_t) + eps)
+      }
+    });
   }
 }
 
 std::vector<Optimizer::Hyperparameter> Adagrad::hyperparameters() const {
-  return {{"lr", {options_.lr}},
-          {"lr_decay", {options_.lr_decay}},
-          {"weight_decay", {options_.weight_decay}},
-          {"initial_accumulator_value", {options_.initial_accumulator_value}},
-          {"eps", {options_.eps}},
-          {"maximize", {options_.maximize ? 1.0 : 0.0}}};
+  using namespace unroll::detail;
+  return {{"lr", state_real(options_.lr)},
+          {"lr_decay", state_real(options_.lr_decay)},
+          {"weight_decay", state_real(options_.weight_decay)},
+          {"initial_accumulator_value", state_real(options_.initial_accumulator_value)},
+          {"eps", state_real(options_.eps)},
+          {"maximize", state_flag(options_.maximize)}};
 }
 
-void Adagrad::set_hyperparameters(const std::map<std::string, std::vector<double>>& v) {
+void Adagrad::set_hyperparameters(const StateDict& v) {
   AdagradOptions o;
-  o.lr = v.at("lr")[0];
-  o.lr_decay = v.at("lr_decay")[0];
-  o.weight_decay = v.at("weight_decay")[0];
-  o.initial_accumulator_value = v.at("initial_accumulator_value")[0];
-  o.eps = v.at("eps")[0];
-  o.maximize = v.at("maximize")[0] != 0;
+  o.lr = v.at("lr").item<double>();
+  o.lr_decay = v.at("lr_decay").item<double>();
+  o.weight_decay = v.at("weight_decay").item<double>();
+  o.initial_accumulator_value = v.at("initial_accumulator_value").item<double>();
+  o.eps = v.at("eps").item<double>();
+  o.maximize = v.at("maximize").item<bool>();
   validate(o);
   options_ = o;
 }

@@ -4,7 +4,8 @@
 #include <cmath>
 
 #include "unroll/framework/autograd.hpp"
-#include "unroll/framework/detail/check.hpp"
+#include "unroll/framework/detail/dispatch.hpp"
+#include "unroll/optim/detail/state.hpp"
 
 namespace unroll::optim {
 
@@ -43,40 +44,43 @@ void validate(const AdamConfig& c) {
 template <class BufferFn>
 void adam_step(const AdamConfig& c, std::vector<Tensor>& params, std::vector<ParamState>& state, BufferFn&& buffer) {
   NoGradGuard no_grad;
-  const real beta1 = static_cast<real>(c.betas[0]), beta2 = static_cast<real>(c.betas[1]);
-  const real one_minus_beta1 = static_cast<real>(1 - c.betas[0]), one_minus_beta2 = static_cast<real>(1 - c.betas[1]);
-  const real lambda = static_cast<real>(c.weight_decay);
-  const real decay = static_cast<real>(1 - c.lr * c.weight_decay);  // AdamW's factor on p
-  const real eps = static_cast<real>(c.eps);
-  const real sign = c.maximize ? -1 : 1;
   for (size_t i = 0; i < params.size(); ++i) {
     const Tensor grad = params[i].grad();
     if (!grad.defined()) continue;  // no gradient this step: skipped, as in PyTorch
     ParamState& s = state[i];
     s.initialized = true;
     const double t = static_cast<double>(++s.step);
-    real* p = params[i].data();
-    const real* g_in = grad.data();
-    real* m = buffer(i, "exp_avg").data();
-    real* v = buffer(i, "exp_avg_sq").data();
-    real* v_max = c.amsgrad ? buffer(i, "max_exp_avg_sq").data() : nullptr;
     // scalars, in double as PyTorch computes them in Python
-    const double bias_correction1 = 1 - std::pow(c.betas[0], t);               // 1 - beta1^t
-    const double bias_correction2 = 1 - std::pow(c.betas[1], t);               // 1 - beta2^t
-    const real neg_step_size = static_cast<real>(-(c.lr / bias_correction1));  // -lr / (1 - beta1^t)
-    const real bias_correction2_sqrt = static_cast<real>(std::sqrt(bias_correction2));
-    const int64_t n = params[i].numel();
-    for (int64_t k = 0; k < n; ++k) {
-      real g = sign * g_in[k];                                 // g_t (negated to maximize)
-      if (c.decoupled) p[k] = p[k] * decay;                    // AdamW: theta <- theta (1 - lr lambda)
-      if (!c.decoupled && lambda != 0) g = g + lambda * p[k];  // Adam: g_t <- g_t + lambda theta_{t-1}
-      m[k] = beta1 * m[k] + one_minus_beta1 * g;               // m_t <- beta1 m_{t-1} + (1 - beta1) g_t
-      v[k] = beta2 * v[k] + one_minus_beta2 * (g * g);         // v_t <- beta2 v_{t-1} + (1 - beta2) g_t^2
-      real second = v[k];
-      if (v_max) second = v_max[k] = std::max(v_max[k], v[k]);             // amsgrad: v_max <- max(v_max, v_t)
-      const real denom = std::sqrt(second) / bias_correction2_sqrt + eps;  // sqrt(v_t / (1 - beta2^t)) + eps
-      p[k] = p[k] + neg_step_size * m[k] / denom;  // theta_t <- theta_{t-1} - lr m_t-hat / denom
-    }
+    const double bias_correction1 = 1 - std::pow(c.betas[0], t);  // 1 - beta1^t
+    const double bias_correction2 = 1 - std::pow(c.betas[1], t);  // 1 - beta2^t
+    // the update in the parameter's dtype T (float32 or float64)
+    unroll::detail::visit_floating(c.name, params[i].dtype(), [&]<class T>() {
+      const T beta1 = static_cast<T>(c.betas[0]), beta2 = static_cast<T>(c.betas[1]);
+      const T one_minus_beta1 = static_cast<T>(1 - c.betas[0]), one_minus_beta2 = static_cast<T>(1 - c.betas[1]);
+      const T lambda = static_cast<T>(c.weight_decay);
+      const T decay = static_cast<T>(1 - c.lr * c.weight_decay);  // AdamW's factor on p
+      const T eps = static_cast<T>(c.eps);
+      const T sign = c.maximize ? -1 : 1;
+      const T neg_step_size = static_cast<T>(-(c.lr / bias_correction1));  // -lr / (1 - beta1^t)
+      const T bias_correction2_sqrt = static_cast<T>(std::sqrt(bias_correction2));
+      T* p = params[i].data<T>();
+      const T* g_in = grad.data<T>();
+      T* m = buffer(i, "exp_avg").template data<T>();
+      T* v = buffer(i, "exp_avg_sq").template data<T>();
+      T* v_max = c.amsgrad ? buffer(i, "max_exp_avg_sq").template data<T>() : nullptr;
+      const int64_t n = params[i].numel();
+      for (int64_t k = 0; k < n; ++k) {
+        T g = sign * g_in[k];                                    // g_t (negated to maximize)
+        if (c.decoupled) p[k] = p[k] * decay;                    // AdamW: theta <- theta (1 - lr lambda)
+        if (!c.decoupled && lambda != 0) g = g + lambda * p[k];  // Adam: g_t <- g_t + lambda theta_{t-1}
+        m[k] = beta1 * m[k] + one_minus_beta1 * g;               // m_t <- beta1 m_{t-1} + (1 - beta1) g_t
+        v[k] = beta2 * v[k] + one_minus_beta2 * (g * g);         // v_t <- beta2 v_{t-1} + (1 - beta2) g_t^2
+        T second = v[k];
+        if (v_max) second = v_max[k] = std::max(v_max[k], v[k]);          // amsgrad: v_max <- max(v_max, v_t)
+        const T denom = std::sqrt(second) / bias_correction2_sqrt + eps;  // sqrt(v_t / (1 - beta2^t)) + eps
+        p[k] = p[k] + neg_step_size * m[k] / denom;                       // theta_t <- theta_{t-1} - lr m_t-hat / denom
+      }
+    });
   }
 }
 
@@ -86,14 +90,15 @@ std::vector<std::string> adam_buffers(bool amsgrad) {
 }
 
 template <class Options>
-Options adam_options(const std::map<std::string, std::vector<double>>& v) {
+Options adam_options(const StateDict& v) {
   Options o;
-  o.lr = v.at("lr")[0];
-  o.betas = {v.at("betas")[0], v.at("betas")[1]};
-  o.eps = v.at("eps")[0];
-  o.weight_decay = v.at("weight_decay")[0];
-  o.amsgrad = v.at("amsgrad")[0] != 0;
-  o.maximize = v.at("maximize")[0] != 0;
+  o.lr = v.at("lr").item<double>();
+  const std::vector<double> betas = v.at("betas").to_vector<double>();
+  o.betas = {betas.at(0), betas.at(1)};
+  o.eps = v.at("eps").item<double>();
+  o.weight_decay = v.at("weight_decay").item<double>();
+  o.amsgrad = v.at("amsgrad").item<bool>();
+  o.maximize = v.at("maximize").item<bool>();
   return o;
 }
 
@@ -115,15 +120,13 @@ void Adam::step() {
 }
 
 std::vector<Optimizer::Hyperparameter> Adam::hyperparameters() const {
-  return {{"lr", {options_.lr}},
-          {"betas", {options_.betas[0], options_.betas[1]}},
-          {"eps", {options_.eps}},
-          {"weight_decay", {options_.weight_decay}},
-          {"amsgrad", {options_.amsgrad ? 1.0 : 0.0}},
-          {"maximize", {options_.maximize ? 1.0 : 0.0}}};
+  using namespace unroll::detail;
+  return {{"lr", state_real(options_.lr)},           {"betas", state_reals({options_.betas[0], options_.betas[1]})},
+          {"eps", state_real(options_.eps)},         {"weight_decay", state_real(options_.weight_decay)},
+          {"amsgrad", state_flag(options_.amsgrad)}, {"maximize", state_flag(options_.maximize)}};
 }
 
-void Adam::set_hyperparameters(const std::map<std::string, std::vector<double>>& values) {
+void Adam::set_hyperparameters(const StateDict& values) {
   const AdamOptions o = adam_options<AdamOptions>(values);
   validate(config("Adam", o, false));
   options_ = o;
@@ -148,15 +151,13 @@ void AdamW::step() {
 }
 
 std::vector<Optimizer::Hyperparameter> AdamW::hyperparameters() const {
-  return {{"lr", {options_.lr}},
-          {"betas", {options_.betas[0], options_.betas[1]}},
-          {"eps", {options_.eps}},
-          {"weight_decay", {options_.weight_decay}},
-          {"amsgrad", {options_.amsgrad ? 1.0 : 0.0}},
-          {"maximize", {options_.maximize ? 1.0 : 0.0}}};
+  using namespace unroll::detail;
+  return {{"lr", state_real(options_.lr)},           {"betas", state_reals({options_.betas[0], options_.betas[1]})},
+          {"eps", state_real(options_.eps)},         {"weight_decay", state_real(options_.weight_decay)},
+          {"amsgrad", state_flag(options_.amsgrad)}, {"maximize", state_flag(options_.maximize)}};
 }
 
-void AdamW::set_hyperparameters(const std::map<std::string, std::vector<double>>& values) {
+void AdamW::set_hyperparameters(const StateDict& values) {
   const AdamWOptions o = adam_options<AdamWOptions>(values);
   validate(config("AdamW", o, true));
   options_ = o;

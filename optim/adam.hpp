@@ -49,7 +49,7 @@ class Adam : public Optimizer {
 
  protected:
   std::vector<Hyperparameter> hyperparameters() const override;
-  void set_hyperparameters(const std::map<std::string, std::vector<double>>& values) override;
+  void set_hyperparameters(const StateDict& values) override;
   std::vector<std::string> buffer_names() const override;
 
  private:
@@ -68,7 +68,7 @@ class AdamW : public Optimizer {
 
  protected:
   std::vector<Hyperparameter> hyperparameters() const override;
-  void set_hyperparameters(const std::map<std::string, std::vector<double>>& values) override;
+  void set_hyperparameters(const StateDict& values) override;
   std::vector<std::string> buffer_names() const override;
 
  private:

@@ -4,7 +4,6 @@
 #include <stdio.h>  // renameat2 (glibc >= 2.28)
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -12,6 +11,7 @@
 #include "unroll/framework/detail/check.hpp"
 #include "unroll/layers/module.hpp"
 #include "unroll/optim/detail/npz.hpp"
+#include "unroll/optim/detail/state.hpp"
 #include "unroll/optim/optimizer.hpp"
 #include "unroll/optim/schedule.hpp"
 
@@ -37,29 +37,33 @@ auto with_context(const char* op, const std::string& path, Body&& body) {
   }
 }
 
+// Every entry with its own dtype, in key order (StateDict is sorted).
 void write_state(const optim::StateDict& state, const std::string& path) {
   NpzEntries entries;
-  for (const auto& [key, values] : state.scalars) entries.emplace_back(key, detail::npy_from_doubles(values));
-  for (const auto& [key, tensor] : state.tensors) entries.emplace_back(key, detail::npy_from_tensor(tensor));
-  std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (const auto& [key, tensor] : state) {
+    detail::check(tensor.defined(), "entry '{}' is undefined", key);
+    entries.emplace_back(key, detail::npy_from_tensor(tensor));
+  }
   detail::write_npz(path, entries);
 }
 
-// Parameter-shaped optimizer buffers ("state.<i>.<name>" except "state.<i>.step") are tensors; every
-// other entry is a list of doubles.
-bool is_tensor_key(const std::string& key) {
-  return key.rfind("state.", 0) == 0 && !(key.size() >= 5 && key.compare(key.size() - 5, 5, ".step") == 0);
+std::map<std::string, Tensor> read_tensors(const std::string& path) {
+  std::map<std::string, Tensor> out;
+  for (const auto& [key, array] : detail::read_npz(path)) out[key] = detail::npy_to_tensor(array);
+  return out;
 }
 
-optim::StateDict read_state(const std::string& path) {
-  optim::StateDict state;
-  for (const auto& [key, array] : detail::read_npz(path)) {
-    if (is_tensor_key(key))
-      state.tensors[key] = detail::npy_to_tensor(array);
-    else
-      state.scalars[key] = detail::npy_to_doubles(array);
-  }
-  return state;
+// A checkpoint keeps dtypes: an entry whose dtype is not the one of the tensor it would be copied into is
+// refused, not converted (a float64 file into a float32 model is a mistake to report, not to hide).
+void check_same_dtype(const std::string& path, const std::string& entry, DType in_file, DType expected,
+                      const std::string& target) {
+  if (in_file == expected) [[likely]]
+    return;
+  const std::string hint = !is_floating_point(in_file) ? ""
+                           : in_file == kFloat64       ? " (convert the model with .to(kFloat64) before loading)"
+                                                       : " (convert the model with .to(kFloat32) before loading)";
+  throw IoError(fmt::format("{}: entry '{}' is {} but {} is {}{}", path, entry, unroll::name(in_file), target,
+                            unroll::name(expected), hint));
 }
 
 }  // namespace
@@ -74,8 +78,10 @@ void save(const layers::Module& module, const std::string& path) {
 
 void load(layers::Module& module, const std::string& path) {
   with_context("load", path, [&] {
-    std::map<std::string, Tensor> state;
-    for (const auto& [key, array] : detail::read_npz(path)) state[key] = detail::npy_to_tensor(array);
+    const std::map<std::string, Tensor> state = read_tensors(path);
+    for (const auto& [name, p] : module.named_parameters())  // before anything is copied
+      if (const auto it = state.find(name); it != state.end())
+        check_same_dtype(path, name, it->second.dtype(), p.dtype(), "the parameter");
     module.load_state_dict(state);  // validates every entry before copying any
   });
 }
@@ -85,7 +91,18 @@ void save(const optim::Optimizer& optimizer, const std::string& path) {
 }
 
 void load(optim::Optimizer& optimizer, const std::string& path) {
-  with_context("load", path, [&] { optimizer.load_state_dict(read_state(path)); });
+  with_context("load", path, [&] {
+    const optim::StateDict state = read_tensors(path);
+    // parameter-shaped buffers "state.<i>.<name>" (all but "state.<i>.step") have their parameter's dtype
+    const std::vector<Tensor>& params = optimizer.parameters();
+    for (const auto& [key, value] : state) {
+      size_t i = 0;
+      std::string entry;
+      if (detail::parse_state_key(key, i, entry) && entry != "step" && i < params.size())
+        check_same_dtype(path, key, value.dtype(), params[i].dtype(), fmt::format("parameter {}", i));
+    }
+    optimizer.load_state_dict(state);  // validates every entry before changing anything
+  });
 }
 
 void save(const optim::Scheduler& scheduler, const std::string& path) {
@@ -93,7 +110,7 @@ void save(const optim::Scheduler& scheduler, const std::string& path) {
 }
 
 void load(optim::Scheduler& scheduler, const std::string& path) {
-  with_context("load", path, [&] { scheduler.load_state_dict(read_state(path)); });
+  with_context("load", path, [&] { scheduler.load_state_dict(read_tensors(path)); });
 }
 
 void save_tensors(const std::map<std::string, Tensor>& tensors, const std::string& path) {
@@ -108,11 +125,7 @@ void save_tensors(const std::map<std::string, Tensor>& tensors, const std::strin
 }
 
 std::map<std::string, Tensor> load_tensors(const std::string& path) {
-  return with_context("load", path, [&] {
-    std::map<std::string, Tensor> out;
-    for (const auto& [key, array] : detail::read_npz(path)) out[key] = detail::npy_to_tensor(array);
-    return out;
-  });
+  return with_context("load", path, [&] { return read_tensors(path); });
 }
 
 void save_directory(const std::string& dir, const std::function<void(const std::string& staging)>& write) {

@@ -9,38 +9,46 @@
 //   unroll::load(schedule, dir + "/schedule.npz");
 //
 // Format: an .npz as numpy.savez writes it (a zip of uncompressed "<name>.npy" files) that numpy.load reads.
-// Tensors are C-order float32 '<f4' arrays ('<f8' in the unroll_f64 build); counters and hyperparameters
-// are float64 '<f8' (exact for integers below 2^53 and for every double lr). Reading accepts '<f4' and
-// '<f8' for every entry (converting), .npy versions 1.0-3.0, and stored (numpy.savez) entries only.
+// Every entry keeps its dtype, as NumPy names them: '<f4' float32, '<f8' float64, '<i8' int64, '|b1' bool,
+// C order, .npy version 1.0 headers. Reading accepts those four dtypes, .npy versions 1.0-3.0, and stored
+// (numpy.savez) entries only; a '|b1' array holding a byte other than 0 and 1 is refused.
 //
 // Model files: one array per parameter, named as in module.state_dict() (PyTorch's state_dict() keys,
-// e.g. "weight_ih_l0"), in named_parameters() order. docs/training.md shows the few lines of Python that
-// move them to and from torch.
+// e.g. "weight_ih_l0"), in named_parameters() order, each in its parameter's dtype. Loading refuses an entry
+// whose dtype is not its parameter's (IoError naming the entry, the file and both dtypes: convert the model
+// with .to() first). docs/training.md shows the few lines of Python that move them to and from torch.
 //
 // Optimizer files (mirroring PyTorch's optimizer.state_dict(); i is the position in the parameter list):
-//   type.<Name>                 1.0               Name = SGD, Adam, AdamW, RMSprop, Adagrad
-//   param_groups.0.<option>     value(s)          lr, momentum, betas (2 values), eps, amsgrad (0/1), ...:
-//                                                 every field of the options struct, PyTorch's key names
-//   param_groups.0.initial_lr   lr before schedules (only once a scheduler is attached)
-//   state.<i>.step              updates applied to parameter i (only for parameters updated at least once;
-//                               Adagrad: all)
-//   state.<i>.<buffer>          parameter-shaped: momentum_buffer (SGD, RMSprop); exp_avg, exp_avg_sq,
-//                               max_exp_avg_sq (Adam/AdamW, the last with amsgrad); square_avg, grad_avg
-//                               (RMSprop centered); sum (Adagrad)
+//   type.<Name>                 bool true         Name = SGD, Adam, AdamW, RMSprop, Adagrad
+//   param_groups.0.<option>     float64 or bool   every field of the options struct under PyTorch's key:
+//                                                 real numbers float64 (lr, momentum, betas: 2 values, eps,
+//                                                 ...), flags bool (amsgrad, nesterov, centered, maximize)
+//   param_groups.0.initial_lr   float64           lr before schedules (only once a scheduler is attached)
+//   state.<i>.step              int64             updates applied to parameter i (only for parameters updated
+//                                                 at least once; Adagrad: all)
+//   state.<i>.<buffer>          parameter i's     parameter-shaped: momentum_buffer (SGD, RMSprop); exp_avg,
+//                               dtype             exp_avg_sq, max_exp_avg_sq (Adam/AdamW, the last with
+//                                                 amsgrad); square_avg, grad_avg (RMSprop centered); sum (Adagrad)
 // Scheduler files (PyTorch's scheduler.state_dict() keys):
-//   type.<Name>, last_epoch, _last_lr, and for StepLR ... LinearLR: _step_count, base_lrs, plus the
-//   options (step_size, gamma, milestones, T_max, eta_min, start_factor, end_factor, total_iters);
-//   ReduceLROnPlateau: mode (0 min, 1 max), factor, patience, threshold, threshold_mode (0 rel, 1 abs),
-//   cooldown, min_lrs, eps, best, num_bad_epochs, cooldown_counter.
-// Loading restores the hyperparameters too (as PyTorch's load_state_dict does).
+//   type.<Name> (bool true), last_epoch (int64), _last_lr (float64); StepLR ... LinearLR: _step_count (int64),
+//   base_lrs (float64), and the options: int64 step_size, milestones (1-D), T_max, total_iters; float64
+//   gamma, eta_min, start_factor, end_factor. ReduceLROnPlateau: int64 mode (0 min, 1 max), patience,
+//   threshold_mode (0 rel, 1 abs), cooldown, num_bad_epochs, cooldown_counter; float64 factor, threshold,
+//   min_lrs, eps, best.
+// Single values are arrays of shape (), lists 1-D. Loading restores the hyperparameters too (as PyTorch's
+// load_state_dict does) and checks every entry's dtype. Files written before checkpoints kept dtypes (every
+// number float64) still load: a float64 entry where int64 or bool belongs is read when it holds integers
+// (0 and 1 for bool).
 //
 // Writing is atomic: the file is written under a temporary name in the same directory, flushed to disk
 // (fsync) and renamed over `path`, so a crash never leaves a partial checkpoint behind.
 //
 // Errors. unroll::IoError: the file cannot be read or written, or its bytes are wrong (not a zip,
-// truncated, CRC mismatch, bad .npy header, unsupported dtype, compressed entry). unroll::Error: the file
-// is well formed but does not fit the object (missing, unexpected or wrongly shaped entry, another
-// optimizer's state). Messages start with "save: <path>: " or "load: <path>: " and name the entry.
+// truncated, CRC mismatch, bad .npy header, unsupported dtype, compressed entry), or a parameter's or an
+// optimizer buffer's entry has another dtype than its parameter. unroll::Error: the file is well formed but
+// does not fit the object (missing, unexpected or wrongly shaped entry, a counter, option or flag of the
+// wrong dtype, another optimizer's state). Messages start with "save: <path>: " or "load: <path>: " and
+// name the entry.
 // A failed load leaves the object unchanged. Files larger than 4 GiB (zip64) are not written.
 #pragma once
 

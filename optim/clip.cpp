@@ -6,23 +6,24 @@
 #include <xsimd/xsimd.hpp>
 
 #include "unroll/framework/autograd.hpp"
-#include "unroll/framework/detail/check.hpp"
+#include "unroll/framework/detail/dispatch.hpp"
 
 namespace unroll::optim {
 
 using detail::check;
 
 namespace {
-// sum of v[k]^2 in double, vectorized: blocks of 256 squares are summed in SIMD lanes of `real` (32 terms
+// sum of v[k]^2 in double, vectorized: blocks of 256 squares are summed in SIMD lanes of T (32 terms
 // per lane for float), then each block total is added in double. A plain double loop is one long
 // dependency chain of additions, several times slower on a 4.6M-parameter model.
-double sum_of_squares(const real* v, int64_t n) {
-  using batch = xsimd::batch<real>;
+template <class T>
+double sum_of_squares(const T* v, int64_t n) {
+  using batch = xsimd::batch<T>;
   constexpr int64_t W = static_cast<int64_t>(batch::size), kBlock = 256;
   double total = 0;
   int64_t k = 0;
   for (; k + kBlock <= n; k += kBlock) {
-    batch acc0(real(0)), acc1(real(0));
+    batch acc0(T(0)), acc1(T(0));
     for (int64_t j = k; j < k + kBlock; j += 2 * W) {
       const batch a = batch::load_unaligned(v + j), b = batch::load_unaligned(v + j + W);
       acc0 = xsimd::fma(a, a, acc0);
@@ -47,20 +48,22 @@ double clip_grad_norm(const std::vector<Tensor>& params, double max_norm, double
   double total = 0;
   const bool inf = std::isinf(norm_type);
   for (const Tensor& g : grads) {
-    const real* v = g.data();
-    const int64_t n = g.numel();
-    if (inf) {
-      for (int64_t k = 0; k < n; ++k) {
-        const double a = std::abs(static_cast<double>(v[k]));
-        if (a > total || std::isnan(a)) total = a;  // a NaN stays (max propagates NaN, as torch.max)
+    detail::visit_floating("clip_grad_norm", g.dtype(), [&]<class T>() {
+      const T* v = g.data<T>();
+      const int64_t n = g.numel();
+      if (inf) {
+        for (int64_t k = 0; k < n; ++k) {
+          const double a = std::abs(static_cast<double>(v[k]));
+          if (a > total || std::isnan(a)) total = a;  // a NaN stays (max propagates NaN, as torch.max)
+        }
+      } else if (norm_type == 2) {
+        total += sum_of_squares(v, n);
+      } else if (norm_type == 1) {
+        for (int64_t k = 0; k < n; ++k) total += std::abs(static_cast<double>(v[k]));
+      } else {
+        for (int64_t k = 0; k < n; ++k) total += std::pow(std::abs(static_cast<double>(v[k])), norm_type);
       }
-    } else if (norm_type == 2) {
-      total += sum_of_squares(v, n);
-    } else if (norm_type == 1) {
-      for (int64_t k = 0; k < n; ++k) total += std::abs(static_cast<double>(v[k]));
-    } else {
-      for (int64_t k = 0; k < n; ++k) total += std::pow(std::abs(static_cast<double>(v[k])), norm_type);
-    }
+    });
   }
   if (!inf) total = norm_type == 2 ? std::sqrt(total) : norm_type == 1 ? total : std::pow(total, 1 / norm_type);
 
@@ -69,11 +72,13 @@ double clip_grad_norm(const std::vector<Tensor>& params, double max_norm, double
   const double clip_coef = max_norm / (total + 1e-6);
   if (!(clip_coef >= 1)) {
     NoGradGuard no_grad;
-    const real factor = static_cast<real>(clip_coef);
     for (Tensor& g : grads) {
-      real* v = g.data();
-      const int64_t n = g.numel();
-      for (int64_t k = 0; k < n; ++k) v[k] *= factor;
+      detail::visit_floating("clip_grad_norm", g.dtype(), [&]<class T>() {
+        const T factor = static_cast<T>(clip_coef);
+        T* v = g.data<T>();
+        const int64_t n = g.numel();
+        for (int64_t k = 0; k < n; ++k) v[k] *= factor;
+      });
     }
   }
   return total;
@@ -82,13 +87,15 @@ double clip_grad_norm(const std::vector<Tensor>& params, double max_norm, double
 void clip_grad_value(const std::vector<Tensor>& params, double clip_value) {
   check(clip_value >= 0, "clip_grad_value: clip_value must be >= 0, got {}", clip_value);
   NoGradGuard no_grad;
-  const real hi = static_cast<real>(clip_value), lo = -hi;
   for (const Tensor& p : params) {
     if (!p.defined() || !p.grad().defined()) continue;
     Tensor g = p.grad();
-    real* v = g.data();
-    const int64_t n = g.numel();
-    for (int64_t k = 0; k < n; ++k) v[k] = std::min(std::max(v[k], lo), hi);  // NaN stays NaN
+    detail::visit_floating("clip_grad_value", g.dtype(), [&]<class T>() {
+      const T hi = static_cast<T>(clip_value), lo = -hi;
+      T* v = g.data<T>();
+      const int64_t n = g.numel();
+      for (int64_t k = 0; k < n; ++k) v[k] = std::min(std::max(v[k], lo), hi);  // NaN stays NaN
+    });
   }
 }
 

@@ -21,6 +21,7 @@
 #include <set>
 
 #include "unroll/framework/detail/check.hpp"
+#include "unroll/framework/detail/kernels.hpp"
 
 namespace unroll::detail {
 
@@ -62,8 +63,20 @@ namespace {
 constexpr char kNpyMagic[] = "\x93NUMPY";  // 6 bytes
 constexpr size_t kNpyMagicLen = 6;
 
-size_t itemsize(NpyType t) { return t == NpyType::F4 ? 4 : 8; }
-const char* descr(NpyType t) { return t == NpyType::F4 ? "<f4" : "<f8"; }
+size_t itemsize(NpyType t) { return static_cast<size_t>(element_size(dtype_of(t))); }
+const char* descr(NpyType t) {
+  switch (t) {
+    case NpyType::B1:
+      return "|b1";
+    case NpyType::I8:
+      return "<i8";
+    case NpyType::F4:
+      return "<f4";
+    case NpyType::F8:
+      break;
+  }
+  return "<f8";
+}
 
 // Python's repr of a shape tuple: (), (3,), (3, 4)
 std::string shape_repr(const Shape& s) {
@@ -247,10 +260,14 @@ NpyArray decode_npy(std::string_view bytes, const std::string& where) {
     out.type = NpyType::F4;
   else if (descr_text == "<f8")
     out.type = NpyType::F8;
+  else if (descr_text == "<i8")
+    out.type = NpyType::I8;
+  else if (descr_text == "|b1")
+    out.type = NpyType::B1;
   else
     io_error(
-        fmt::format("{}: unsupported dtype '{}' (expected float32 '<f4' or float64 '<f8'; convert with "
-                    "a.astype(numpy.float32))",
+        fmt::format("{}: unsupported dtype '{}' (expected bool '|b1', int64 '<i8', float32 '<f4' or float64 '<f8'; "
+                    "convert with a.astype(numpy.float32))",
                     where, descr_text));
   if (fortran)
     io_error(fmt::format("{}: Fortran-order arrays are not supported (save numpy.ascontiguousarray(a))", where));
@@ -266,14 +283,34 @@ NpyArray decode_npy(std::string_view bytes, const std::string& where) {
     io_error(fmt::format("{}: .npy data has {} bytes, but shape {} of '{}' needs {}", where, have, out.shape,
                          descr_text, need));
   out.bytes.assign(bytes.substr(prefix + hlen));
+  if (out.type == NpyType::B1)  // NumPy writes bools as bytes 0 and 1; anything else is not a bool
+    for (size_t i = 0; i < out.bytes.size(); ++i)
+      if (static_cast<unsigned char>(out.bytes[i]) > 1)
+        io_error(fmt::format("{}: bool array holds byte {} at element {} (a bool is 0 or 1)", where,
+                             static_cast<int>(static_cast<unsigned char>(out.bytes[i])), i));
   return out;
+}
+
+DType dtype_of(NpyType type) {
+  switch (type) {
+    case NpyType::B1:
+      return kBool;
+    case NpyType::I8:
+      return kInt64;
+    case NpyType::F4:
+      return kFloat32;
+    case NpyType::F8:
+      break;
+  }
+  return kFloat64;
 }
 
 NpyArray npy_from_tensor(const Tensor& t) {
   NpyArray a;
   a.shape = t.shape();
-  a.type = sizeof(real) == 4 ? NpyType::F4 : NpyType::F8;
-  a.bytes.assign(reinterpret_cast<const char*>(t.data()), static_cast<size_t>(t.numel()) * sizeof(real));
+  constexpr NpyType types[] = {NpyType::B1, NpyType::I8, NpyType::F4, NpyType::F8};  // in DType's order
+  a.type = types[static_cast<int>(t.dtype())];
+  a.bytes.assign(static_cast<const char*>(t.data_ptr()), static_cast<size_t>(t.numel() * t.element_size()));
   return a;
 }
 
@@ -285,36 +322,22 @@ NpyArray npy_from_doubles(const std::vector<double>& values) {
   return a;
 }
 
-namespace {
-template <class To>
-void convert(const NpyArray& a, To* out) {
-  const size_t n = static_cast<size_t>(a.shape.numel());
-  if (a.type == NpyType::F4) {
-    for (size_t i = 0; i < n; ++i) {
-      float v;
-      std::memcpy(&v, a.bytes.data() + 4 * i, 4);
-      out[i] = static_cast<To>(v);
-    }
-  } else {
-    for (size_t i = 0; i < n; ++i) {
-      double v;
-      std::memcpy(&v, a.bytes.data() + 8 * i, 8);
-      out[i] = static_cast<To>(v);
-    }
-  }
-}
-}  // namespace
-
 Tensor npy_to_tensor(const NpyArray& array) {
-  Tensor t = empty(array.shape);
-  convert(array, t.data());
+  Tensor t = empty(array.shape, dtype_of(array.type));
+  if (array.type == NpyType::B1) {  // decode_npy refuses other bytes; an array made in memory is checked here
+    for (size_t i = 0; i < array.bytes.size(); ++i)
+      if (static_cast<unsigned char>(array.bytes[i]) > 1)
+        throw IoError(fmt::format("bool array holds byte {} at element {} (a bool is 0 or 1)",
+                                  static_cast<int>(static_cast<unsigned char>(array.bytes[i])), i));
+  }
+  std::memcpy(t.data_ptr(), array.bytes.data(), array.bytes.size());
   return t;
 }
 
 std::vector<double> npy_to_doubles(const NpyArray& array) {
-  std::vector<double> v(static_cast<size_t>(array.shape.numel()));
-  convert(array, v.data());
-  return v;
+  const Tensor t = npy_to_tensor(array);
+  const Tensor values = cast(t, kFloat64);
+  return values.to_vector<double>();
 }
 
 // ---- zip -------------------------------------------------------------------------------------------------

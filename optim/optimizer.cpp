@@ -6,6 +6,9 @@
 
 #include "unroll/framework/autograd.hpp"
 #include "unroll/framework/detail/check.hpp"
+#include "unroll/framework/detail/kernels.hpp"
+#include "unroll/framework/ops.hpp"
+#include "unroll/optim/detail/state.hpp"
 
 namespace unroll::optim {
 
@@ -38,17 +41,20 @@ const ParamState& Optimizer::state(size_t i) const {
 
 Tensor& Optimizer::buffer(size_t i, const std::string& name) {
   Tensor& b = state_[i].buffers[name];
-  if (!b.defined()) b = zeros(params_[i].shape());
+  const DType dtype = params_[i].dtype();
+  if (!b.defined()) b = zeros(params_[i].shape(), dtype);
+  // a model converted with Module::to after some steps: the state follows the parameter's new dtype
+  if (b.dtype() != dtype) b = unroll::detail::cast(b, dtype);
   return b;
 }
 
 // ---- checkpoint state ------------------------------------------------------------------------------
-// Names (documented in optim/checkpoint.hpp):
-//   type.<Name>                 1                        which optimizer wrote the state
-//   param_groups.0.<hyper>      hyperparameter value(s)  PyTorch's param_group keys (lr, betas, ...)
-//   param_groups.0.initial_lr   lr before any schedule   only when a scheduler set it
-//   state.<i>.step              updates of parameter i   only for initialized parameters
-//   state.<i>.<buffer>          parameter-shaped tensor  momentum_buffer, exp_avg, exp_avg_sq, ...
+// Names and dtypes (documented in optim/checkpoint.hpp):
+//   type.<Name>                 bool true                  which optimizer wrote the state
+//   param_groups.0.<hyper>      float64 / bool             PyTorch's param_group keys (lr, betas, amsgrad...)
+//   param_groups.0.initial_lr   float64                    lr before any schedule; only when a scheduler set it
+//   state.<i>.step              int64                      updates of parameter i; only for initialized ones
+//   state.<i>.<buffer>          the parameter's dtype      momentum_buffer, exp_avg, exp_avg_sq, ...
 
 namespace {
 
@@ -56,7 +62,116 @@ const std::string kGroup = "param_groups.0.";
 
 std::string state_key(size_t i, const std::string& name) { return "state." + std::to_string(i) + "." + name; }
 
-// Parses "state.<i>.<name>"; false if the key does not have that form.
+}  // namespace
+
+StateDict Optimizer::state_dict() const {
+  StateDict out;
+  out["type." + name()] = unroll::detail::state_flag(true);
+  for (const Hyperparameter& h : hyperparameters()) out[kGroup + h.name] = h.value;
+  if (initial_lr_) out[kGroup + "initial_lr"] = unroll::detail::state_real(*initial_lr_);
+  for (size_t i = 0; i < state_.size(); ++i) {
+    if (!state_[i].initialized) continue;
+    out[state_key(i, "step")] = unroll::detail::state_int(state_[i].step);
+    for (const auto& [buffer_name, value] : state_[i].buffers) out[state_key(i, buffer_name)] = value.detach();
+  }
+  return out;
+}
+
+void Optimizer::load_state_dict(const StateDict& state) {
+  using unroll::detail::read_state_value;
+  const std::string me = name();
+  // 1. which optimizer wrote it
+  std::vector<std::string> types;
+  for (const auto& [key, _] : state)
+    if (key.rfind("type.", 0) == 0) types.push_back(key.substr(5));
+  check(!types.empty(), "{}: load_state_dict: missing entry 'type.{}' (the state names no optimizer type)", me, me);
+  check(types.size() == 1 && types[0] == me, "{}: load_state_dict: the state was saved by optimizer '{}', not '{}'", me,
+        types[0], me);
+  read_state_value(me, state, "type." + me, unroll::detail::state_flag(true));
+
+  // 2. hyperparameters (read into the options; restored if anything below fails)
+  const std::vector<Hyperparameter> old_hyper = hyperparameters();
+  StateDict new_hyper, old_values;
+  std::set<std::string> used = {"type." + me};
+  for (const Hyperparameter& h : old_hyper) {
+    new_hyper[h.name] = read_state_value(me, state, kGroup + h.name, h.value);
+    old_values[h.name] = h.value;
+    used.insert(kGroup + h.name);
+  }
+  std::optional<double> new_initial_lr;
+  if (state.count(kGroup + "initial_lr")) {
+    new_initial_lr = read_state_value(me, state, kGroup + "initial_lr", unroll::detail::state_real(0)).item<double>();
+    used.insert(kGroup + "initial_lr");
+  }
+  set_hyperparameters(new_hyper);  // validates the values; throws before changing anything
+
+  try {
+    // 3. per-parameter state, for the buffers the (new) options need
+    const std::vector<std::string> names = buffer_names();
+    const std::set<std::string> known(names.begin(), names.end());
+    std::map<size_t, int64_t> steps;  // the parameters with a state -> their step counters
+    for (const auto& [key, _] : state) {
+      size_t index = 0;
+      std::string entry;
+      if (used.count(key)) continue;
+      check(unroll::detail::parse_state_key(key, index, entry) && (entry == "step" || known.count(entry)),
+            "{}: load_state_dict: unexpected entry '{}'", me, key);
+      check(index < params_.size(), "{}: load_state_dict: unexpected entry '{}' (the optimizer has {} parameters)", me,
+            key, params_.size());
+      steps[index] = 0;
+    }
+    for (auto& [i, step] : steps) {
+      const std::string step_key = state_key(i, "step");
+      step = read_state_value(me, state, step_key, unroll::detail::state_int(0)).item<int64_t>();
+      check(step >= 0, "{}: load_state_dict: entry '{}' must be a non-negative integer, got {}", me, step_key, step);
+      for (const std::string& buffer_name : names) {
+        const std::string key = state_key(i, buffer_name);
+        const auto it = state.find(key);
+        check(it != state.end() && it->second.defined(), "{}: load_state_dict: missing entry '{}' (shape {})", me, key,
+              params_[i].shape());
+        check(it->second.shape() == params_[i].shape(),
+              "{}: load_state_dict: entry '{}' has shape {} but parameter {} has shape {}", me, key, it->second.shape(),
+              i, params_[i].shape());
+        check(it->second.dtype() == params_[i].dtype(), "{}: load_state_dict: entry '{}' is {} but parameter {} is {}",
+              me, key, unroll::name(it->second.dtype()), i, unroll::name(params_[i].dtype()));
+      }
+    }
+
+    // 4. commit (nothing below throws)
+    NoGradGuard no_grad;
+    for (size_t i = 0; i < params_.size(); ++i) {
+      ParamState fresh;
+      if (const auto step = steps.find(i); step != steps.end()) {
+        fresh.initialized = true;
+        fresh.step = step->second;
+        // copies: the state shares nothing with the caller's tensors
+        for (const std::string& buffer_name : names)
+          fresh.buffers.emplace(buffer_name, clone(state.at(state_key(i, buffer_name)).detach()));
+      }
+      state_[i] = std::move(fresh);
+    }
+    initial_lr_ = new_initial_lr;
+  } catch (...) {
+    set_hyperparameters(old_values);
+    throw;
+  }
+}
+
+}  // namespace unroll::optim
+
+// ---- state entries (optim/detail/state.hpp) ----------------------------------------------------------
+namespace unroll::detail {
+
+Tensor state_real(double value) { return scalar(value, kFloat64); }
+Tensor state_reals(const std::vector<double>& values) {
+  return tensor(values, Shape{static_cast<int64_t>(values.size())}, kFloat64);
+}
+Tensor state_int(int64_t value) { return scalar(value, kInt64); }
+Tensor state_ints(const std::vector<int64_t>& values) {
+  return tensor(values, Shape{static_cast<int64_t>(values.size())}, kInt64);
+}
+Tensor state_flag(bool value) { return scalar(value, kBool); }
+
 bool parse_state_key(const std::string& key, size_t& index, std::string& name) {
   if (key.rfind("state.", 0) != 0) return false;
   const size_t begin = 6, dot = key.find('.', begin);
@@ -70,111 +185,30 @@ bool parse_state_key(const std::string& key, size_t& index, std::string& name) {
   return !name.empty();
 }
 
-}  // namespace
-
-StateDict Optimizer::state_dict() const {
-  StateDict out;
-  out.scalars["type." + name()] = {1.0};
-  for (const Hyperparameter& h : hyperparameters()) out.scalars[kGroup + h.name] = h.values;
-  if (initial_lr_) out.scalars[kGroup + "initial_lr"] = {*initial_lr_};
-  for (size_t i = 0; i < state_.size(); ++i) {
-    if (!state_[i].initialized) continue;
-    out.scalars[state_key(i, "step")] = {static_cast<double>(state_[i].step)};
-    for (const auto& [buffer_name, value] : state_[i].buffers) out.tensors[state_key(i, buffer_name)] = value.detach();
+Tensor read_state_value(const std::string& who, const optim::StateDict& state, const std::string& key,
+                        const Tensor& like, bool any_length) {
+  const auto it = state.find(key);
+  check(it != state.end() && it->second.defined(), "{}: load_state_dict: missing entry '{}'", who, key);
+  const Tensor& value = it->second;
+  check(value.dim() <= 1, "{}: load_state_dict: entry '{}' has shape {}, expected a number or a list", who, key,
+        value.shape());
+  check(any_length || value.numel() == like.numel(), "{}: load_state_dict: entry '{}' has {} values, expected {}", who,
+        key, value.numel(), like.numel());
+  if (value.dtype() == like.dtype()) return value;
+  // Files written before checkpoints kept dtypes hold every number as float64: read those as integers or
+  // flags when that is what they hold.
+  const bool integral = like.dtype() == kInt64 || like.dtype() == kBool;
+  check(value.dtype() == kFloat64 && integral, "{}: load_state_dict: entry '{}' is {} but must be {}", who, key,
+        name(value.dtype()), name(like.dtype()));
+  for (const double v : value.to_vector<double>()) {
+    const bool fits = like.dtype() == kBool ? v == 0 || v == 1 : v == std::floor(v) && std::abs(v) < 0x1p53;
+    if (!fits) [[unlikely]]
+      fail(
+          "{}: load_state_dict: entry '{}' is float64 holding {} but must be {} (float64 is read as {} only when "
+          "it holds {}, as older checkpoints do)",
+          who, key, v, name(like.dtype()), name(like.dtype()), like.dtype() == kBool ? "0 and 1" : "integers");
   }
-  return out;
+  return value.to(like.dtype());
 }
 
-void Optimizer::load_state_dict(const StateDict& state) {
-  const std::string me = name();
-  // 1. which optimizer wrote it
-  std::vector<std::string> types;
-  for (const auto& [key, _] : state.scalars)
-    if (key.rfind("type.", 0) == 0) types.push_back(key.substr(5));
-  for (const auto& [key, _] : state.tensors)
-    if (key.rfind("type.", 0) == 0) types.push_back(key.substr(5));
-  check(!types.empty(), "{}: load_state_dict: missing entry 'type.{}' (the state names no optimizer type)", me, me);
-  check(types.size() == 1 && types[0] == me, "{}: load_state_dict: the state was saved by optimizer '{}', not '{}'", me,
-        types[0], me);
-
-  // 2. hyperparameters (read into the options; restored if anything below fails)
-  const std::vector<Hyperparameter> old_hyper = hyperparameters();
-  std::map<std::string, std::vector<double>> new_hyper;
-  std::set<std::string> used = {"type." + me};
-  for (const Hyperparameter& h : old_hyper) {
-    const auto it = state.scalars.find(kGroup + h.name);
-    check(it != state.scalars.end(), "{}: load_state_dict: missing entry '{}{}'", me, kGroup, h.name);
-    check(it->second.size() == h.values.size(), "{}: load_state_dict: entry '{}{}' has {} values, expected {}", me,
-          kGroup, h.name, it->second.size(), h.values.size());
-    new_hyper[h.name] = it->second;
-    used.insert(it->first);
-  }
-  std::optional<double> new_initial_lr;
-  if (const auto it = state.scalars.find(kGroup + "initial_lr"); it != state.scalars.end()) {
-    check(it->second.size() == 1, "{}: load_state_dict: entry '{}initial_lr' has {} values, expected 1", me, kGroup,
-          it->second.size());
-    new_initial_lr = it->second[0];
-    used.insert(it->first);
-  }
-  std::map<std::string, std::vector<double>> old_values;
-  for (const Hyperparameter& h : old_hyper) old_values[h.name] = h.values;
-  set_hyperparameters(new_hyper);  // validates the values; throws before changing anything
-
-  try {
-    // 3. per-parameter state, for the buffers the (new) options need
-    const std::vector<std::string> names = buffer_names();
-    const std::set<std::string> known(names.begin(), names.end());
-    std::set<size_t> present;
-    auto note = [&](const std::string& key) {
-      size_t index = 0;
-      std::string entry;
-      if (used.count(key)) return;
-      check(parse_state_key(key, index, entry) && (entry == "step" || known.count(entry)),
-            "{}: load_state_dict: unexpected entry '{}'", me, key);
-      check(index < params_.size(), "{}: load_state_dict: unexpected entry '{}' (the optimizer has {} parameters)", me,
-            key, params_.size());
-      present.insert(index);
-    };
-    for (const auto& [key, _] : state.scalars) note(key);
-    for (const auto& [key, _] : state.tensors) note(key);
-    for (size_t i : present) {
-      const auto step = state.scalars.find(state_key(i, "step"));
-      check(step != state.scalars.end(), "{}: load_state_dict: missing entry '{}'", me, state_key(i, "step"));
-      check(step->second.size() == 1 && step->second[0] >= 0 && step->second[0] == std::floor(step->second[0]) &&
-                step->second[0] < 9.0e15,
-            "{}: load_state_dict: entry '{}' must be one non-negative integer", me, state_key(i, "step"));
-      for (const std::string& buffer_name : names) {
-        const std::string key = state_key(i, buffer_name);
-        const auto it = state.tensors.find(key);
-        check(it != state.tensors.end() && it->second.defined(), "{}: load_state_dict: missing entry '{}' (shape {})",
-              me, key, params_[i].shape());
-        check(it->second.shape() == params_[i].shape(),
-              "{}: load_state_dict: entry '{}' has shape {} but parameter {} has shape {}", me, key, it->second.shape(),
-              i, params_[i].shape());
-      }
-    }
-
-    // 4. commit (nothing below throws)
-    NoGradGuard no_grad;
-    for (size_t i = 0; i < params_.size(); ++i) {
-      ParamState fresh;
-      if (present.count(i)) {
-        fresh.initialized = true;
-        fresh.step = static_cast<int64_t>(state.scalars.at(state_key(i, "step"))[0]);
-        for (const std::string& buffer_name : names) {
-          const Tensor& source = state.tensors.at(state_key(i, buffer_name));
-          Tensor copy = empty(source.shape());
-          std::memcpy(copy.data(), source.data(), static_cast<size_t>(source.numel()) * sizeof(real));
-          fresh.buffers.emplace(buffer_name, std::move(copy));
-        }
-      }
-      state_[i] = std::move(fresh);
-    }
-    initial_lr_ = new_initial_lr;
-  } catch (...) {
-    set_hyperparameters(old_values);
-    throw;
-  }
-}
-
-}  // namespace unroll::optim
+}  // namespace unroll::detail

@@ -14,7 +14,8 @@
 //
 // The update rules, option names and defaults are PyTorch 1.13's (torch.optim); each step() is written
 // line by line after the equations in PyTorch's documentation. Scalars (lr, betas, bias corrections) are
-// computed in double, as Python does, and the elementwise updates in `real`.
+// computed in double, as Python does, and the elementwise updates in the parameter's dtype (float32 or
+// float64); the state buffers have the parameter's dtype too.
 #pragma once
 
 #include <cstdint>
@@ -35,12 +36,14 @@ struct ParamState {
 };
 
 // A flat, name-keyed snapshot of an optimizer's or a scheduler's state, as save()/load() write it to a
-// .npz file (optim/checkpoint.hpp documents the names). Tensors are stored as arrays of `real`; scalars
-// (step counters, hyperparameters, learning rates) stay double so a resumed run is bit-identical.
-struct StateDict {
-  std::map<std::string, Tensor> tensors;
-  std::map<std::string, std::vector<double>> scalars;  // one value, or a list (betas, milestones)
-};
+// .npz file (optim/checkpoint.hpp documents the names). Every entry is a tensor whose dtype says what it
+// holds, as PyTorch's state_dict() keeps tensors and Python ints, floats and bools apart:
+//   parameter-shaped buffers (exp_avg, momentum_buffer...)   the parameter's dtype
+//   counters and integer options (step, last_epoch, milestones...)   int64
+//   flags (amsgrad, nesterov, the type.<Name> marker...)      bool
+//   real numbers (lr, betas, best...)                          float64, so a resumed run is bit-identical
+// Single values are rank 0, lists (betas, milestones) 1-D.
+using StateDict = std::map<std::string, Tensor>;
 
 class Optimizer {
  public:
@@ -72,21 +75,25 @@ class Optimizer {
   // initialized parameter's step counter and buffers (names in optim/checkpoint.hpp). The tensors share
   // the optimizer's buffers (like PyTorch's state_dict()); load_state_dict copies.
   StateDict state_dict() const;
-  // Restores state_dict() output (of the same kind of optimizer over parameters of the same shapes),
-  // hyperparameters included. Everything is validated first: a missing, unexpected or wrongly shaped
-  // entry throws unroll::Error naming it, and then nothing has changed.
+  // Restores state_dict() output (of the same kind of optimizer over parameters of the same shapes and
+  // dtypes), hyperparameters included. Everything is validated first: a missing or unexpected entry, or one
+  // of the wrong shape or dtype, throws unroll::Error naming it, and then nothing has changed. (A float64
+  // entry where int64 or bool belongs is read when it holds integers / 0 and 1: files written before
+  // checkpoints kept dtypes stored every number that way.)
   void load_state_dict(const StateDict& state);
 
  protected:
-  // A hyperparameter under its PyTorch param_group key: "lr", "betas" (two values), "amsgrad" (0 or 1)...
+  // A hyperparameter under its PyTorch param_group key: "lr" (float64), "betas" (float64 [2]), "amsgrad"
+  // (bool)... (the entry helpers of optim/detail/state.hpp make these tensors).
   struct Hyperparameter {
     std::string name;
-    std::vector<double> values;
+    Tensor value;
   };
   virtual std::vector<Hyperparameter> hyperparameters() const = 0;
-  // Sets the options from values with the names and sizes hyperparameters() returns; validates them as
-  // the constructor does (throws unroll::Error and changes nothing on a bad value).
-  virtual void set_hyperparameters(const std::map<std::string, std::vector<double>>& values) = 0;
+  // Sets the options from values with the names, dtypes and sizes hyperparameters() returns (load_state_dict
+  // checked them); validates them as the constructor does (throws unroll::Error and changes nothing on a
+  // bad value).
+  virtual void set_hyperparameters(const StateDict& values) = 0;
   // Names of the buffers every initialized parameter state holds under the current options.
   virtual std::vector<std::string> buffer_names() const = 0;
 

@@ -37,7 +37,7 @@ class RMSprop : public Optimizer {
 
  protected:
   std::vector<Hyperparameter> hyperparameters() const override;
-  void set_hyperparameters(const std::map<std::string, std::vector<double>>& values) override;
+  void set_hyperparameters(const StateDict& values) override;
   std::vector<std::string> buffer_names() const override;
 
  private:

@@ -7,68 +7,62 @@
 #include <set>
 
 #include "unroll/framework/detail/check.hpp"
+#include "unroll/optim/detail/state.hpp"
 
 namespace unroll::optim {
 
 using detail::check;
 
+using detail::state_flag;
+using detail::state_int;
+using detail::state_ints;
+using detail::state_real;
+
 namespace {
 
-// A saved counter or integral option: finite, integral, within int64.
-int64_t to_int(const std::string& who, const std::string& key, double v) {
-  check(std::isfinite(v) && v == std::floor(v) && std::abs(v) < 9.0e15,
-        "{}: load_state_dict: entry '{}' must be an integer, got {}", who, key, v);
-  return static_cast<int64_t>(v);
-}
-
-double one(const std::map<std::string, std::vector<double>>& values, const std::string& key) {
-  return values.at(key)[0];
-}
+// One validated value of a state entry (load_state_dict checked its dtype and size).
+double real_at(const StateDict& values, const std::string& key) { return values.at(key).item<double>(); }
+int64_t int_at(const StateDict& values, const std::string& key) { return values.at(key).item<int64_t>(); }
 
 }  // namespace
 
 // ---- Scheduler ---------------------------------------------------------------------------------------
 Scheduler::Scheduler(Optimizer& optimizer) : optimizer_(optimizer), last_lr_(optimizer.lr()) {}
 
-// Names: type.<Name> (1), last_epoch, _last_lr, then fields() (PyTorch's state_dict keys).
+// Names: type.<Name> (bool true), last_epoch (int64), _last_lr (float64), then fields() (PyTorch's
+// state_dict keys).
 StateDict Scheduler::state_dict() const {
   StateDict out;
-  out.scalars["type." + name()] = {1.0};
-  out.scalars["last_epoch"] = {static_cast<double>(last_epoch_)};
-  out.scalars["_last_lr"] = {last_lr_};
-  for (auto& [key, values] : fields()) out.scalars[key] = values;
+  out["type." + name()] = state_flag(true);
+  out["last_epoch"] = state_int(last_epoch_);
+  out["_last_lr"] = state_real(last_lr_);
+  for (auto& [key, value] : fields()) out[key] = value;
   return out;
 }
 
 void Scheduler::load_state_dict(const StateDict& state) {
   const std::string me = name();
-  check(state.tensors.empty(), "{}: load_state_dict: unexpected entry '{}' (a scheduler's state has no tensors)", me,
-        state.tensors.empty() ? "" : state.tensors.begin()->first);
-  for (const auto& [key, _] : state.scalars)
+  for (const auto& [key, _] : state)
     if (key.rfind("type.", 0) == 0)
       check(key == "type." + me, "{}: load_state_dict: the state was saved by scheduler '{}', not '{}'", me,
             key.substr(5), me);
-  check(state.scalars.count("type." + me), "{}: load_state_dict: missing entry 'type.{}'", me, me);
+  check(state.count("type." + me), "{}: load_state_dict: missing entry 'type.{}'", me, me);
+  detail::read_state_value(me, state, "type." + me, state_flag(true));
 
   Fields expected = fields();
-  expected.emplace_back("last_epoch", std::vector<double>{0});
-  expected.emplace_back("_last_lr", std::vector<double>{0});
-  std::map<std::string, std::vector<double>> values;
-  for (const auto& [key, like] : expected) {
-    const auto it = state.scalars.find(key);
-    check(it != state.scalars.end(), "{}: load_state_dict: missing entry '{}'", me, key);
-    // lists (milestones) may have any length; everything else keeps its size
-    check(key == "milestones" || it->second.size() == like.size(),
-          "{}: load_state_dict: entry '{}' has {} values, expected {}", me, key, it->second.size(), like.size());
-    values[key] = it->second;
-  }
-  for (const auto& [key, _] : state.scalars)
+  expected.emplace_back("last_epoch", state_int(0));
+  expected.emplace_back("_last_lr", state_real(0));
+  StateDict values;
+  // each entry has the dtype and size of the current one; lists (milestones) may have any length
+  for (const auto& [key, like] : expected)
+    values[key] = detail::read_state_value(me, state, key, like, key == "milestones");
+  for (const auto& [key, _] : state)
     check(key == "type." + me || values.count(key), "{}: load_state_dict: unexpected entry '{}'", me, key);
 
-  const int64_t last_epoch = to_int(me, "last_epoch", one(values, "last_epoch"));
+  const int64_t last_epoch = int_at(values, "last_epoch");
   set_fields(values);  // validates and commits the subclass's fields, or throws having changed nothing
   last_epoch_ = last_epoch;
-  last_lr_ = one(values, "_last_lr");
+  last_lr_ = real_at(values, "_last_lr");
 }
 
 // ---- LRScheduler -------------------------------------------------------------------------------------
@@ -91,16 +85,16 @@ void LRScheduler::step() {
 }
 
 Scheduler::Fields LRScheduler::fields() const {
-  Fields f = {{"_step_count", {static_cast<double>(step_count_)}}, {"base_lrs", {base_lr_}}};
+  Fields f = {{"_step_count", state_int(step_count_)}, {"base_lrs", state_real(base_lr_)}};
   for (auto& entry : schedule_fields()) f.push_back(std::move(entry));
   return f;
 }
 
-void LRScheduler::set_fields(const std::map<std::string, std::vector<double>>& values) {
-  const int64_t step_count = to_int(name(), "_step_count", one(values, "_step_count"));
+void LRScheduler::set_fields(const StateDict& values) {
+  const int64_t step_count = int_at(values, "_step_count");
   set_schedule_fields(values);  // validates first; throws having changed nothing
   step_count_ = step_count;
-  base_lr_ = one(values, "base_lrs");
+  base_lr_ = real_at(values, "base_lrs");
 }
 
 // ---- StepLR ------------------------------------------------------------------------------------------
@@ -120,13 +114,13 @@ double StepLR::get_lr() const {
 }
 
 Scheduler::Fields StepLR::schedule_fields() const {
-  return {{"step_size", {static_cast<double>(options_.step_size)}}, {"gamma", {options_.gamma}}};
+  return {{"step_size", state_int(options_.step_size)}, {"gamma", state_real(options_.gamma)}};
 }
 
-void StepLR::set_schedule_fields(const std::map<std::string, std::vector<double>>& v) {
+void StepLR::set_schedule_fields(const StateDict& v) {
   StepLROptions o;
-  o.step_size = to_int(name(), "step_size", one(v, "step_size"));
-  o.gamma = one(v, "gamma");
+  o.step_size = int_at(v, "step_size");
+  o.gamma = real_at(v, "gamma");
   validate(o);
   options_ = o;
 }
@@ -146,16 +140,14 @@ double MultiStepLR::get_lr() const {
 }
 
 Scheduler::Fields MultiStepLR::schedule_fields() const {
-  std::vector<double> milestones;
-  for (int64_t m : options_.milestones) milestones.push_back(static_cast<double>(m));
-  return {{"milestones", milestones}, {"gamma", {options_.gamma}}};
+  return {{"milestones", state_ints(options_.milestones)}, {"gamma", state_real(options_.gamma)}};
 }
 
-void MultiStepLR::set_schedule_fields(const std::map<std::string, std::vector<double>>& v) {
+void MultiStepLR::set_schedule_fields(const StateDict& v) {
   MultiStepLROptions o;
-  for (double m : v.at("milestones")) o.milestones.push_back(to_int(name(), "milestones", m));
+  o.milestones = v.at("milestones").to_vector<int64_t>();
   std::sort(o.milestones.begin(), o.milestones.end());
-  o.gamma = one(v, "gamma");
+  o.gamma = real_at(v, "gamma");
   options_ = o;
 }
 
@@ -178,11 +170,11 @@ double ExponentialLR::get_lr() const {
   return lr * options_.gamma;  // lr <- lr gamma
 }
 
-Scheduler::Fields ExponentialLR::schedule_fields() const { return {{"gamma", {options_.gamma}}}; }
+Scheduler::Fields ExponentialLR::schedule_fields() const { return {{"gamma", state_real(options_.gamma)}}; }
 
-void ExponentialLR::set_schedule_fields(const std::map<std::string, std::vector<double>>& v) {
+void ExponentialLR::set_schedule_fields(const StateDict& v) {
   ExponentialLROptions o;
-  o.gamma = one(v, "gamma");
+  o.gamma = real_at(v, "gamma");
   validate(o);
   options_ = o;
 }
@@ -212,13 +204,13 @@ double CosineAnnealingLR::get_lr() const {
 }
 
 Scheduler::Fields CosineAnnealingLR::schedule_fields() const {
-  return {{"T_max", {static_cast<double>(options_.T_max)}}, {"eta_min", {options_.eta_min}}};
+  return {{"T_max", state_int(options_.T_max)}, {"eta_min", state_real(options_.eta_min)}};
 }
 
-void CosineAnnealingLR::set_schedule_fields(const std::map<std::string, std::vector<double>>& v) {
+void CosineAnnealingLR::set_schedule_fields(const StateDict& v) {
   CosineAnnealingLROptions o;
-  o.T_max = to_int(name(), "T_max", one(v, "T_max"));
-  o.eta_min = one(v, "eta_min");
+  o.T_max = int_at(v, "T_max");
+  o.eta_min = real_at(v, "eta_min");
   validate(o);
   options_ = o;
 }
@@ -247,16 +239,16 @@ double LinearLR::get_lr() const {
 }
 
 Scheduler::Fields LinearLR::schedule_fields() const {
-  return {{"start_factor", {options_.start_factor}},
-          {"end_factor", {options_.end_factor}},
-          {"total_iters", {static_cast<double>(options_.total_iters)}}};
+  return {{"start_factor", state_real(options_.start_factor)},
+          {"end_factor", state_real(options_.end_factor)},
+          {"total_iters", state_int(options_.total_iters)}};
 }
 
-void LinearLR::set_schedule_fields(const std::map<std::string, std::vector<double>>& v) {
+void LinearLR::set_schedule_fields(const StateDict& v) {
   LinearLROptions o;
-  o.start_factor = one(v, "start_factor");
-  o.end_factor = one(v, "end_factor");
-  o.total_iters = to_int(name(), "total_iters", one(v, "total_iters"));
+  o.start_factor = real_at(v, "start_factor");
+  o.end_factor = real_at(v, "end_factor");
+  o.total_iters = int_at(v, "total_iters");
   validate(o);
   options_ = o;
 }
@@ -310,41 +302,41 @@ void ReduceLROnPlateau::step(double metric) {
   last_lr_ = optimizer_.lr();
 }
 
-// mode: 0 min, 1 max; threshold_mode: 0 rel, 1 abs
+// mode (int64): 0 min, 1 max; threshold_mode (int64): 0 rel, 1 abs (PyTorch stores the strings)
 Scheduler::Fields ReduceLROnPlateau::fields() const {
-  return {{"mode", {options_.mode == PlateauMode::Min ? 0.0 : 1.0}},
-          {"factor", {options_.factor}},
-          {"patience", {static_cast<double>(options_.patience)}},
-          {"threshold", {options_.threshold}},
-          {"threshold_mode", {options_.threshold_mode == ThresholdMode::Rel ? 0.0 : 1.0}},
-          {"cooldown", {static_cast<double>(options_.cooldown)}},
-          {"min_lrs", {options_.min_lr}},
-          {"eps", {options_.eps}},
-          {"best", {best_}},
-          {"num_bad_epochs", {static_cast<double>(num_bad_epochs_)}},
-          {"cooldown_counter", {static_cast<double>(cooldown_counter_)}}};
+  return {{"mode", state_int(options_.mode == PlateauMode::Min ? 0 : 1)},
+          {"factor", state_real(options_.factor)},
+          {"patience", state_int(options_.patience)},
+          {"threshold", state_real(options_.threshold)},
+          {"threshold_mode", state_int(options_.threshold_mode == ThresholdMode::Rel ? 0 : 1)},
+          {"cooldown", state_int(options_.cooldown)},
+          {"min_lrs", state_real(options_.min_lr)},
+          {"eps", state_real(options_.eps)},
+          {"best", state_real(best_)},
+          {"num_bad_epochs", state_int(num_bad_epochs_)},
+          {"cooldown_counter", state_int(cooldown_counter_)}};
 }
 
-void ReduceLROnPlateau::set_fields(const std::map<std::string, std::vector<double>>& v) {
+void ReduceLROnPlateau::set_fields(const StateDict& v) {
   const std::string me = name();
   ReduceLROnPlateauOptions o;
-  const double mode = one(v, "mode"), threshold_mode = one(v, "threshold_mode");
+  const int64_t mode = int_at(v, "mode"), threshold_mode = int_at(v, "threshold_mode");
   check(mode == 0 || mode == 1, "{}: load_state_dict: entry 'mode' must be 0 (min) or 1 (max), got {}", me, mode);
   check(threshold_mode == 0 || threshold_mode == 1,
         "{}: load_state_dict: entry 'threshold_mode' must be 0 (rel) or 1 (abs), got {}", me, threshold_mode);
   o.mode = mode == 0 ? PlateauMode::Min : PlateauMode::Max;
   o.threshold_mode = threshold_mode == 0 ? ThresholdMode::Rel : ThresholdMode::Abs;
-  o.factor = one(v, "factor");
-  o.patience = to_int(me, "patience", one(v, "patience"));
-  o.threshold = one(v, "threshold");
-  o.cooldown = to_int(me, "cooldown", one(v, "cooldown"));
-  o.min_lr = one(v, "min_lrs");
-  o.eps = one(v, "eps");
+  o.factor = real_at(v, "factor");
+  o.patience = int_at(v, "patience");
+  o.threshold = real_at(v, "threshold");
+  o.cooldown = int_at(v, "cooldown");
+  o.min_lr = real_at(v, "min_lrs");
+  o.eps = real_at(v, "eps");
   validate(o);
-  const int64_t bad = to_int(me, "num_bad_epochs", one(v, "num_bad_epochs"));
-  const int64_t cooldown_counter = to_int(me, "cooldown_counter", one(v, "cooldown_counter"));
+  const int64_t bad = int_at(v, "num_bad_epochs");
+  const int64_t cooldown_counter = int_at(v, "cooldown_counter");
   options_ = o;
-  best_ = one(v, "best");
+  best_ = real_at(v, "best");
   num_bad_epochs_ = bad;
   cooldown_counter_ = cooldown_counter;
 }

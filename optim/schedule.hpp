@@ -47,18 +47,22 @@ class Scheduler {
 
   StateDict state_dict() const;
   // Restores state_dict() output of the same kind of scheduler (counters and options). Everything is
-  // validated first; a missing, unexpected or malformed entry throws unroll::Error and changes nothing.
-  // Does not change the optimizer's lr: load the optimizer's own state for that.
+  // validated first; a missing or unexpected entry, or one of the wrong dtype or size, throws unroll::Error
+  // and changes nothing. (Counters and options stored as float64 integers, as files written before
+  // checkpoints kept dtypes hold them, are read.) Does not change the optimizer's lr: load the optimizer's
+  // own state for that.
   void load_state_dict(const StateDict& state);
 
  protected:
   explicit Scheduler(Optimizer& optimizer);
-  using Fields = std::vector<std::pair<std::string, std::vector<double>>>;
+  // Entries in the dtypes of StateDict (optim/optimizer.hpp): counters and integer options int64, real
+  // numbers float64 (made with the helpers of optim/detail/state.hpp).
+  using Fields = std::vector<std::pair<std::string, Tensor>>;
   // Everything the subclass saves beyond last_epoch and _last_lr, under PyTorch's state_dict keys.
   virtual Fields fields() const = 0;
-  // Sets them from validated-present values (same names and sizes as fields()); validates the values and
-  // throws unroll::Error before changing anything.
-  virtual void set_fields(const std::map<std::string, std::vector<double>>& values) = 0;
+  // Sets them from values that load_state_dict found present with the names, dtypes and sizes fields()
+  // returns; validates the values and throws unroll::Error before changing anything.
+  virtual void set_fields(const StateDict& values) = 0;
 
   Optimizer& optimizer_;
   int64_t last_epoch_ = -1;
@@ -78,14 +82,14 @@ class LRScheduler : public Scheduler {
   // The lr for epoch last_epoch_ given the optimizer's current lr (the one set for the previous epoch).
   virtual double get_lr() const = 0;
   virtual Fields schedule_fields() const = 0;
-  virtual void set_schedule_fields(const std::map<std::string, std::vector<double>>& values) = 0;
+  virtual void set_schedule_fields(const StateDict& values) = 0;
 
   double base_lr_ = 0;
   int64_t step_count_ = 0;
 
  private:
   Fields fields() const final;
-  void set_fields(const std::map<std::string, std::vector<double>>& values) final;
+  void set_fields(const StateDict& values) final;
 };
 
 // ---- StepLR: lr * gamma every step_size epochs ------------------------------------------------------
@@ -103,7 +107,7 @@ class StepLR : public LRScheduler {
  protected:
   double get_lr() const override;
   Fields schedule_fields() const override;
-  void set_schedule_fields(const std::map<std::string, std::vector<double>>& values) override;
+  void set_schedule_fields(const StateDict& values) override;
 
  private:
   StepLROptions options_;
@@ -124,7 +128,7 @@ class MultiStepLR : public LRScheduler {
  protected:
   double get_lr() const override;
   Fields schedule_fields() const override;
-  void set_schedule_fields(const std::map<std::string, std::vector<double>>& values) override;
+  void set_schedule_fields(const StateDict& values) override;
 
  private:
   MultiStepLROptions options_;
@@ -144,7 +148,7 @@ class ExponentialLR : public LRScheduler {
  protected:
   double get_lr() const override;
   Fields schedule_fields() const override;
-  void set_schedule_fields(const std::map<std::string, std::vector<double>>& values) override;
+  void set_schedule_fields(const StateDict& values) override;
 
  private:
   ExponentialLROptions options_;
@@ -167,7 +171,7 @@ class CosineAnnealingLR : public LRScheduler {
  protected:
   double get_lr() const override;
   Fields schedule_fields() const override;
-  void set_schedule_fields(const std::map<std::string, std::vector<double>>& values) override;
+  void set_schedule_fields(const StateDict& values) override;
 
  private:
   CosineAnnealingLROptions options_;
@@ -191,7 +195,7 @@ class LinearLR : public LRScheduler {
  protected:
   double get_lr() const override;
   Fields schedule_fields() const override;
-  void set_schedule_fields(const std::map<std::string, std::vector<double>>& values) override;
+  void set_schedule_fields(const StateDict& values) override;
 
  private:
   LinearLROptions options_;
@@ -224,7 +228,7 @@ class ReduceLROnPlateau : public Scheduler {
 
  protected:
   Fields fields() const override;
-  void set_fields(const std::map<std::string, std::vector<double>>& values) override;
+  void set_fields(const StateDict& values) override;
 
  private:
   bool is_better(double a, double best) const;

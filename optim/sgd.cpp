@@ -3,7 +3,8 @@
 #include <cstring>
 
 #include "unroll/framework/autograd.hpp"
-#include "unroll/framework/detail/check.hpp"
+#include "unroll/framework/detail/dispatch.hpp"
+#include "unroll/optim/detail/state.hpp"
 
 namespace unroll::optim {
 
@@ -33,11 +34,6 @@ void SGD::set_lr(double lr) {
 
 void SGD::step() {
   NoGradGuard no_grad;
-  const real lr = static_cast<real>(options_.lr);
-  const real mu = static_cast<real>(options_.momentum);
-  const real one_minus_tau = static_cast<real>(1 - options_.dampening);
-  const real lambda = static_cast<real>(options_.weight_decay);
-  const real sign = options_.maximize ? -1 : 1;
   for (size_t i = 0; i < params_.size(); ++i) {
     const Tensor grad = params_[i].grad();
     if (!grad.defined()) continue;  // no gradient this step: skipped, as in PyTorch
@@ -45,39 +41,48 @@ void SGD::step() {
     const bool first = s.buffers.count("momentum_buffer") == 0;  // PyTorch: buffer is None
     s.initialized = true;
     ++s.step;
-    real* p = params_[i].data();
-    const real* g_in = grad.data();
-    real* b = options_.momentum != 0 ? buffer(i, "momentum_buffer").data() : nullptr;
-    const int64_t n = params_[i].numel();
-    for (int64_t k = 0; k < n; ++k) {
-      real g = sign * g_in[k];                 // g_t (negated to maximize)
-      if (lambda != 0) g = g + lambda * p[k];  // g_t <- g_t + lambda theta_{t-1}
-      if (b) {
-        b[k] = first ? g : mu * b[k] + one_minus_tau * g;  // b_t <- mu b_{t-1} + (1 - tau) g_t   (b_1 <- g_1)
-        g = options_.nesterov ? g + mu * b[k] : b[k];      // g_t <- g_t + mu b_t (Nesterov), else g_t <- b_t
+    // the update in the parameter's dtype T (float32 or float64)
+    unroll::detail::visit_floating("SGD", params_[i].dtype(), [&]<class T>() {
+      const T lr = static_cast<T>(options_.lr);
+      const T mu = static_cast<T>(options_.momentum);
+      const T one_minus_tau = static_cast<T>(1 - options_.dampening);
+      const T lambda = static_cast<T>(options_.weight_decay);
+      const T sign = options_.maximize ? -1 : 1;
+      T* p = params_[i].data<T>();
+      const T* g_in = grad.data<T>();
+      T* b = options_.momentum != 0 ? buffer(i, "momentum_buffer").data<T>() : nullptr;
+      const int64_t n = params_[i].numel();
+      for (int64_t k = 0; k < n; ++k) {
+        T g = sign * g_in[k];                    // g_t (negated to maximize)
+        if (lambda != 0) g = g + lambda * p[k];  // g_t <- g_t + lambda theta_{t-1}
+        if (b) {
+          b[k] = first ? g : mu * b[k] + one_minus_tau * g;  // b_t <- mu b_{t-1} + (1 - tau) g_t   (b_1 <- g_1)
+          g = options_.nesterov ? g + mu * b[k] : b[k];      // g_t <- g_t + mu b_t (Nesterov), else g_t <- b_t
+        }
+        p[k] = p[k] - lr * g;  // theta_t <- theta_{t-1} - lr g_t
       }
-      p[k] = p[k] - lr * g;  // theta_t <- theta_{t-1} - lr g_t
-    }
+    });
   }
 }
 
 std::vector<Optimizer::Hyperparameter> SGD::hyperparameters() const {
-  return {{"lr", {options_.lr}},
-          {"momentum", {options_.momentum}},
-          {"dampening", {options_.dampening}},
-          {"weight_decay", {options_.weight_decay}},
-          {"nesterov", {options_.nesterov ? 1.0 : 0.0}},
-          {"maximize", {options_.maximize ? 1.0 : 0.0}}};
+  using namespace unroll::detail;
+  return {{"lr", state_real(options_.lr)},
+          {"momentum", state_real(options_.momentum)},
+          {"dampening", state_real(options_.dampening)},
+          {"weight_decay", state_real(options_.weight_decay)},
+          {"nesterov", state_flag(options_.nesterov)},
+          {"maximize", state_flag(options_.maximize)}};
 }
 
-void SGD::set_hyperparameters(const std::map<std::string, std::vector<double>>& v) {
+void SGD::set_hyperparameters(const StateDict& v) {
   SGDOptions o;
-  o.lr = v.at("lr")[0];
-  o.momentum = v.at("momentum")[0];
-  o.dampening = v.at("dampening")[0];
-  o.weight_decay = v.at("weight_decay")[0];
-  o.nesterov = v.at("nesterov")[0] != 0;
-  o.maximize = v.at("maximize")[0] != 0;
+  o.lr = v.at("lr").item<double>();
+  o.momentum = v.at("momentum").item<double>();
+  o.dampening = v.at("dampening").item<double>();
+  o.weight_decay = v.at("weight_decay").item<double>();
+  o.nesterov = v.at("nesterov").item<bool>();
+  o.maximize = v.at("maximize").item<bool>();
   validate(o);
   options_ = o;
 }

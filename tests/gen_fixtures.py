@@ -1,26 +1,44 @@
 #!/usr/bin/python3
-"""Generate tests/fixtures/ops_reference.txt: PyTorch reference values for every op in framework/ops.hpp.
+"""Generate PyTorch reference values for unroll's ops, read by the C++ tests through tests/support/fixtures.hpp:
+
+  tests/fixtures/ops_reference.txt    every op in framework/ops.hpp: outputs and gradients, computed in
+                                      float64 (tests/framework/test_ops_vs_torch.cpp runs each case in
+                                      float32 and in float64)
+  tests/fixtures/dtype_reference.txt  dtypes: the promotion table of add/sub/mul/div, comparisons and logical
+                                      ops, int64/bool reductions, where/masked_fill, int64 elementwise ops,
+                                      index ops, to() conversions, and the errors PyTorch raises
+                                      (tests/framework/test_dtype_vs_torch.cpp)
 
 Run from the repository root with the system interpreter (Debian's python3-torch):
 
     /usr/bin/python3 tests/gen_fixtures.py
 
-The output is deterministic (fixed torch.manual_seed). Every computation is done in torch.float64; every
-input and upstream-gradient value is first rounded to float32, so the float32 build of unroll sees exactly
-the values torch saw. tests/framework/test_ops_vs_torch.cpp reads the file (through
-tests/support/fixtures.hpp) and has one C++ lambda per case name; keep the two in sync.
+The output is deterministic (fixed torch.manual_seed). ops_reference: every computation is done in
+torch.float64; every floating input and upstream-gradient value is first rounded to float32, so unroll's
+float32 run sees exactly the values torch saw, and its float64 run must agree to rounding.
+dtype_reference: every case runs in the dtypes it names, as a PyTorch user would write it.
+test_ops_vs_torch.cpp has one C++ lambda per ops_reference case name; test_dtype_vs_torch.cpp one per op
+name (the part of a dtype_reference case name before "__"); keep them in sync.
 
 File format (line based, UTF-8/ASCII):
 
     # comment                                 (blank lines and lines starting with '#' are ignored)
     case <name>                               starts a case; names are unique, no spaces
-    tensor <role> <rank> <dims...> : <values...>
-                                              row-major values printed with %.17g (round-trips doubles);
-                                              a rank-0 tensor is "tensor <role> 0 : <value>"
+    tensor <role> <rank> <dims...> [<dtype>] : <values...>
+                                              row-major values; a rank-0 tensor is "tensor <role> 0 : <value>"
+    raises <message>                          torch raised this error (instead of an 'out' tensor)
     end                                       ends the case
+
+<dtype> is bool, int64, float32 or float64. int64 and bool values are integers (bool: 0 or 1), floating
+values are printed with %.17g (round-trips doubles; nan, inf, -inf). ops_reference.txt leaves the dtype of
+floating tensors out (the test picks float32 or float64) and marks int64 indices / class targets and bool
+conditions / masks; dtype_reference.txt gives every tensor's dtype, and that of 'out' is torch's result
+dtype. Files written before the dtype token existed stay valid: no token means a floating tensor.
 
 Roles in a case:
     in0, in1, ...   the op's tensor inputs, in the order the C++ lambda takes them
+    num<i>          input i is a Python number (a C++ Scalar in unroll): a rank-0 line whose dtype says the
+                    number's kind, int64 for an int, float64 for a float, bool for a bool
     out             the op's output
     w               the upstream gradient (shape of out); present iff some input is differentiable
     grad<i>         d sum(out * w) / d in<i>; present exactly for the differentiable inputs, so an input
@@ -38,6 +56,7 @@ DT = torch.float64
 SEED = 20240611
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT_PATH = os.path.join(HERE, "fixtures", "ops_reference.txt")
+DTYPE_OUT_PATH = os.path.join(HERE, "fixtures", "dtype_reference.txt")
 
 torch.manual_seed(SEED)
 
@@ -87,16 +106,18 @@ def distinct(*shape):
 
 
 def ids(values):
-    """An index / class-id tensor: integral values held in float64 (cast to long inside the torch fn)."""
-    return torch.tensor(values, dtype=DT)
+    """An index / class-id tensor: int64."""
+    return torch.tensor(values, dtype=torch.long)
 
 
-def mask01(*shape):
-    return (torch.rand(tuple(shape), dtype=DT) < 0.5).to(DT)
+def vals(values):
+    """Given floating values (float32-representable)."""
+    return f32(torch.tensor(values, dtype=DT))
 
 
-def L(t):
-    return t.to(torch.long)
+def mask(*shape):
+    """A random bool condition / mask."""
+    return torch.rand(tuple(shape), dtype=DT) < 0.5
 
 
 # ---- cases ---------------------------------------------------------------------------------------------
@@ -169,11 +190,11 @@ case("relu", torch.relu, D(away(0.1, 3, 4)))
 case("clone", torch.clone, D(randn(2, 3)))
 
 # selection
-case("where_same", lambda c, a, b: torch.where(c != 0, a, b), N(mask01(3, 4)), D(randn(3, 4)), D(randn(3, 4)))
-case("where_bcast", lambda c, a, b: torch.where(c != 0, a, b), N(mask01(3, 1)), D(randn(2, 3, 4)), D(randn()))
-case("where_bcast_ab", lambda c, a, b: torch.where(c != 0, a, b), N(mask01(2, 3)), D(randn(2, 1)), D(randn(3)))
-case("masked_fill_m1e9", lambda x, m: x.masked_fill(m != 0, -1e9), D(randn(3, 4)), N(mask01(1, 4)))
-case("masked_fill_0_5", lambda x, m: x.masked_fill(m != 0, 0.5), D(randn(2, 3, 4)), N(mask01(2, 3, 4)))
+case("where_same", torch.where, N(mask(3, 4)), D(randn(3, 4)), D(randn(3, 4)))
+case("where_bcast", torch.where, N(mask(3, 1)), D(randn(2, 3, 4)), D(randn()))
+case("where_bcast_ab", torch.where, N(mask(2, 3)), D(randn(2, 1)), D(randn(3)))
+case("masked_fill_m1e9", lambda x, m: x.masked_fill(m, -1e9), D(randn(3, 4)), N(mask(1, 4)))
+case("masked_fill_0_5", lambda x, m: x.masked_fill(m, 0.5), D(randn(2, 3, 4)), N(mask(2, 3, 4)))
 
 # linear algebra (transpose_a / transpose_b: the operand is stored transposed)
 case("matmul_2d", torch.matmul, D(randn(3, 4)), D(randn(4, 5)))
@@ -235,15 +256,15 @@ case("expand_scalar_to_23", lambda x: x.expand(2, 3), D(randn()))
 case("expand_same", lambda x: x.expand(2, 3), D(randn(2, 3)))
 
 # indexing
-case("index_select_1_dup", lambda x, i: torch.index_select(x, 1, L(i)), D(randn(3, 5)), N(ids([4, 0, 4, 2])))
-case("index_select_0_3d", lambda x, i: torch.index_select(x, 0, L(i)), D(randn(3, 2, 2)), N(ids([2, 2, 0])))
-case("index_select_m1", lambda x, i: torch.index_select(x, -1, L(i)), D(randn(2, 3, 4)), N(ids([3, 1])))
-case("embedding_2d_dup", lambda w, i: F.embedding(L(i), w), D(randn(5, 3)), N(ids([[0, 2, 4], [2, 2, 1]])))
-case("embedding_1d", lambda w, i: F.embedding(L(i), w), D(randn(4, 2)), N(ids([3, 0, 3])))
-case("gather_1", lambda x, i: torch.gather(x, 1, L(i)), D(randn(2, 3, 4)),
+case("index_select_1_dup", lambda x, i: torch.index_select(x, 1, i), D(randn(3, 5)), N(ids([4, 0, 4, 2])))
+case("index_select_0_3d", lambda x, i: torch.index_select(x, 0, i), D(randn(3, 2, 2)), N(ids([2, 2, 0])))
+case("index_select_m1", lambda x, i: torch.index_select(x, -1, i), D(randn(2, 3, 4)), N(ids([3, 1])))
+case("embedding_2d_dup", lambda w, i: F.embedding(i, w), D(randn(5, 3)), N(ids([[0, 2, 4], [2, 2, 1]])))
+case("embedding_1d", lambda w, i: F.embedding(i, w), D(randn(4, 2)), N(ids([3, 0, 3])))
+case("gather_1", lambda x, i: torch.gather(x, 1, i), D(randn(2, 3, 4)),
      N(ids([[[0, 2, 1, 1], [2, 2, 0, 1]], [[1, 0, 0, 2], [0, 1, 2, 2]]])))
-case("gather_0", lambda x, i: torch.gather(x, 0, L(i)), D(randn(3, 2)), N(ids([[2, 0], [2, 2], [0, 1], [1, 1]])))
-case("gather_m1", lambda x, i: torch.gather(x, -1, L(i)), D(randn(3, 5)), N(ids([[4], [0], [4]])))
+case("gather_0", lambda x, i: torch.gather(x, 0, i), D(randn(3, 2)), N(ids([[2, 0], [2, 2], [0, 1], [1, 1]])))
+case("gather_m1", lambda x, i: torch.gather(x, -1, i), D(randn(3, 5)), N(ids([[4], [0], [4]])))
 
 # reductions
 case("sum_all", torch.sum, D(randn(2, 3, 4)))
@@ -259,8 +280,8 @@ case("max_all", torch.max, D(distinct(3, 4)))
 case("max_1", lambda x: torch.max(x, 1).values, D(distinct(2, 3, 4)))
 case("max_0_keepdim", lambda x: torch.max(x, 0, keepdim=True).values, D(distinct(3, 4)))
 case("max_m1", lambda x: torch.max(x, -1).values, D(distinct(2, 3, 4)))
-case("argmax_1", lambda x: torch.argmax(x, 1).to(DT), N(distinct(3, 5)))
-case("argmax_m1_keepdim", lambda x: torch.argmax(x, -1, keepdim=True).to(DT), N(distinct(2, 3, 4)))
+case("argmax_1", lambda x: torch.argmax(x, 1), N(distinct(3, 5)))
+case("argmax_m1_keepdim", lambda x: torch.argmax(x, -1, keepdim=True), N(distinct(2, 3, 4)))
 case("log_softmax_1", lambda x: F.log_softmax(x, 1), D(randn(3, 5)))
 case("log_softmax_m1_3d", lambda x: F.log_softmax(x, -1), D(randn(2, 3, 4)))
 case("log_softmax_0_3d", lambda x: F.log_softmax(x, 0), D(randn(3, 2, 4)))
@@ -271,35 +292,35 @@ case("softmax_1_3d", lambda x: F.softmax(x, 1), D(randn(2, 3, 4)))
 
 # losses
 targets4 = ids([1, 0, 4, 2])
-case("nll_loss_mean", lambda x, t: F.nll_loss(x, L(t)), D(randn(4, 5)), N(targets4))
-case("nll_loss_sum", lambda x, t: F.nll_loss(x, L(t), reduction="sum"), D(randn(4, 5)), N(targets4))
-case("nll_loss_none", lambda x, t: F.nll_loss(x, L(t), reduction="none"), D(randn(4, 5)), N(targets4))
-case("nll_loss_mean_default_ignore", lambda x, t: F.nll_loss(x, L(t)), D(randn(4, 5)), N(ids([1, -100, 4, 2])))
-case("nll_loss_mean_ignore2", lambda x, t: F.nll_loss(x, L(t), ignore_index=2), D(randn(5, 4)),
+case("nll_loss_mean", lambda x, t: F.nll_loss(x, t), D(randn(4, 5)), N(targets4))
+case("nll_loss_sum", lambda x, t: F.nll_loss(x, t, reduction="sum"), D(randn(4, 5)), N(targets4))
+case("nll_loss_none", lambda x, t: F.nll_loss(x, t, reduction="none"), D(randn(4, 5)), N(targets4))
+case("nll_loss_mean_default_ignore", lambda x, t: F.nll_loss(x, t), D(randn(4, 5)), N(ids([1, -100, 4, 2])))
+case("nll_loss_mean_ignore2", lambda x, t: F.nll_loss(x, t, ignore_index=2), D(randn(5, 4)),
      N(ids([2, 0, 3, 2, 1])))
-case("nll_loss_sum_ignore2", lambda x, t: F.nll_loss(x, L(t), ignore_index=2, reduction="sum"), D(randn(5, 4)),
+case("nll_loss_sum_ignore2", lambda x, t: F.nll_loss(x, t, ignore_index=2, reduction="sum"), D(randn(5, 4)),
      N(ids([2, 0, 3, 2, 1])))
-case("nll_loss_none_ignore2", lambda x, t: F.nll_loss(x, L(t), ignore_index=2, reduction="none"), D(randn(5, 4)),
+case("nll_loss_none_ignore2", lambda x, t: F.nll_loss(x, t, ignore_index=2, reduction="none"), D(randn(5, 4)),
      N(ids([2, 0, 3, 2, 1])))
-case("cross_entropy_mean", lambda x, t: F.cross_entropy(x, L(t)), D(randn(4, 5)), N(targets4))
-case("cross_entropy_sum", lambda x, t: F.cross_entropy(x, L(t), reduction="sum"), D(randn(4, 5)), N(targets4))
-case("cross_entropy_none", lambda x, t: F.cross_entropy(x, L(t), reduction="none"), D(randn(4, 5)), N(targets4))
-case("cross_entropy_mean_ignore1", lambda x, t: F.cross_entropy(x, L(t), ignore_index=1), D(randn(5, 3)),
+case("cross_entropy_mean", lambda x, t: F.cross_entropy(x, t), D(randn(4, 5)), N(targets4))
+case("cross_entropy_sum", lambda x, t: F.cross_entropy(x, t, reduction="sum"), D(randn(4, 5)), N(targets4))
+case("cross_entropy_none", lambda x, t: F.cross_entropy(x, t, reduction="none"), D(randn(4, 5)), N(targets4))
+case("cross_entropy_mean_ignore1", lambda x, t: F.cross_entropy(x, t, ignore_index=1), D(randn(5, 3)),
      N(ids([1, 0, 2, 1, 0])))
-case("cross_entropy_none_ignore1", lambda x, t: F.cross_entropy(x, L(t), ignore_index=1, reduction="none"),
+case("cross_entropy_none_ignore1", lambda x, t: F.cross_entropy(x, t, ignore_index=1, reduction="none"),
      D(randn(5, 3)), N(ids([1, 0, 2, 1, 0])))
-case("cross_entropy_large_logits", lambda x, t: F.cross_entropy(x, L(t)), D(randn(3, 4) * 40.0), N(ids([0, 3, 1])))
+case("cross_entropy_large_logits", lambda x, t: F.cross_entropy(x, t), D(randn(3, 4) * 40.0), N(ids([0, 3, 1])))
 case("mse_loss_mean", F.mse_loss, D(randn(3, 4)), N(randn(3, 4)))
 case("mse_loss_sum", lambda a, b: F.mse_loss(a, b, reduction="sum"), D(randn(3, 4)), N(randn(3, 4)))
 case("mse_loss_none", lambda a, b: F.mse_loss(a, b, reduction="none"), D(randn(2, 3, 2)), N(randn(2, 3, 2)))
 case("mse_loss_mean_grad_target", F.mse_loss, D(randn(3, 4)), D(randn(3, 4)))
 case("bce_logits_mean", F.binary_cross_entropy_with_logits, D(randn(3, 4) * 3.0), N(uniform(0.0, 1.0, 3, 4)))
 case("bce_logits_sum", lambda x, y: F.binary_cross_entropy_with_logits(x, y, reduction="sum"),
-     D(randn(3, 4) * 3.0), N(mask01(3, 4)))
+     D(randn(3, 4) * 3.0), N(mask(3, 4).to(DT)))
 case("bce_logits_none", lambda x, y: F.binary_cross_entropy_with_logits(x, y, reduction="none"),
      D(randn(2, 5) * 3.0), N(uniform(0.0, 1.0, 2, 5)))
-case("bce_logits_large", F.binary_cross_entropy_with_logits, D(ids([[-30.0, -8.0, 0.5], [8.0, 30.0, -0.25]])),
-     N(ids([[0.0, 1.0, 0.25], [1.0, 0.0, 0.75]])))
+case("bce_logits_large", F.binary_cross_entropy_with_logits, D(vals([[-30.0, -8.0, 0.5], [8.0, 30.0, -0.25]])),
+     N(vals([[0.0, 1.0, 0.25], [1.0, 0.0, 0.75]])))
 case("bce_logits_mean_grad_target", F.binary_cross_entropy_with_logits, D(randn(3, 4)),
      D(uniform(0.0, 1.0, 3, 4)))
 
@@ -308,23 +329,230 @@ case("dropout_eval", lambda x: F.dropout(x, 0.5, training=False), D(randn(3, 4))
 case("dropout_p0_train", lambda x: F.dropout(x, 0.0, training=True), D(randn(3, 4)))
 
 
+# ---- dtype cases (dtype_reference.txt) ---------------------------------------------------------------
+# Each case is named "<op>__<operands>": <op> picks the C++ lambda of test_dtype_vs_torch.cpp, <operands>
+# spells the operands' kinds: b, i, f, d = a bool, int64, float32, float64 tensor with dimensions, a trailing
+# 0 = the same as a rank-0 tensor, num_int / num_float / num_bool = a Python number; then maybe a tag.
+B, I64, F32, F64 = torch.bool, torch.int64, torch.float32, torch.float64
+DTYPES = [B, I64, F32, F64]
+SHORT = {B: "b", I64: "i", F32: "f", F64: "d"}
+NAN, INF = float("nan"), float("inf")
+INT64_MIN, INT64_MAX = -(2 ** 63), 2 ** 63 - 1
+
+
+class Num:
+    """A Python number operand: a C++ Scalar on unroll's side."""
+
+    def __init__(self, value):
+        self.value = value
+
+
+def T(values, dtype):
+    return torch.tensor(values, dtype=dtype)
+
+
+def describe(x):
+    if isinstance(x, Num):
+        return "num_" + ("bool" if isinstance(x.value, bool) else "int" if isinstance(x.value, int) else "float")
+    return SHORT[x.dtype] + ("0" if x.dim() == 0 else "")
+
+
+DCASES = []  # (name, [operands], fn)
+
+
+def dcase(op, fn, *operands, tag=None):
+    name = op + "__" + "_".join(describe(x) for x in operands) + ("_" + tag if tag else "")
+    assert all(c[0] != name for c in DCASES), name
+    DCASES.append((name, list(operands), fn))
+
+
+# the promotion table: add/sub/mul/div for every pair of dtypes, as tensors with dims, rank-0 tensors and
+# Python numbers (either side). Divisors include 0 and False (inf and nan), floats include values
+# float32 cannot hold (0.1, 1/3: a float64 result must keep them).
+ARITH = {B: T([True, False, True, True], B), I64: T([-3, 0, 2, 7], I64), F32: T([-1.5, 0.25, 2.0, 3.75], F32),
+         F64: T([0.1, -2.5, 1 / 3, 4.0], F64)}
+ARITH0 = {B: T(True, B), I64: T(5, I64), F32: T(0.5, F32), F64: T(1 / 3, F64)}
+NUMBERS = [Num(3), Num(0.3), Num(True)]
+for op, fn in [("add", lambda a, b: a + b), ("sub", lambda a, b: a - b), ("mul", lambda a, b: a * b),
+               ("div", lambda a, b: a / b)]:
+    for da in DTYPES:
+        for db in DTYPES:
+            dcase(op, fn, ARITH[da], ARITH[db])
+            dcase(op, fn, ARITH[da], ARITH0[db])
+            dcase(op, fn, ARITH0[da], ARITH[db])
+            dcase(op, fn, ARITH0[da], ARITH0[db])
+        for n in NUMBERS:
+            dcase(op, fn, ARITH[da], n)
+            dcase(op, fn, n, ARITH[da])
+            dcase(op, fn, ARITH0[da], n)
+
+# comparisons over every pair of dtypes (NaN compares false, != true), with rank-0 tensors and numbers on
+# the right; then the cases where the common dtype decides the answer
+CMP = {B: T([True, False, True, False], B), I64: T([1, 0, 2, -3], I64), F32: T([1.0, NAN, 2.0, 2.5], F32),
+       F64: T([1.0, 0.0, 2.0, NAN], F64)}
+CMP0 = {B: T(True, B), I64: T(2, I64), F32: T(2.0, F32), F64: T(NAN, F64)}
+CMP_NUMBERS = [Num(2), Num(1.5), Num(True)]
+COMPARISONS = [("eq", lambda a, b: a == b), ("ne", lambda a, b: a != b), ("lt", lambda a, b: a < b),
+               ("le", lambda a, b: a <= b), ("gt", lambda a, b: a > b), ("ge", lambda a, b: a >= b)]
+for op, fn in COMPARISONS:
+    for da in DTYPES:
+        for db in DTYPES:
+            dcase(op, fn, CMP[da], CMP[db])
+            dcase(op, fn, CMP[da], CMP0[db])
+        for n in CMP_NUMBERS:
+            dcase(op, fn, CMP[da], n)
+    dcase(op, fn, T([0.1], F32), T([0.1], F64), tag="point1")      # compared in float64: unequal
+    dcase(op, fn, T([0.1], F32), T(0.1, F64), tag="point1")        # rank 0 does not widen: equal
+    dcase(op, fn, T([0.1], F32), Num(0.1), tag="point1")           # a number does not widen: equal
+    dcase(op, fn, T(0.1, F32), T(0.1, F64), tag="point1")          # two rank-0 tensors: float64
+    dcase(op, fn, T([2 ** 24 + 1], I64), T([2.0 ** 24], F32), tag="2pow24")  # int64 rounds to float32
+    dcase(op, fn, T([2 ** 53 + 1], I64), T([2.0 ** 53], F64), tag="2pow53")  # ... and to float64
+    dcase(op, fn, T([2 ** 53 + 1], I64), T([2 ** 53], I64), tag="2pow53")    # exact in int64
+    dcase(op, fn, T([1.0, NAN], F32), Num(NAN), tag="nan")
+
+# logical ops over every pair of dtypes (nonzero and NaN are true)
+for op, fn in [("logical_and", torch.logical_and), ("logical_or", torch.logical_or), ("logical_xor", torch.logical_xor)]:
+    for da in DTYPES:
+        for db in DTYPES:
+            dcase(op, fn, CMP[da], CMP[db])
+        dcase(op, fn, CMP[da], CMP0[I64])
+for da in DTYPES:
+    dcase("logical_not", torch.logical_not, CMP[da])
+    dcase("logical_not", torch.logical_not, CMP0[da])
+
+# reductions: sums of bool and int64 are int64 (exact beyond 2^53), max keeps the dtype (NaN wins), argmax
+# is int64 (the first maximum; NaN counts as the maximum), mean refuses integers
+RED = {B: T([[True, False, True], [False, False, False]], B), I64: T([[2 ** 60, -5, 7], [1, 7, 7]], I64),
+       F32: T([[0.5, NAN, -2.0], [1.25, 3.0, 3.0]], F32), F64: T([[0.1, 0.2, 0.3], [-1.0, 2.0, 2.0]], F64)}
+for d in DTYPES:
+    dcase("sum_all", torch.sum, RED[d])
+    dcase("sum_0", lambda x: torch.sum(x, [0]), RED[d])
+    dcase("sum_1_keepdim", lambda x: torch.sum(x, [1], keepdim=True), RED[d])
+    dcase("max_all", torch.max, RED[d])
+    dcase("max_1", lambda x: torch.max(x, 1).values, RED[d])
+    dcase("max_0_keepdim", lambda x: torch.max(x, 0, keepdim=True).values, RED[d])
+    dcase("argmax_1", lambda x: torch.argmax(x, 1), RED[d])
+    dcase("mean_all", torch.mean, RED[d])
+    dcase("mean_1", lambda x: torch.mean(x, [1]), RED[d])
+dcase("sum_all", torch.sum, T([INT64_MAX, 1], I64), tag="wraps")
+
+# where and masked_fill: a bool condition / mask, values of every dtype (promoted) or numbers
+COND = T([True, False, False, True], B)
+SEL = {B: T([False, True, True, False], B), I64: T([-4, 5, 6, 7], I64), F32: T([0.5, -1.5, 2.25, 8.0], F32),
+       F64: T([0.1, 1 / 3, -2.0, 9.0], F64)}
+for da in DTYPES:
+    for db in DTYPES:
+        dcase("where", torch.where, COND, SEL[da], SEL[db])
+dcase("where", torch.where, COND, SEL[I64], Num(2.5))
+dcase("where", torch.where, COND, SEL[I64], Num(2))
+dcase("where", torch.where, COND, SEL[B], Num(True))
+dcase("where", torch.where, COND, Num(2), SEL[F64])
+dcase("where", torch.where, COND, Num(0.1), SEL[F32])
+dcase("where", torch.where, COND, SEL[F32], T(0.1, F64))
+dcase("where", torch.where, COND, T(3, I64), T(0.5, F32))
+dcase("where", torch.where, COND, T(True, B), SEL[I64])
+dcase("where", torch.where, SEL[I64], SEL[F32], SEL[F32])  # the condition must be bool
+dcase("where", torch.where, SEL[F32], SEL[F32], SEL[F32])
+for d in DTYPES:
+    for n in [Num(7), Num(2.7), Num(True)]:
+        dcase("masked_fill", lambda x, m, v: x.masked_fill(m, v), SEL[d], COND, n)
+# (masked_fill with an int64 or float mask is not here: torch 1.13 still takes 0/1 masks of other dtypes,
+# with a deprecation warning; unroll refuses them, see test_elementwise.cpp)
+
+# int64 (and bool) elementwise ops: exact, wrapping at the ends of int64's range; the transcendental ones
+# compute in the default dtype
+EXTREME = T([-3, 0, 2, 7, INT64_MIN, INT64_MAX], I64)
+SMALL = T([-3, 0, 2, 7], I64)
+BOOLS = T([True, False, True, True], B)
+for op, fn in [("abs", torch.abs), ("neg", torch.neg), ("relu", torch.relu)]:
+    dcase(op, fn, EXTREME)
+    dcase(op, fn, BOOLS)
+    dcase(op, fn, ARITH[F32])
+    dcase(op, fn, ARITH[F64])
+for op, fn in [("exp", torch.exp), ("log", torch.log), ("sqrt", torch.sqrt), ("tanh", torch.tanh),
+               ("sigmoid", torch.sigmoid)]:
+    dcase(op, fn, SMALL)
+    dcase(op, fn, BOOLS)
+for x, lo, hi in [(SMALL, Num(-1), Num(3)), (SMALL, Num(-0.5), Num(2.5)), (BOOLS, Num(0), Num(1)),
+                  (BOOLS, Num(0.5), Num(1.0)), (ARITH[F32], Num(-1), Num(1)), (ARITH[F64], Num(0), Num(0.2)),
+                  (SMALL, Num(False), Num(True))]:
+    dcase("clamp", torch.clamp, x, lo, hi, tag=str(lo.value).replace(".", "_").replace("-", "m"))
+for x, e in [(SMALL, Num(2)), (SMALL, Num(0)), (SMALL, Num(3)), (SMALL, Num(0.5)), (SMALL, Num(-1)), (BOOLS, Num(2)),
+             (BOOLS, Num(0.5)), (SMALL, Num(True)), (ARITH[F32], Num(2)), (ARITH[F64], Num(0.5))]:
+    dcase("pow", torch.pow, x, e, tag=str(e.value).replace(".", "_").replace("-", "m"))
+
+# index ops: int64 indices into tensors of every dtype; other index dtypes are refused
+IDX_X = {B: T([[True, False, True], [False, True, True]], B), I64: T([[1, -2, 3], [4, 5, -6]], I64),
+         F32: T([[0.5, -1.5, 2.25], [3.0, 0.125, -8.0]], F32), F64: T([[0.1, 0.2, 1 / 3], [4.0, -5.0, 6.5]], F64)}
+for d in DTYPES:
+    dcase("index_select_1", lambda x, i: torch.index_select(x, 1, i), IDX_X[d], T([2, 0, 2], I64))
+    dcase("index_select_0", lambda x, i: torch.index_select(x, 0, i), IDX_X[d], T([1, 1, 0], I64))
+    dcase("gather_1", lambda x, i: torch.gather(x, 1, i), IDX_X[d], T([[2, 0], [1, 1]], I64))
+for d in [I64, F32, F64]:
+    dcase("embedding", lambda w, i: F.embedding(i, w), IDX_X[d], T([[1, 0], [1, 1]], I64))
+dcase("index_select_1", lambda x, i: torch.index_select(x, 1, i), IDX_X[F32], T([2.0, 0.0], F32))
+dcase("index_select_1", lambda x, i: torch.index_select(x, 1, i), IDX_X[F32], T([True, False], B))
+dcase("gather_1", lambda x, i: torch.gather(x, 1, i), IDX_X[F32], T([[2.0], [0.0]], F32))
+dcase("embedding", lambda w, i: F.embedding(i, w), IDX_X[F32], T([1.0, 0.0], F32))
+LOGITS = T([[0.5, -1.0, 2.0], [0.0, 1.5, -0.5]], F32)
+dcase("nll_loss", F.nll_loss, LOGITS, T([2, 0], I64))
+dcase("nll_loss", F.nll_loss, LOGITS, T([2.0, 0.0], F32))
+dcase("nll_loss", F.nll_loss, LOGITS, T([True, False], B))
+dcase("cross_entropy", F.cross_entropy, LOGITS.to(F64), T([1, 0], I64))
+dcase("cross_entropy", F.cross_entropy, LOGITS, T([1.0, 0.0], F32))
+
+# to(): truncation toward zero, nonzero (and NaN) is true, rounding between floating dtypes and from int64
+for dst in DTYPES:
+    op = "to_" + {B: "bool", I64: "int64", F32: "float32", F64: "float64"}[dst]
+    fn = (lambda dst: lambda x: x.to(dst))(dst)
+    dcase(op, fn, T([True, False], B))
+    dcase(op, fn, T([0, 5, -1, 2 ** 53 + 1, 2 ** 60 + 1, 2 ** 24 + 1], I64))
+    dcase(op, fn, T([-2.7, -0.5, -0.0, 0.5, 2.7, 1e10, -7.0, 0.1, 1e-30], F32))
+    dcase(op, fn, T([-2.7, 0.999999, 1e15, -3.5, 0.1, 1 / 3, 1e-50], F64))
+dcase("to_bool", lambda x: x.to(B), T([NAN, INF, -INF, -0.0], F32), tag="special")
+dcase("to_float32", lambda x: x.to(F32), T([1e300, -1e300, NAN, 3.4028235677973366e38], F64), tag="special")
+dcase("to_float64", lambda x: x.to(F64), T([NAN, INF, -INF], F32), tag="special")
+
+# concat promotes to the common dtype (torch.cat)
+for da, db in [(I64, F32), (B, I64), (F32, F64), (B, B), (B, F32), (I64, F64)]:
+    dcase("concat_0", lambda a, b: torch.cat([a, b], 0), ARITH[da], ARITH[db])
+
+
 # ---- evaluation and output -----------------------------------------------------------------------------
-def fmt_tensor(role, t):
-    t = t.detach().to(DT).contiguous()
+DTYPE_NAMES = {B: "bool", I64: "int64", F32: "float32", F64: "float64"}
+
+
+def fmt_tensor(role, t, with_dtype=False):
+    """A tensor line. int64 and bool tensors always carry their dtype; floating ones when asked."""
+    t = t.detach().contiguous()
     dims = [str(d) for d in t.shape]
-    vals = ["%.17g" % v for v in t.reshape(-1).tolist()]
-    return " ".join(["tensor", role, str(len(dims))] + dims + [":"] + vals)
+    if t.dtype in (B, I64):
+        token = [DTYPE_NAMES[t.dtype]]
+        vals = ["%d" % int(v) for v in t.reshape(-1).tolist()]
+    else:
+        token = [DTYPE_NAMES[t.dtype]] if with_dtype else []
+        vals = ["%.17g" % v for v in t.to(DT).reshape(-1).tolist()]
+    return " ".join(["tensor", role, str(len(dims))] + dims + token + [":"] + vals)
+
+
+def fmt_number(role, n):
+    v = n.value
+    if isinstance(v, bool):
+        return "tensor %s 0 bool : %d" % (role, int(v))
+    if isinstance(v, int):
+        return "tensor %s 0 int64 : %d" % (role, v)
+    return "tensor %s 0 float64 : %.17g" % (role, v)
 
 
 def run_case(name, inputs, fn):
     leaves = []
     for t, diff in inputs:
-        leaf = t.clone().to(DT)
+        leaf = t.clone().to(DT) if t.is_floating_point() else t.clone()
         if diff:
             leaf.requires_grad_(True)
         leaves.append(leaf)
     out = fn(*leaves)
-    assert out.dtype == DT, (name, out.dtype)
+    assert out.dtype == (DT if out.is_floating_point() else torch.long), (name, out.dtype)
     lines = [f"case {name}"]
     for i, leaf in enumerate(leaves):
         lines.append(fmt_tensor(f"in{i}", leaf))
@@ -341,6 +569,28 @@ def run_case(name, inputs, fn):
     return lines
 
 
+def run_dtype_case(name, operands, fn):
+    lines = [f"case {name}"]
+    for i, x in enumerate(operands):
+        lines.append(fmt_number(f"num{i}", x) if isinstance(x, Num) else fmt_tensor(f"in{i}", x, with_dtype=True))
+    args = [x.value if isinstance(x, Num) else x.clone() for x in operands]
+    try:
+        out = fn(*args)
+    except RuntimeError as e:
+        lines.append("raises " + " ".join(str(e).split())[:200])
+    else:
+        lines.append(fmt_tensor("out", out, with_dtype=True))
+    lines.append("end")
+    return lines
+
+
+def write(path, header, body, count):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        f.write("\n".join(header + body) + "\n")
+    print("wrote %d cases to %s (%d bytes)" % (count, path, os.path.getsize(path)))
+
+
 def main():
     header = [
         "# ops_reference.txt: PyTorch %s reference values for unroll's ops (generated by tests/gen_fixtures.py,"
@@ -348,7 +598,9 @@ def main():
         "# seed %d; do not edit by hand). Computed in float64 from float32-representable inputs." % SEED,
         "#",
         "# Format: 'case <name>' ... 'end' blocks of lines",
-        "#   tensor <role> <rank> <dims...> : <values...>      (row-major, %.17g)",
+        "#   tensor <role> <rank> <dims...> [<dtype>] : <values...>      (row-major, %.17g)",
+        "# Floating tensors carry no dtype (the test runs each case in float32 and in float64); index and",
+        "# class-target tensors are int64, conditions and masks bool.",
         "# Roles: in<i> = op inputs (in the C++ lambda's order), out = output, w = upstream gradient (shape of",
         "# out), grad<i> = d sum(out * w) / d in<i>, present exactly for the differentiable inputs.",
         "# Op parameters (axes, exponents, reductions) are encoded in the case name and hard-coded in",
@@ -358,10 +610,26 @@ def main():
     body = []
     for name, inputs, fn in CASES:
         body.extend(run_case(name, inputs, fn))
-    os.makedirs(os.path.dirname(OUT_PATH), exist_ok=True)
-    with open(OUT_PATH, "w") as f:
-        f.write("\n".join(header + body) + "\n")
-    print("wrote %d cases to %s (%d bytes)" % (len(CASES), OUT_PATH, os.path.getsize(OUT_PATH)))
+    write(OUT_PATH, header, body, len(CASES))
+
+    dtype_header = [
+        "# dtype_reference.txt: PyTorch %s dtype behaviour (generated by tests/gen_fixtures.py; do not edit by"
+        % torch.__version__,
+        "# hand): result dtypes and values of mixed-dtype ops, and the errors PyTorch raises.",
+        "#",
+        "# Format: 'case <op>__<operands>' ... 'end' blocks of lines",
+        "#   tensor <role> <rank> <dims...> <dtype> : <values...>   (row-major; floating values %.17g)",
+        "#   raises <torch's message>                                (instead of 'out': torch raised)",
+        "# Roles: in<i> = tensor input i, num<i> = input i is a Python number (int64: int, float64: float,",
+        "# bool: bool), out = the result with torch's result dtype. Operands: b, i, f, d = bool, int64, float32,",
+        "# float64 tensors with dims, a trailing 0 = rank 0, num_<kind> = a Python number. Read by",
+        "# tests/framework/test_dtype_vs_torch.cpp.",
+        "",
+    ]
+    dtype_body = []
+    for name, operands, fn in DCASES:
+        dtype_body.extend(run_dtype_case(name, operands, fn))
+    write(DTYPE_OUT_PATH, dtype_header, dtype_body, len(DCASES))
 
 
 if __name__ == "__main__":

@@ -13,7 +13,8 @@ optim_reference.txt
     Optimizer trajectories, schedule learning rates and gradient clipping, in the line format of
     tests/support/fixtures.hpp ('case <name>' ... 'end' blocks of 'tensor <role> <rank> <dims...> : <values>').
     Every computation is done in torch.float64 from float32-representable inputs; values are printed with
-    %.17g so the double build of unroll can be compared tightly. Option values are encoded in the case name
+    %.17g, so that test_optim_vs_torch.cpp can compare unroll's float64 runs tightly (and its float32 runs,
+    which start from the same values, to float32 rounding). Option values are encoded in the case name
     and hard-coded in the matching C++ table (tests/optim/test_optim_vs_torch.cpp); keep the two in sync.
       optimizer cases  init0, init1: initial parameters ([3, 4] and [5]);
                        g<s>_<i>: gradient of parameter i at step s (absent: the gradient is None, so the
@@ -30,6 +31,12 @@ optim_torch_lstm_io.npz
 optim_numpy_variants.npz
     Arrays as NumPy writes them in less common forms: 'f8' (float64), 'v2' (a .npy version 2.0 header),
     'scalar' (shape ()), 'empty' (shape (0, 3)), 'rank3' (shape (2, 3, 4)).
+optim_numpy_dtypes.npz
+    numpy.savez of arrays in the four dtypes unroll reads: 'b1' bool [2, 3], 'i8' int64 (with 2^40, -2^62 and
+    2^63 - 1), 'f4' float32, 'f8' float64, and the scalars 'b1_scalar' (False) and 'i8_scalar' (-7).
+optim_torch_dtypes.npz
+    numpy.savez of torch tensors' .numpy() in those dtypes: 'mask' bool, 'ids' int64 [2, 3], 'weight' float32
+    [3, 2], 'weight64' float64, 'step' an int64 scalar (12).
 optim_compressed.npz
     numpy.savez_compressed output (deflated entries), which unroll rejects with a clear error.
 optim_numpy_array.npy
@@ -37,7 +44,8 @@ optim_numpy_array.npy
 
 --check-written FILE.npz loads a file written by unroll (tests/optim/test_npz.cpp writes one when the
 environment variable UNROLL_NPZ_KEEP names a path) with numpy.load and checks its entries: 'a' =
-arange(12).reshape(3, 4) float32, 'b.c' = [0.5, -1.5] float32, 's' = 2.5 float32 scalar.
+arange(12).reshape(3, 4) float32, 'b.c' = [0.5, -1.5] float32, 'i' = [-1, 2^40] int64, 'm' = [True, False,
+True] bool, 's' = 2.5 float32 scalar.
 """
 import io
 import math
@@ -250,6 +258,25 @@ def write_npz_fixtures():
     ]
     write_zip(os.path.join(FIXTURES, "optim_numpy_variants.npz"), variants)
 
+    np.savez(os.path.join(FIXTURES, "optim_numpy_dtypes.npz"),
+             b1=np.array([[True, False, True], [False, False, True]]),
+             i8=np.array([-3, 0, 2**40, -2**62, 2**63 - 1], dtype="<i8"),
+             f4=np.array([0.5, -1.25, 3.0e38], dtype="<f4"),
+             f8=np.array([0.1, -2.5, 1e-300], dtype="<f8"),
+             b1_scalar=np.array(False),
+             i8_scalar=np.array(-7, dtype="<i8"))
+
+    exported = {
+        "mask": torch.tensor([True, False, False, True]),
+        "ids": torch.tensor([[2, 0, 1], [1, 1, 0]]),
+        "weight": (torch.arange(6, dtype=torch.float32) / 4).reshape(3, 2),
+        "weight64": torch.tensor([1.0 / 3, -2.0], dtype=torch.float64),
+        "step": torch.tensor(12),
+    }
+    arrays = {k: v.numpy() for k, v in exported.items()}
+    assert [str(a.dtype) for a in arrays.values()] == ["bool", "int64", "float32", "float64", "int64"]
+    np.savez(os.path.join(FIXTURES, "optim_torch_dtypes.npz"), **arrays)
+
     np.savez_compressed(os.path.join(FIXTURES, "optim_compressed.npz"), w=np.ones((4, 4), dtype="<f4"))
 
     with open(os.path.join(FIXTURES, "optim_numpy_array.npy"), "wb") as f:
@@ -258,10 +285,12 @@ def write_npz_fixtures():
 
 def check_written(path):
     with np.load(path) as f:
-        assert sorted(f.files) == ["a", "b.c", "s"], f.files
+        assert sorted(f.files) == ["a", "b.c", "i", "m", "s"], f.files
         assert f["a"].dtype == np.dtype("<f4") and f["a"].shape == (3, 4)
         assert (f["a"] == np.arange(12, dtype=np.float32).reshape(3, 4)).all()
         assert f["b.c"].dtype == np.dtype("<f4") and (f["b.c"] == np.array([0.5, -1.5], dtype=np.float32)).all()
+        assert f["i"].dtype == np.dtype("<i8") and (f["i"] == np.array([-1, 2**40], dtype=np.int64)).all()
+        assert f["m"].dtype == np.dtype("bool") and (f["m"] == np.array([True, False, True])).all()
         assert f["s"].dtype == np.dtype("<f4") and f["s"].shape == () and f["s"] == np.float32(2.5)
     with zipfile.ZipFile(path) as z:
         assert z.testzip() is None

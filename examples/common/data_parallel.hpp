@@ -53,10 +53,10 @@ class DataParallelRun {
   void sum(std::vector<double>& values) {
     if (group_) group_->all_reduce_sum(values.data(), static_cast<int64_t>(values.size()));
   }
-  // Every rank's `count` values, rank after rank.
-  std::vector<unroll::real> all_gather(const unroll::real* values, int64_t count) {
-    if (!group_) return std::vector<unroll::real>(values, values + count);
-    std::vector<unroll::real> all(static_cast<size_t>(count * world_size()));
+  // Every rank's `count` float32 values, rank after rank.
+  std::vector<float> all_gather(const float* values, int64_t count) {
+    if (!group_) return std::vector<float>(values, values + count);
+    std::vector<float> all(static_cast<size_t>(count * world_size()));
     group_->all_gather(values, count, all.data());
     return all;
   }
@@ -89,8 +89,8 @@ class DataParallelRun {
   void attach(const std::vector<unroll::Tensor>&) {}
   double average_gradients(double loss) { return loss; }
   void sum(std::vector<double>&) {}
-  std::vector<unroll::real> all_gather(const unroll::real* values, int64_t count) {
-    return std::vector<unroll::real>(values, values + count);
+  std::vector<float> all_gather(const float* values, int64_t count) {
+    return std::vector<float>(values, values + count);
   }
   void save_on_root(const std::function<void()>& write) { write(); }
   bool replicas_identical() { return true; }

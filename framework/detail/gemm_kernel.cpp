@@ -34,7 +34,7 @@ namespace unroll::detail {
 
 namespace {
 
-using batch = xsimd::batch<real>;
+using batch = xsimd::batch<float>;
 constexpr int64_t W = static_cast<int64_t>(batch::size);  // lanes per register: 8 floats with AVX2
 constexpr int64_t MR = 6;                                 // rows of C per micro-kernel
 constexpr int64_t NR = 2 * W;                             // columns of C per micro-kernel: two registers
@@ -50,7 +50,7 @@ constexpr int64_t kBInPlaceMaxRows = 64;
 
 // Scratch for the packed operands, one per thread (the engine is used from several threads at once).
 struct PackBuffers {
-  std::vector<real, xsimd::aligned_allocator<real>> a, b;
+  std::vector<float, xsimd::aligned_allocator<float>> a, b;
 };
 PackBuffers& pack_buffers() {
   thread_local PackBuffers buffers;
@@ -58,23 +58,23 @@ PackBuffers& pack_buffers() {
 }
 
 // Element (i, j) of op(X) where X is row-major with row stride ld.
-inline real at(const real* x, int64_t ld, bool transposed, int64_t i, int64_t j) {
+inline float at(const float* x, int64_t ld, bool transposed, int64_t i, int64_t j) {
   return transposed ? x[j * ld + i] : x[i * ld + j];
 }
 
 // op(A)[i0 : i0 + mc, p0 : p0 + kc] -> panels of MR rows; within a panel, column p is MR contiguous values.
-void pack_a(const real* a, int64_t lda, bool ta, int64_t i0, int64_t mc, int64_t p0, int64_t kc, real* out) {
+void pack_a(const float* a, int64_t lda, bool ta, int64_t i0, int64_t mc, int64_t p0, int64_t kc, float* out) {
   for (int64_t ip = 0; ip < mc; ip += MR) {
     const int64_t rows = std::min(MR, mc - ip);
-    real* panel = out + ip * kc;
+    float* panel = out + ip * kc;
     if (!ta) {
       for (int64_t r = 0; r < rows; ++r) {
-        const real* src = a + (i0 + ip + r) * lda + p0;  // a contiguous row of A
+        const float* src = a + (i0 + ip + r) * lda + p0;  // a contiguous row of A
         for (int64_t p = 0; p < kc; ++p) panel[p * MR + r] = src[p];
       }
     } else {
       for (int64_t p = 0; p < kc; ++p) {
-        const real* src = a + (p0 + p) * lda + i0 + ip;  // a row of A is a column of op(A)
+        const float* src = a + (p0 + p) * lda + i0 + ip;  // a row of A is a column of op(A)
         for (int64_t r = 0; r < rows; ++r) panel[p * MR + r] = src[r];
       }
     }
@@ -85,9 +85,9 @@ void pack_a(const real* a, int64_t lda, bool ta, int64_t i0, int64_t mc, int64_t
 
 // One full panel of a transposed B: src holds NR rows of B (row stride ldb), each kc long; panel[p * NR + c]
 // = src[c * ldb + p]. With AVX (float) this runs as 8 x 8 register transposes, otherwise as a scalar loop.
-void pack_transposed_panel(const real* src, int64_t ldb, int64_t kc, real* panel) {
+void pack_transposed_panel(const float* src, int64_t ldb, int64_t kc, float* panel) {
   int64_t p = 0;
-#if defined(__AVX__) && !defined(UNROLL_DOUBLE)
+#if defined(__AVX__)
   static_assert(NR % 8 == 0);
   for (; p + 8 <= kc; p += 8) {
     for (int64_t c0 = 0; c0 < NR; c0 += 8) {
@@ -118,24 +118,24 @@ void pack_transposed_panel(const real* src, int64_t ldb, int64_t kc, real* panel
 }
 
 // op(B)[p0 : p0 + kc, j0 : j0 + nc] -> panels of NR columns; within a panel, row p is NR contiguous values.
-void pack_b(const real* b, int64_t ldb, bool tb, int64_t p0, int64_t kc, int64_t j0, int64_t nc, real* out) {
+void pack_b(const float* b, int64_t ldb, bool tb, int64_t p0, int64_t kc, int64_t j0, int64_t nc, float* out) {
   for (int64_t jp = 0; jp < nc; jp += NR) {
     const int64_t cols = std::min(NR, nc - jp);
-    real* panel = out + jp * kc;
+    float* panel = out + jp * kc;
     if (!tb) {
       for (int64_t p = 0; p < kc; ++p) {
-        const real* src = b + (p0 + p) * ldb + j0 + jp;
-        std::memcpy(panel + p * NR, src, static_cast<size_t>(cols) * sizeof(real));
-        std::fill(panel + p * NR + cols, panel + (p + 1) * NR, real(0));
+        const float* src = b + (p0 + p) * ldb + j0 + jp;
+        std::memcpy(panel + p * NR, src, static_cast<size_t>(cols) * sizeof(float));
+        std::fill(panel + p * NR + cols, panel + (p + 1) * NR, float(0));
       }
     } else if (cols == NR) {
       pack_transposed_panel(b + (j0 + jp) * ldb + p0, ldb, kc, panel);
     } else {
       for (int64_t c = 0; c < cols; ++c) {
-        const real* src = b + (j0 + jp + c) * ldb + p0;  // a row of B is a column of op(B)
+        const float* src = b + (j0 + jp + c) * ldb + p0;  // a row of B is a column of op(B)
         for (int64_t p = 0; p < kc; ++p) panel[p * NR + c] = src[p];
       }
-      for (int64_t p = 0; p < kc; ++p) std::fill(panel + p * NR + cols, panel + (p + 1) * NR, real(0));
+      for (int64_t p = 0; p < kc; ++p) std::fill(panel + p * NR + cols, panel + (p + 1) * NR, float(0));
     }
   }
 }
@@ -150,11 +150,11 @@ void pack_b(const real* b, int64_t ldb, bool tb, int64_t p0, int64_t kc, int64_t
 enum class TileLayout { packed_a, weight_rows };
 
 template <int R, TileLayout L>
-void micro_kernel(int64_t kc, const real* __restrict a, int64_t lda, const real* __restrict b, int64_t ldb_panel,
-                  real alpha, real beta, real* __restrict c, int64_t ldc, int64_t cols) {
+void micro_kernel(int64_t kc, const float* __restrict a, int64_t lda, const float* __restrict b, int64_t ldb_panel,
+                  float alpha, float beta, float* __restrict c, int64_t ldc, int64_t cols) {
   batch acc[R][2];
 #pragma GCC unroll 6
-  for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = batch(real(0));
+  for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = batch(float(0));
   for (int64_t p = 0; p < kc; ++p) {
     const batch b0 = batch::load_unaligned(b + p * ldb_panel);
     const batch b1 = batch::load_unaligned(b + p * ldb_panel + W);
@@ -169,8 +169,8 @@ void micro_kernel(int64_t kc, const real* __restrict a, int64_t lda, const real*
     const batch va(alpha), vb(beta);
 #pragma GCC unroll 6
     for (int r = 0; r < R; ++r) {
-      real* row = c + r * ldc;
-      if (beta == real(0)) {
+      float* row = c + r * ldc;
+      if (beta == float(0)) {
         (va * acc[r][0]).store_unaligned(row);
         (va * acc[r][1]).store_unaligned(row + W);
       } else {
@@ -180,12 +180,14 @@ void micro_kernel(int64_t kc, const real* __restrict a, int64_t lda, const real*
     }
     return;
   }
-  alignas(64) real tile[R][NR];  // ragged last columns, or a transposed tile: element by element
+  alignas(64) float tile[R][NR];  // ragged last columns, or a transposed tile: element by element
   for (int r = 0; r < R; ++r) {
     acc[r][0].store_aligned(&tile[r][0]);
     acc[r][1].store_aligned(&tile[r][W]);
   }
-  const auto update = [&](real& out, real value) { out = beta == real(0) ? alpha * value : alpha * value + beta * out; };
+  const auto update = [&](float& out, float value) {
+    out = beta == float(0) ? alpha * value : alpha * value + beta * out;
+  };
   if (L == TileLayout::packed_a) {
     for (int r = 0; r < R; ++r)
       for (int64_t j = 0; j < cols; ++j) update(c[r * ldc + j], tile[r][j]);
@@ -196,16 +198,22 @@ void micro_kernel(int64_t kc, const real* __restrict a, int64_t lda, const real*
 }
 
 template <TileLayout L>
-void run_micro_kernel(int64_t rows, int64_t kc, const real* a, int64_t lda, const real* b, int64_t ldb_panel,
-                      real alpha, real beta, real* c, int64_t ldc, int64_t cols) {
+void run_micro_kernel(int64_t rows, int64_t kc, const float* a, int64_t lda, const float* b, int64_t ldb_panel,
+                      float alpha, float beta, float* c, int64_t ldc, int64_t cols) {
   static_assert(MR == 6);
   switch (rows) {
-    case 6: return micro_kernel<6, L>(kc, a, lda, b, ldb_panel, alpha, beta, c, ldc, cols);
-    case 5: return micro_kernel<5, L>(kc, a, lda, b, ldb_panel, alpha, beta, c, ldc, cols);
-    case 4: return micro_kernel<4, L>(kc, a, lda, b, ldb_panel, alpha, beta, c, ldc, cols);
-    case 3: return micro_kernel<3, L>(kc, a, lda, b, ldb_panel, alpha, beta, c, ldc, cols);
-    case 2: return micro_kernel<2, L>(kc, a, lda, b, ldb_panel, alpha, beta, c, ldc, cols);
-    default: return micro_kernel<1, L>(kc, a, lda, b, ldb_panel, alpha, beta, c, ldc, cols);
+    case 6:
+      return micro_kernel<6, L>(kc, a, lda, b, ldb_panel, alpha, beta, c, ldc, cols);
+    case 5:
+      return micro_kernel<5, L>(kc, a, lda, b, ldb_panel, alpha, beta, c, ldc, cols);
+    case 4:
+      return micro_kernel<4, L>(kc, a, lda, b, ldb_panel, alpha, beta, c, ldc, cols);
+    case 3:
+      return micro_kernel<3, L>(kc, a, lda, b, ldb_panel, alpha, beta, c, ldc, cols);
+    case 2:
+      return micro_kernel<2, L>(kc, a, lda, b, ldb_panel, alpha, beta, c, ldc, cols);
+    default:
+      return micro_kernel<1, L>(kc, a, lda, b, ldb_panel, alpha, beta, c, ldc, cols);
   }
 }
 
@@ -216,17 +224,17 @@ void run_micro_kernel(int64_t rows, int64_t kc, const real* a, int64_t lda, cons
 // A^T), and the tile is written transposed into C. The loop keeps MR rows of W in L1 while it sweeps
 // the (at most a few) column panels of A.
 // C[m, n] = alpha * A B^T + beta * C, A [m, k], B [n, k], m small (the packed A^T fits one buffer).
-void weight_rows_gemm(int64_t m, int64_t n, int64_t k, real alpha, const real* a, int64_t lda, const real* b,
-                      int64_t ldb, real beta, real* c, int64_t ldc) {
+void weight_rows_gemm(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const float* b,
+                      int64_t ldb, float beta, float* c, int64_t ldc) {
   PackBuffers& buffers = pack_buffers();
   const int64_t m_panels = (m + NR - 1) / NR * NR;
   buffers.b.resize(static_cast<size_t>(std::min(KC, k) * m_panels));
   for (int64_t p0 = 0; p0 < k; p0 += KC) {
     const int64_t kc = std::min(KC, k - p0);
-    const real slice_beta = p0 == 0 ? beta : real(1);
+    const float slice_beta = p0 == 0 ? beta : float(1);
     pack_b(a, lda, true, p0, kc, 0, m, buffers.b.data());  // op = A^T: [kc, m] in panels of NR rows of A
-    for (int64_t ip = 0; ip < n; ip += MR) {                // MR rows of B = MR columns of C
-      for (int64_t jp = 0; jp < m; jp += NR)                // NR rows of A = NR rows of C
+    for (int64_t ip = 0; ip < n; ip += MR) {               // MR rows of B = MR columns of C
+      for (int64_t jp = 0; jp < m; jp += NR)               // NR rows of A = NR rows of C
         run_micro_kernel<TileLayout::weight_rows>(std::min(MR, n - ip), kc, b + ip * ldb + p0, ldb,
                                                   buffers.b.data() + jp * kc, NR, alpha, slice_beta, c + jp * ldc + ip,
                                                   ldc, std::min(NR, m - jp));
@@ -246,17 +254,17 @@ static_assert(DA >= 1 && DA * DB == W);
 // and packing B^T there would transpose the whole weight on every call.
 // A block is DA rows of A x DB rows of B = W dot products, one SIMD accumulator each, reduced together
 // by one haddp. B's DB rows stay in L1 while the loop sweeps the rows of A.
-void dot_gemm(int64_t m, int64_t n, int64_t k, real alpha, const real* a, int64_t lda, const real* b, int64_t ldb,
-              real beta, real* c, int64_t ldc) {
+void dot_gemm(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const float* b, int64_t ldb,
+              float beta, float* c, int64_t ldc) {
   const int64_t k_vec = k / W * W;
   for (int64_t j0 = 0; j0 < n; j0 += DB) {
-    const real* b_row[DB];  // rows past the end repeat the last one; their results are not stored
+    const float* b_row[DB];  // rows past the end repeat the last one; their results are not stored
     for (int64_t q = 0; q < DB; ++q) b_row[q] = b + std::min(j0 + q, n - 1) * ldb;
     for (int64_t i0 = 0; i0 < m; i0 += DA) {
-      const real* a_row[DA];
+      const float* a_row[DA];
       for (int64_t r = 0; r < DA; ++r) a_row[r] = a + std::min(i0 + r, m - 1) * lda;
       batch acc[W];  // acc[r * DB + q]: A row r . B row q
-      for (auto& x : acc) x = batch(real(0));
+      for (auto& x : acc) x = batch(float(0));
       for (int64_t p = 0; p < k_vec; p += W) {
         batch av[DA];
         for (int64_t r = 0; r < DA; ++r) av[r] = batch::load_unaligned(a_row[r] + p);
@@ -266,7 +274,7 @@ void dot_gemm(int64_t m, int64_t n, int64_t k, real alpha, const real* a, int64_
           for (int64_t r = 0; r < DA; ++r) acc[r * DB + q] = xsimd::fma(av[r], bv, acc[r * DB + q]);
         }
       }
-      alignas(64) real sums[W];
+      alignas(64) float sums[W];
       xsimd::haddp(acc).store_aligned(sums);
       for (int64_t p = k_vec; p < k; ++p)
         for (int64_t r = 0; r < DA; ++r)
@@ -274,19 +282,19 @@ void dot_gemm(int64_t m, int64_t n, int64_t k, real alpha, const real* a, int64_
       const int64_t rows = std::min(DA, m - i0), cols = std::min(DB, n - j0);
       for (int64_t r = 0; r < rows; ++r)
         for (int64_t q = 0; q < cols; ++q) {
-          real& out = c[(i0 + r) * ldc + j0 + q];
-          out = beta == real(0) ? alpha * sums[r * DB + q] : alpha * sums[r * DB + q] + beta * out;
+          float& out = c[(i0 + r) * ldc + j0 + q];
+          out = beta == float(0) ? alpha * sums[r * DB + q] : alpha * sums[r * DB + q] + beta * out;
         }
     }
   }
 }
 
-void packed_gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k, real alpha, const real* a,
-                 int64_t lda, const real* b, int64_t ldb, real beta, real* c, int64_t ldc) {
+void packed_gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+                 int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
   if (m <= 0 || n <= 0) return;
   if (k <= 0) {  // no products: C = beta * C
     for (int64_t i = 0; i < m; ++i)
-      for (int64_t j = 0; j < n; ++j) c[i * ldc + j] = beta == real(0) ? real(0) : beta * c[i * ldc + j];
+      for (int64_t j = 0; j < n; ++j) c[i * ldc + j] = beta == float(0) ? float(0) : beta * c[i * ldc + j];
     return;
   }
   FlushDenormalsScope flush_denormals;  // denormal products would run ~100x slower
@@ -295,7 +303,8 @@ void packed_gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64
   // from about 8 rows on, and at small k.
   if (transpose_b && !transpose_a && (m <= 2 || (m <= 8 && k >= 128)))
     return dot_gemm(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-  if (transpose_b && !transpose_a && m <= kBInPlaceMaxRows) return weight_rows_gemm(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  if (transpose_b && !transpose_a && m <= kBInPlaceMaxRows)
+    return weight_rows_gemm(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
   PackBuffers& buffers = pack_buffers();
   const int64_t nc_max = std::min(NC, (n + NR - 1) / NR * NR);
   const int64_t mc_max = std::min(MC, (m + MR - 1) / MR * MR);
@@ -311,10 +320,11 @@ void packed_gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64
     for (int64_t p0 = 0; p0 < k; p0 += KC) {
       const int64_t kc = std::min(KC, k - p0);
       // The first slice applies the caller's beta; later slices add to what the earlier ones wrote.
-      const real slice_beta = p0 == 0 ? beta : real(1);
+      const float slice_beta = p0 == 0 ? beta : float(1);
       const int64_t full_cols = nc / NR * NR;
       if (b_in_place) {
-        if (full_cols < nc) pack_b(b, ldb, false, p0, kc, j0 + full_cols, nc - full_cols, buffers.b.data() + full_cols * kc);
+        if (full_cols < nc)
+          pack_b(b, ldb, false, p0, kc, j0 + full_cols, nc - full_cols, buffers.b.data() + full_cols * kc);
       } else {
         pack_b(b, ldb, transpose_b, p0, kc, j0, nc, buffers.b.data());
       }
@@ -323,7 +333,7 @@ void packed_gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64
         pack_a(a, lda, transpose_a, i0, mc, p0, kc, buffers.a.data());
         for (int64_t jp = 0; jp < nc; jp += NR) {
           const bool direct = b_in_place && jp < full_cols;
-          const real* b_panel = direct ? b + p0 * ldb + j0 + jp : buffers.b.data() + jp * kc;
+          const float* b_panel = direct ? b + p0 * ldb + j0 + jp : buffers.b.data() + jp * kc;
           const int64_t ldb_panel = direct ? ldb : NR;
           for (int64_t ip = 0; ip < mc; ip += MR) {
             run_micro_kernel<TileLayout::packed_a>(std::min(MR, mc - ip), kc, buffers.a.data() + ip * kc, MR, b_panel,

@@ -11,9 +11,11 @@
 
 namespace unroll::detail {
 
-// A flat 1-D xtensor view of a tensor's values.
-inline auto flat(const Tensor& t) {
-  return xt::adapt(const_cast<real*>(t.data()), static_cast<size_t>(t.numel()), xt::no_ownership(),
+// A flat 1-D xtensor view of a tensor's values, which must be of type T (the caller has dispatched on the
+// dtype).
+template <class T>
+auto flat(const Tensor& t) {
+  return xt::adapt(t.impl()->data<T>(), static_cast<size_t>(t.numel()), xt::no_ownership(),
                    std::array<size_t, 1>{static_cast<size_t>(t.numel())});
 }
 

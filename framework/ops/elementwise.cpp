@@ -1,6 +1,8 @@
 // Elementwise ops: arithmetic with broadcasting, and pointwise functions.
 // Each op: check arguments, compute the value, then record its backward right below.
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "unroll/framework/autograd.hpp"
 #include "unroll/framework/detail/kernels.hpp"
@@ -13,6 +15,8 @@ using detail::as_tensor;
 using detail::broadcast_map;
 using detail::map;
 using detail::unbroadcast;
+using detail::visit_floating;
+using detail::visit_numeric;
 
 // ---- broadcasting helpers (declared in detail/kernels.hpp) ---------------------------------------
 namespace detail {
@@ -45,19 +49,77 @@ Strides broadcast_strides(const Shape& s, const Shape& out) {
 
 Tensor unbroadcast(const Tensor& grad, const Shape& shape) {
   if (grad.shape() == shape) return grad;
-  Tensor out = zeros(shape);
-  const real* g = grad.data();
-  real* o = out.data();
-  for_each_broadcast<1>(grad.shape(), {broadcast_strides(shape, grad.shape())},
-                        [&](int64_t i, const std::array<int64_t, 1>& at) { o[at[0]] += g[i]; });
+  Tensor out = zeros(shape, grad.dtype());
+  const Strides strides = broadcast_strides(shape, grad.shape());
+  visit_numeric("unbroadcast", grad.dtype(), [&]<class T>() {
+    const T* g = grad.impl()->data<T>();
+    T* o = out.impl()->data<T>();
+    for_each_broadcast<1>(grad.shape(), {strides},
+                          [&](int64_t i, const std::array<int64_t, 1>& at) { o[at[0]] = plus(o[at[0]], g[i]); });
+  });
   return out;
+}
+
+namespace {
+template <class Range, class Get>
+DType result_type_of(const Range& operands, Get get) {
+  // Operands of one dtype give that dtype whatever their categories (the common case, kept cheap: this
+  // runs at every binary op).
+  bool same = true;
+  const DType first = get(*operands.begin()).impl()->dtype;
+  for (const auto& operand : operands) same = same && get(operand).impl()->dtype == first;
+  if (same) return first;
+  // PyTorch's ResultTypeState: the widest dtype among dimensioned tensors, rank-0 tensors and wrapped
+  // numbers; `none` marks a category without operands.
+  constexpr int none = -1;
+  int dims = none, zero_dim = none, wrapped = none;
+  for (const auto& operand : operands) {
+    const TensorImpl& impl = *get(operand).impl();
+    if (impl.wrapped_number) {
+      const DType d = is_floating_point(impl.dtype) ? get_default_dtype() : impl.dtype;
+      wrapped = std::max(wrapped, static_cast<int>(d));
+    } else if (impl.shape.size() == 0) {
+      zero_dim = std::max(zero_dim, static_cast<int>(impl.dtype));
+    } else {
+      dims = std::max(dims, static_cast<int>(impl.dtype));
+    }
+  }
+  // combine_categories: the higher-priority category wins unless the lower one is of a higher kind
+  // (floating over integral over bool), in which case it lifts the result to the wider of the two.
+  const auto combine = [](int higher, int lower) {
+    if (higher == none) return lower;
+    if (lower == none || is_floating_point(static_cast<DType>(higher))) return higher;
+    if (higher == static_cast<int>(kBool) || is_floating_point(static_cast<DType>(lower)))
+      return std::max(higher, lower);
+    return higher;
+  };
+  return static_cast<DType>(combine(dims, combine(zero_dim, wrapped)));
+}
+}  // namespace
+
+DType result_type(std::initializer_list<const Tensor*> operands) {
+  return result_type_of(operands, [](const Tensor* t) -> const Tensor& { return *t; });
+}
+DType result_type(const std::vector<Tensor>& operands) {
+  return result_type_of(operands, [](const Tensor& t) -> const Tensor& { return t; });
+}
+
+Tensor wrapped_scalar(Scalar value) {
+  Tensor t = scalar(value, value.dtype());
+  t.impl()->wrapped_number = true;
+  return t;
 }
 
 }  // namespace detail
 
 // ---- arithmetic --------------------------------------------------------------------------------------
+// Each op computes in the operands' common dtype (result_type); the backward runs in the output's
+// (floating) dtype, and the engine converts each gradient to its input's dtype.
 Tensor add(const Tensor& a, const Tensor& b) {
-  Tensor out = broadcast_map("add", a, b, [](real x, real y) { return x + y; });
+  detail::check_defined("add", a, b);
+  Tensor out = visit_dtype(detail::result_type(a, b), [&]<class T>() {
+    return detail::broadcast_map_as<T>("add", a, b, [](T x, T y) { return detail::plus(x, y); });
+  });
   if (should_record({&a, &b}))
     record(out, "add", {a, b}, [](BackwardContext& c) {
       // d(a+b)/da = d(a+b)/db = 1
@@ -68,42 +130,65 @@ Tensor add(const Tensor& a, const Tensor& b) {
 }
 
 Tensor sub(const Tensor& a, const Tensor& b) {
-  Tensor out = broadcast_map("sub", a, b, [](real x, real y) { return x - y; });
+  detail::check_defined("sub", a, b);
+  // as PyTorch: no bool operand at all (a mask minus a mask is logical_xor, one minus a mask logical_not)
+  detail::check(a.dtype() != kBool || b.dtype() != kBool,
+                "sub: subtraction of two bool tensors is not supported "
+                "(shapes {} and {}); use logical_xor",
+                a.shape(), b.shape());
+  detail::check(a.dtype() != kBool && b.dtype() != kBool,
+                "sub: subtraction with a bool tensor is not supported "
+                "({} {} - {} {}); to invert a mask, use logical_not",
+                name(a.dtype()), a.shape(), name(b.dtype()), b.shape());
+  const DType dt = detail::result_type(a, b);
+  Tensor out = visit_dtype(dt, [&]<class T>() {
+    return detail::broadcast_map_as<T>("sub", a, b, [](T x, T y) { return detail::minus(x, y); });
+  });
   if (should_record({&a, &b}))
     record(out, "sub", {a, b}, [](BackwardContext& c) {
       c.add_grad(0, unbroadcast(c.grad_output(), c.input(0).shape));
-      if (c.needs_grad(1)) c.add_grad(1, unbroadcast(map(c.grad_output(), [](real g) { return -g; }), c.input(1).shape));
+      if (c.needs_grad(1))
+        c.add_grad(1, unbroadcast(map(c.grad_output(), [](auto g) { return -g; }), c.input(1).shape));
     });
   return out;
 }
 
 Tensor mul(const Tensor& a, const Tensor& b) {
-  Tensor out = broadcast_map("mul", a, b, [](real x, real y) { return x * y; });
+  detail::check_defined("mul", a, b);
+  Tensor out = visit_dtype(detail::result_type(a, b), [&]<class T>() {
+    return detail::broadcast_map_as<T>("mul", a, b, [](T x, T y) { return detail::times(x, y); });
+  });
   if (should_record({&a, &b}))
     record(out, "mul", {a, b}, [](BackwardContext& c) {
-      const auto times = [](real g, real v) { return g * v; };
+      const auto times = [](auto g, auto v) { return g * v; };
       // d(a*b)/da = b, d(a*b)/db = a
       if (c.needs_grad(0))
-        c.add_grad(0, unbroadcast(broadcast_map("mul", c.grad_output(), as_tensor(c.input(1)), times), c.input(0).shape));
+        c.add_grad(0,
+                   unbroadcast(broadcast_map("mul", c.grad_output(), as_tensor(c.input(1)), times), c.input(0).shape));
       if (c.needs_grad(1))
-        c.add_grad(1, unbroadcast(broadcast_map("mul", c.grad_output(), as_tensor(c.input(0)), times), c.input(1).shape));
+        c.add_grad(1,
+                   unbroadcast(broadcast_map("mul", c.grad_output(), as_tensor(c.input(0)), times), c.input(1).shape));
     });
   return out;
 }
 
 Tensor div(const Tensor& a, const Tensor& b) {
-  Tensor out = broadcast_map("div", a, b, [](real x, real y) { return x / y; });
+  detail::check_defined("div", a, b);
+  DType dt = detail::result_type(a, b);
+  if (!is_floating_point(dt)) dt = get_default_dtype();  // true division, as Python's / and torch.div
+  Tensor out = visit_floating(
+      "div", dt, [&]<class T>() { return detail::broadcast_map_as<T>("div", a, b, [](T x, T y) { return x / y; }); });
   if (should_record({&a, &b}))
     record(out, "div", {a, b}, [](BackwardContext& c) {
       const Tensor b_value = as_tensor(c.input(1));
       // d(a/b)/da = 1/b
       if (c.needs_grad(0))
-        c.add_grad(0, unbroadcast(broadcast_map("div", c.grad_output(), b_value, [](real g, real y) { return g / y; }),
+        c.add_grad(0, unbroadcast(broadcast_map("div", c.grad_output(), b_value, [](auto g, auto y) { return g / y; }),
                                   c.input(0).shape));
       // d(a/b)/db = -a/b^2 = -out/b
       if (c.needs_grad(1)) {
-        const Tensor g_out = map(c.grad_output(), c.output(), [](real g, real q) { return -g * q; });
-        c.add_grad(1, unbroadcast(broadcast_map("div", g_out, b_value, [](real g, real y) { return g / y; }),
+        const Tensor g_out = map(c.grad_output(), c.output(), [](auto g, auto q) { return -g * q; });
+        c.add_grad(1, unbroadcast(broadcast_map("div", g_out, b_value, [](auto g, auto y) { return g / y; }),
                                   c.input(1).shape));
       }
     });
@@ -112,20 +197,47 @@ Tensor div(const Tensor& a, const Tensor& b) {
 
 Tensor neg(const Tensor& x) {
   detail::check_defined("neg", x);
-  Tensor out = map(x, [](real v) { return -v; });
+  Tensor out = visit_numeric(
+      "neg", x.dtype(), [&]<class T>() { return detail::map_as<T>(x, [](T v) { return detail::minus<T>(T(0), v); }); });
   if (should_record({&x}))
-    record(out, "neg", {x}, [](BackwardContext& c) { c.add_grad(0, map(c.grad_output(), [](real g) { return -g; })); });
+    record(out, "neg", {x}, [](BackwardContext& c) { c.add_grad(0, map(c.grad_output(), [](auto g) { return -g; })); });
   return out;
 }
 
-Tensor pow(const Tensor& x, real exponent) {
+namespace {
+// v^e for an integer exponent e >= 0 by repeated squaring, wrapping around on overflow as int64 does.
+int64_t integer_power(int64_t v, int64_t e) {
+  int64_t result = 1;
+  while (e > 0) {
+    if (e & 1) result = detail::times(result, v);
+    v = detail::times(v, v);
+    e >>= 1;
+  }
+  return result;
+}
+}  // namespace
+
+Tensor pow(const Tensor& x, Scalar exponent) {
   detail::check_defined("pow", x);
-  Tensor out = map(x, [exponent](real v) { return std::pow(v, exponent); });
+  if (!x.is_floating_point() && !exponent.is_floating_point()) {  // integer power of an integer tensor
+    const int64_t e = exponent.to_int64();
+    detail::check(e >= 0, "pow: integers to negative integer powers are not allowed (exponent {}, tensor of shape {})",
+                  e, x.shape());
+    return detail::map_as<int64_t>(x, [e](int64_t v) { return integer_power(v, e); });
+  }
+  const DType dt = x.is_floating_point() ? x.dtype() : get_default_dtype();
+  const double exp_value = exponent.to_double();
+  Tensor out = visit_floating("pow", dt, [&]<class T>() {
+    return detail::map_as<T>(x, [e = static_cast<T>(exp_value)](T v) { return static_cast<T>(std::pow(v, e)); });
+  });
   if (should_record({&x}))
-    record(out, "pow", {x}, [exponent](BackwardContext& c) {
+    record(out, "pow", {x}, [exp_value](BackwardContext& c) {
       // d(x^e)/dx = e * x^(e-1)
-      c.add_grad(0, map(c.grad_output(), c.input(0),
-                        [exponent](real g, real v) { return exponent == 0 ? 0 : g * exponent * std::pow(v, exponent - 1); }));
+      c.add_grad(0, map(c.grad_output(), c.input(0), [exp_value](auto g, auto v) {
+                   using T = decltype(g);
+                   const T e = static_cast<T>(exp_value);
+                   return e == 0 ? T(0) : static_cast<T>(g * e * std::pow(v, e - 1));
+                 }));
     });
   return out;
 }
@@ -140,106 +252,124 @@ Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
 Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }
 Tensor operator/(const Tensor& a, const Tensor& b) { return div(a, b); }
 Tensor operator-(const Tensor& x) { return neg(x); }
-Tensor operator+(const Tensor& a, real b) { return add(a, scalar(b)); }
-Tensor operator+(real a, const Tensor& b) { return add(scalar(a), b); }
-Tensor operator-(const Tensor& a, real b) { return sub(a, scalar(b)); }
-Tensor operator-(real a, const Tensor& b) { return sub(scalar(a), b); }
-Tensor operator*(const Tensor& a, real b) { return mul(a, scalar(b)); }
-Tensor operator*(real a, const Tensor& b) { return mul(scalar(a), b); }
-Tensor operator/(const Tensor& a, real b) { return div(a, scalar(b)); }
-Tensor operator/(real a, const Tensor& b) { return div(scalar(a), b); }
+Tensor operator+(const Tensor& a, Scalar b) { return add(a, detail::wrapped_scalar(b)); }
+Tensor operator+(Scalar a, const Tensor& b) { return add(detail::wrapped_scalar(a), b); }
+Tensor operator-(const Tensor& a, Scalar b) { return sub(a, detail::wrapped_scalar(b)); }
+Tensor operator-(Scalar a, const Tensor& b) { return sub(detail::wrapped_scalar(a), b); }
+Tensor operator*(const Tensor& a, Scalar b) { return mul(a, detail::wrapped_scalar(b)); }
+Tensor operator*(Scalar a, const Tensor& b) { return mul(detail::wrapped_scalar(a), b); }
+Tensor operator/(const Tensor& a, Scalar b) { return div(a, detail::wrapped_scalar(b)); }
+Tensor operator/(Scalar a, const Tensor& b) { return div(detail::wrapped_scalar(a), b); }
 
 // ---- pointwise functions -------------------------------------------------------------------------
-// Transcendentals go through xtensor so xsimd vectorizes them; the rest are plain loops.
+// Transcendentals go through xtensor so xsimd vectorizes them; the rest are plain loops. They compute in
+// a floating dtype: an int64 or bool input is converted to the default dtype first, as PyTorch does.
 namespace {
+Tensor as_floating(const Tensor& x) { return x.is_floating_point() ? x : detail::cast(x, get_default_dtype()); }
+
 template <class F>
-Tensor xt_map(const Tensor& x, F f) {
-  Tensor out = empty(x.shape());
-  auto dst = detail::flat(out);
-  xt::noalias(dst) = f(detail::flat(x));
-  return out;
+Tensor xt_map(const char* op, const Tensor& x_in, F f) {
+  Tensor converted;
+  const Tensor& x = x_in.is_floating_point() ? x_in : (converted = as_floating(x_in));
+  return visit_floating(op, x.dtype(), [&]<class T>() {
+    Tensor out = empty(x.shape(), x.dtype());
+    auto dst = detail::flat<T>(out);
+    xt::noalias(dst) = f(detail::flat<T>(x));
+    return out;
+  });
 }
 }  // namespace
 
 Tensor exp(const Tensor& x) {
   detail::check_defined("exp", x);
-  Tensor out = xt_map(x, [](const auto& v) { return xt::exp(v); });
+  Tensor out = xt_map("exp", x, [](const auto& v) { return xt::exp(v); });
   if (should_record({&x}))
     record(out, "exp", {x}, [](BackwardContext& c) {
-      c.add_grad(0, map(c.grad_output(), c.output(), [](real g, real y) { return g * y; }));  // d e^x = e^x
+      c.add_grad(0, map(c.grad_output(), c.output(), [](auto g, auto y) { return g * y; }));  // d e^x = e^x
     });
   return out;
 }
 
 Tensor log(const Tensor& x) {
   detail::check_defined("log", x);
-  Tensor out = xt_map(x, [](const auto& v) { return xt::log(v); });
+  Tensor out = xt_map("log", x, [](const auto& v) { return xt::log(v); });
   if (should_record({&x}))
     record(out, "log", {x}, [](BackwardContext& c) {
-      c.add_grad(0, map(c.grad_output(), c.input(0), [](real g, real v) { return g / v; }));  // d log x = 1/x
+      c.add_grad(0, map(c.grad_output(), c.input(0), [](auto g, auto v) { return g / v; }));  // d log x = 1/x
     });
   return out;
 }
 
 Tensor sqrt(const Tensor& x) {
   detail::check_defined("sqrt", x);
-  return pow(x, real(0.5));
+  return pow(x, 0.5);
 }
 
 Tensor abs(const Tensor& x) {
   detail::check_defined("abs", x);
-  Tensor out = map(x, [](real v) { return std::abs(v); });
+  Tensor out = visit_numeric("abs", x.dtype(), [&]<class T>() {
+    return detail::map_as<T>(x, [](T v) { return v < 0 ? detail::minus<T>(T(0), v) : v; });
+  });
   if (should_record({&x}))
     record(out, "abs", {x}, [](BackwardContext& c) {
-      c.add_grad(0, map(c.grad_output(), c.input(0), [](real g, real v) { return v > 0 ? g : v < 0 ? -g : 0; }));
+      c.add_grad(0, map(c.grad_output(), c.input(0), [](auto g, auto v) { return v > 0 ? g : v < 0 ? -g : 0 * g; }));
     });
   return out;
 }
 
-Tensor clamp(const Tensor& x, real min, real max) {
+Tensor clamp(const Tensor& x, Scalar min, Scalar max) {
   detail::check_defined("clamp", x);
-  detail::check(min <= max, "clamp: min {} is greater than max {}", min, max);
-  Tensor out = map(x, [min, max](real v) { return v < min ? min : v > max ? max : v; });
+  detail::check(!(min.to_double() > max.to_double()), "clamp: min {} is greater than max {}", min.to_double(),
+                max.to_double());
+  const Tensor lo = detail::wrapped_scalar(min), hi = detail::wrapped_scalar(max);
+  const DType dt = detail::result_type({&x, &lo, &hi});
+  Tensor out = visit_numeric("clamp", dt, [&]<class T>() {
+    const T a = detail::scalar_as<T>(min), b = detail::scalar_as<T>(max);
+    return detail::map_as<T>(x, [a, b](T v) { return v < a ? a : v > b ? b : v; });
+  });
   if (should_record({&x}))
-    record(out, "clamp", {x}, [min, max](BackwardContext& c) {
-      c.add_grad(0, map(c.grad_output(), c.input(0), [min, max](real g, real v) { return v >= min && v <= max ? g : 0; }));
+    record(out, "clamp", {x}, [lo = min.to_double(), hi = max.to_double()](BackwardContext& c) {
+      c.add_grad(0, map(c.grad_output(), c.input(0),
+                        [lo, hi](auto g, auto v) { return v >= lo && v <= hi ? g : decltype(g)(0); }));
     });
   return out;
 }
 
 Tensor tanh(const Tensor& x) {
   detail::check_defined("tanh", x);
-  Tensor out = xt_map(x, [](const auto& v) { return xt::tanh(v); });
+  Tensor out = xt_map("tanh", x, [](const auto& v) { return xt::tanh(v); });
   if (should_record({&x}))
     record(out, "tanh", {x}, [](BackwardContext& c) {
-      c.add_grad(0, map(c.grad_output(), c.output(), [](real g, real y) { return g * (1 - y * y); }));  // 1 - tanh^2
+      c.add_grad(0, map(c.grad_output(), c.output(), [](auto g, auto y) { return g * (1 - y * y); }));  // 1 - tanh^2
     });
   return out;
 }
 
 Tensor sigmoid(const Tensor& x) {
   detail::check_defined("sigmoid", x);
-  Tensor out = xt_map(x, [](const auto& v) { return 1 / (1 + xt::exp(-v)); });
+  Tensor out = xt_map("sigmoid", x, [](const auto& v) { return 1 / (1 + xt::exp(-v)); });
   if (should_record({&x}))
     record(out, "sigmoid", {x}, [](BackwardContext& c) {
-      c.add_grad(0, map(c.grad_output(), c.output(), [](real g, real y) { return g * y * (1 - y); }));  // s(1-s)
+      c.add_grad(0, map(c.grad_output(), c.output(), [](auto g, auto y) { return g * y * (1 - y); }));  // s(1-s)
     });
   return out;
 }
 
 Tensor relu(const Tensor& x) {
   detail::check_defined("relu", x);
-  Tensor out = map(x, [](real v) { return v > 0 ? v : 0; });
+  Tensor out = visit_numeric("relu", x.dtype(),
+                             [&]<class T>() { return detail::map_as<T>(x, [](T v) { return v > 0 ? v : T(0); }); });
   if (should_record({&x}))
     record(out, "relu", {x}, [](BackwardContext& c) {
-      c.add_grad(0, map(c.grad_output(), c.input(0), [](real g, real v) { return v > 0 ? g : 0; }));
+      c.add_grad(0, map(c.grad_output(), c.input(0), [](auto g, auto v) { return v > 0 ? g : decltype(g)(0); }));
     });
   return out;
 }
 
 Tensor clone(const Tensor& x) {
   detail::check_defined("clone", x);
-  Tensor out = map(x, [](real v) { return v; });
+  Tensor out = empty(x.shape(), x.dtype());
+  std::memcpy(out.data_ptr(), x.data_ptr(), static_cast<size_t>(x.numel() * x.element_size()));
   if (should_record({&x})) record(out, "clone", {x}, [](BackwardContext& c) { c.add_grad(0, c.grad_output()); });
   return out;
 }
@@ -247,25 +377,37 @@ Tensor clone(const Tensor& x) {
 // ---- selection -------------------------------------------------------------------------------------
 Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b) {
   detail::check_defined("where", condition, a, b);
+  detail::check(condition.dtype() == kBool,
+                "where: the condition must be a bool tensor, got {} (shape {}); compare first, e.g. ne(mask, 0)",
+                name(condition.dtype()), condition.shape());
   const Shape shape =
       detail::broadcast_shapes("where", detail::broadcast_shapes("where", condition.shape(), a.shape()), b.shape());
   const std::array<detail::Strides, 3> strides{detail::broadcast_strides(condition.shape(), shape),
                                                detail::broadcast_strides(a.shape(), shape),
                                                detail::broadcast_strides(b.shape(), shape)};
-  Tensor out = empty(shape);
-  const real *pc = condition.data(), *pa = a.data(), *pb = b.data();
-  real* po = out.data();
-  detail::for_each_broadcast<3>(shape, strides, [&](int64_t o, const std::array<int64_t, 3>& at) {
-    po[o] = pc[at[0]] != 0 ? pa[at[1]] : pb[at[2]];
+  const DType dt = detail::result_type(a, b);
+  Tensor out = empty(shape, dt);
+  visit_dtype(dt, [&]<class T>() {
+    Tensor hold_a, hold_b;
+    const bool* pc = condition.impl()->data<bool>();
+    const T* pa = detail::values_as<T>(a, hold_a);
+    const T* pb = detail::values_as<T>(b, hold_b);
+    T* po = out.impl()->data<T>();
+    detail::for_each_broadcast<3>(shape, strides, [&](int64_t o, const std::array<int64_t, 3>& at) {
+      po[o] = pc[at[0]] ? pa[at[1]] : pb[at[2]];
+    });
   });
   if (should_record({&a, &b}))
     record(out, "where", {condition, a, b}, [strides](BackwardContext& c) {
       // The gradient flows to a where the condition holds and to b elsewhere.
       const Tensor& g = c.grad_output();
-      const real* pc = c.input(0).data();
-      Tensor ga = zeros(g.shape()), gb = zeros(g.shape());
-      detail::for_each_broadcast<3>(g.shape(), strides, [&](int64_t o, const std::array<int64_t, 3>& at) {
-        (pc[at[0]] != 0 ? ga : gb).data()[o] = g.data()[o];
+      const bool* pc = c.input(0).data<bool>();
+      Tensor ga = zeros_like(g), gb = zeros_like(g);
+      visit_floating("where backward", g.dtype(), [&]<class T>() {
+        const T* pg = g.impl()->data<T>();
+        T *pa = ga.impl()->data<T>(), *pb = gb.impl()->data<T>();
+        detail::for_each_broadcast<3>(
+            g.shape(), strides, [&](int64_t o, const std::array<int64_t, 3>& at) { (pc[at[0]] ? pa : pb)[o] = pg[o]; });
       });
       c.add_grad(1, unbroadcast(ga, c.input(1).shape));
       c.add_grad(2, unbroadcast(gb, c.input(2).shape));
@@ -273,9 +415,19 @@ Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b) {
   return out;
 }
 
-Tensor masked_fill(const Tensor& x, const Tensor& mask, real value) {
+Tensor where(const Tensor& condition, const Tensor& a, Scalar b) {
+  return where(condition, a, detail::wrapped_scalar(b));
+}
+Tensor where(const Tensor& condition, Scalar a, const Tensor& b) {
+  return where(condition, detail::wrapped_scalar(a), b);
+}
+
+Tensor masked_fill(const Tensor& x, const Tensor& mask, Scalar value) {
   detail::check_defined("masked_fill", x, mask);
-  return where(mask, scalar(value), x);
+  detail::check(mask.dtype() == kBool,
+                "masked_fill: the mask must be a bool tensor, got {} (mask shape {}, x shape {})", name(mask.dtype()),
+                mask.shape(), x.shape());
+  return where(mask, scalar(value, x.dtype()), x);  // a rank-0 tensor of x's dtype keeps x's dtype
 }
 
 }  // namespace unroll

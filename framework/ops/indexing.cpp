@@ -4,8 +4,9 @@
 //   primitives: index_select, gather
 //   composites: embedding (index_select on rows + reshape)
 //
-// Index tensors store integral values as `real`; they are read once into int64 positions (validated:
-// integral, in range), and the backward closures keep those positions, never the index tensor.
+// Index tensors are int64 (a float tensor of ids is refused, naming the op: no silent cast); their values
+// are read once into positions (validated: in range), and the backward closures keep those positions,
+// never the index tensor. x may have any dtype; only floating x carries a gradient.
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -27,21 +28,22 @@ constexpr int kRows = -1000;  // read_positions' axis for embedding: messages sp
 // wrote it) of the indexed tensor. Messages name the op, the bad value and both shapes.
 std::vector<int64_t> read_positions(const char* op, const Tensor& index, int64_t limit, const char* x_name,
                                     const Shape& x_shape, int axis) {
-  const real* p = index.data();
+  check(index.dtype() == kInt64,
+        "{}: indices must be an int64 tensor, got {} (index shape {}, {} shape {}); convert "
+        "with .to(kInt64)",
+        op, name(index.dtype()), index.shape(), x_name, x_shape);
+  const int64_t* p = index.impl()->data<int64_t>();
   const int64_t n = index.numel();
   std::vector<int64_t> pos(n);
   for (int64_t k = 0; k < n; ++k) {
-    const real v = p[k];
-    check(std::isfinite(v) && v == std::floor(v),
-          "{}: index values must be integers, got {} at position {} (index shape {}, {} shape {})", op, v, k,
-          index.shape(), x_name, x_shape);
-    if (!(v >= 0 && v < static_cast<real>(limit))) [[unlikely]] {
+    const int64_t v = p[k];
+    if (!(v >= 0 && v < limit)) [[unlikely]] {
       const std::string where = axis == kRows ? fmt::format("a vocabulary of {} rows", limit)
                                               : fmt::format("axis {} of size {}", axis, limit);
       throw Error(fmt::format("{}: index {} is out of range for {} (index shape {}, {} shape {})", op, v, where,
                               index.shape(), x_name, x_shape));
     }
-    pos[k] = static_cast<int64_t>(v);
+    pos[k] = v;
   }
   return pos;
 }
@@ -56,31 +58,36 @@ Tensor select_positions(const Tensor& x, int axis, const Tensor& index, std::vec
   const int64_t n = xs[axis], k = static_cast<int64_t>(pos.size());
   Shape out_shape = xs;
   out_shape[axis] = k;
-  Tensor out = empty(out_shape);
-  const real* px = x.data();
-  real* po = out.data();
-  if (inner == 1) {
-    for (int64_t o = 0; o < outer; ++o)
-      for (int64_t j = 0; j < k; ++j) po[o * k + j] = px[o * n + pos[j]];
-  } else if (inner > 0) {
-    for (int64_t o = 0; o < outer; ++o)
-      for (int64_t j = 0; j < k; ++j)
-        std::memcpy(po + (o * k + j) * inner, px + (o * n + pos[j]) * inner, inner * sizeof(real));
-  }
+  Tensor out = empty(out_shape, x.dtype());
+  detail::visit_element_size(x.dtype(), [&]<class U>() {
+    const U* px = static_cast<const U*>(x.data_ptr());
+    U* po = static_cast<U*>(out.data_ptr());
+    if (inner == 1) {
+      for (int64_t o = 0; o < outer; ++o)
+        for (int64_t j = 0; j < k; ++j) po[o * k + j] = px[o * n + pos[j]];
+    } else if (inner > 0) {
+      for (int64_t o = 0; o < outer; ++o)
+        for (int64_t j = 0; j < k; ++j)
+          std::memcpy(po + (o * k + j) * inner, px + (o * n + pos[j]) * inner, inner * sizeof(U));
+    }
+  });
   if (should_record({&x}))
     record(out, "index_select", {x, index}, [outer, inner, n, pos = std::move(pos)](BackwardContext& c) {
       // grad: [A..., k, B...] -> zeros [A..., n, B...] with row j added at position pos[j] (repeated
       // positions accumulate)
       const int64_t k = static_cast<int64_t>(pos.size());
-      Tensor g = zeros(c.input(0).shape);
-      const real* pg = c.grad_output().data();
-      real* pd = g.data();
-      for (int64_t o = 0; o < outer; ++o)
-        for (int64_t j = 0; j < k; ++j) {
-          real* dst = pd + (o * n + pos[j]) * inner;
-          const real* src = pg + (o * k + j) * inner;
-          for (int64_t i = 0; i < inner; ++i) dst[i] += src[i];
-        }
+      const Tensor& go = c.grad_output();
+      Tensor g = zeros(c.input(0).shape, go.dtype());
+      detail::visit_floating("index_select backward", go.dtype(), [&]<class T>() {
+        const T* pg = go.impl()->data<T>();
+        T* pd = g.impl()->data<T>();
+        for (int64_t o = 0; o < outer; ++o)
+          for (int64_t j = 0; j < k; ++j) {
+            T* dst = pd + (o * n + pos[j]) * inner;
+            const T* src = pg + (o * k + j) * inner;
+            for (int64_t i = 0; i < inner; ++i) dst[i] += src[i];
+          }
+      });
       c.add_grad(0, g);
     });
   return out;
@@ -122,8 +129,7 @@ Tensor gather(const Tensor& x, int axis, const Tensor& index) {
   for (int d = 0; d < xs.size(); ++d)
     check(d == a || is[d] <= xs[d], "gather: index shape {} exceeds x shape {} at axis {} (only axis {} may be larger)",
           is, xs, d, axis);
-  std::vector<int64_t> pos =
-      read_positions("gather", index, xs[a], "x", xs, axis);
+  std::vector<int64_t> pos = read_positions("gather", index, xs[a], "x", xs, axis);
   // Walk index (= output) in row-major order; x's offset follows the index's position on every axis but
   // `axis`, where it comes from the index value.
   detail::Strides x_strides{};
@@ -135,22 +141,25 @@ Tensor gather(const Tensor& x, int axis, const Tensor& index) {
   const int64_t axis_stride = x_strides[a];
   detail::Strides walk = x_strides;
   walk[a] = 0;
-  Tensor out = empty(is);
-  const real* px = x.data();
-  real* po = out.data();
-  detail::for_each_broadcast<1>(is, {walk}, [&](int64_t o, const std::array<int64_t, 1>& at) {
-    po[o] = px[at[0] + pos[o] * axis_stride];
+  Tensor out = empty(is, x.dtype());
+  detail::visit_element_size(x.dtype(), [&]<class U>() {
+    const U* px = static_cast<const U*>(x.data_ptr());
+    U* po = static_cast<U*>(out.data_ptr());
+    detail::for_each_broadcast<1>(
+        is, {walk}, [&](int64_t o, const std::array<int64_t, 1>& at) { po[o] = px[at[0] + pos[o] * axis_stride]; });
   });
   if (should_record({&x}))
     record(out, "gather", {x, index}, [walk, axis_stride, pos = std::move(pos)](BackwardContext& c) {
       // grad: index's shape -> zeros of x's shape, each element added back where it was read from
       // (positions read twice accumulate)
       const Tensor& go = c.grad_output();
-      Tensor g = zeros(c.input(0).shape);
-      const real* pg = go.data();
-      real* pd = g.data();
-      detail::for_each_broadcast<1>(go.shape(), {walk}, [&](int64_t o, const std::array<int64_t, 1>& at) {
-        pd[at[0] + pos[o] * axis_stride] += pg[o];
+      Tensor g = zeros(c.input(0).shape, go.dtype());
+      detail::visit_floating("gather backward", go.dtype(), [&]<class T>() {
+        const T* pg = go.impl()->data<T>();
+        T* pd = g.impl()->data<T>();
+        detail::for_each_broadcast<1>(go.shape(), {walk}, [&](int64_t o, const std::array<int64_t, 1>& at) {
+          pd[at[0] + pos[o] * axis_stride] += pg[o];
+        });
       });
       c.add_grad(0, g);
     });

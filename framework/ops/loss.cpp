@@ -2,7 +2,7 @@
 #include <cmath>
 
 #include "unroll/framework/autograd.hpp"
-#include "unroll/framework/detail/check.hpp"
+#include "unroll/framework/detail/kernels.hpp"
 #include "unroll/framework/ops.hpp"
 
 namespace unroll {
@@ -12,9 +12,12 @@ using detail::check;
 namespace {
 Tensor reduce(const Tensor& losses, Reduction reduction) {
   switch (reduction) {
-    case Reduction::Sum: return sum(losses);
-    case Reduction::Mean: return mean(losses);
-    case Reduction::None: return losses;
+    case Reduction::Sum:
+      return sum(losses);
+    case Reduction::Mean:
+      return mean(losses);
+    case Reduction::None:
+      return losses;
   }
   return losses;
 }
@@ -27,24 +30,29 @@ Tensor nll_loss(const Tensor& log_probs, const Tensor& targets, CrossEntropyOpti
   const int64_t n = log_probs.size(0), classes = log_probs.size(1);
   check(targets.dim() == 1 && targets.size(0) == n, "nll_loss: targets must be [{}] for input {}, got {}", n,
         log_probs.shape(), targets.shape());
-  // valid[i] = 1 unless target i is ignore_index; ignored rows gather class 0 and are masked out.
-  Tensor valid = empty({n}), safe_targets = empty({n, 1});
+  check(targets.dtype() == kInt64,
+        "nll_loss: targets must be int64 class ids, got {} (targets shape {}, input {}); "
+        "convert with .to(kInt64)",
+        name(targets.dtype()), targets.shape(), log_probs.shape());
+  // valid[i] is true unless target i is ignore_index; ignored rows gather class 0 and are masked out.
+  Tensor valid = empty({n}, kBool), safe_targets = empty({n, 1}, kInt64);
+  const int64_t* t = targets.data<int64_t>();
   int64_t count = 0;
   for (int64_t i = 0; i < n; ++i) {
-    const real t = targets.data()[i];
-    const auto id = std::abs(t) < real(1e18) ? static_cast<int64_t>(t) : int64_t{-1};  // NaN, 1e30: no UB cast
-    const bool ignored = id == options.ignore_index && static_cast<real>(id) == t;
-    check(ignored || (static_cast<real>(id) == t && id >= 0 && id < classes),
-          "nll_loss: target {} at position {} is not a class id in [0, {}) for input {}", t, i, classes, log_probs.shape());
-    valid.data()[i] = ignored ? 0 : 1;
-    safe_targets.data()[i] = ignored ? 0 : t;
+    const bool ignored = t[i] == options.ignore_index;
+    check(ignored || (t[i] >= 0 && t[i] < classes),
+          "nll_loss: target {} at position {} is not a class id in [0, {}) "
+          "for input {}",
+          t[i], i, classes, log_probs.shape());
+    valid.data<bool>()[i] = !ignored;
+    safe_targets.data<int64_t>()[i] = ignored ? 0 : t[i];
     count += !ignored;
   }
   // losses[i] = -log_probs[i, target[i]] for valid rows, 0 for ignored ones   [N]
   const Tensor picked = reshape(gather(log_probs, 1, safe_targets), {n});
   const Tensor losses = neg(mul(picked, valid));
   if (options.reduction == Reduction::Mean)  // mean over the rows that count (NaN when none do, as PyTorch)
-    return div(sum(losses), scalar(static_cast<real>(count)));
+    return div(sum(losses), detail::wrapped_scalar(count));
   return reduce(losses, options.reduction);
 }
 
@@ -69,7 +77,7 @@ Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targ
         "binary_cross_entropy_with_logits: logits {} and targets {} must have the same shape", logits.shape(),
         targets.shape());
   // -[y log s(x) + (1-y) log(1-s(x))] = max(x, 0) - x y + log(1 + exp(-|x|)), stable for any x
-  const Tensor losses = add(sub(relu(logits), mul(logits, targets)), log(add(exp(neg(abs(logits))), scalar(1))));
+  const Tensor losses = add(sub(relu(logits), mul(logits, targets)), log(exp(neg(abs(logits))) + 1));
   return reduce(losses, reduction);
 }
 

@@ -20,8 +20,8 @@ struct GemmShape {
 };
 
 GemmShape plan(const Shape& a, const Shape& b, bool ta, bool tb) {
-  check(a.size() >= 2 && b.size() >= 2, "matmul: expects tensors of rank >= 2, got {} x {} (reshape vectors to [1, K] or [K, 1])",
-        a, b);
+  check(a.size() >= 2 && b.size() >= 2,
+        "matmul: expects tensors of rank >= 2, got {} x {} (reshape vectors to [1, K] or [K, 1])", a, b);
   GemmShape g{};
   g.a_rows = a[a.size() - 2];
   g.a_cols = a.back();
@@ -42,8 +42,7 @@ GemmShape plan(const Shape& a, const Shape& b, bool ta, bool tb) {
     return g;
   }
   check(a.size() == b.size(), "matmul: batched operands need the same rank, got {} x {}", a, b);
-  for (int i = 0; i + 2 < a.size(); ++i)
-    check(a[i] == b[i], "matmul: batch dimensions differ: {} x {}", a, b);
+  for (int i = 0; i + 2 < a.size(); ++i) check(a[i] == b[i], "matmul: batch dimensions differ: {} x {}", a, b);
   g.m = ta ? g.a_cols : g.a_rows;
   g.batch = Shape(a.begin(), a.end() - 2).numel();  // not a division: M or K may be 0
   g.batched_b = true;
@@ -54,10 +53,53 @@ GemmShape plan(const Shape& a, const Shape& b, bool ta, bool tb) {
 }
 
 // C (+)= op(A) op(B) for every batch entry. Strides between batch entries come from the stored sizes.
-void batched_gemm(const GemmShape& g, bool ta, bool tb, const real* a, const real* b, real beta, real* c) {
+template <class T>
+void batched_gemm(const GemmShape& g, bool ta, bool tb, const T* a, const T* b, T beta, T* c) {
   const int64_t a_step = g.a_rows * g.a_cols, b_step = g.batched_b ? g.b_rows * g.b_cols : 0, c_step = g.m * g.n;
   for (int64_t i = 0; i < g.batch; ++i)
-    detail::gemm(ta, tb, g.m, g.n, g.k, 1, a + i * a_step, g.a_cols, b + i * b_step, g.b_cols, beta, c + i * c_step, g.n);
+    detail::gemm(ta, tb, g.m, g.n, g.k, 1, a + i * a_step, g.a_cols, b + i * b_step, g.b_cols, beta, c + i * c_step,
+                 g.n);
+}
+
+// C = A'B' with A' = op(A), B' = op(B):  dA' = dC B'^T,  dB' = A'^T dC. All three in T (matmul has no
+// promotion: the output, its gradient and both inputs share one dtype).
+template <class T>
+void matmul_backward(BackwardContext& c, const GemmShape& g, bool ta, bool tb) {
+  const T* dc = c.grad_output().impl()->data<T>();
+  const T* a = c.input(0).data<T>();
+  const T* b = c.input(1).data<T>();
+  const DType dt = dtype_of<T>();
+  if (c.needs_grad(0)) {
+    Tensor da = g.n == 0 ? zeros(c.input(0).shape, dt) : empty(c.input(0).shape, dt);  // N = 0: dA sums nothing
+    const int64_t a_step = g.a_rows * g.a_cols, b_step = g.batched_b ? g.b_rows * g.b_cols : 0, c_step = g.m * g.n;
+    for (int64_t i = 0; g.n > 0 && i < g.batch; ++i) {
+      T* dai = da.impl()->data<T>() + i * a_step;
+      const T *bi = b + i * b_step, *dci = dc + i * c_step;
+      if (!ta)  // dA[M, K] = dC[M, N] op(B)^T
+        detail::gemm(false, !tb, g.m, g.k, g.n, 1, dci, g.n, bi, g.b_cols, 0, dai, g.a_cols);
+      else  // dA[K, M] = op(B) dC^T
+        detail::gemm(tb, true, g.k, g.m, g.n, 1, bi, g.b_cols, dci, g.n, 0, dai, g.a_cols);
+    }
+    c.add_grad(0, std::move(da));
+  }
+  if (c.needs_grad(1) && g.batch == 1 && !ta && g.m > 0 && g.k > 0 && g.n > 0) {
+    // B is one matrix (typically a weight shared by every time step): hand the engine A and dC so it
+    // can sum all of B's products as one GEMM over the stacked rows once B's gradient is complete
+    c.add_matmul_grad(1, detail::as_tensor(c.input(0)), c.grad_output(), tb);
+  } else if (c.needs_grad(1)) {
+    Tensor db = g.m == 0 ? zeros(c.input(1).shape, dt) : empty(c.input(1).shape, dt);  // M = 0: dB sums nothing
+    const int64_t a_step = g.a_rows * g.a_cols, b_step = g.b_rows * g.b_cols, c_step = g.m * g.n;
+    for (int64_t i = 0; g.m > 0 && i < g.batch; ++i) {
+      // a shared B (batched_b false, batch 1 after folding) gets the whole [batch*M] product at once
+      const T *ai = a + i * a_step, *dci = dc + i * c_step;
+      T* dbi = db.impl()->data<T>() + (g.batched_b ? i * b_step : 0);
+      if (!tb)  // dB[K, N] = op(A)^T dC
+        detail::gemm(!ta, false, g.k, g.n, g.m, 1, ai, g.a_cols, dci, g.n, 0, dbi, g.b_cols);
+      else  // dB[N, K] = dC^T op(A)
+        detail::gemm(true, ta, g.n, g.k, g.m, 1, dci, g.n, ai, g.a_cols, 0, dbi, g.b_cols);
+    }
+    c.add_grad(1, std::move(db));
+  }
 }
 
 }  // namespace
@@ -65,45 +107,20 @@ void batched_gemm(const GemmShape& g, bool ta, bool tb, const real* a, const rea
 Tensor matmul(const Tensor& a, const Tensor& b, bool transpose_a, bool transpose_b) {
   detail::check_defined("matmul", a, b);
   const GemmShape g = plan(a.shape(), b.shape(), transpose_a, transpose_b);
-  Tensor out = g.k == 0 ? zeros(g.out) : empty(g.out);  // an empty sum is 0 (and BLAS rejects k = 0)
-  if (g.k > 0) batched_gemm(g, transpose_a, transpose_b, a.data(), b.data(), 0, out.data());
+  check(a.dtype() == b.dtype(),
+        "matmul: both operands must have the same dtype, got {} {} x {} {} (convert one with "
+        ".to())",
+        name(a.dtype()), a.shape(), name(b.dtype()), b.shape());
+  const DType dt = a.dtype();
+  Tensor out = g.k == 0 ? zeros(g.out, dt) : empty(g.out, dt);  // an empty sum is 0 (and BLAS rejects k = 0)
+  detail::visit_floating("matmul", dt, [&]<class T>() {
+    if (g.k > 0)
+      batched_gemm<T>(g, transpose_a, transpose_b, a.impl()->data<T>(), b.impl()->data<T>(), 0, out.impl()->data<T>());
+  });
   if (should_record({&a, &b}))
     record(out, "matmul", {a, b}, [g, ta = transpose_a, tb = transpose_b](BackwardContext& c) {
-      // C = A'B' with A' = op(A), B' = op(B):  dA' = dC B'^T,  dB' = A'^T dC.
-      const real* dc = c.grad_output().data();
-      const real* a = c.input(0).data();
-      const real* b = c.input(1).data();
-      if (c.needs_grad(0)) {
-        Tensor da = g.n == 0 ? zeros(c.input(0).shape) : empty(c.input(0).shape);  // N = 0: dA sums nothing
-        const int64_t a_step = g.a_rows * g.a_cols, b_step = g.batched_b ? g.b_rows * g.b_cols : 0, c_step = g.m * g.n;
-        for (int64_t i = 0; g.n > 0 && i < g.batch; ++i) {
-          real* dai = da.data() + i * a_step;
-          const real *bi = b + i * b_step, *dci = dc + i * c_step;
-          if (!ta)  // dA[M, K] = dC[M, N] op(B)^T
-            detail::gemm(false, !tb, g.m, g.k, g.n, 1, dci, g.n, bi, g.b_cols, 0, dai, g.a_cols);
-          else  // dA[K, M] = op(B) dC^T
-            detail::gemm(tb, true, g.k, g.m, g.n, 1, bi, g.b_cols, dci, g.n, 0, dai, g.a_cols);
-        }
-        c.add_grad(0, std::move(da));
-      }
-      if (c.needs_grad(1) && g.batch == 1 && !ta && g.m > 0 && g.k > 0 && g.n > 0) {
-        // B is one matrix (typically a weight shared by every time step): hand the engine A and dC so it
-        // can sum all of B's products as one GEMM over the stacked rows once B's gradient is complete
-        c.add_matmul_grad(1, detail::as_tensor(c.input(0)), c.grad_output(), tb);
-      } else if (c.needs_grad(1)) {
-        Tensor db = g.m == 0 ? zeros(c.input(1).shape) : empty(c.input(1).shape);  // M = 0: dB sums nothing
-        const int64_t a_step = g.a_rows * g.a_cols, b_step = g.b_rows * g.b_cols, c_step = g.m * g.n;
-        for (int64_t i = 0; g.m > 0 && i < g.batch; ++i) {
-          // a shared B (batched_b false, batch 1 after folding) gets the whole [batch*M] product at once
-          const real *ai = a + i * a_step, *dci = dc + i * c_step;
-          real* dbi = db.data() + (g.batched_b ? i * b_step : 0);
-          if (!tb)  // dB[K, N] = op(A)^T dC
-            detail::gemm(!ta, false, g.k, g.n, g.m, 1, ai, g.a_cols, dci, g.n, 0, dbi, g.b_cols);
-          else  // dB[N, K] = dC^T op(A)
-            detail::gemm(true, ta, g.n, g.k, g.m, 1, dci, g.n, ai, g.a_cols, 0, dbi, g.b_cols);
-        }
-        c.add_grad(1, std::move(db));
-      }
+      detail::visit_floating("matmul backward", c.grad_output().dtype(),
+                             [&]<class T>() { matmul_backward<T>(c, g, ta, tb); });
     });
   return out;
 }
@@ -111,10 +128,10 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool transpose_a, bool transpose
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   detail::check_defined("linear", x, weight);  // bias may be undefined (no bias)
   check(weight.dim() == 2, "linear: weight must be [out_features, in_features], got {}", weight.shape());
-  check(x.dim() >= 1 && x.shape().back() == weight.size(1), "linear: input {} does not end in in_features = {} (weight {})",
-        x.shape(), weight.size(1), weight.shape());
-  check(!bias.defined() || (bias.dim() == 1 && bias.size(0) == weight.size(0)),
-        "linear: bias must be [{}], got {}", weight.size(0), bias.defined() ? bias.shape() : Shape{});
+  check(x.dim() >= 1 && x.shape().back() == weight.size(1),
+        "linear: input {} does not end in in_features = {} (weight {})", x.shape(), weight.size(1), weight.shape());
+  check(!bias.defined() || (bias.dim() == 1 && bias.size(0) == weight.size(0)), "linear: bias must be [{}], got {}",
+        weight.size(0), bias.defined() ? bias.shape() : Shape{});
   Tensor y = x.dim() == 1 ? reshape(matmul(reshape(x, {1, x.size(0)}), weight, false, true), {weight.size(0)})
                           : matmul(x, weight, false, true);  // x W^T
   return bias.defined() ? add(y, bias) : y;

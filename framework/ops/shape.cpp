@@ -16,13 +16,12 @@
 
 namespace unroll {
 
+using detail::around;
+using detail::AxisView;
 using detail::check;
 using detail::normalize_axis;
-using detail::AxisView;
-using detail::around;
 
 namespace {
-
 
 // Row-major element strides of a contiguous tensor of shape s.
 detail::Strides contiguous_strides(const Shape& s) {
@@ -36,17 +35,19 @@ detail::Strides contiguous_strides(const Shape& s) {
 }
 
 // x[..., start:start+length, ...] along `axis` as a new contiguous tensor. x: [A..., n, B...] ->
-// [A..., length, B...]. Shared by narrow's forward and concat's backward.
-Tensor copy_narrow(const real* x, const Shape& x_shape, int axis, int64_t start, int64_t length) {
-  Shape out_shape = x_shape;
+// [A..., length, B...]. Shared by narrow's forward and concat's backward. Moves bytes: any dtype.
+Tensor copy_narrow(const Tensor& x, int axis, int64_t start, int64_t length) {
+  Shape out_shape = x.shape();
   out_shape[axis] = length;
-  Tensor out = empty(out_shape);
-  const AxisView v = around(x_shape, axis);
-  const int64_t run = length * v.inner;  // contiguous elements per outer block
-  real* po = out.data();
+  Tensor out = empty(out_shape, x.dtype());
+  const AxisView v = around(x.shape(), axis);
+  const int64_t size = x.element_size();
+  const int64_t run = length * v.inner * size;  // contiguous bytes per outer block
+  auto* po = static_cast<char*>(out.data_ptr());
+  const auto* px = static_cast<const char*>(x.data_ptr());
   if (run == 0) return out;
   for (int64_t o = 0; o < v.outer; ++o)
-    std::memcpy(po + o * run, x + (o * v.size + start) * v.inner, run * sizeof(real));
+    std::memcpy(po + o * run, px + (o * v.size + start) * v.inner * size, static_cast<size_t>(run));
   return out;
 }
 
@@ -75,8 +76,8 @@ Tensor reshape(const Tensor& x, const Shape& shape) {
     }
   }
   if (inferred >= 0) {
-    check(known != 0 && x.numel() % known == 0,
-          "reshape: shape {} is invalid for a tensor of shape {} ({} elements)", shape, x.shape(), x.numel());
+    check(known != 0 && x.numel() % known == 0, "reshape: shape {} is invalid for a tensor of shape {} ({} elements)",
+          shape, x.shape(), x.numel());
     target[inferred] = x.numel() / known;
   }
   check(target.numel() == x.numel(), "reshape: shape {} is invalid for a tensor of shape {} ({} elements)", shape,
@@ -84,6 +85,7 @@ Tensor reshape(const Tensor& x, const Shape& shape) {
 
   auto impl = std::allocate_shared<TensorImpl>(detail::PoolAllocator<TensorImpl>());
   impl->shape = target;
+  impl->dtype = x.dtype();
   impl->storage = x.impl()->storage;
   Tensor out(std::move(impl));
   if (should_record({&x}))
@@ -159,11 +161,13 @@ Tensor permute(const Tensor& x, const std::vector<int>& axes) {
     out_shape.push_back(xs[perm[i]]);
     read[i] = x_strides[perm[i]];
   }
-  Tensor out = empty(out_shape);
-  const real* px = x.data();
-  real* po = out.data();
-  detail::for_each_broadcast<1>(out_shape, {read},
-                                [&](int64_t o, const std::array<int64_t, 1>& at) { po[o] = px[at[0]]; });
+  Tensor out = empty(out_shape, x.dtype());
+  detail::visit_element_size(x.dtype(), [&]<class U>() {
+    const U* px = static_cast<const U*>(x.data_ptr());
+    U* po = static_cast<U*>(out.data_ptr());
+    detail::for_each_broadcast<1>(out_shape, {read},
+                                  [&](int64_t o, const std::array<int64_t, 1>& at) { po[o] = px[at[0]]; });
+  });
   if (should_record({&x}))
     record(out, "permute", {x}, [inverse](BackwardContext& c) {
       // grad: out_shape -> x's shape through the inverse permutation
@@ -193,10 +197,9 @@ Tensor narrow(const Tensor& x, int axis, int64_t start, int64_t length) {
         x.shape());
   const int64_t s = start < 0 ? start + n : start;
   check(length >= 0, "narrow: length must be non-negative, got {} (tensor of shape {})", length, x.shape());
-  check(s + length <= n,
-        "narrow: start {} + length {} exceeds the size {} of axis {} (tensor of shape {})", start, length, n, axis,
-        x.shape());
-  Tensor out = copy_narrow(x.data(), x.shape(), a, s, length);
+  check(s + length <= n, "narrow: start {} + length {} exceeds the size {} of axis {} (tensor of shape {})", start,
+        length, n, axis, x.shape());
+  Tensor out = copy_narrow(x, a, s, length);
   if (should_record({&x}))
     record(out, "narrow", {x}, [a, s](BackwardContext& c) {
       // the slice's gradient goes into rows [s, s + length) of x's gradient; the engine adds it in place
@@ -221,13 +224,11 @@ Tensor slice(const Tensor& x, int axis, int64_t start, int64_t end, int64_t step
   if (hi <= lo) return narrow(x, a, lo, 0);
   if (step == 1) return narrow(x, a, lo, hi - lo);
   const int64_t count = (hi - lo + step - 1) / step;
-  Tensor positions = empty({count});
-  for (int64_t i = 0; i < count; ++i) positions.data()[i] = static_cast<real>(lo + i * step);
-  return index_select(x, a, positions);
+  return index_select(x, a, arange(lo, lo + count * step, step));
 }
 
 // ---- concat / stack --------------------------------------------------------------------------------
-// xs[i]: [A..., n_i, B...] (equal outside axis) -> [A..., sum n_i, B...].
+// xs[i]: [A..., n_i, B...] (equal outside axis) -> [A..., sum n_i, B...], in the tensors' common dtype.
 Tensor concat(const std::vector<Tensor>& xs, int axis) {
   check(!xs.empty(), "concat: expects a non-empty list of tensors");
   for (size_t i = 0; i < xs.size(); ++i) check(xs[i].defined(), "concat: tensor {} is undefined", i);
@@ -243,18 +244,23 @@ Tensor concat(const std::vector<Tensor>& xs, int axis) {
     check(same, "concat: tensors 0 and {} differ outside axis {}: {} vs {}", i, axis, first, s);
     out_shape[a] += s[a];
   }
-  Tensor out = empty(out_shape);
+  // the common dtype of all the tensors, as torch.cat: result_type over every one of them
+  const DType dt = detail::result_type(xs);
+  Tensor out = empty(out_shape, dt);
   const AxisView v = around(out_shape, a);
-  real* po = out.data();
+  const int64_t size = element_size(dt);
+  auto* po = static_cast<char*>(out.data_ptr());
   // each outer block of the output is the tensors' blocks one after another
   std::vector<int64_t> offsets(xs.size());  // start of tensor i along the axis
   int64_t at = 0;
   for (size_t i = 0; i < xs.size(); ++i) {
     offsets[i] = at;
-    const int64_t run = xs[i].shape()[a] * v.inner;
-    const real* px = xs[i].data();
+    const Tensor part = detail::cast(xs[i], dt);
+    const int64_t run = xs[i].shape()[a] * v.inner * size;  // bytes per outer block
+    const auto* px = static_cast<const char*>(part.data_ptr());
     if (run > 0)
-      for (int64_t o = 0; o < v.outer; ++o) std::memcpy(po + (o * v.size + at) * v.inner, px + o * run, run * sizeof(real));
+      for (int64_t o = 0; o < v.outer; ++o)
+        std::memcpy(po + (o * v.size + at) * v.inner * size, px + o * run, static_cast<size_t>(run));
     at += xs[i].shape()[a];
   }
   if (should_record(xs))
@@ -263,7 +269,7 @@ Tensor concat(const std::vector<Tensor>& xs, int axis) {
       const Tensor& g = c.grad_output();
       for (size_t i = 0; i < offsets.size(); ++i)
         if (c.needs_grad(static_cast<int>(i)))
-          c.add_grad(static_cast<int>(i), copy_narrow(g.data(), g.shape(), a, offsets[i], c.input(i).shape[a]));
+          c.add_grad(static_cast<int>(i), copy_narrow(g, a, offsets[i], c.input(i).shape[a]));
     });
   return out;
 }
@@ -343,20 +349,23 @@ std::vector<Tensor> unbind(const Tensor& x, int axis) {
 Tensor flip(const Tensor& x, int axis) {
   detail::check_defined("flip", x);
   const int a = normalize_axis("flip", axis, x.dim(), x.shape());
-  const auto flip_into = [](const real* src, real* dst, const AxisView& v) {
+  // moves bytes: inner runs of `inner` elements of `size` bytes
+  const auto flip_into = [](const Tensor& src, Tensor& dst, const AxisView& v) {
+    const int64_t run = v.inner * src.element_size();
+    const auto* s = static_cast<const char*>(src.data_ptr());
+    auto* d = static_cast<char*>(dst.data_ptr());
     for (int64_t o = 0; o < v.outer; ++o)
       for (int64_t i = 0; i < v.size; ++i)
-        std::memcpy(dst + (o * v.size + i) * v.inner, src + (o * v.size + (v.size - 1 - i)) * v.inner,
-                    v.inner * sizeof(real));
+        std::memcpy(d + (o * v.size + i) * run, s + (o * v.size + (v.size - 1 - i)) * run, static_cast<size_t>(run));
   };
-  Tensor out = empty(x.shape());
+  Tensor out = empty(x.shape(), x.dtype());
   const AxisView v = around(x.shape(), a);
-  flip_into(x.data(), out.data(), v);
+  flip_into(x, out, v);
   if (should_record({&x}))
     record(out, "flip", {x}, [v, flip_into](BackwardContext& c) {
       // flipping is its own inverse (and its own adjoint)
-      Tensor g = empty(c.grad_output().shape());
-      flip_into(c.grad_output().data(), g.data(), v);
+      Tensor g = empty(c.grad_output().shape(), c.grad_output().dtype());
+      flip_into(c.grad_output(), g, v);
       c.add_grad(0, g);
     });
   return out;
@@ -384,11 +393,13 @@ Tensor expand(const Tensor& x, const Shape& shape) {
           "(or be 1)",
           xs[std::max(j, 0)], j, xs, target[i], i, shape);  // (arguments are evaluated even when j < 0)
   }
-  Tensor out = empty(target);
-  const real* px = x.data();
-  real* po = out.data();
-  detail::for_each_broadcast<1>(target, {detail::broadcast_strides(xs, target)},
-                                [&](int64_t o, const std::array<int64_t, 1>& at) { po[o] = px[at[0]]; });
+  Tensor out = empty(target, x.dtype());
+  detail::visit_element_size(x.dtype(), [&]<class U>() {
+    const U* px = static_cast<const U*>(x.data_ptr());
+    U* po = static_cast<U*>(out.data_ptr());
+    detail::for_each_broadcast<1>(target, {detail::broadcast_strides(xs, target)},
+                                  [&](int64_t o, const std::array<int64_t, 1>& at) { po[o] = px[at[0]]; });
+  });
   if (should_record({&x}))
     record(out, "expand", {x}, [](BackwardContext& c) {
       // grad: target -> S, summing over the broadcast axes

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cmath>
+#include <cstring>
 #include <string>
 
 #include "unroll/framework/detail/check.hpp"
@@ -15,10 +16,17 @@ using unroll::detail::check;
 using unroll::detail::check_defined;
 using unroll::detail::fail;
 
-// PyTorch's default for every recurrent parameter: U(-1/sqrt(H), 1/sqrt(H)).
+// PyTorch's default for every recurrent parameter: U(-1/sqrt(H), 1/sqrt(H)), in the default dtype.
 inline Tensor recurrent_init(const Shape& shape, int64_t hidden_size) {
-  const real bound = static_cast<real>(1 / std::sqrt(static_cast<double>(hidden_size)));
+  const float bound = static_cast<float>(1 / std::sqrt(static_cast<double>(hidden_size)));
   return uniform(shape, -bound, bound);
+}
+
+// bias[start : start + length] += value (a forget-gate bias at construction), in the bias's own dtype.
+inline void add_to_block(Tensor& bias, int64_t start, int64_t length, double value) {
+  const Tensor block = narrow(bias, 0, start, length) + value;
+  std::memcpy(static_cast<char*>(bias.data_ptr()) + start * bias.element_size(), block.data_ptr(),
+              static_cast<size_t>(length * bias.element_size()));
 }
 
 inline void check_sizes(const char* cell, int64_t input_size, int64_t hidden_size) {

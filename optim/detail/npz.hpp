@@ -27,7 +27,8 @@ namespace unroll::detail {
 uint32_t crc32(const void* data, size_t size, uint32_t crc = 0);
 
 // ---- .npy ---------------------------------------------------------------------------------------------
-enum class NpyType { F4, F8 };  // '<f4' (float32) and '<f8' (float64)
+// '|b1' (bool), '<i8' (int64), '<f4' (float32), '<f8' (float64): unroll's four dtypes, as NumPy names them.
+enum class NpyType { B1, I8, F4, F8 };
 
 struct NpyArray {
   Shape shape;  // () for a scalar
@@ -39,10 +40,11 @@ std::string encode_npy(const NpyArray& array);
 // `where` (e.g. "file.npz: entry 'w'") prefixes every error message.
 NpyArray decode_npy(std::string_view bytes, const std::string& where);
 
-NpyArray npy_from_tensor(const Tensor& t);                     // '<f4' for float32 builds, '<f8' for unroll_f64
+DType dtype_of(NpyType type);                                  // B1 -> bool, I8 -> int64, F4 -> float32, F8 -> float64
+NpyArray npy_from_tensor(const Tensor& t);                     // the tensor's dtype: '|b1', '<i8', '<f4', '<f8'
 NpyArray npy_from_doubles(const std::vector<double>& values);  // '<f8': shape () for one value, (n,) otherwise
-Tensor npy_to_tensor(const NpyArray& array);                   // converts '<f8' / '<f4' to `real`
-std::vector<double> npy_to_doubles(const NpyArray& array);
+Tensor npy_to_tensor(const NpyArray& array);                   // a tensor of the array's dtype
+std::vector<double> npy_to_doubles(const NpyArray& array);     // any dtype, as doubles
 
 // ---- zip (stored entries only) -------------------------------------------------------------------------
 struct ZipEntry {

@@ -6,7 +6,7 @@
 int main() {
   using namespace unroll;
   distributed::ProcessGroup group;
-  Tensor w = tensor({1.5, -2});
+  Tensor w = tensor({1.5, -2.0});
   w.requires_grad_();
   distributed::DataParallel ddp(group, {w});
   sum(w * w).backward();

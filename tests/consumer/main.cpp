@@ -3,7 +3,7 @@
 
 int main() {
   using namespace unroll;
-  Tensor w = tensor({1.5, -2});
+  Tensor w = tensor({1.5, -2.0});
   w.requires_grad_();
   sum(w * w).backward();  // d/dw = 2w
   return w.grad().to_vector() == std::vector<real>{3, -4} ? 0 : 1;

@@ -44,22 +44,22 @@ std::vector<int64_t> token_stream(int64_t length) {
 }
 
 // Window `step` of `bptt` tokens from `batch` columns of `stream` (column n = tokens [n*rows, (n+1)*rows)):
-// inputs [T, N] and next-token targets [T*N].
+// inputs [T, N] and next-token targets [T*N], int64 token ids.
 void window(const std::vector<int64_t>& stream, int64_t batch, int64_t bptt, int64_t step, Tensor& x, Tensor& y) {
   const int64_t rows = static_cast<int64_t>(stream.size()) / batch, start = step * bptt;
   REQUIRE(start + bptt + 1 <= rows);
-  x = empty({bptt, batch});
-  y = empty({bptt * batch});
+  x = empty({bptt, batch}, kInt64);
+  y = empty({bptt * batch}, kInt64);
   for (int64_t t = 0; t < bptt; ++t)
     for (int64_t n = 0; n < batch; ++n) {
-      x.data()[t * batch + n] = static_cast<real>(stream[n * rows + start + t]);
-      y.data()[t * batch + n] = static_cast<real>(stream[n * rows + start + t + 1]);
+      x.data<int64_t>()[t * batch + n] = stream[n * rows + start + t];
+      y.data<int64_t>()[t * batch + n] = stream[n * rows + start + t + 1];
     }
 }
 
 Tensor random_ids(const Shape& shape, Generator& gen) {
-  Tensor ids = empty(shape);
-  for (int64_t i = 0; i < ids.numel(); ++i) ids.data()[i] = static_cast<real>(gen.below(TinyLM::V));
+  Tensor ids = empty(shape, kInt64);
+  for (int64_t i = 0; i < ids.numel(); ++i) ids.data<int64_t>()[i] = static_cast<int64_t>(gen.below(TinyLM::V));
   return ids;
 }
 
@@ -184,4 +184,23 @@ TEST_CASE("DataParallel refuses ranks that built different models, on every rank
   std::vector<Tensor> shaped = {zeros({g.rank() == 1 ? 3 : 4, g.rank() == 1 ? 4 : 3}).requires_grad_()};
   CHECK_THROWS_WITH_AS(DataParallel(g, shaped), doctest::Contains("with other shapes"), Error);
   CHECK_THROWS_WITH_AS(DataParallel(g, {Tensor()}), doctest::Contains("parameter 0 is an undefined tensor"), Error);
+}
+
+TEST_CASE("DataParallel refuses parameters that are not float32, on every rank") {
+  ProcessGroup& g = test_group();
+  Tensor w = zeros({2}), v = zeros({3}, kFloat64);
+  w.requires_grad_();
+  v.requires_grad_();
+  CHECK_THROWS_WITH_AS(DataParallel(g, {w, v}),
+                       "DataParallel: parameter 1 is float64; data-parallel training takes float32 parameters "
+                       "(model.to(kFloat32))",
+                       Error);
+  // a model converted to float64 is refused; converted back, it is accepted
+  manual_seed(3);
+  TinyLM model;
+  model.to(kFloat64);
+  CHECK_THROWS_WITH_AS(DataParallel(g, model.parameters()), doctest::Contains("parameter 0 is float64"), Error);
+  model.to(kFloat32);
+  DataParallel ddp(g, model.parameters());
+  CHECK(ddp.replicas_identical());
 }

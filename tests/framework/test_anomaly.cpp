@@ -47,14 +47,13 @@ TEST_CASE("off, NaN flows through silently (the default)") {
 TEST_CASE("forward: the first recorded op producing NaN or Inf throws, naming the op and its inputs") {
   DetectAnomalyGuard anomaly;
   Tensor x = leaf({1, -1, 4});
-  CHECK_THROWS_WITH_AS(log(x),
-                       "anomaly: op 'log' produced NaN in its output of shape [3] (element 1); its inputs were finite",
-                       Error);
-  CHECK_THROWS_WITH_AS(exp(x * 100), doctest::Contains("anomaly: op 'exp' produced Inf in its output of shape [3] (element 0)"),
-                       Error);
+  CHECK_THROWS_WITH_AS(
+      log(x), "anomaly: op 'log' produced NaN in its output of shape [3] (element 1); its inputs were finite", Error);
+  CHECK_THROWS_WITH_AS(
+      exp(x * 100), doctest::Contains("anomaly: op 'exp' produced Inf in its output of shape [3] (element 0)"), Error);
   CHECK_THROWS_WITH_AS(div(x, zeros({3})), doctest::Contains("op 'div' produced Inf"), Error);
   // an input that is already non-finite is reported as such
-  Tensor bad = tensor({1, kInf});
+  Tensor bad = tensor({1.0f, kInf});
   CHECK_THROWS_WITH_AS(x.reshape({3, 1}) * bad,
                        "anomaly: op 'mul' produced Inf in its output of shape [3, 2] (element 1); its input 1 (shape "
                        "[2]) already held Inf at element 1",
@@ -62,6 +61,29 @@ TEST_CASE("forward: the first recorded op producing NaN or Inf throws, naming th
   // finite results pass
   CHECK_NOTHROW(sum(tanh(x) * 2).backward());
   CHECK(x.grad().defined());
+}
+
+TEST_CASE("float64 is checked like float32, in both directions; an int64 operand holds no anomaly") {
+  DetectAnomalyGuard anomaly;
+  Tensor x = tensor({1.0, -1.0}, kFloat64);
+  x.requires_grad_();
+  CHECK_THROWS_WITH_AS(
+      log(x), "anomaly: op 'log' produced NaN in its output of shape [2] (element 1); its inputs were finite", Error);
+  // 1e300 is finite in float64 (it would be Inf in float32); squaring it is not
+  Tensor big = tensor({1e300, 1.0}, kFloat64);
+  big.requires_grad_();
+  CHECK_NOTHROW(big * 2);
+  CHECK_THROWS_WITH_AS(
+      big * big, doctest::Contains("anomaly: op 'mul' produced Inf in its output of shape [2] (element 0)"), Error);
+  // mixing in int64 values (which are always finite) does not confuse the report
+  CHECK_THROWS_WITH_AS(big * tensor({0, 1}) / tensor({0, 1}),
+                       "anomaly: op 'div' produced NaN in its output of shape [2] (element 0); its inputs were finite",
+                       Error);
+  Tensor z = tensor({0.0, 4.0}, kFloat64);
+  z.requires_grad_();
+  Tensor y = sqrt(z);
+  CHECK_THROWS_WITH_AS(sum(y).backward(),
+                       doctest::Contains("anomaly: backward of op 'pow' produced Inf in the gradient"), Error);
 }
 
 TEST_CASE("forward checking covers recorded ops only") {
@@ -117,9 +139,9 @@ TEST_CASE("backward: the first gradient holding NaN or Inf throws, naming the op
   SUBCASE("tanh at saturation times an infinite incoming gradient: NaN") {
     Tensor x = leaf({20, 0});
     Tensor y = tanh(x);  // exactly 1 in float
-    CHECK_THROWS_WITH_AS(y.backward(tensor({kInf, 1})),
-                         "anomaly: backward of op 'tanh' produced NaN in the gradient of input 0 (shape [2], element 0)",
-                         Error);
+    CHECK_THROWS_WITH_AS(
+        y.backward(tensor({kInf, 1.0f})),
+        "anomaly: backward of op 'tanh' produced NaN in the gradient of input 0 (shape [2], element 0)", Error);
   }
   SUBCASE("a weight gradient (matmul's deferred product) that overflows") {
     Tensor w = leaf({1e-20f, 1e-20f, 1e-20f, 1e-20f}).reshape({2, 2}).detach();
@@ -134,9 +156,9 @@ TEST_CASE("backward: the first gradient holding NaN or Inf throws, naming the op
   SUBCASE("narrow's gradient slices are checked too") {
     Tensor x = leaf({1, 2, 3});
     Tensor piece = narrow(x, 0, 1, 2);
-    CHECK_THROWS_WITH_AS(piece.backward(tensor({1, -kInf})),
-                         "anomaly: backward of op 'narrow' produced -Inf in the gradient of input 0 (shape [2], element 1)",
-                         Error);
+    CHECK_THROWS_WITH_AS(
+        piece.backward(tensor({1.0f, -kInf})),
+        "anomaly: backward of op 'narrow' produced -Inf in the gradient of input 0 (shape [2], element 1)", Error);
   }
 }
 

@@ -19,9 +19,9 @@ int64_t count(const std::string& text, const std::string& what) {
 }  // namespace
 
 TEST_CASE("to_dot: ops, leaves, names and one edge per input slot") {
-  Tensor w = tensor({1, 2, 3});
+  Tensor w = tensor({1.0, 2.0, 3.0});
   w.requires_grad_();
-  const Tensor c = tensor({4, 5, 6});         // a constant: no gradient flows into it
+  const Tensor c = tensor({4.0, 5.0, 6.0});   // a constant: no gradient flows into it
   const Tensor y = sum(tanh(mul(w, w) + c));  // mul uses w twice: two edges
   const std::string dot = to_dot(y, {{"w", w}});
   CHECK(dot.rfind("digraph unroll {", 0) == 0);
@@ -106,7 +106,7 @@ TEST_CASE("to_dot: a 10,000-step graph exports without deep recursion") {
 }
 
 TEST_CASE("write_dot writes the file and names the path on failure") {
-  Tensor w = tensor({1, 2});
+  Tensor w = tensor({1.0, 2.0});
   w.requires_grad_();
   const Tensor y = sum(w * w);
   const auto dir = std::filesystem::temp_directory_path() / "unroll_test_graph_export";

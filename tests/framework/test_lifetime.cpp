@@ -65,16 +65,17 @@ TEST_CASE("every op family frees its graph: dropped without backward, after back
     {
       Tensor x = leaf({2, 3, 4}, 7), y = leaf({4}, 8);
       Tensor idx = tensor({2, 0, 1});
-      Tensor h = concat({x, flip(x, 1)}, 1);                             // [2, 6, 4]
-      h = permute(h, {2, 0, 1}) * unsqueeze(unsqueeze(y, 1), 2);         // [4, 2, 6]
-      h = narrow(h, 2, 1, 4) + gather(h, 2, zeros({4, 2, 4}));           // [4, 2, 4]
-      h = index_select(h, 1, tensor({1, 0, 1}));                         // [4, 3, 4]
+      Tensor h = concat({x, flip(x, 1)}, 1);                            // [2, 6, 4]
+      h = permute(h, {2, 0, 1}) * unsqueeze(unsqueeze(y, 1), 2);        // [4, 2, 6]
+      h = narrow(h, 2, 1, 4) + gather(h, 2, zeros({4, 2, 4}, kInt64));  // [4, 2, 4]
+      h = index_select(h, 1, tensor({1, 0, 1}));                        // [4, 3, 4]
       h = log_softmax(reshape(h, {12, 4}), 1) + softmax(h, 0).reshape({12, 4});
-      h = where(relu(h), h, abs(h)) / (clamp(h, -1, 1) + 3);
-      Tensor loss = cross_entropy(h, tensor({0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3})) +
-                    mse_loss(relu(h), zeros({12, 4})) + max(pow(h, 2)) + sum(stack(unbind(h, 0), 1)) * 0 +
-                    binary_cross_entropy_with_logits(h, ones({12, 4})) +
-                    embedding(reshape(x, {6, 4}), idx).sum() + dropout(h, 0.3, true).mean();
+      h = where(gt(relu(h), 0), h, abs(h)) / (clamp(h, -1, 1) + 3);
+      h = masked_fill(h, lt(h, -0.5), 0.5) + (h.to(kFloat64) * 2).to(kFloat32);  // dtype conversions record too
+      Tensor loss = cross_entropy(h, tensor({0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3})) + mse_loss(relu(h), zeros({12, 4})) +
+                    max(pow(h, 2)) + sum(stack(unbind(h, 0), 1)) * 0 +
+                    binary_cross_entropy_with_logits(h, ones({12, 4})) + embedding(reshape(x, {6, 4}), idx).sum() +
+                    dropout(h, 0.3, true).mean();
       if (mode == 1) loss.backward();
       if (mode == 2) {
         loss.backward(Tensor(), /*retain_graph=*/true);

@@ -1,10 +1,15 @@
-// Cross-check of every op in framework/ops.hpp against PyTorch.
+// Cross-check of every op in framework/ops.hpp against PyTorch, in float32 and in float64.
 //
 // tests/gen_fixtures.py writes tests/fixtures/ops_reference.txt: for each case the inputs, torch's output,
-// an upstream gradient w and torch's d sum(out * w) / d input for every differentiable input. Here each
-// case name maps to a lambda calling the unroll op with the same parameters; the output and the gradients
-// of out.backward(w) must agree with torch to |a - b| <= 1e-4 * max(1, |b|). Inputs that have no grad<i> in
-// the file (indices, conditions, class targets) are created without requires_grad.
+// an upstream gradient w and torch's d sum(out * w) / d input for every differentiable input, all computed
+// in float64 from float32-representable inputs. Here each case name maps to a lambda calling the unroll op
+// with the same parameters, and every case runs twice: with its floating inputs (those without a dtype in
+// the file) created as float32, where the output and the gradients of out.backward(w) must agree with torch
+// to |a - b| <= 1e-4 * max(1, |b|), and as float64, where they must agree to 1e-10 * max(1, |b|) (the same
+// computation in the same precision: only rounding may differ). int64 inputs (indices, class targets) and
+// bool ones (conditions, masks) are created as such, and without requires_grad, as is every input that has
+// no grad<i> in the file. The output's dtype must be torch's (a floating output has the run's dtype) and
+// every gradient has its input's dtype.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -25,18 +30,21 @@ namespace {
 using Inputs = std::vector<Tensor>;
 using OpFn = std::function<Tensor(const Inputs&)>;
 
-constexpr double kTolerance = 1e-4;
-
-// The largest relative error seen over all values (reported at the end, to show the margin).
-double g_worst_error = 0;
-std::string g_worst_where;
+// One run of every case: the dtype its floating inputs get, and how close to torch it must come.
+struct Run {
+  DType dtype;
+  double tolerance;
+  // The largest relative error seen over all values (reported at the end, to show the margin).
+  double worst_error = 0;
+  std::string worst_where;
+};
 
 // How multi-output ops are checked (same as flat_cat in gen_fixtures.py): piece i flattened and scaled by
 // (i + 1), all concatenated.
 Tensor flat_cat(const std::vector<Tensor>& pieces) {
   std::vector<Tensor> parts;
   for (size_t i = 0; i < pieces.size(); ++i)
-    parts.push_back(mul(reshape(pieces[i], Shape{-1}), scalar(static_cast<real>(i + 1))));
+    parts.push_back(reshape(pieces[i], Shape{-1}) * static_cast<double>(i + 1));
   return concat(parts, 0);
 }
 
@@ -59,24 +67,24 @@ const std::map<std::string, OpFn>& op_table() {
     }
     t["div_bcast_scalar_num"] = [](const Inputs& x) { return div(x[0], x[1]); };
     t["mul_self"] = [](const Inputs& x) { return mul(x[0], x[0]); };
-    t["reuse_chain"] = [](const Inputs& x) { return (x[0] * x[1] + x[0]) / (x[1] * x[1] + real(1)); };
+    t["reuse_chain"] = [](const Inputs& x) { return (x[0] * x[1] + x[0]) / (x[1] * x[1] + 1.0); };
     t["neg"] = [](const Inputs& x) { return neg(x[0]); };
-    t["scalar_add_right"] = [](const Inputs& x) { return x[0] + real(2.5); };
-    t["scalar_add_left"] = [](const Inputs& x) { return real(2.5) + x[0]; };
-    t["scalar_sub_right"] = [](const Inputs& x) { return x[0] - real(1.25); };
-    t["scalar_sub_left"] = [](const Inputs& x) { return real(1.25) - x[0]; };
-    t["scalar_mul_right"] = [](const Inputs& x) { return x[0] * real(-1.5); };
-    t["scalar_mul_left"] = [](const Inputs& x) { return real(-1.5) * x[0]; };
-    t["scalar_div_right"] = [](const Inputs& x) { return x[0] / real(4); };
-    t["scalar_div_left"] = [](const Inputs& x) { return real(3) / x[0]; };
+    t["scalar_add_right"] = [](const Inputs& x) { return x[0] + 2.5; };
+    t["scalar_add_left"] = [](const Inputs& x) { return 2.5 + x[0]; };
+    t["scalar_sub_right"] = [](const Inputs& x) { return x[0] - 1.25; };
+    t["scalar_sub_left"] = [](const Inputs& x) { return 1.25 - x[0]; };
+    t["scalar_mul_right"] = [](const Inputs& x) { return x[0] * -1.5; };
+    t["scalar_mul_left"] = [](const Inputs& x) { return -1.5 * x[0]; };
+    t["scalar_div_right"] = [](const Inputs& x) { return x[0] / 4.0; };
+    t["scalar_div_left"] = [](const Inputs& x) { return 3.0 / x[0]; };
     t["op_tensor_tensor"] = [](const Inputs& x) { return -(x[0] + x[1]) * (x[0] - x[1]) / x[1]; };
     // ---- pow ----
-    t["pow_scalar_2"] = [](const Inputs& x) { return pow(x[0], real(2)); };
-    t["pow_scalar_3"] = [](const Inputs& x) { return pow(x[0], real(3)); };
-    t["pow_scalar_0_5"] = [](const Inputs& x) { return pow(x[0], real(0.5)); };
-    t["pow_scalar_m1"] = [](const Inputs& x) { return pow(x[0], real(-1)); };
-    t["pow_scalar_1_7"] = [](const Inputs& x) { return pow(x[0], real(1.7)); };
-    t["pow_scalar_0"] = [](const Inputs& x) { return pow(x[0], real(0)); };
+    t["pow_scalar_2"] = [](const Inputs& x) { return pow(x[0], 2.0); };
+    t["pow_scalar_3"] = [](const Inputs& x) { return pow(x[0], 3.0); };
+    t["pow_scalar_0_5"] = [](const Inputs& x) { return pow(x[0], 0.5); };
+    t["pow_scalar_m1"] = [](const Inputs& x) { return pow(x[0], -1.0); };
+    t["pow_scalar_1_7"] = [](const Inputs& x) { return pow(x[0], 1.7); };
+    t["pow_scalar_0"] = [](const Inputs& x) { return pow(x[0], 0.0); };
     t["pow_tensor"] = [](const Inputs& x) { return pow(x[0], x[1]); };
     t["pow_tensor_bcast"] = [](const Inputs& x) { return pow(x[0], x[1]); };
     // ---- pointwise functions ----
@@ -84,7 +92,7 @@ const std::map<std::string, OpFn>& op_table() {
     t["log"] = [](const Inputs& x) { return log(x[0]); };
     t["sqrt"] = [](const Inputs& x) { return sqrt(x[0]); };
     t["abs"] = [](const Inputs& x) { return abs(x[0]); };
-    t["clamp_m0_5_0_7"] = [](const Inputs& x) { return clamp(x[0], real(-0.5), real(0.7)); };
+    t["clamp_m0_5_0_7"] = [](const Inputs& x) { return clamp(x[0], -0.5, 0.7); };
     t["tanh"] = [](const Inputs& x) { return tanh(x[0]); };
     t["sigmoid"] = [](const Inputs& x) { return sigmoid(x[0]); };
     t["relu"] = [](const Inputs& x) { return relu(x[0]); };
@@ -93,8 +101,8 @@ const std::map<std::string, OpFn>& op_table() {
     t["where_same"] = [](const Inputs& x) { return where(x[0], x[1], x[2]); };
     t["where_bcast"] = [](const Inputs& x) { return where(x[0], x[1], x[2]); };
     t["where_bcast_ab"] = [](const Inputs& x) { return where(x[0], x[1], x[2]); };
-    t["masked_fill_m1e9"] = [](const Inputs& x) { return masked_fill(x[0], x[1], real(-1e9)); };
-    t["masked_fill_0_5"] = [](const Inputs& x) { return masked_fill(x[0], x[1], real(0.5)); };
+    t["masked_fill_m1e9"] = [](const Inputs& x) { return masked_fill(x[0], x[1], -1e9); };
+    t["masked_fill_0_5"] = [](const Inputs& x) { return masked_fill(x[0], x[1], 0.5); };
     // ---- linear algebra ----
     t["matmul_2d"] = [](const Inputs& x) { return matmul(x[0], x[1]); };
     t["matmul_2d_ta"] = [](const Inputs& x) { return matmul(x[0], x[1], true, false); };
@@ -209,12 +217,14 @@ const std::map<std::string, OpFn>& op_table() {
     t["mse_loss_mean_grad_target"] = [](const Inputs& x) { return mse_loss(x[0], x[1]); };
     t["bce_logits_mean"] = [](const Inputs& x) { return binary_cross_entropy_with_logits(x[0], x[1]); };
     t["bce_logits_sum"] = [](const Inputs& x) { return binary_cross_entropy_with_logits(x[0], x[1], Reduction::Sum); };
-    t["bce_logits_none"] = [](const Inputs& x) { return binary_cross_entropy_with_logits(x[0], x[1], Reduction::None); };
+    t["bce_logits_none"] = [](const Inputs& x) {
+      return binary_cross_entropy_with_logits(x[0], x[1], Reduction::None);
+    };
     t["bce_logits_large"] = [](const Inputs& x) { return binary_cross_entropy_with_logits(x[0], x[1]); };
     t["bce_logits_mean_grad_target"] = [](const Inputs& x) { return binary_cross_entropy_with_logits(x[0], x[1]); };
     // ---- random ops in their deterministic modes ----
-    t["dropout_eval"] = [](const Inputs& x) { return dropout(x[0], real(0.5), false); };
-    t["dropout_p0_train"] = [](const Inputs& x) { return dropout(x[0], real(0), true); };
+    t["dropout_eval"] = [](const Inputs& x) { return dropout(x[0], 0.5, false); };
+    t["dropout_p0_train"] = [](const Inputs& x) { return dropout(x[0], 0.0, true); };
     return t;
   }();
   return table;
@@ -227,51 +237,72 @@ const unroll_test::Fixtures& fixtures() {
 
 Shape to_shape(const std::vector<int64_t>& dims) { return Shape(dims.begin(), dims.end()); }
 
-Tensor to_tensor(const unroll_test::FixtureTensor& ft) {
-  std::vector<real> values(ft.values.begin(), ft.values.end());
-  return tensor(values, to_shape(ft.shape));
+// The dtype a fixture tensor is created with: its own, or `floating` when the file leaves it open.
+DType dtype_of_fixture(const unroll_test::FixtureTensor& ft, DType floating) {
+  if (ft.dtype.empty()) return floating;
+  if (ft.dtype == "bool") return kBool;
+  if (ft.dtype == "int64") return kInt64;
+  return ft.dtype == "float32" ? kFloat32 : kFloat64;
 }
 
-// Appends a description of every way `got` differs from `expected` to `problems`.
-void compare(const std::string& what, const Tensor& got, const unroll_test::FixtureTensor& expected,
-             std::ostringstream& problems) {
+Tensor to_tensor(const unroll_test::FixtureTensor& ft, DType floating) {
+  const DType dtype = dtype_of_fixture(ft, floating);
+  if (dtype == kInt64 || dtype == kBool) return tensor(ft.int_values, to_shape(ft.shape), dtype);
+  return tensor(ft.values, to_shape(ft.shape), dtype);
+}
+
+// Appends a description of every way `got` differs from `expected` (which has dtype `dtype`) to `problems`.
+void compare(const std::string& what, const Tensor& got, const unroll_test::FixtureTensor& expected, DType dtype,
+             Run& run, std::ostringstream& problems) {
   if (!got.defined()) {
     problems << "\n  " << what << ": undefined (torch has shape " << to_string(to_shape(expected.shape)) << ")";
     return;
   }
   if (got.shape() != to_shape(expected.shape)) {
-    problems << "\n  " << what << ": shape " << to_string(got.shape()) << ", torch " << to_string(to_shape(expected.shape));
+    problems << "\n  " << what << ": shape " << to_string(got.shape()) << ", torch "
+             << to_string(to_shape(expected.shape));
     return;
   }
-  const std::vector<real> values = got.to_vector();
+  if (got.dtype() != dtype) {
+    problems << "\n  " << what << ": dtype " << name(got.dtype()) << ", expected " << name(dtype);
+    return;
+  }
+  if (dtype == kInt64 || dtype == kBool) {  // exact
+    if (got.to(kInt64).to_vector<int64_t>() != expected.int_values) problems << "\n  " << what << ": values differ";
+    return;
+  }
+  const std::vector<double> values = got.to(kFloat64).to_vector<double>();
   int bad = 0;
   double worst = 0;
   for (size_t i = 0; i < values.size(); ++i) {
     const double a = values[i], b = expected.values[i];
     const double err = std::abs(a - b) / std::max(1.0, std::abs(b));
-    if (err > g_worst_error) {
-      g_worst_error = err;
-      g_worst_where = what;
+    if (err > run.worst_error) {
+      run.worst_error = err;
+      run.worst_where = what;
     }
-    if (!(err <= kTolerance)) {  // also catches NaN
+    if (!(err <= run.tolerance)) {  // also catches NaN
       if (bad < 4) problems << "\n  " << what << "[" << i << "]: got " << a << ", torch " << b;
       ++bad;
       worst = std::max(worst, std::isnan(err) ? INFINITY : err);
     }
   }
-  if (bad > 0) problems << "\n  " << what << ": " << bad << " of " << values.size() << " values differ (worst relative error " << worst << ")";
+  if (bad > 0)
+    problems << "\n  " << what << ": " << bad << " of " << values.size() << " values differ (worst relative error "
+             << worst << ")";
 }
 
-// Runs one case; returns an empty string when unroll agrees with torch.
-std::string run_case(const unroll_test::Case& c, const OpFn& fn) {
+// Runs one case with floating inputs of run.dtype; returns an empty string when unroll agrees with torch.
+std::string run_case(const unroll_test::Case& c, const OpFn& fn, Run& run) {
   std::ostringstream problems;
-  problems.precision(9);
+  problems.precision(17);
+  const std::string label = c.name + " (" + name(run.dtype) + ")";
   try {
     const int n = c.num_inputs();
     Inputs inputs;
     bool any_grad = false;
     for (int i = 0; i < n; ++i) {
-      Tensor x = to_tensor(c.at("in" + std::to_string(i)));
+      Tensor x = to_tensor(c.at("in" + std::to_string(i)), run.dtype);
       if (c.has("grad" + std::to_string(i))) {
         x.requires_grad_();
         any_grad = true;
@@ -279,12 +310,12 @@ std::string run_case(const unroll_test::Case& c, const OpFn& fn) {
       inputs.push_back(x);
     }
     const Tensor out = fn(inputs);
-    compare(c.name + " out", out, c.at("out"), problems);
+    compare(label + " out", out, c.at("out"), dtype_of_fixture(c.at("out"), run.dtype), run, problems);
     if (!problems.str().empty() || !any_grad) return problems.str();
-    out.backward(to_tensor(c.at("w")));
+    out.backward(to_tensor(c.at("w"), run.dtype));
     for (int i = 0; i < n; ++i) {
       const std::string role = "grad" + std::to_string(i);
-      if (c.has(role)) compare(c.name + " " + role, inputs[i].grad(), c.at(role), problems);
+      if (c.has(role)) compare(label + " " + role, inputs[i].grad(), c.at(role), inputs[i].dtype(), run, problems);
     }
   } catch (const std::exception& e) {
     problems << "\n  threw: " << e.what();
@@ -298,25 +329,41 @@ TEST_CASE("every torch fixture case has a C++ lambda and every lambda a fixture 
   const auto& cases = fixtures();
   const auto& table = op_table();
   CHECK(cases.size() >= 100);
-  for (const auto& [name, c] : cases) CHECK_MESSAGE(table.count(name) == 1, "fixture case '" << name << "' has no lambda");
+  for (const auto& [name, c] : cases)
+    CHECK_MESSAGE(table.count(name) == 1, "fixture case '" << name << "' has no lambda");
   for (const auto& [name, fn] : table)
-    CHECK_MESSAGE(cases.count(name) == 1, "lambda '" << name << "' has no fixture case (re-run tests/gen_fixtures.py?)");
+    CHECK_MESSAGE(cases.count(name) == 1,
+                  "lambda '" << name << "' has no fixture case (re-run tests/gen_fixtures.py?)");
 }
 
-TEST_CASE("ops agree with PyTorch: outputs and gradients of sum(out * w)") {
+TEST_CASE("the fixture marks index, target and condition inputs as int64 and bool") {
+  const auto& cases = fixtures();
+  for (const char* name : {"index_select_1_dup", "embedding_2d_dup", "gather_1", "nll_loss_mean", "cross_entropy_sum"})
+    CHECK_MESSAGE(cases.at(name).at("in1").dtype == "int64", name);
+  for (const char* name : {"where_same", "where_bcast"}) CHECK_MESSAGE(cases.at(name).at("in0").dtype == "bool", name);
+  CHECK(cases.at("masked_fill_0_5").at("in1").dtype == "bool");
+  CHECK(cases.at("argmax_1").at("out").dtype == "int64");
+  CHECK(cases.at("add_same").at("in0").dtype.empty());  // floating: each run picks the precision
+}
+
+TEST_CASE("ops agree with PyTorch in float32 and in float64: outputs and gradients of sum(out * w)") {
   const auto& cases = fixtures();
   const auto& table = op_table();
   // Sorted so failures are reported in a stable order.
   std::map<std::string, const unroll_test::Case*> sorted;
   for (const auto& [name, c] : cases) sorted[name] = &c;
-  int passed = 0;
-  for (const auto& [name, c] : sorted) {
-    auto it = table.find(name);
-    if (it == table.end()) continue;  // reported by the test case above
-    const std::string problems = run_case(*c, it->second);
-    CHECK_MESSAGE(problems.empty(), "case " << name << " disagrees with torch:" << problems);
-    if (problems.empty()) ++passed;
+  for (Run run : {Run{kFloat32, 1e-4}, Run{kFloat64, 1e-10}}) {
+    int passed = 0;
+    for (const auto& [name, c] : sorted) {
+      auto it = table.find(name);
+      if (it == table.end()) continue;  // reported by the test case above
+      const std::string problems = run_case(*c, it->second, run);
+      CHECK_MESSAGE(problems.empty(), "case " << name << " (" << std::string(unroll::name(run.dtype))
+                                              << ") disagrees with torch:" << problems);
+      if (problems.empty()) ++passed;
+    }
+    MESSAGE(std::string(unroll::name(run.dtype))
+            << ": " << passed << " of " << sorted.size() << " torch cases agree; largest relative error "
+            << run.worst_error << " (" << run.worst_where << "), tolerance " << run.tolerance);
   }
-  MESSAGE(passed << " of " << sorted.size() << " torch cases agree; largest relative error " << g_worst_error << " ("
-                 << g_worst_where << "), tolerance " << kTolerance);
 }

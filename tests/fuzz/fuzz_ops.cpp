@@ -1,20 +1,24 @@
 // fuzz_ops: a property-based fuzzer for every public op in framework/ops.hpp and the main layers.
 //
 // Each case draws an op, random shapes (empty tensors, zero-size axes, rank 0 to 8, broadcastable and
-// mismatched pairs), axes (negative and out of range), indices (out of range, negative, fractional, NaN),
-// values (NaN, Inf, 1e30, denormals...), options, now and then an undefined Tensor() as an input, and
-// sometimes absurd sizes such as [2^40, 2^40]. Besides the ops it drives every layer: Linear, Embedding,
-// Dropout, the seven cells (RNN, LSTM, GRU, PeepholeLSTM, CoupledLSTM, IRNN, Jordan), LSTM/GRU/RNN,
-// Sequential, the Unidirectional/Bidirectional/Stacked wrappers, unroll_cell and reverse_sequences (random
-// lengths, including out-of-range and fractional ones) and the init:: helpers. It then
-// checks the properties every call must have:
+// mismatched pairs), dtypes (every input may be bool, int64, float32 or float64; a case works mostly in
+// float32 or mostly in float64, its modules converted to it), axes (negative and out of range), indices
+// (int64 mostly, out of range or negative; now and then float or bool, which must be refused), conditions
+// and masks (bool mostly), values (NaN, Inf, 1e30, denormals, int64's extremes...), C++ numbers of every
+// kind, options, now and then an undefined Tensor() as an input, and sometimes absurd sizes such as
+// [2^40, 2^40]. Besides the ops it drives every layer: Linear, Embedding, Dropout, the seven cells (RNN,
+// LSTM, GRU, PeepholeLSTM, CoupledLSTM, IRNN, Jordan), LSTM/GRU/RNN, Sequential, the
+// Unidirectional/Bidirectional/Stacked wrappers, unroll_cell and reverse_sequences (random lengths,
+// including out-of-range ones and ones of the wrong dtype) and the init:: helpers. It then checks the
+// properties every call must have:
 //   1. it returns, or throws unroll::Error / unroll::IoError; anything else fails, std::bad_alloc included
 //      (an absurd size must be refused with unroll::Error before anything is allocated) and a crash fails
 //      the process (the sanitizer build turns memory errors and undefined behaviour into crashes);
-//   2. every result reads back as many elements as its shape says;
+//   2. every result reads back as many elements as its shape says (in its dtype), and only floating results
+//      require grad;
 //   3. backward() from every result that requires grad works (an unroll::Error there is an engine bug,
 //      except an "anomaly:" report when the case turned anomaly mode on), and every leaf's gradient has
-//      the leaf's shape;
+//      the leaf's shape and dtype;
 //   4. afterwards, live_node_count() and live_buffer_count() are back where they started (no leak).
 //
 //   fuzz_ops [--seed S] [--time SECONDS] [--iterations N] [--case I] [--corpus FILE] [--verbose]
@@ -25,6 +29,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -33,6 +38,7 @@
 #include <functional>
 #include <limits>
 #include <map>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <string>
@@ -74,7 +80,8 @@ void install_crash_reporting() {
 // ---- corpus ------------------------------------------------------------------------------------------
 struct Corpus {
   std::vector<Shape> shapes, absurd;
-  std::vector<real> values;
+  std::vector<double> values;
+  std::vector<int64_t> ints;
 };
 Corpus g_corpus;
 
@@ -107,10 +114,11 @@ void load_corpus(const std::string& path) {
     std::getline(words, rest);
     if (kind == "shape") g_corpus.shapes.push_back(parse_shape(rest));
     if (kind == "absurd") g_corpus.absurd.push_back(parse_shape(rest));
-    if (kind == "value") g_corpus.values.push_back(static_cast<real>(std::strtod(rest.c_str(), nullptr)));
+    if (kind == "value") g_corpus.values.push_back(std::strtod(rest.c_str(), nullptr));
+    if (kind == "int") g_corpus.ints.push_back(static_cast<int64_t>(std::strtoll(rest.c_str(), nullptr, 10)));
   }
-  if (g_corpus.shapes.empty() || g_corpus.values.empty() || g_corpus.absurd.empty()) {
-    std::fprintf(stderr, "fuzz_ops: corpus %s has no shapes, values or absurd sizes\n", path.c_str());
+  if (g_corpus.shapes.empty() || g_corpus.values.empty() || g_corpus.ints.empty() || g_corpus.absurd.empty()) {
+    std::fprintf(stderr, "fuzz_ops: corpus %s has no shapes, values, ints or absurd sizes\n", path.c_str());
     std::exit(2);
   }
 }
@@ -156,10 +164,13 @@ struct Case {
   // unroll_cell re-runs its cell during backward).
   std::vector<std::shared_ptr<void>> modules;
   bool anomaly = false;
+  // The case's floating dtype: most floating inputs have it, and modules are converted to it.
+  DType floating = kFloat32;
 
   template <class M, class... Args>
   M& module(Args&&... args) {
     auto m = std::make_shared<M>(std::forward<Args>(args)...);
+    if (floating != kFloat32) m->to(floating);
     modules.push_back(m);
     return *m;
   }
@@ -199,44 +210,64 @@ struct Case {
     }
     return shape();
   }
+  // A shape over kMaxTensorBytes (2^40 bytes) for every dtype, bool's 1-byte elements included: more than
+  // 2^40 elements.
   Shape absurd() {
     if (rng.chance(0.6)) return rng.pick(g_corpus.absurd);
     Shape s;
     const int64_t rank = rng.between(1, 4);
     for (int64_t i = 0; i < rank; ++i) s.push_back(rng.between(1, 3));
-    s[static_cast<int>(rng.between(0, rank - 1))] = int64_t{1} << rng.between(39, 62);
+    s[static_cast<int>(rng.between(0, rank - 1))] = int64_t{1} << rng.between(41, 62);
     return s;
   }
   int axis(int rank) {
     if (rank > 0 && rng.chance(0.85)) return static_cast<int>(rng.between(-rank, rank - 1));
     return static_cast<int>(rng.between(-rank - 3, rank + 2));
   }
-  real value() {
+  double value() {
     if (rng.chance(0.1)) return rng.pick(g_corpus.values);
-    return static_cast<real>(rng.normal() * (rng.chance(0.1) ? 100 : 1));
+    return rng.normal() * (rng.chance(0.1) ? 100 : 1);
+  }
+  // The dtype of an op's data input: mostly the case's floating dtype, sometimes the other floating one
+  // (mixed precision), int64 or bool (every op must compute, promote or refuse them with unroll::Error).
+  DType data_dtype() {
+    const double r = rng.unit();
+    if (r < 0.7) return floating;
+    if (r < 0.8) return floating == kFloat32 ? kFloat64 : kFloat32;
+    return r < 0.92 ? kInt64 : kBool;
   }
 
-  // Values for a tensor: mostly normal, sometimes scaled far up or down, sometimes with specials.
-  Tensor values(const Shape& s, bool* special_out = nullptr) {
-    Tensor t = empty(s);
+  // Values for a tensor of `dtype`: floating ones mostly normal, sometimes scaled far up or down, sometimes
+  // with specials; int64 small, now and then int64's extremes; bool fair coins.
+  Tensor values(const Shape& s, DType dtype, bool* special_out = nullptr) {
+    Tensor t = empty(s, dtype);
     const double scale = rng.chance(0.8) ? 1 : rng.chance(0.5) ? 1e-3 : 1e4;
     const bool special = rng.chance(0.12);
-    for (int64_t i = 0, n = t.numel(); i < n; ++i)
-      t.data()[i] = special && rng.chance(0.3) ? rng.pick(g_corpus.values)
-                                               : static_cast<real>(rng.normal() * scale);
+    visit_dtype(dtype, [&]<class T>() {
+      T* p = t.data<T>();
+      for (int64_t i = 0, n = t.numel(); i < n; ++i) {
+        if constexpr (std::is_same_v<T, bool>) {
+          p[i] = rng.chance(0.5);
+        } else if constexpr (std::is_same_v<T, int64_t>) {
+          p[i] = special && rng.chance(0.3) ? rng.pick(g_corpus.ints) : rng.between(-5, 5);
+        } else {
+          p[i] = static_cast<T>(special && rng.chance(0.3) ? rng.pick(g_corpus.values) : rng.normal() * scale);
+        }
+      }
+    });
     if (special_out) *special_out = special;
     return t;
   }
-  // An op input: random values; usually a leaf that requires grad; now and then an undefined Tensor()
-  // (which every op and layer must refuse with unroll::Error).
-  Tensor input(const Shape& s, const char* name, double grad_chance = 0.65) {
+  // An op input: random values of a random dtype (or the one given); usually a leaf that requires grad when
+  // floating; now and then an undefined Tensor() (which every op and layer must refuse with unroll::Error).
+  Tensor input(const Shape& s, const char* name, double grad_chance = 0.65, std::optional<DType> dtype = {}) {
     if (rng.chance(0.015)) {
       log(std::string(" ") + name + "=undefined");
       return Tensor();
     }
     bool special = false;
-    Tensor t = values(s, &special);
-    const bool grad = rng.chance(grad_chance);
+    Tensor t = values(s, dtype ? *dtype : data_dtype(), &special);
+    const bool grad = t.is_floating_point() && rng.chance(grad_chance);
     if (grad) {
       t.requires_grad_();
       leaves.push_back(t);
@@ -244,24 +275,41 @@ struct Case {
     log(fmt_input(name, t, special));
     return t;
   }
+  // An input that is mostly of the case's floating dtype (what layers take).
+  Tensor floating_input(const Shape& s, const char* name) {
+    return input(s, name, 0.65, rng.chance(0.9) ? floating : data_dtype());
+  }
   std::string fmt_input(const char* name, const Tensor& t, bool special) {
-    return std::string(" ") + name + "=" + str(t.shape()) + (t.requires_grad() ? "{grad}" : "") +
+    return std::string(" ") + name + "=" + str(t.shape()) +
+           (t.dtype() == kFloat32 ? "" : std::string(unroll::name(t.dtype()))) + (t.requires_grad() ? "{grad}" : "") +
            (special ? "{special values}" : "");
   }
-  // Integral positions in [0, limit), sometimes out of range, negative, fractional or NaN.
+  // Integral positions in [0, limit), sometimes out of range or negative: an int64 tensor, or now and then
+  // a float32 / float64 / bool one holding the same positions (which index ops must refuse).
   Tensor index(const Shape& s, int64_t limit, const char* name) {
-    Tensor t = empty(s);
+    const double r = rng.unit();
+    const DType dtype = r < 0.88 ? kInt64 : r < 0.94 ? floating : r < 0.97 ? kBool : kFloat64;
+    Tensor t = empty(s, kInt64);
     const bool bad = rng.chance(0.12);
     for (int64_t i = 0, n = t.numel(); i < n; ++i) {
-      real v = limit > 0 ? static_cast<real>(rng.between(0, limit - 1)) : 0;
+      int64_t v = limit > 0 ? rng.between(0, limit - 1) : 0;
       if (bad && rng.chance(0.4)) {
-        const int64_t kind = rng.between(0, 4);
-        v = kind == 0 ? static_cast<real>(limit) : kind == 1 ? -1 : kind == 2 ? v + real(0.5)
-            : kind == 3 ? std::numeric_limits<real>::quiet_NaN() : real(1e30);
+        const int64_t kind = rng.between(0, 3);
+        v = kind == 0 ? limit : kind == 1 ? -1 : kind == 2 ? rng.pick(g_corpus.ints) : v + (int64_t{1} << 40);
       }
-      t.data()[i] = v;
+      t.data<int64_t>()[i] = v;
     }
-    log(std::string(" ") + name + "=" + str(s) + "<" + std::to_string(limit) + (bad ? "{bad}" : ""));
+    if (dtype != kInt64) t = t.to(dtype);
+    log(std::string(" ") + name + "=" + str(s) + (dtype == kInt64 ? "" : std::string(unroll::name(dtype))) + "<" +
+        std::to_string(limit) + (bad ? "{bad}" : ""));
+    return t;
+  }
+  // A condition or mask: bool, or now and then a 0/1 tensor of another dtype (which must be refused).
+  Tensor condition(const Shape& s, const char* name) {
+    const double r = rng.unit();
+    const DType dtype = r < 0.9 ? kBool : r < 0.95 ? kInt64 : floating;
+    Tensor t = values(s, kBool).to(dtype);
+    log(std::string(" ") + name + "=" + str(s) + std::string(unroll::name(dtype)));
     return t;
   }
   int64_t integer(int64_t lo, int64_t hi, const char* name) {
@@ -274,14 +322,27 @@ struct Case {
     log(std::string(" ") + name + "=" + (v ? "1" : "0"));
     return v;
   }
-  real scalar_value(const char* name) {
-    const real v = value();
-    log(std::string(" ") + name + "=" + fmt_real(v));
+  double real_value(const char* name) {
+    const double v = value();
+    log(std::string(" ") + name + "=" + fmt_double(v));
     return v;
   }
-  static std::string fmt_real(real v) {
+  // A C++ number handed to an op: mostly floating, sometimes an integer (extremes included) or a bool.
+  Scalar number(const char* name) {
+    const double r = rng.unit();
+    if (r < 0.7) return Scalar(real_value(name));
+    if (r < 0.9) {
+      const int64_t v = rng.chance(0.8) ? rng.between(-4, 4) : rng.pick(g_corpus.ints);
+      log(std::string(" ") + name + "=" + std::to_string(v) + "(int)");
+      return Scalar(v);
+    }
+    const bool v = rng.chance(0.5);
+    log(std::string(" ") + name + "=" + (v ? "true" : "false"));
+    return Scalar(v);
+  }
+  static std::string fmt_double(double v) {
     char buf[64];
-    std::snprintf(buf, sizeof buf, "%.9g", static_cast<double>(v));
+    std::snprintf(buf, sizeof buf, "%.17g", v);
     return buf;
   }
   int logged_axis(int rank, const char* name = "axis") {
@@ -292,6 +353,11 @@ struct Case {
   Shape logged_shape(const Shape& s, const char* name) {
     log(std::string(" ") + name + "=" + str(s));
     return s;
+  }
+  DType logged_dtype(const char* name) {
+    const DType d = static_cast<DType>(rng.between(0, 3));
+    log(std::string(" ") + name + "=" + unroll::name(d));
+    return d;
   }
 };
 
@@ -305,15 +371,27 @@ std::shared_ptr<layers::Cell> make_cell(Case& c, int64_t in, int64_t hidden) {
   std::shared_ptr<layers::Cell> cell;
   const layers::LSTMCellOptions lstm{.input_size = in, .hidden_size = hidden, .bias = bias};
   switch (c.integer(0, 6, "cell")) {
-    case 0: cell = std::make_shared<layers::RNNCell>(layers::RNNCellOptions{.input_size = in, .hidden_size = hidden, .bias = bias}); break;
-    case 1: cell = std::make_shared<layers::LSTMCell>(lstm); break;
-    case 2: cell = std::make_shared<layers::GRUCell>(layers::GRUCellOptions{.input_size = in, .hidden_size = hidden, .bias = bias}); break;
-    case 3: cell = std::make_shared<layers::PeepholeLSTMCell>(lstm); break;
-    case 4: cell = std::make_shared<layers::CoupledLSTMCell>(lstm); break;
+    case 0:
+      cell = std::make_shared<layers::RNNCell>(
+          layers::RNNCellOptions{.input_size = in, .hidden_size = hidden, .bias = bias});
+      break;
+    case 1:
+      cell = std::make_shared<layers::LSTMCell>(lstm);
+      break;
+    case 2:
+      cell = std::make_shared<layers::GRUCell>(
+          layers::GRUCellOptions{.input_size = in, .hidden_size = hidden, .bias = bias});
+      break;
+    case 3:
+      cell = std::make_shared<layers::PeepholeLSTMCell>(lstm);
+      break;
+    case 4:
+      cell = std::make_shared<layers::CoupledLSTMCell>(lstm);
+      break;
     case 5: {
-      const std::vector<real> scales = {1, 0.01f, 0, -1, 1e30f, std::numeric_limits<real>::quiet_NaN()};
-      const real scale = c.rng.pick(scales), input_std = c.rng.chance(0.8) ? real(0.001) : c.rng.pick(scales);
-      c.log(" recurrent_scale=" + Case::fmt_real(scale) + " input_std=" + Case::fmt_real(input_std));
+      const std::vector<double> scales = {1, 0.01, 0, -1, 1e30, 1e300, std::numeric_limits<double>::quiet_NaN()};
+      const double scale = c.rng.pick(scales), input_std = c.rng.chance(0.8) ? 0.001 : c.rng.pick(scales);
+      c.log(" recurrent_scale=" + Case::fmt_double(scale) + " input_std=" + Case::fmt_double(input_std));
       cell = std::make_shared<layers::IRNNCell>(layers::IRNNCellOptions{
           .input_size = in, .hidden_size = hidden, .recurrent_scale = scale, .input_std = input_std});
       break;
@@ -325,6 +403,7 @@ std::shared_ptr<layers::Cell> make_cell(Case& c, int64_t in, int64_t hidden) {
       break;
     }
   }
+  if (c.floating != kFloat32) cell->to(c.floating);
   c.modules.push_back(cell);
   for (const Tensor& p : cell->parameters()) c.leaves.push_back(p);
   return cell;
@@ -342,7 +421,7 @@ int64_t layer_size(Case& c, const char* name) {
 }
 
 // Sequence lengths for a batch of n sequences of t steps: undefined, valid, or bad (out of range, negative,
-// fractional, NaN; wrong shape).
+// not int64; wrong shape).
 Tensor lengths(Case& c, int64_t t, int64_t n) {
   const double r = c.rng.unit();
   if (r < 0.35) return Tensor();
@@ -355,10 +434,14 @@ std::vector<std::pair<std::string, Runner>> make_runners() {
   std::vector<std::pair<std::string, Runner>> r;
   auto reg = [&r](std::string name, Runner f) { r.emplace_back(std::move(name), std::move(f)); };
 
-  // elementwise, binary (broadcasting)
+  // elementwise, binary (broadcasting, type promotion)
   using Binary = Tensor (*)(const Tensor&, const Tensor&);
-  for (auto [name, f] : std::vector<std::pair<const char*, Binary>>{
-           {"add", &unroll::add}, {"sub", &unroll::sub}, {"mul", &unroll::mul}, {"div", &unroll::div}, {"pow_tensor", static_cast<Binary>(&unroll::pow)}}) {
+  for (auto [name, f] :
+       std::vector<std::pair<const char*, Binary>>{{"add", &unroll::add},
+                                                   {"sub", &unroll::sub},
+                                                   {"mul", &unroll::mul},
+                                                   {"div", &unroll::div},
+                                                   {"pow_tensor", static_cast<Binary>(&unroll::pow)}}) {
     reg(name, [f](Case& c) {
       const Tensor a = c.input(c.shape(), "a");
       const Tensor b = c.input(c.like(a.shape()), "b");
@@ -367,8 +450,35 @@ std::vector<std::pair<std::string, Runner>> make_runners() {
   }
   reg("scalar_operators", [](Case& c) {
     const Tensor a = c.input(c.shape(), "a");
-    const real s = c.scalar_value("s");
+    const Scalar s = c.number("s");
     return Outputs{a + s, s + a, a - s, s - a, a * s, s * a, a / s, s / a, -a};
+  });
+  // comparisons and logical ops (bool results, nothing recorded)
+  for (auto [name, f] : std::vector<std::pair<const char*, Binary>>{{"eq", &unroll::eq},
+                                                                    {"ne", &unroll::ne},
+                                                                    {"lt", &unroll::lt},
+                                                                    {"le", &unroll::le},
+                                                                    {"gt", &unroll::gt},
+                                                                    {"ge", &unroll::ge},
+                                                                    {"logical_and", &unroll::logical_and},
+                                                                    {"logical_or", &unroll::logical_or},
+                                                                    {"logical_xor", &unroll::logical_xor}}) {
+    reg(name, [f](Case& c) {
+      const Tensor a = c.input(c.shape(), "a");
+      const Tensor b = c.input(c.like(a.shape()), "b");
+      return Outputs{f(a, b), logical_not(a)};
+    });
+  }
+  reg("compare_number", [](Case& c) {
+    const Tensor a = c.input(c.shape(), "a");
+    const Scalar s = c.number("s");
+    return Outputs{a == s, a != s, a<s, a <= s, a> s, a >= s};
+  });
+  reg("to", [](Case& c) {
+    const Tensor x = c.input(c.shape(), "x");
+    const DType d = c.logged_dtype("dtype");
+    const Tensor y = x.to(d);
+    return Outputs{y, to(y, c.logged_dtype("back"))};
   });
   // elementwise, unary
   using Unary = Tensor (*)(const Tensor&);
@@ -385,27 +495,41 @@ std::vector<std::pair<std::string, Runner>> make_runners() {
   }
   reg("pow_scalar", [](Case& c) {
     const Tensor x = c.input(c.shape(), "x");
-    const std::vector<real> exponents = {0, 1, 2, 3, -1, 0.5, -0.5, 1e30, std::numeric_limits<real>::quiet_NaN()};
-    const real e = c.rng.chance(0.8) ? c.rng.pick(exponents) : c.value();
-    c.log(" exponent=" + Case::fmt_real(e));
+    const std::vector<double> exponents = {0, 1, 2, 3, -1, 0.5, -0.5, 1e30, std::numeric_limits<double>::quiet_NaN()};
+    if (c.rng.chance(0.4)) return Outputs{pow(x, c.number("exponent"))};
+    const double e = c.rng.pick(exponents);
+    if (c.rng.chance(0.5) && e == std::floor(e) && std::abs(e) < 10) {  // the same exponent as an integer
+      c.log(" exponent=" + std::to_string(static_cast<int64_t>(e)) + "(int)");
+      return Outputs{pow(x, static_cast<int64_t>(e))};
+    }
+    c.log(" exponent=" + Case::fmt_double(e));
     return Outputs{pow(x, e)};
   });
   reg("clamp", [](Case& c) {
     const Tensor x = c.input(c.shape(), "x");
-    const real lo = c.scalar_value("min"), hi = c.rng.chance(0.8) ? lo + std::abs(c.value()) : c.scalar_value("max");
-    c.log(" max=" + Case::fmt_real(hi));
+    const Scalar lo = c.number("min");
+    if (c.rng.chance(0.2)) return Outputs{clamp(x, lo, c.number("max"))};
+    if (!lo.is_floating_point() && c.rng.chance(0.5)) {  // integer bounds keep an int64 x int64
+      int64_t hi = 0;                                    // lo + 0..5, saturating (lo may be int64's maximum)
+      if (__builtin_add_overflow(lo.to_int64(), c.rng.between(0, 5), &hi)) hi = std::numeric_limits<int64_t>::max();
+      c.log(" max=" + std::to_string(hi) + "(int)");
+      return Outputs{clamp(x, lo, hi)};
+    }
+    const double hi = lo.to_double() + std::abs(c.value());
+    c.log(" max=" + Case::fmt_double(hi));
     return Outputs{clamp(x, lo, hi)};
   });
   reg("where", [](Case& c) {
     const Tensor a = c.input(c.shape(), "a");
     const Tensor b = c.input(c.like(a.shape()), "b");
-    Tensor cond = c.index(c.like(a.shape()), 2, "condition");
+    const Tensor cond = c.condition(c.like(a.shape()), "condition");
+    if (c.rng.chance(0.15)) return Outputs{where(cond, a, c.number("b_number")), where(cond, c.number("a_number"), b)};
     return Outputs{where(cond, a, b)};
   });
   reg("masked_fill", [](Case& c) {
     const Tensor x = c.input(c.shape(), "x");
-    const Tensor mask = c.index(c.like(x.shape()), 2, "mask");
-    return Outputs{masked_fill(x, mask, c.scalar_value("value"))};
+    const Tensor mask = c.condition(c.like(x.shape()), "mask");
+    return Outputs{masked_fill(x, mask, c.number("value"))};
   });
 
   // linear algebra
@@ -482,8 +606,10 @@ std::vector<std::pair<std::string, Runner>> make_runners() {
     for (int i = 0; i < x.dim(); ++i) axes[i] = i;
     for (int i = x.dim() - 1; i > 0; --i) std::swap(axes[i], axes[c.rng.between(0, i)]);
     if (c.rng.chance(0.15)) {
-      if (!axes.empty() && c.rng.chance(0.5)) axes[0] = c.axis(x.dim());
-      else axes.push_back(c.axis(x.dim()));
+      if (!axes.empty() && c.rng.chance(0.5))
+        axes[0] = c.axis(x.dim());
+      else
+        axes.push_back(c.axis(x.dim()));
     }
     std::string list;
     for (int a : axes) list += std::to_string(a) + ",";
@@ -515,8 +641,10 @@ std::vector<std::pair<std::string, Runner>> make_runners() {
     const int64_t count = c.rng.between(c.rng.chance(0.05) ? 0 : 1, 3);
     for (int64_t i = 0; i < count; ++i) {
       Shape si = s;
-      if (si.size() > 0 && c.rng.chance(0.8)) si[((a % si.size()) + si.size()) % si.size()] = c.dim();
-      else if (c.rng.chance(0.3)) si = c.shape();
+      if (si.size() > 0 && c.rng.chance(0.8))
+        si[((a % si.size()) + si.size()) % si.size()] = c.dim();
+      else if (c.rng.chance(0.3))
+        si = c.shape();
       xs.push_back(c.input(si, "x"));
     }
     return Outputs{concat(xs, a)};
@@ -569,7 +697,7 @@ std::vector<std::pair<std::string, Runner>> make_runners() {
       if (target.size() > 0 && c.rng.chance(0.2)) target[target.size() - 1] = -1;
     } else if (r < 0.62 && x.dim() < Shape::kMaxRank) {  // a valid target, but absurdly large
       target = x.shape();
-      target.insert(0, int64_t{1} << c.rng.between(40, 62));
+      target.insert(0, int64_t{1} << c.rng.between(41, 62));  // over 2^40 bytes even for bool
     } else {
       target = c.shape();
     }
@@ -647,7 +775,7 @@ std::vector<std::pair<std::string, Runner>> make_runners() {
       options.reduction = static_cast<Reduction>(c.integer(0, 2, "reduction"));
       if (c.rng.chance(0.3)) {
         options.ignore_index = c.integer(-2, classes, "ignore_index");
-        if (n > 0 && c.rng.chance(0.5)) t.data()[0] = static_cast<real>(options.ignore_index);
+        if (n > 0 && t.dtype() == kInt64 && c.rng.chance(0.5)) t.data<int64_t>()[0] = options.ignore_index;
       }
       return Outputs{ce ? cross_entropy(x, t, options) : nll_loss(x, t, options)};
     });
@@ -668,19 +796,33 @@ std::vector<std::pair<std::string, Runner>> make_runners() {
     Generator gen(c.rng.bits());
     const Shape s = c.rng.chance(0.08) ? c.absurd() : c.shape();
     c.logged_shape(s, "shape");
-    const real a = c.scalar_value("a"), b = c.scalar_value("b");
-    switch (c.integer(0, 3, "which")) {
-      case 0: return Outputs{rand(s, gen), randn(s, gen)};
-      case 1: return Outputs{uniform(s, a, b, gen)};
-      case 2: return Outputs{normal(s, a, b, gen)};
-      default: return Outputs{uniform(s, std::min(a, b), std::max(a, b))};
+    const double a = c.real_value("a"), b = c.real_value("b");
+    const DType dtype = c.rng.chance(0.5) ? c.floating : c.logged_dtype("dtype");  // int64/bool: refused
+    switch (c.integer(0, 5, "which")) {
+      case 0:
+        return Outputs{rand(s, gen), randn(s, gen), rand(s, dtype, gen), randn(s, dtype, gen)};
+      case 1:
+        return Outputs{uniform(s, a, b, dtype, gen)};
+      case 2:
+        return Outputs{normal(s, a, b, dtype, gen)};
+      case 3: {
+        const int64_t low = c.rng.chance(0.9) ? c.integer(-5, 5, "low") : c.rng.pick(g_corpus.ints);
+        int64_t high = c.rng.pick(g_corpus.ints);
+        if (c.rng.chance(0.9) && __builtin_add_overflow(low, c.integer(-1, 9, "span"), &high))  // low may be extreme
+          high = std::numeric_limits<int64_t>::max();
+        return Outputs{randint(low, high, s, gen)};
+      }
+      case 4:
+        return Outputs{uniform(s, std::min(a, b), std::max(a, b), dtype)};
+      default:
+        return Outputs{uniform(s, std::min(a, b), std::max(a, b))};
     }
   });
   reg("dropout", [](Case& c) {
     const Tensor x = c.input(c.shape(), "x");
-    const std::vector<real> ps = {0, 0.5, 1, 0.999f, -0.1f, 1.5, std::numeric_limits<real>::quiet_NaN()};
-    const real p = c.rng.pick(ps);
-    c.log(" p=" + Case::fmt_real(p));
+    const std::vector<double> ps = {0, 0.5, 1, 0.999, -0.1, 1.5, std::numeric_limits<double>::quiet_NaN()};
+    const double p = c.rng.pick(ps);
+    c.log(" p=" + Case::fmt_double(p));
     Generator gen(c.rng.bits());
     return Outputs{dropout(x, p, c.flag("training"), gen)};
   });
@@ -689,27 +831,50 @@ std::vector<std::pair<std::string, Runner>> make_runners() {
   reg("creation", [](Case& c) {
     const Shape s = c.rng.chance(0.15) ? c.absurd() : c.shape();
     c.logged_shape(s, "shape");
+    const DType dtype = c.logged_dtype("dtype");
     switch (c.integer(0, 5, "which")) {
-      case 0: return Outputs{empty(s), zeros(s), ones(s)};
-      case 1: return Outputs{full(s, c.value())};
+      case 0: {
+        // empty()'s values are uninitialized: a bool one may hold any byte, which is not a bool to read back
+        const Tensor uninitialized = empty(s, dtype);
+        return Outputs{empty(s),        zeros(s),      ones(s), dtype == kBool ? Tensor() : uninitialized,
+                       zeros(s, dtype), ones(s, dtype)};
+      }
+      case 1:
+        return Outputs{full(s, c.number("value")), full(s, c.number("value2"), dtype)};
       case 2: {
         const Tensor x = c.input(c.shape(), "x");
-        return Outputs{zeros_like(x), ones_like(x), scalar(c.value())};
+        return Outputs{zeros_like(x), ones_like(x), ones_like(x, dtype), scalar(c.number("value")),
+                       scalar(c.number("value2"), dtype)};
       }
       case 3: {
-        std::vector<real> values(static_cast<size_t>(c.rng.between(0, 12)));
-        for (real& v : values) v = c.value();
+        std::vector<double> values(static_cast<size_t>(c.rng.between(0, 12)));
+        for (double& v : values) v = c.value();
         c.log(" values=" + std::to_string(values.size()));
-        return Outputs{tensor(values, s)};
+        if (c.rng.chance(0.3)) {
+          std::vector<int64_t> ints(values.size());
+          for (int64_t& v : ints) v = c.rng.chance(0.8) ? c.rng.between(-9, 9) : c.rng.pick(g_corpus.ints);
+          return Outputs{tensor(ints, s), tensor(ints, s, dtype)};
+        }
+        return Outputs{tensor(values, s), tensor(values, s, dtype)};
       }
       case 4: {
-        const std::vector<real> edges = {0, 1, -1, 5, 1e30, -1e30, std::numeric_limits<real>::infinity(),
-                                         std::numeric_limits<real>::quiet_NaN(), 0.1f};
-        const real start = c.rng.pick(edges), end = c.rng.pick(edges), step = c.rng.pick(edges);
-        c.log(" arange(" + Case::fmt_real(start) + ", " + Case::fmt_real(end) + ", " + Case::fmt_real(step) + ")");
-        return Outputs{arange(start, end, step)};
+        const std::vector<double> edges = {0,
+                                           1,
+                                           -1,
+                                           5,
+                                           1e30,
+                                           -1e30,
+                                           1e300,
+                                           std::numeric_limits<double>::infinity(),
+                                           std::numeric_limits<double>::quiet_NaN(),
+                                           0.1};
+        const double start = c.rng.pick(edges), end = c.rng.pick(edges), step = c.rng.pick(edges);
+        c.log(" arange(" + Case::fmt_double(start) + ", " + Case::fmt_double(end) + ", " + Case::fmt_double(step) +
+              ")");
+        return Outputs{arange(start, end, step, dtype)};
       }
-      default: return Outputs{arange(c.integer(-3, 10, "end"))};
+      default:
+        return Outputs{arange(c.integer(-3, 10, "end"))};
     }
   });
   reg("tensor_access", [](Case& c) {
@@ -719,23 +884,39 @@ std::vector<std::pair<std::string, Runner>> make_runners() {
       idx.push_back(c.rng.between(-4, i < x.dim() ? x.shape()[i] + 1 : 3));
     c.log(" accessors");
     (void)x.to_string();
-    (void)x.to_vector();
-    (void)x.size(c.axis(x.dim()));
-    if (c.rng.chance(0.3)) (void)x.item();
-    switch (idx.size()) {  // at() takes an initializer_list
-      case 0: (void)x.at({}); break;
-      case 1: (void)x.at({idx[0]}); break;
-      case 2: (void)x.at({idx[0], idx[1]}); break;
-      case 3: (void)x.at({idx[0], idx[1], idx[2]}); break;
-      case 4: (void)x.at({idx[0], idx[1], idx[2], idx[3]}); break;
-      default: (void)x.at({idx[0], idx[1], idx[2], idx[3], idx[4]}); break;
-    }
+    // typed access with the tensor's own element type, now and then with another (refused)
+    const DType as = c.rng.chance(0.9) && x.defined() ? x.dtype() : c.logged_dtype("read_as");
+    visit_dtype(as, [&]<class T>() {
+      (void)x.to_vector<T>();
+      (void)x.size(c.axis(x.dim()));
+      if (c.rng.chance(0.3)) (void)x.item<T>();
+      switch (idx.size()) {  // at() takes an initializer_list
+        case 0:
+          (void)x.at<T>({});
+          break;
+        case 1:
+          (void)x.at<T>({idx[0]});
+          break;
+        case 2:
+          (void)x.at<T>({idx[0], idx[1]});
+          break;
+        case 3:
+          (void)x.at<T>({idx[0], idx[1], idx[2]});
+          break;
+        case 4:
+          (void)x.at<T>({idx[0], idx[1], idx[2], idx[3]});
+          break;
+        default:
+          (void)x.at<T>({idx[0], idx[1], idx[2], idx[3], idx[4]});
+          break;
+      }
+    });
     return Outputs{x.t()};
   });
   reg("graph_tools", [](Case& c) {
     const Tensor x = c.input(c.shape(), "x", 0.9);
-    Outputs outs = checkpoint(
-        [](const std::vector<Tensor>& in) { return std::vector<Tensor>{tanh(in[0]) * 2 + in[0]}; }, {x});
+    Outputs outs =
+        checkpoint([](const std::vector<Tensor>& in) { return std::vector<Tensor>{tanh(in[0]) * 2 + in[0]}; }, {x});
     if (outs[0].requires_grad()) (void)to_dot(outs[0]);
     return outs;
   });
@@ -745,53 +926,67 @@ std::vector<std::pair<std::string, Runner>> make_runners() {
     const bool huge = c.rng.chance(0.05);
     const int64_t in = huge ? int64_t{1} << 40 : c.integer(-1, 5, "in"), out = huge ? 3 : c.integer(-1, 5, "out");
     if (huge) c.log(" in=2^40");
-    auto& lin = c.module<layers::Linear>(layers::LinearOptions{.in_features = in, .out_features = out, .bias = c.flag("bias")});
+    auto& lin =
+        c.module<layers::Linear>(layers::LinearOptions{.in_features = in, .out_features = out, .bias = c.flag("bias")});
     Shape xs = c.shape(3);
     if (c.rng.chance(0.85)) {
       if (xs.size() == 0) xs.push_back(in);
       xs[xs.size() - 1] = in;
     }
-    Outputs outs{lin(c.input(xs, "x"))};
+    Outputs outs{lin(c.floating_input(xs, "x"))};
     for (const Tensor& p : lin.parameters()) c.leaves.push_back(p);
     return outs;
   });
   reg("Embedding", [](Case& c) {
     const bool huge = c.rng.chance(0.05);
-    const int64_t v = huge ? int64_t{1} << 40 : c.integer(-1, 6, "V"), d = huge ? int64_t{1} << 40 : c.integer(-1, 4, "D");
+    const int64_t v = huge ? int64_t{1} << 40 : c.integer(-1, 6, "V"),
+                  d = huge ? int64_t{1} << 40 : c.integer(-1, 4, "D");
     if (huge) c.log(" V=D=2^40");
     const int64_t pad = c.rng.chance(0.7) ? -1 : c.integer(-2, v + 1, "padding_idx");
-    auto& emb = c.module<layers::Embedding>(layers::EmbeddingOptions{.num_embeddings = v, .embedding_dim = d, .padding_idx = pad});
+    auto& emb = c.module<layers::Embedding>(
+        layers::EmbeddingOptions{.num_embeddings = v, .embedding_dim = d, .padding_idx = pad});
     Outputs outs{emb(c.index(c.shape(3), v, "indices"))};
     c.leaves.push_back(emb.weight);
     return outs;
   });
   reg("Dropout", [](Case& c) {
-    const std::vector<real> ps = {0, 0.3f, 1, -0.5f, 2, std::numeric_limits<real>::quiet_NaN()};
-    const real p = c.rng.pick(ps);
-    c.log(" p=" + Case::fmt_real(p));
+    const std::vector<double> ps = {0, 0.3, 1, -0.5, 2, std::numeric_limits<double>::quiet_NaN()};
+    const double p = c.rng.pick(ps);
+    c.log(" p=" + Case::fmt_double(p));
     auto& drop = c.module<layers::Dropout>(p);
     if (c.flag("eval")) drop.eval();
-    return Outputs{drop(c.input(c.shape(), "x"))};
+    return Outputs{drop(c.floating_input(c.shape(), "x"))};
   });
   reg("cell", [](Case& c) {
     const int64_t in = c.integer(0, 4, "input_size"), hidden = c.integer(0, 4, "hidden_size");
     const bool bias = c.flag("bias");
     std::shared_ptr<layers::Cell> cell;
     switch (c.integer(0, 3, "kind")) {
-      case 0: cell = std::make_shared<layers::RNNCell>(layers::RNNCellOptions{.input_size = in, .hidden_size = hidden, .bias = bias}); break;
-      case 1: cell = std::make_shared<layers::RNNCell>(layers::RNNCellOptions{
-                  .input_size = in, .hidden_size = hidden, .bias = bias, .nonlinearity = layers::Nonlinearity::ReLU});
+      case 0:
+        cell = std::make_shared<layers::RNNCell>(
+            layers::RNNCellOptions{.input_size = in, .hidden_size = hidden, .bias = bias});
         break;
-      case 2: cell = std::make_shared<layers::LSTMCell>(layers::LSTMCellOptions{.input_size = in, .hidden_size = hidden, .bias = bias}); break;
-      default: cell = std::make_shared<layers::GRUCell>(layers::GRUCellOptions{.input_size = in, .hidden_size = hidden, .bias = bias}); break;
+      case 1:
+        cell = std::make_shared<layers::RNNCell>(layers::RNNCellOptions{
+            .input_size = in, .hidden_size = hidden, .bias = bias, .nonlinearity = layers::Nonlinearity::ReLU});
+        break;
+      case 2:
+        cell = std::make_shared<layers::LSTMCell>(
+            layers::LSTMCellOptions{.input_size = in, .hidden_size = hidden, .bias = bias});
+        break;
+      default:
+        cell = std::make_shared<layers::GRUCell>(
+            layers::GRUCellOptions{.input_size = in, .hidden_size = hidden, .bias = bias});
+        break;
     }
+    if (c.floating != kFloat32) cell->to(c.floating);
     c.modules.push_back(cell);
     const int64_t n = c.dim();
-    const Tensor x = c.input(c.rng.chance(0.85) ? Shape{n, in} : c.shape(), "x");
+    const Tensor x = c.floating_input(c.rng.chance(0.85) ? Shape{n, in} : c.shape(), "x");
     layers::State state;
     if (c.rng.chance(0.5)) {
-      state.h = c.input(c.rng.chance(0.85) ? Shape{n, hidden} : c.shape(), "h");
-      if (c.rng.chance(0.6)) state.c = c.input(c.rng.chance(0.85) ? Shape{n, hidden} : c.shape(), "c");
+      state.h = c.floating_input(c.rng.chance(0.85) ? Shape{n, hidden} : c.shape(), "h");
+      if (c.rng.chance(0.6)) state.c = c.floating_input(c.rng.chance(0.85) ? Shape{n, hidden} : c.shape(), "c");
     }
     for (const Tensor& p : cell->parameters()) c.leaves.push_back(p);
     const layers::State next = state.h.defined() ? (*cell)(x, state) : (*cell)(x);
@@ -801,35 +996,48 @@ std::vector<std::pair<std::string, Runner>> make_runners() {
     const int64_t in = c.integer(0, 4, "input_size"), hidden = c.integer(0, 4, "hidden_size");
     const int64_t layers_n = c.integer(c.rng.chance(0.05) ? -1 : 1, 3, "num_layers");
     const bool bidir = c.flag("bidirectional"), batch_first = c.flag("batch_first"), bias = c.flag("bias");
-    const std::vector<real> dropouts = {0, 0.3f, -0.1f, 1};
-    const real p = c.rng.pick(dropouts);
-    c.log(" dropout=" + Case::fmt_real(p));
+    const std::vector<double> dropouts = {0, 0.3, -0.1, 1};
+    const double p = c.rng.pick(dropouts);
+    c.log(" dropout=" + Case::fmt_double(p));
     std::shared_ptr<layers::RecurrentNetwork> net;
     const int64_t kind = c.integer(0, 2, "kind");
     if (kind == 0)
-      net = std::make_shared<layers::LSTM>(layers::LSTMOptions{.input_size = in, .hidden_size = hidden, .num_layers = layers_n,
-                                                               .bias = bias, .batch_first = batch_first, .dropout = p,
+      net = std::make_shared<layers::LSTM>(layers::LSTMOptions{.input_size = in,
+                                                               .hidden_size = hidden,
+                                                               .num_layers = layers_n,
+                                                               .bias = bias,
+                                                               .batch_first = batch_first,
+                                                               .dropout = p,
                                                                .bidirectional = bidir});
     else if (kind == 1)
-      net = std::make_shared<layers::GRU>(layers::GRUOptions{.input_size = in, .hidden_size = hidden, .num_layers = layers_n,
-                                                             .bias = bias, .batch_first = batch_first, .dropout = p,
+      net = std::make_shared<layers::GRU>(layers::GRUOptions{.input_size = in,
+                                                             .hidden_size = hidden,
+                                                             .num_layers = layers_n,
+                                                             .bias = bias,
+                                                             .batch_first = batch_first,
+                                                             .dropout = p,
                                                              .bidirectional = bidir});
     else
-      net = std::make_shared<layers::RNN>(layers::RNNOptions{.input_size = in, .hidden_size = hidden, .num_layers = layers_n,
-                                                             .bias = bias, .batch_first = batch_first, .dropout = p,
+      net = std::make_shared<layers::RNN>(layers::RNNOptions{.input_size = in,
+                                                             .hidden_size = hidden,
+                                                             .num_layers = layers_n,
+                                                             .bias = bias,
+                                                             .batch_first = batch_first,
+                                                             .dropout = p,
                                                              .bidirectional = bidir});
+    if (c.floating != kFloat32) net->to(c.floating);
     c.modules.push_back(net);
     if (c.flag("eval")) net->eval();
     for (const Tensor& pr : net->parameters()) c.leaves.push_back(pr);
     const int64_t t = c.integer(0, 4, "T"), n = c.dim();
     Shape xs = batch_first ? Shape{n, t, in} : Shape{t, n, in};
     if (c.rng.chance(0.1)) xs = c.shape();
-    const Tensor x = c.input(xs, "x");
+    const Tensor x = c.floating_input(xs, "x");
     layers::State state;
     const int64_t slots = layers_n * (bidir ? 2 : 1);
     if (c.rng.chance(0.3)) {
-      state.h = c.input(c.rng.chance(0.85) ? Shape{slots, n, hidden} : c.shape(), "h0");
-      if (kind == 0) state.c = c.input(c.rng.chance(0.85) ? Shape{slots, n, hidden} : c.shape(), "c0");
+      state.h = c.floating_input(c.rng.chance(0.85) ? Shape{slots, n, hidden} : c.shape(), "h0");
+      if (kind == 0) state.c = c.floating_input(c.rng.chance(0.85) ? Shape{slots, n, hidden} : c.shape(), "c0");
     }
     const Tensor lengths = c.rng.chance(0.3) ? c.index(Shape{n}, t + 1, "lengths") : Tensor();
     const layers::SequenceOutput out = (*net)(x, state, lengths);
@@ -840,7 +1048,7 @@ std::vector<std::pair<std::string, Runner>> make_runners() {
     auto& cell = c.module<layers::GRUCell>(layers::GRUCellOptions{.input_size = in, .hidden_size = hidden});
     for (const Tensor& p : cell.parameters()) c.leaves.push_back(p);
     const int64_t t = c.integer(0, 6, "T"), n = c.dim();
-    const Tensor x = c.input(c.rng.chance(0.9) ? Shape{t, n, in} : c.shape(), "x");
+    const Tensor x = c.floating_input(c.rng.chance(0.9) ? Shape{t, n, in} : c.shape(), "x");
     const int64_t every = c.integer(-1, 4, "checkpoint_every");
     const layers::SequenceOutput out = layers::unroll_cell(cell, x, {}, {}, {.checkpoint_every = every});
     return Outputs{out.output, out.state.h};
@@ -853,15 +1061,15 @@ std::vector<std::pair<std::string, Runner>> make_runners() {
     const int64_t n = c.dim(), h = cell->output_size();
     layers::State state;
     if (c.rng.chance(0.6)) {
-      state.h = c.input(c.rng.chance(0.85) ? Shape{n, h} : c.shape(), "h");
-      if (c.rng.chance(0.7)) state.c = c.input(c.rng.chance(0.85) ? Shape{n, h} : c.shape(), "c");
+      state.h = c.floating_input(c.rng.chance(0.85) ? Shape{n, h} : c.shape(), "h");
+      if (c.rng.chance(0.7)) state.c = c.floating_input(c.rng.chance(0.85) ? Shape{n, h} : c.shape(), "c");
     }
     if (c.rng.chance(0.25)) {  // step() directly, on a "projected" input of any shape
-      const Tensor projected = c.input(c.rng.chance(0.5) ? Shape{n, c.dim()} : c.shape(), "projected_x");
+      const Tensor projected = c.floating_input(c.rng.chance(0.5) ? Shape{n, c.dim()} : c.shape(), "projected_x");
       const layers::State next = cell->step(projected, state.h.defined() ? state : cell->initial_state(n));
       return Outputs{next.h, next.c, cell->output(next)};
     }
-    const Tensor x = c.input(c.rng.chance(0.85) ? Shape{n, in} : c.shape(), "x");
+    const Tensor x = c.floating_input(c.rng.chance(0.85) ? Shape{n, in} : c.shape(), "x");
     const layers::State next = state.h.defined() ? (*cell)(x, state) : (*cell)(x);
     return Outputs{next.h, next.c};
   });
@@ -870,11 +1078,11 @@ std::vector<std::pair<std::string, Runner>> make_runners() {
     const int64_t in = c.integer(1, 3, "input_size"), hidden = c.integer(1, 3, "hidden_size");
     const std::shared_ptr<layers::Cell> cell = make_cell(c, in, hidden);
     const int64_t t = c.integer(0, 5, "T"), n = c.dim(), h = cell->output_size();
-    const Tensor x = c.input(c.rng.chance(0.9) ? Shape{t, n, in} : c.shape(), "x");
+    const Tensor x = c.floating_input(c.rng.chance(0.9) ? Shape{t, n, in} : c.shape(), "x");
     layers::State initial;
     if (c.rng.chance(0.4)) {
-      initial.h = c.input(c.rng.chance(0.8) ? Shape{n, h} : c.like(Shape{n, h}), "h0");
-      if (c.rng.chance(0.6)) initial.c = c.input(c.rng.chance(0.8) ? Shape{n, h} : c.like(Shape{n, h}), "c0");
+      initial.h = c.floating_input(c.rng.chance(0.8) ? Shape{n, h} : c.like(Shape{n, h}), "h0");
+      if (c.rng.chance(0.6)) initial.c = c.floating_input(c.rng.chance(0.8) ? Shape{n, h} : c.like(Shape{n, h}), "c0");
     }
     const Tensor len = lengths(c, t, n);
     const int64_t every = c.rng.chance(0.7) ? 0 : c.integer(-1, 3, "checkpoint_every");
@@ -885,7 +1093,7 @@ std::vector<std::pair<std::string, Runner>> make_runners() {
     const int64_t t = c.integer(0, 5, "T"), n = c.dim();
     Shape xs = c.rng.chance(0.8) ? Shape{t, n} : c.shape();
     if (xs.size() == 2 && c.rng.chance(0.6)) xs.push_back(c.dim());
-    const Tensor x = c.input(xs, "x");
+    const Tensor x = c.floating_input(xs, "x");
     return Outputs{layers::reverse_sequences(x, lengths(c, t, n))};
   });
   // Unidirectional / Bidirectional / Stacked built from random cells; layer sizes may not fit together
@@ -911,9 +1119,9 @@ std::vector<std::pair<std::string, Runner>> make_runners() {
         parts.push_back(block(size));
         size = c.rng.chance(0.9) ? parts.back()->output_size() : c.integer(1, 4, "next_input_size");
       }
-      const std::vector<real> dropouts = {0, 0.5f, -0.1f, 1, std::numeric_limits<real>::quiet_NaN()};
-      const real p = c.rng.pick(dropouts);
-      c.log(" dropout=" + Case::fmt_real(p));
+      const std::vector<double> dropouts = {0, 0.5, -0.1, 1, std::numeric_limits<double>::quiet_NaN()};
+      const double p = c.rng.pick(dropouts);
+      c.log(" dropout=" + Case::fmt_double(p));
       net = std::make_shared<layers::Stacked>(std::move(parts), p);
     } else {
       net = block(in);
@@ -921,12 +1129,12 @@ std::vector<std::pair<std::string, Runner>> make_runners() {
     c.modules.push_back(net);
     if (c.flag("eval")) net->eval();
     const int64_t t = c.integer(0, 4, "T"), n = c.dim(), slots = net->state_slots();
-    const Tensor x = c.input(c.rng.chance(0.9) ? Shape{t, n, in} : c.shape(), "x");
+    const Tensor x = c.floating_input(c.rng.chance(0.9) ? Shape{t, n, in} : c.shape(), "x");
     layers::State state;
     if (c.rng.chance(0.3)) {
       const int64_t h = c.integer(1, 3, "state_hidden");
-      state.h = c.input(c.rng.chance(0.8) ? Shape{slots, n, h} : c.shape(), "h0");
-      if (c.rng.chance(0.5)) state.c = c.input(c.rng.chance(0.8) ? Shape{slots, n, h} : c.shape(), "c0");
+      state.h = c.floating_input(c.rng.chance(0.8) ? Shape{slots, n, h} : c.shape(), "h0");
+      if (c.rng.chance(0.5)) state.c = c.floating_input(c.rng.chance(0.8) ? Shape{slots, n, h} : c.shape(), "c0");
     }
     const layers::SequenceOutput out = (*net)(x, state, lengths(c, t, n));
     return Outputs{out.output, out.state.h, out.state.c};
@@ -944,52 +1152,96 @@ std::vector<std::pair<std::string, Runner>> make_runners() {
           size = out;
           break;
         }
-        case 1: net.emplace<layers::Tanh>(); break;
-        case 2: net.emplace<layers::ReLU>(); break;
-        case 3: net.emplace<layers::Sigmoid>(); break;
-        case 4: net.emplace<layers::Dropout>(0.5); break;
-        default: net.push_back(nullptr); break;  // must throw
+        case 1:
+          net.emplace<layers::Tanh>();
+          break;
+        case 2:
+          net.emplace<layers::ReLU>();
+          break;
+        case 3:
+          net.emplace<layers::Sigmoid>();
+          break;
+        case 4:
+          net.emplace<layers::Dropout>(0.5);
+          break;
+        default:
+          net.push_back(nullptr);
+          break;  // must throw
       }
     }
+    if (c.floating != kFloat32) net.to(c.floating);
     for (const Tensor& p : net.parameters()) c.leaves.push_back(p);
     if (c.flag("eval")) net.eval();
     if (c.rng.chance(0.1)) (void)net[static_cast<size_t>(c.integer(0, 5, "index"))];
     if (c.rng.chance(0.1)) (void)net.at<layers::Linear>(static_cast<size_t>(c.integer(0, 5, "index_as_linear")));
-    const Tensor x = c.input(c.rng.chance(0.85) ? Shape{c.dim(), in} : c.shape(), "x");
+    const Tensor x = c.floating_input(c.rng.chance(0.85) ? Shape{c.dim(), in} : c.shape(), "x");
     return Outputs{net(x)};
   });
   reg("init", [](Case& c) {
     Shape s = c.shape();
     if (c.rng.chance(0.02)) s = c.absurd();  // cannot be allocated: refused by empty() before init runs
     Tensor t = c.input(s, "tensor", 0.5);
-    const std::vector<double> numbers = {0, 1, -1, 0.5, 1e30, -1e30, 1e300, std::numeric_limits<double>::infinity(),
+    const std::vector<double> numbers = {0,
+                                         1,
+                                         -1,
+                                         0.5,
+                                         1e30,
+                                         -1e30,
+                                         1e300,
+                                         std::numeric_limits<double>::infinity(),
                                          std::numeric_limits<double>::quiet_NaN()};
     const auto number = [&c, &numbers](const char* name) {
       const double v = c.rng.chance(0.7) ? c.rng.normal() : c.rng.pick(numbers);
-      c.log(std::string(" ") + name + "=" + Case::fmt_real(static_cast<real>(v)));
+      c.log(std::string(" ") + name + "=" + Case::fmt_double(v));
       return v;
     };
     const std::vector<std::string_view> modes = {"fan_in", "fan_out", "fan_sideways", ""};
-    const std::vector<std::string_view> nonlinearities = {"linear", "tanh", "relu", "leaky_relu", "sigmoid", "selu",
+    const std::vector<std::string_view> nonlinearities = {"linear", "tanh",     "relu", "leaky_relu", "sigmoid", "selu",
                                                           "conv2d", "softsign", ""};
     const std::string_view mode = c.rng.chance(0.8) ? modes[c.rng.between(0, 1)] : c.rng.pick(modes);
     const std::string_view nonlinearity = c.rng.pick(nonlinearities);
     c.log(" mode=" + std::string(mode) + " nonlinearity=" + std::string(nonlinearity));
     namespace init = layers::init;
     switch (c.integer(0, 12, "init")) {
-      case 0: init::uniform_(t, number("a"), number("b")); break;
-      case 1: init::normal_(t, number("mean"), number("std")); break;
-      case 2: init::constant_(t, number("value")); break;
-      case 3: init::zeros_(t); break;
-      case 4: init::ones_(t); break;
-      case 5: init::eye_(t); break;
-      case 6: init::xavier_uniform_(t, number("gain")); break;
-      case 7: init::xavier_normal_(t, number("gain")); break;
-      case 8: init::kaiming_uniform_(t, number("a"), mode, nonlinearity); break;
-      case 9: init::kaiming_normal_(t, number("a"), mode, nonlinearity); break;
-      case 10: init::orthogonal_(t, number("gain")); break;
-      case 11: (void)init::calculate_fan_in_and_fan_out(t); break;
-      default: (void)init::calculate_gain(nonlinearity, number("param")); break;
+      case 0:
+        init::uniform_(t, number("a"), number("b"));
+        break;
+      case 1:
+        init::normal_(t, number("mean"), number("std"));
+        break;
+      case 2:
+        init::constant_(t, number("value"));
+        break;
+      case 3:
+        init::zeros_(t);
+        break;
+      case 4:
+        init::ones_(t);
+        break;
+      case 5:
+        init::eye_(t);
+        break;
+      case 6:
+        init::xavier_uniform_(t, number("gain"));
+        break;
+      case 7:
+        init::xavier_normal_(t, number("gain"));
+        break;
+      case 8:
+        init::kaiming_uniform_(t, number("a"), mode, nonlinearity);
+        break;
+      case 9:
+        init::kaiming_normal_(t, number("a"), mode, nonlinearity);
+        break;
+      case 10:
+        init::orthogonal_(t, number("gain"));
+        break;
+      case 11:
+        (void)init::calculate_fan_in_and_fan_out(t);
+        break;
+      default:
+        (void)init::calculate_gain(nonlinearity, number("param"));
+        break;
     }
     return Outputs{t};
   });
@@ -1013,8 +1265,9 @@ std::string run_case(const std::vector<std::pair<std::string, Runner>>& runners,
   const auto& [name, runner] = runners[static_cast<size_t>(c.rng.between(0, static_cast<int64_t>(runners.size()) - 1))];
   manual_seed(c.rng.bits());  // layers draw their initial weights and dropout masks from it
   c.anomaly = c.rng.chance(0.1);
+  c.floating = c.rng.chance(0.25) ? kFloat64 : kFloat32;
   c.log("[fuzz_ops --seed " + std::to_string(seed) + " --case " + std::to_string(index) + " --verbose] " + name +
-        (c.anomaly ? " (anomaly mode)" : "") + ":");
+        (c.anomaly ? " (anomaly mode)" : "") + (c.floating == kFloat64 ? " (float64)" : "") + ":");
   const int64_t nodes = live_node_count(), buffers = live_buffer_count();
   std::string failure;
   {
@@ -1040,16 +1293,25 @@ std::string run_case(const std::vector<std::pair<std::string, Runner>>& runners,
     std::vector<Tensor> roots, seeds;
     for (const Tensor& out : outs) {
       if (!out.defined() || !failure.empty()) continue;
-      if (out.impl()->storage == nullptr || out.impl()->storage->size < out.numel()) {
-        failure = "a result of shape " + str(out.shape()) + " has a buffer smaller than its shape";
+      if (out.impl()->storage == nullptr || out.impl()->storage->nbytes < out.numel() * out.element_size()) {
+        failure = "a result of shape " + str(out.shape()) + " and dtype " + unroll::name(out.dtype()) +
+                  " has a buffer smaller than its shape";
+        break;
+      }
+      if (out.requires_grad() && !out.is_floating_point()) {
+        failure = "a result of dtype " + std::string(unroll::name(out.dtype())) + " requires grad";
         break;
       }
       double checksum = 0;
-      for (real v : out.to_vector()) checksum += v;
+      visit_dtype(out.dtype(), [&]<class T>() {
+        for (T v : out.to_vector<T>()) checksum += static_cast<double>(v);
+      });
       (void)checksum;
       if (out.requires_grad()) {
         try {
-          seeds.push_back(c.values(out.shape()));
+          // a seed of the result's dtype, now and then of the other floating dtype (the engine converts it)
+          const DType seed_dtype = c.rng.chance(0.85) ? out.dtype() : out.dtype() == kFloat32 ? kFloat64 : kFloat32;
+          seeds.push_back(c.values(out.shape(), seed_dtype));
         } catch (const Error& e) {  // every existing tensor's shape can be allocated again
           failure = "a result of shape " + str(out.shape()) + " cannot be allocated: " + e.what();
           break;
@@ -1070,7 +1332,12 @@ std::string run_case(const std::vector<std::pair<std::string, Runner>>& runners,
             failure = "a leaf of shape " + str(leaf.shape()) + " got a gradient of shape " + str(g.shape());
             break;
           }
-          for (real v : g.to_vector()) (void)v;
+          if (g.dtype() != leaf.dtype()) {
+            failure = "a " + std::string(unroll::name(leaf.dtype())) + " leaf of shape " + str(leaf.shape()) +
+                      " got a " + unroll::name(g.dtype()) + " gradient";
+            break;
+          }
+          visit_dtype(g.dtype(), [&]<class T>() { (void)g.to_vector<T>(); });
         }
       } catch (const Error& e) {
         if (!(c.anomaly && std::string(e.what()).rfind("anomaly:", 0) == 0))
@@ -1100,7 +1367,8 @@ int usage() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  uint64_t seed = std::random_device{}() ^ (static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) << 1);
+  uint64_t seed = std::random_device{}() ^
+                  (static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) << 1);
   double budget = 30;
   int64_t iterations = -1, only_case = -1;
   bool verbose = false;
@@ -1112,13 +1380,20 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     const bool has_value = i + 1 < argc;
-    if (arg == "--seed" && has_value) seed = std::strtoull(argv[++i], nullptr, 10);
-    else if (arg == "--time" && has_value) budget = std::atof(argv[++i]);
-    else if (arg == "--iterations" && has_value) iterations = std::atoll(argv[++i]);
-    else if (arg == "--case" && has_value) only_case = std::atoll(argv[++i]);
-    else if (arg == "--corpus" && has_value) corpus = argv[++i];
-    else if (arg == "--verbose") verbose = true;
-    else return usage();
+    if (arg == "--seed" && has_value)
+      seed = std::strtoull(argv[++i], nullptr, 10);
+    else if (arg == "--time" && has_value)
+      budget = std::atof(argv[++i]);
+    else if (arg == "--iterations" && has_value)
+      iterations = std::atoll(argv[++i]);
+    else if (arg == "--case" && has_value)
+      only_case = std::atoll(argv[++i]);
+    else if (arg == "--corpus" && has_value)
+      corpus = argv[++i];
+    else if (arg == "--verbose")
+      verbose = true;
+    else
+      return usage();
   }
   load_corpus(corpus);
   install_crash_reporting();
@@ -1146,6 +1421,7 @@ int main(int argc, char** argv) {
   std::string never;
   for (const auto& [name, counts] : stats.per_op)
     if (counts.first == 0) never += " " + name;
-  if (!never.empty() && stats.cases >= 2000) std::printf("fuzz_ops: note: never ran without an error:%s\n", never.c_str());
+  if (!never.empty() && stats.cases >= 2000)
+    std::printf("fuzz_ops: note: never ran without an error:%s\n", never.c_str());
   return 0;
 }

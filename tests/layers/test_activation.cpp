@@ -9,7 +9,7 @@ using namespace unroll;
 using namespace unroll::layers;
 
 TEST_CASE("activation modules compute their op elementwise, any shape") {
-  const Tensor x = tensor({{-2, -0.5, 0}, {0.5, 1, 3}});
+  const Tensor x = tensor({{-2.0, -0.5, 0.0}, {0.5, 1.0, 3.0}});
   Tanh th;
   ReLU rl;
   Sigmoid sg;
@@ -22,7 +22,7 @@ TEST_CASE("activation modules compute their op elementwise, any shape") {
   }
   CHECK(th(x).shape() == x.shape());
   CHECK(rl(reshape(x, {3, 2, 1})).shape() == Shape{3, 2, 1});
-  CHECK(sg(scalar(0)).item() == doctest::Approx(0.5));
+  CHECK(sg(scalar(0.0)).item() == doctest::Approx(0.5));
 }
 
 TEST_CASE("activation modules have no parameters and describe themselves") {
@@ -38,7 +38,7 @@ TEST_CASE("activation modules have no parameters and describe themselves") {
 }
 
 TEST_CASE("activation modules pass gradients") {
-  Tensor x = tensor({-1, 0.5, 2});
+  Tensor x = tensor({-1.0, 0.5, 2.0});
   x.requires_grad_();
   ReLU rl;
   Sigmoid sg;

@@ -1,5 +1,5 @@
 // Tests for layers/cells.cpp and the variant cells (peephole, coupled, IRNN, Jordan): equations checked
-// by hand, and gradcheck of a few unrolled steps (built against unroll_f64).
+// by hand, and gradcheck of a few unrolled steps (in float64: the cells converted with .to(kFloat64)).
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -9,18 +9,22 @@ using namespace unroll;
 using namespace unroll::layers;
 
 namespace {
-Tensor sample(const Shape& s, uint64_t seed, real scale = 1) {
+// A float64 leaf with values U[-scale, scale) that requires grad.
+Tensor sample(const Shape& s, uint64_t seed, double scale = 1) {
   Generator gen(seed);
-  Tensor t = uniform(s, -scale, scale, gen);
+  Tensor t = uniform(s, -scale, scale, kFloat64, gen);
   t.requires_grad_();
   return t;
 }
 
-// gradcheck of 3 unrolled steps of `cell` w.r.t. the inputs, the initial state and every parameter
+// gradcheck of 3 unrolled steps of `cell` (converted to float64) w.r.t. the inputs, the initial state and
+// every parameter
 void check_cell_gradients(Cell& cell, bool has_c) {
+  cell.to(kFloat64);
   const int64_t N = 2, T = 3;
   const Tensor x = sample({T, N, cell.input_size()}, 1);
   const State zero = cell.initial_state(N);
+  REQUIRE(zero.h.dtype() == kFloat64);  // the initial state follows the parameters' dtype
   const Tensor h0 = sample(zero.h.shape(), 2, 0.5), c0 = sample(zero.h.shape(), 3, 0.5);
   std::vector<Tensor> inputs = {x, h0, c0};
   for (const Tensor& p : cell.parameters()) inputs.push_back(p);
@@ -69,7 +73,7 @@ TEST_CASE("LSTMCell computes PyTorch's equations (gate order i, f, g, o)") {
   std::map<std::string, Tensor> w = {{"weight_ih", tensor({0.1, 0.2, 0.3, 0.4}).reshape({4, 1})},
                                      {"weight_hh", tensor({0.5, 0.6, 0.7, 0.8}).reshape({4, 1})},
                                      {"bias_ih", tensor({0.01, 0.02, 0.03, 0.04})},
-                                     {"bias_hh", tensor({0, 0, 0, 0})}};
+                                     {"bias_hh", zeros({4})}};
   cell.load_state_dict(w);
   const real x = 2, h = -1, c = 0.5;
   const State s = cell(tensor({x}).reshape({1, 1}), {tensor({h}).reshape({1, 1}), tensor({c}).reshape({1, 1})});
@@ -132,7 +136,7 @@ TEST_CASE("variants: forget bias, IRNN initialization, peephole and coupled equa
     for (int64_t j = 0; j < 3; ++j) CHECK(irnn.weight_hh.at({i, j}) == (i == j ? 1 : 0));
   for (real b : irnn.bias_hh.to_vector()) CHECK(b == 0);
   // identity recurrence + relu: with zero input a positive state is carried forward unchanged
-  const State carried = irnn.step(zeros({1, 3}), {tensor({{0.5, 1, 2}}), Tensor()});
+  const State carried = irnn.step(zeros({1, 3}), {tensor({{0.5, 1.0, 2.0}}), Tensor()});
   CHECK(carried.h.to_vector() == std::vector<real>{0.5, 1, 2});
 
   PeepholeLSTMCell peephole({.input_size = 1, .hidden_size = 1});
@@ -169,17 +173,18 @@ TEST_CASE("Jordan network feeds back its output") {
   const State s1 = jordan(x, s0), s2 = jordan(x, s1);
   CHECK(s1.h.shape() == Shape{4, 2});
   CHECK(s1.h.to_vector() != s2.h.to_vector());  // same input, different feedback -> different output
-  CHECK_THROWS_WITH_AS(jordan(x, {zeros({4, 3}), Tensor()}), "JordanCell: state (the previous output) must be [N, 2], got [4, 3]",
-                       Error);
+  CHECK_THROWS_WITH_AS(jordan(x, {zeros({4, 3}), Tensor()}),
+                       "JordanCell: state (the previous output) must be [N, 2], got [4, 3]", Error);
 }
 
 TEST_CASE("cells reject wrong shapes with clear messages") {
   LSTMCell cell({.input_size = 3, .hidden_size = 4});
-  CHECK_THROWS_WITH_AS(cell(ones({2, 5})), "linear: input [2, 5] does not end in in_features = 3 (weight [16, 3])", Error);
-  CHECK_THROWS_WITH_AS(cell(ones({2, 3}), {zeros({3, 4}), zeros({3, 4})}), "LSTMCell: state h must be [2, 4], got [3, 4]",
+  CHECK_THROWS_WITH_AS(cell(ones({2, 5})), "linear: input [2, 5] does not end in in_features = 3 (weight [16, 3])",
                        Error);
-  CHECK_THROWS_WITH_AS(cell(ones({2, 3}), {zeros({2, 4}), Tensor()}), "LSTMCell: state c must be [2, 4] like h, got undefined",
-                       Error);
+  CHECK_THROWS_WITH_AS(cell(ones({2, 3}), {zeros({3, 4}), zeros({3, 4})}),
+                       "LSTMCell: state h must be [2, 4], got [3, 4]", Error);
+  CHECK_THROWS_WITH_AS(cell(ones({2, 3}), {zeros({2, 4}), Tensor()}),
+                       "LSTMCell: state c must be [2, 4] like h, got undefined", Error);
   CHECK_THROWS_WITH_AS(RNNCell({.input_size = 0, .hidden_size = 4}),
                        "RNNCell: input_size and hidden_size must be positive, got 0 and 4", Error);
 }

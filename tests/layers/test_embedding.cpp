@@ -67,7 +67,7 @@ TEST_CASE("Embedding padding_idx: the row starts at zero and never receives a gr
   // the same lookup without padding_idx, on the same weights, gives the same values and gradients
   Embedding plain({.num_embeddings = 5, .embedding_dim = 3});
   plain.load_state_dict(emb.state_dict());
-  const Tensor seed = reshape(arange(18), {2, 3, 3}) + 1;
+  const Tensor seed = reshape(arange(1.0, 19.0, 1.0), {2, 3, 3});  // 1 ... 18
   out.backward(seed);
   const Tensor plain_out = plain(ids);
   CHECK(plain_out.to_vector() == out.to_vector());
@@ -98,22 +98,41 @@ TEST_CASE("Embedding padding_idx: the row starts at zero and never receives a gr
 
 TEST_CASE("Embedding errors") {
   Embedding emb({.num_embeddings = 4, .embedding_dim = 2});
-  CHECK_THROWS_AS(emb(tensor({4})), Error);
-  CHECK_THROWS_AS(emb(tensor({0.5})), Error);
+  CHECK_THROWS_WITH_AS(emb(tensor({4})),
+                       "embedding: index 4 is out of range for a vocabulary of 4 rows (index shape [1], weight shape "
+                       "[4, 2])",
+                       Error);
+  CHECK_THROWS_WITH_AS(emb(tensor({-1})), doctest::Contains("embedding: index -1 is out of range"), Error);
+  // indices are int64: floating (or bool) ids are refused, even when they hold whole numbers
+  CHECK_THROWS_WITH_AS(
+      emb(tensor({0.5})),
+      "embedding: indices must be an int64 tensor, got float32 (index shape [1], weight shape [4, 2]); "
+      "convert with .to(kInt64)",
+      Error);
+  CHECK_THROWS_WITH_AS(emb(tensor({{1.0, 2.0}}, kFloat64)),
+                       doctest::Contains("embedding: indices must be an int64 tensor, got float64 (index shape [1, 2]"),
+                       Error);
+  CHECK_THROWS_WITH_AS(emb(tensor({true})), doctest::Contains("indices must be an int64 tensor, got bool"), Error);
+  Embedding padded({.num_embeddings = 4, .embedding_dim = 2, .padding_idx = 0});
+  CHECK_THROWS_WITH_AS(padded(tensor({1.0})), doctest::Contains("indices must be an int64 tensor, got float32"), Error);
+  CHECK(emb(tensor({1.0}).to(kInt64)).to_vector() == row(emb.weight, 1));  // the fix the message names
   CHECK_THROWS_WITH_AS(Embedding({.num_embeddings = 4, .embedding_dim = 2, .padding_idx = 4}),
                        "Embedding: padding_idx 4 must be -1 (none) or in [0, 4)", Error);
   CHECK_THROWS_WITH_AS(Embedding({.num_embeddings = -1, .embedding_dim = 2}),
                        "Embedding: num_embeddings (-1) and embedding_dim (2) must not be negative", Error);
 }
 
-TEST_CASE("Embedding gradients match finite differences") {
+TEST_CASE("Embedding gradients match finite differences (in float64)") {
   manual_seed(4);
   Embedding emb({.num_embeddings = 6, .embedding_dim = 3});
+  emb.to(kFloat64);
   const Tensor ids = tensor({{5, 0, 2}, {0, 0, 3}});
   const GradcheckResult r = gradcheck([&](const std::vector<Tensor>&) { return tanh(emb(ids)); }, {emb.weight});
   CHECK_MESSAGE(r.ok, r.message);
   // with padding_idx and indices that avoid it: the ordinary gradient
   Embedding padded({.num_embeddings = 6, .embedding_dim = 3, .padding_idx = 1});
+  padded.to(kFloat64);
+  CHECK(tanh(padded(ids)).dtype() == kFloat64);
   const GradcheckResult r2 = gradcheck([&](const std::vector<Tensor>&) { return tanh(padded(ids)); }, {padded.weight});
   CHECK_MESSAGE(r2.ok, r2.message);
 }

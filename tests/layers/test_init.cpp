@@ -236,10 +236,10 @@ TEST_CASE("orthogonal_ sign convention: Q R with a positive diagonal, R = Q^T A"
 }
 
 TEST_CASE("eye_ writes the identity (rectangular too)") {
-  Tensor w = full({3, 3}, 5);
+  Tensor w = full({3, 3}, 5.0);
   init::eye_(w);
   CHECK(w.to_vector() == std::vector<real>{1, 0, 0, 0, 1, 0, 0, 0, 1});
-  Tensor r = full({2, 3}, 5);
+  Tensor r = full({2, 3}, 5.0);
   init::eye_(r);
   CHECK(r.to_vector() == std::vector<real>{1, 0, 0, 0, 1, 0});
   CHECK_THROWS_WITH_AS(init::eye_(empty({2, 2, 2})), "init::eye_: expected a 2-D tensor, got shape [2, 2, 2]", Error);

@@ -69,37 +69,39 @@ TEST_CASE("Linear computes x W^T + b for any leading dims") {
   Linear fc({.in_features = 3, .out_features = 2});
   set(fc.weight, {1, 2, 3, -1, 0, 1});
   set(fc.bias, {0.5, -0.5});
-  CHECK(fc(tensor({1, 1, 1})).to_vector() == V{6.5, -0.5});  // [I] -> [O]
-  const Tensor y = fc(tensor({{1, 0, 0}, {0, 1, 2}}));       // [N, I] -> [N, O]
+  CHECK(fc(tensor({1.0, 1.0, 1.0})).to_vector() == V{6.5, -0.5});   // [I] -> [O]
+  const Tensor y = fc(tensor({{1.0, 0.0, 0.0}, {0.0, 1.0, 2.0}}));  // [N, I] -> [N, O]
   CHECK(y.shape() == Shape{2, 2});
   CHECK(y.to_vector() == V{1.5, -1.5, 8.5, 1.5});
-  const Tensor z = fc(reshape(arange(12), {2, 2, 3}));  // [T, N, I] -> [T, N, O]
+  const Tensor z = fc(reshape(arange(0.0, 12.0, 1.0), {2, 2, 3}));  // [T, N, I] -> [T, N, O]
   CHECK(z.shape() == Shape{2, 2, 2});
   CHECK(z.to_vector() == V{8.5, 1.5, 26.5, 1.5, 44.5, 1.5, 62.5, 1.5});
 
   Linear nobias({.in_features = 3, .out_features = 2, .bias = false});
   set(nobias.weight, {1, 2, 3, -1, 0, 1});
-  CHECK(nobias(tensor({1, 1, 1})).to_vector() == V{6, 0});
+  CHECK(nobias(tensor({1.0, 1.0, 1.0})).to_vector() == V{6, 0});
 }
 
 TEST_CASE("Linear errors") {
   Linear fc({.in_features = 3, .out_features = 2});
   CHECK_THROWS_WITH_AS(fc(zeros({4, 5})), "Linear: input of shape [4, 5] does not end in in_features = 3", Error);
-  CHECK_THROWS_WITH_AS(fc(scalar(1)), "Linear: input of shape [] does not end in in_features = 3", Error);
+  CHECK_THROWS_WITH_AS(fc(scalar(1.0)), "Linear: input of shape [] does not end in in_features = 3", Error);
   CHECK_THROWS_WITH_AS(Linear({.in_features = -1, .out_features = 2}),
                        "Linear: in_features (-1) and out_features (2) must not be negative", Error);
 }
 
-TEST_CASE("Linear gradients match finite differences") {
+TEST_CASE("Linear gradients match finite differences (in float64)") {
   manual_seed(1);
   Linear fc({.in_features = 4, .out_features = 3});
-  Tensor x = randn({2, 5, 4});
+  fc.to(kFloat64);
+  Tensor x = randn({2, 5, 4}, kFloat64);
   x.requires_grad_();
   const GradcheckResult r =
       gradcheck([&](const std::vector<Tensor>& in) { return tanh(fc(in[0])); }, {x, fc.weight, fc.bias});
   CHECK_MESSAGE(r.ok, r.message);
 
   Linear nobias({.in_features = 4, .out_features = 2, .bias = false});
+  nobias.to(kFloat64);
   const GradcheckResult r2 =
       gradcheck([&](const std::vector<Tensor>& in) { return nobias(in[0]); }, {x, nobias.weight});
   CHECK_MESSAGE(r2.ok, r2.message);
@@ -107,7 +109,7 @@ TEST_CASE("Linear gradients match finite differences") {
 
 TEST_CASE("Linear bias gradient is the row sum of the output gradient") {
   Linear fc({.in_features = 2, .out_features = 2});
-  fc(tensor({{1, 2}, {3, 4}, {5, 6}})).sum().backward();
+  fc(tensor({{1.0, 2.0}, {3.0, 4.0}, {5.0, 6.0}})).sum().backward();
   CHECK(fc.bias.grad().to_vector() == V{3, 3});
   CHECK(fc.weight.grad().to_vector() == V{9, 12, 9, 12});
 }

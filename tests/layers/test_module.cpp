@@ -1,6 +1,6 @@
 // Tests for layers/module.cpp: registration and dotted names, shared parameters, zero_grad, train/eval,
-// state_dict / load_state_dict (round trip, exact error messages, nothing changes on a failed load) and
-// the printed tree.
+// state_dict / load_state_dict (round trip, exact error messages, nothing changes on a failed load, dtype
+// conversion), Module::to (in place, seen by every handle) and the printed tree.
 #include <doctest/doctest.h>
 
 #include <sstream>
@@ -115,7 +115,7 @@ TEST_CASE("a parameter shared by two submodules is listed and counted once") {
   CHECK(tied.num_parameters() == 4 + 2 + 2);
   CHECK(tied.state_dict().size() == 3);
   // both uses accumulate into the one weight
-  const Tensor x = tensor({{1, 2}});
+  const Tensor x = tensor({{1.0, 2.0}});
   (tied.first(x).sum() + tied.second(x).sum()).backward();
   CHECK(tied.first.w.grad().to_vector() == V{2, 4, 2, 4});
   CHECK(tied.second.w.grad().impl() == tied.first.w.grad().impl());
@@ -141,7 +141,7 @@ TEST_CASE("registration errors") {
 
 TEST_CASE("zero_grad drops every gradient, in submodules too") {
   Net net;
-  net.forward(tensor({{1, 2}, {3, 4}})).sum().backward();
+  net.forward(tensor({{1.0, 2.0}, {3.0, 4.0}})).sum().backward();
   for (const Tensor& p : net.parameters()) CHECK(p.grad().defined());
   net.zero_grad();
   for (const Tensor& p : net.parameters()) CHECK_FALSE(p.grad().defined());
@@ -187,7 +187,7 @@ TEST_CASE("state_dict -> load_state_dict round trip") {
   a.head.weight.data()[0] = -7;
   CHECK(b.head.weight.to_vector()[0] != -7);
   // the same outputs
-  const Tensor x = tensor({{0.5, -1}});
+  const Tensor x = tensor({{0.5, -1.0}});
   CHECK(a.forward(x).to_vector() != b.forward(x).to_vector());
   b.load_state_dict(a.state_dict());
   CHECK(a.forward(x).to_vector() == b.forward(x).to_vector());
@@ -236,6 +236,18 @@ TEST_CASE("load_state_dict errors name the entry, and a failed load changes noth
                          "load_state_dict: entry 'head.weight' has shape [3, 2] but the parameter has shape [2, 3]",
                          Error);
   }
+  SUBCASE("an int64 entry of the right shape") {
+    auto state = cloned_state(other);
+    state["head.bias"] = tensor({1, 2});
+    CHECK_THROWS_WITH_AS(net.load_state_dict(state),
+                         "load_state_dict: entry 'head.bias' is int64 but the parameter is float32", Error);
+  }
+  SUBCASE("a bool entry") {
+    auto state = cloned_state(other);
+    state["scale"] = tensor({true});
+    CHECK_THROWS_WITH_AS(net.load_state_dict(state),
+                         "load_state_dict: entry 'scale' is bool but the parameter is float32", Error);
+  }
   SUBCASE("undefined entry") {
     auto state = cloned_state(other);
     state["block.gate"] = Tensor();
@@ -244,6 +256,96 @@ TEST_CASE("load_state_dict errors name the entry, and a failed load changes noth
   }
   // every entry before the bad one was valid and different: none of them may have been copied
   CHECK(same_values(before, cloned_state(net)));
+}
+
+TEST_CASE("load_state_dict converts floating entries to the parameter's dtype, as torch's copy_") {
+  Net a, b;
+  fill_distinct(a, 0.25);
+  std::map<std::string, Tensor> wide;
+  for (const auto& [name, t] : a.state_dict()) wide.emplace(name, t.to(kFloat64) + 1e-12);  // not a float32 value
+  b.load_state_dict(wide);
+  for (const auto& [name, p] : b.named_parameters()) {
+    CHECK(p.dtype() == kFloat32);
+    CHECK(p.to_vector() == wide.at(name).to(kFloat32).to_vector());  // rounded once, to nearest
+  }
+  CHECK(same_values(cloned_state(a), cloned_state(b)));  // 1e-12 is below float32's resolution here
+  // and into a float64 module, float32 entries widen exactly
+  Net c;
+  c.to(kFloat64);
+  c.load_state_dict(a.state_dict());
+  for (const auto& [name, p] : c.named_parameters()) {
+    CHECK(p.dtype() == kFloat64);
+    CHECK(p.to_vector<double>() == a.state_dict().at(name).to(kFloat64).to_vector<double>());
+  }
+}
+
+TEST_CASE("Module::to converts every parameter and gradient in place; every handle sees it") {
+  Net net;
+  fill_distinct(net, 1);
+  const auto before = cloned_state(net);
+  net.forward(tensor({{1.0, 2.0}, {3.0, 4.0}})).sum().backward();
+  std::map<std::string, std::vector<double>> grads;
+  for (const auto& [name, p] : net.named_parameters()) grads[name] = p.grad().to(kFloat64).to_vector<double>();
+  const Tensor held = net.head.weight;  // a handle held elsewhere, as an optimizer holds its parameters
+  optim::SGD sgd(net.parameters(), {.lr = 0.5});
+  const TensorImpl* impl = net.head.weight.impl();
+
+  CHECK(&net.to(kFloat64) == &net);
+  for (const auto& [name, p] : net.named_parameters()) {
+    CAPTURE(name);
+    CHECK(p.dtype() == kFloat64);
+    CHECK(p.requires_grad());
+    CHECK(p.is_leaf());
+    CHECK(p.to_vector<double>() == before.at(name).to(kFloat64).to_vector<double>());  // the same values
+    REQUIRE(p.grad().defined());
+    CHECK(p.grad().dtype() == kFloat64);
+    CHECK(p.grad().to_vector<double>() == grads.at(name));
+  }
+  CHECK(net.head.weight.impl() == impl);  // the same tensor, not a new one
+  CHECK(held.dtype() == kFloat64);
+  CHECK(held.to_vector<double>() == net.head.weight.to_vector<double>());
+  for (const Tensor& p : sgd.parameters()) CHECK(p.dtype() == kFloat64);
+  CHECK(net.block.inner.w.dtype() == kFloat64);  // members of submodules too
+
+  // the model computes in float64, and the optimizer's step writes float64 values into the same parameters
+  const Tensor y = net.forward(tensor({{1.0, 2.0}}, kFloat64));
+  CHECK(y.dtype() == kFloat64);
+  const std::vector<double> w0 = held.to_vector<double>(), g0 = held.grad().to_vector<double>();
+  sgd.step();
+  const std::vector<double> w1 = net.head.weight.to_vector<double>();
+  REQUIRE(w1.size() == w0.size());
+  for (size_t k = 0; k < w1.size(); ++k) CHECK(w1[k] == doctest::Approx(w0[k] - 0.5 * g0[k]).epsilon(1e-15));
+
+  // a tied weight is converted once and stays shared
+  Tied tied;
+  tied.to(kFloat64);
+  CHECK(tied.second.w.impl() == tied.first.w.impl());
+  CHECK(tied.second.w.dtype() == kFloat64);
+
+  // back to float32: float64 -> float32 rounds
+  net.to(kFloat32);
+  for (const Tensor& p : net.parameters()) CHECK(p.dtype() == kFloat32);
+  CHECK(held.to_vector() == net.head.weight.to_vector());
+  CHECK_THROWS_WITH_AS(net.to(kInt64), "Module::to: parameters must be floating, got int64 for Net()", Error);
+  CHECK_THROWS_WITH_AS(net.to(kBool), "Module::to: parameters must be floating, got bool for Net()", Error);
+  for (const Tensor& p : net.parameters()) CHECK(p.dtype() == kFloat32);  // unchanged by the refusals
+}
+
+TEST_CASE("Module::to after some steps: the optimizer's state follows the parameters' dtype") {
+  Linear fc({.in_features = 3, .out_features = 2});
+  optim::Adam adam(fc.parameters(), {.lr = 0.01});
+  const Tensor x = ones({4, 3});
+  fc(x).sum().backward();
+  adam.step();
+  CHECK(adam.state(0).buffers.at("exp_avg").dtype() == kFloat32);
+  fc.to(kFloat64);
+  fc.zero_grad();
+  fc(x.to(kFloat64)).sum().backward();
+  adam.step();
+  CHECK(adam.state(0).step == 2);
+  CHECK(adam.state(0).buffers.at("exp_avg").dtype() == kFloat64);
+  CHECK(adam.state(0).buffers.at("exp_avg_sq").dtype() == kFloat64);
+  CHECK(fc.weight.dtype() == kFloat64);
 }
 
 TEST_CASE("printing shows the tree with parameter shapes and counts") {

@@ -2,6 +2,8 @@
 // agreement with PyTorch is in test_rnn_vs_torch.cpp.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <unroll/unroll.hpp>
 
 using namespace unroll;
@@ -25,10 +27,10 @@ TEST_CASE("parameter names and order are PyTorch's") {
   std::vector<std::string> names;
   for (const auto& [name, _] : gru.named_parameters()) names.push_back(name);
   const std::vector<std::string> expected = {
-      "weight_ih_l0",         "weight_hh_l0",         "bias_ih_l0",   "bias_hh_l0",   "weight_ih_l0_reverse",
-      "weight_hh_l0_reverse", "bias_ih_l0_reverse",   "bias_hh_l0_reverse", "weight_ih_l1", "weight_hh_l1",
-      "bias_ih_l1",           "bias_hh_l1",           "weight_ih_l1_reverse", "weight_hh_l1_reverse",
-      "bias_ih_l1_reverse",   "bias_hh_l1_reverse"};
+      "weight_ih_l0",         "weight_hh_l0",         "bias_ih_l0",         "bias_hh_l0",
+      "weight_ih_l0_reverse", "weight_hh_l0_reverse", "bias_ih_l0_reverse", "bias_hh_l0_reverse",
+      "weight_ih_l1",         "weight_hh_l1",         "bias_ih_l1",         "bias_hh_l1",
+      "weight_ih_l1_reverse", "weight_hh_l1_reverse", "bias_ih_l1_reverse", "bias_hh_l1_reverse"};
   CHECK(names == expected);
   CHECK(gru.named_parameters()[8].second.shape() == Shape{12, 8});  // layer 1 reads both directions
   RNN rnn({.input_size = 3, .hidden_size = 4, .bias = false});
@@ -67,13 +69,72 @@ TEST_CASE("printing and errors") {
   const std::string tree = lstm.to_string();
   CHECK(tree.find("LSTM(input_size=3, hidden_size=4, num_layers=2, bidirectional=false") == 0);
   CHECK(tree.find("weight_hh_l1: [16, 4]") != std::string::npos);
-  CHECK(tree.find("[304 parameters]") != std::string::npos);  // 2 * (16*3|16*4 + 16*4 + 32) 
-  CHECK_THROWS_WITH_AS(lstm(ones({5, 2, 4})), "LSTM: input must be [T, N, 3] with feature size 3, got [5, 2, 4]", Error);
-  CHECK_THROWS_WITH_AS(lstm(ones({5, 2, 3}), {zeros({1, 2, 4}), zeros({1, 2, 4})}),
-                       "LSTM: initial state must be [2, 2, H] (num_layers * num_directions, batch, hidden), got [1, 2, 4]",
+  CHECK(tree.find("[304 parameters]") != std::string::npos);  // 2 * (16*3|16*4 + 16*4 + 32)
+  CHECK_THROWS_WITH_AS(lstm(ones({5, 2, 4})), "LSTM: input must be [T, N, 3] with feature size 3, got [5, 2, 4]",
                        Error);
+  CHECK_THROWS_WITH_AS(
+      lstm(ones({5, 2, 3}), {zeros({1, 2, 4}), zeros({1, 2, 4})}),
+      "LSTM: initial state must be [2, 2, H] (num_layers * num_directions, batch, hidden), got [1, 2, 4]", Error);
   CHECK_THROWS_WITH_AS(LSTM({.input_size = 3, .hidden_size = 4, .num_layers = 0}),
                        "RecurrentNetwork: num_layers must be at least 1, got 0", Error);
-  CHECK_THROWS_WITH_AS(lstm(ones({5, 2, 3}), {}, tensor({5, 6})), "unroll: length 6 of sequence 1 is not an integer in [0, 5]",
+  CHECK_THROWS_WITH_AS(lstm(ones({5, 2, 3}), {}, tensor({5, 6})), "unroll: length 6 of sequence 1 is not in [0, 5]",
                        Error);
+}
+
+TEST_CASE("RNN / LSTM / GRU lengths must be int64: a float lengths tensor is refused, naming the op and the dtype") {
+  RNN rnn({.input_size = 3, .hidden_size = 4});
+  LSTM lstm({.input_size = 3, .hidden_size = 4, .num_layers = 2, .batch_first = true});
+  GRU gru({.input_size = 3, .hidden_size = 4, .bidirectional = true});
+  const Tensor x = randn({5, 2, 3});
+  const Tensor float_lengths = tensor({5.0, 3.0});  // whole numbers, but float32
+  const std::string message = ": lengths must be an int64 tensor, got float32 (shape [2]); convert with .to(kInt64)";
+  const Tensor x_bf = transpose(x, 0, 1);  // [N, T, I] for the batch_first LSTM
+  CHECK_THROWS_WITH_AS(rnn(x, {}, float_lengths), ("RNN" + message).c_str(), Error);
+  CHECK_THROWS_WITH_AS(lstm(x_bf, {}, float_lengths), ("LSTM" + message).c_str(), Error);
+  CHECK_THROWS_WITH_AS(gru(x, {}, float_lengths), ("GRU" + message).c_str(), Error);
+  CHECK_THROWS_WITH_AS(lstm(x_bf, {}, float_lengths.to(kFloat64)), doctest::Contains("got float64"), Error);
+  // the same values as int64 work, in every layout
+  const Tensor lengths = float_lengths.to(kInt64);
+  CHECK(rnn(x, {}, lengths).output.shape() == Shape{5, 2, 4});
+  CHECK(lstm(x_bf, {}, lengths).output.shape() == Shape{2, 5, 4});
+  const auto [y, state] = gru(x, {}, lengths);
+  CHECK(y.shape() == Shape{5, 2, 8});
+  CHECK(y.at({4, 1, 0}) == 0);  // sequence 1 has 3 steps: step 4 is padding
+}
+
+TEST_CASE("an LSTM converted to float64 computes in float64, close to its float32 self") {
+  manual_seed(6);
+  LSTM lstm({.input_size = 3, .hidden_size = 4, .num_layers = 2, .bidirectional = true});
+  const Tensor x = randn({6, 3, 3});
+  const Tensor lengths = tensor({6, 2, 4});
+  const auto [y32, s32] = lstm(x, {}, lengths);
+  lstm.to(kFloat64);
+  const auto [y64, s64] = lstm(x.to(kFloat64), {}, lengths);
+  CHECK(y64.dtype() == kFloat64);
+  CHECK(s64.h.dtype() == kFloat64);
+  CHECK(s64.c.dtype() == kFloat64);
+  const std::vector<double> a = y64.to_vector<double>(), b = y32.to(kFloat64).to_vector<double>();
+  double worst = 0;
+  for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::abs(a[i] - b[i]));
+  CHECK(worst < 1e-5);
+  CHECK(worst > 0);  // float32 rounding shows: the two runs really used different dtypes
+}
+
+TEST_CASE("gradcheck (float64) of a bidirectional LSTM over a ragged batch, w.r.t. input, state and weights") {
+  manual_seed(8);
+  LSTM lstm({.input_size = 2, .hidden_size = 2, .bidirectional = true});
+  lstm.to(kFloat64);
+  Generator gen(9);
+  Tensor x = uniform({3, 2, 2}, -1, 1, kFloat64, gen), h0 = uniform({2, 2, 2}, -0.5, 0.5, kFloat64, gen),
+         c0 = uniform({2, 2, 2}, -0.5, 0.5, kFloat64, gen);
+  std::vector<Tensor> inputs = {x.requires_grad_(), h0.requires_grad_(), c0.requires_grad_()};
+  for (const Tensor& p : lstm.parameters()) inputs.push_back(p);
+  const Tensor lengths = tensor({3, 2});
+  const GradcheckResult r = gradcheck(
+      [&](const std::vector<Tensor>& in) {
+        const auto out = lstm(in[0], {in[1], in[2]}, lengths);
+        return concat({reshape(out.output, {-1}), reshape(out.state.h, {-1}), reshape(out.state.c, {-1})}, 0);
+      },
+      inputs);
+  CHECK_MESSAGE(r.ok, r.message);
 }

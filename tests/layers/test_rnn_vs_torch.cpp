@@ -145,6 +145,16 @@ Tensor to_tensor(const unroll_test::FixtureTensor& ft) {
   return tensor(values, to_shape(ft.shape));
 }
 
+// Sequence lengths (whole numbers in the fixture) as the int64 tensor the layers take.
+Tensor to_lengths(const unroll_test::FixtureTensor& ft) {
+  std::vector<int64_t> values;
+  for (double v : ft.values) {
+    REQUIRE(v == static_cast<double>(static_cast<int64_t>(v)));
+    values.push_back(static_cast<int64_t>(v));
+  }
+  return tensor(values, to_shape(ft.shape));
+}
+
 std::string kind_of(const std::string& role) {
   if (role.rfind("grad.", 0) == 0) return "parameter gradients";
   if (role.rfind("grad_", 0) == 0) return "input/state gradients";
@@ -178,7 +188,8 @@ std::string compare(const std::string& where, const std::string& role, const Ten
       worst = std::max(worst, std::isnan(err) ? INFINITY : err);
     }
   }
-  if (bad > 0) problems << "\n    " << bad << " of " << values.size() << " values differ (worst relative error " << worst << ")";
+  if (bad > 0)
+    problems << "\n    " << bad << " of " << values.size() << " values differ (worst relative error " << worst << ")";
   return problems.str();
 }
 
@@ -219,8 +230,8 @@ bool run_config(const std::string& name, const unroll_test::Case& c) {
   const std::vector<std::string>& torch_names = param_order().at(name);
   std::vector<std::string> names;
   for (const auto& [n, p] : layer->named_parameters()) names.push_back(n);
-  CHECK_MESSAGE(names == torch_names, name << ": named_parameters() are [" << join(names) << "], torch's state_dict is ["
-                                           << join(torch_names) << "]");
+  CHECK_MESSAGE(names == torch_names, name << ": named_parameters() are [" << join(names)
+                                           << "], torch's state_dict is [" << join(torch_names) << "]");
 
   try {
     std::map<std::string, Tensor> state;
@@ -238,7 +249,7 @@ bool run_config(const std::string& name, const unroll_test::Case& c) {
     c0 = to_tensor(c.at("c0"));
     c0.requires_grad_();
   }
-  const Tensor lengths = cfg.ragged ? to_tensor(c.at("lengths")) : Tensor();
+  const Tensor lengths = cfg.ragged ? to_lengths(c.at("lengths")) : Tensor();
 
   layers::SequenceOutput out;
   try {

@@ -20,7 +20,7 @@ std::shared_ptr<SequenceLayer> sum_layer() { return std::make_shared<Unidirectio
 
 TEST_CASE("Bidirectional: the backward direction starts at each sequence's true end") {
   Bidirectional bi(sum_layer(), sum_layer());
-  const Tensor x = tensor({1, 10, 2, 20, 3, 30}).reshape({3, 2, 1});  // seq 0: 1 2 (3 is padding)
+  const Tensor x = tensor({1.0, 10.0, 2.0, 20.0, 3.0, 30.0}).reshape({3, 2, 1});  // seq 0: 1 2 (3 is padding)
   const auto [y, state] = bi(x, {}, tensor({2, 3}));
   CHECK(y.shape() == Shape{3, 2, 2});
   // forward running sums | backward sums from the end: seq 0 = [1|3, 3|2, 0|0]; seq 1 = [10|60, 30|50, 60|30]
@@ -31,21 +31,21 @@ TEST_CASE("Bidirectional: the backward direction starts at each sequence's true 
 
 TEST_CASE("Stacked: layers in order, state slots concatenated, dropout only in training") {
   Stacked stack({sum_layer(), sum_layer()}, 0.5);
-  const Tensor x = tensor({1, 2, 3}).reshape({3, 1, 1});
+  const Tensor x = tensor({1.0, 2.0, 3.0}).reshape({3, 1, 1});
   stack.eval();
   const auto [y, state] = stack(x);
   CHECK(y.to_vector() == std::vector<real>{1, 4, 10});  // sums of sums
   CHECK(state.h.to_vector() == std::vector<real>{6, 10});
   CHECK(stack.state_slots() == 2);
   // carried state goes to the right layer
-  const auto next = stack(tensor({0}).reshape({1, 1, 1}), state);
+  const auto next = stack(tensor({0.0}).reshape({1, 1, 1}), state);
   CHECK(next.state.h.to_vector() == std::vector<real>{6, 16});
   stack.train();
   manual_seed(3);
   const Tensor dropped = stack(ones({50, 1, 1})).output;
   CHECK(dropped.to_vector() != stack.layer(0)(ones({50, 1, 1})).output.to_vector());
-  CHECK_THROWS_WITH_AS(stack(x, {zeros({3, 1, 1}), Tensor()}), "Stacked: state tensors must be [2, 1, H] (slots, batch, hidden), got [3, 1, 1]",
-                       Error);
+  CHECK_THROWS_WITH_AS(stack(x, {zeros({3, 1, 1}), Tensor()}),
+                       "Stacked: state tensors must be [2, 1, H] (slots, batch, hidden), got [3, 1, 1]", Error);
 }
 
 TEST_CASE("wrappers compose any cell into a deep bidirectional network, differentiably") {
@@ -59,8 +59,9 @@ TEST_CASE("wrappers compose any cell into a deep bidirectional network, differen
       std::make_shared<Unidirectional>(std::make_shared<JordanCell>(JordanCellOptions{4, 3, 2})));
   Stacked net({bi_gru(), upper});
   CHECK(net.named_parameters().front().first == "0.forward.cell.weight_ih");
+  net.to(kFloat64);  // gradcheck works in float64
   Generator gen(1);
-  Tensor x = uniform({3, 2, 2}, -1, 1, gen);
+  Tensor x = uniform({3, 2, 2}, -1, 1, kFloat64, gen);
   x.requires_grad_();
   std::vector<Tensor> inputs = {x};
   for (const Tensor& p : net.parameters()) inputs.push_back(p);

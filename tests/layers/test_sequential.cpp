@@ -44,7 +44,7 @@ TEST_CASE("Sequential chains its modules and names parameters like PyTorch") {
 TEST_CASE("Sequential push_back and emplace") {
   Sequential net;
   CHECK(net.empty());
-  const Tensor x = tensor({1, -2});
+  const Tensor x = tensor({1.0, -2.0});
   CHECK(net(x).to_vector() == x.to_vector());  // empty: identity
   Linear& fc = net.emplace<Linear>(LinearOptions{.in_features = 2, .out_features = 3});
   net.push_back(std::make_shared<ReLU>());

@@ -40,7 +40,7 @@ TEST_CASE("ragged batch: padded steps keep the state and output zeros") {
   const Tensor x = column({1, 10, 2, 20, 3, 30}, 3, 2);
   const auto [y, state] = unroll_cell(cell, x, {}, tensor({2, 3}));
   CHECK(y.to_vector() == std::vector<real>{1, 10, 3, 30, 0, 60});  // t = 2 is padding for sequence 0
-  CHECK(state.h.to_vector() == std::vector<real>{3, 60});           // taken at the true last step
+  CHECK(state.h.to_vector() == std::vector<real>{3, 60});          // taken at the true last step
   const auto empty_seq = unroll_cell(cell, x, {}, tensor({0, 3}));
   CHECK(empty_seq.state.h.to_vector() == std::vector<real>{0, 60});
 }
@@ -58,38 +58,63 @@ TEST_CASE("reverse_sequences reverses each sequence within its length") {
   const Tensor x = column({1, 10, 2, 20, 3, 30}, 3, 2);
   CHECK(reverse_sequences(x, tensor({2, 3})).to_vector() == std::vector<real>{2, 30, 1, 20, 3, 10});
   CHECK(reverse_sequences(x, Tensor()).to_vector() == std::vector<real>{3, 30, 2, 20, 1, 10});
-  Tensor y = x.detach();
+  Tensor y = x.detach().to(kFloat64);  // gradcheck works in float64
   y.requires_grad_();
-  const GradcheckResult r = gradcheck([](const std::vector<Tensor>& in) { return reverse_sequences(in[0], tensor({2, 3})); }, {y});
+  const GradcheckResult r = gradcheck(
+      [](const std::vector<Tensor>& in) {
+        return reverse_sequences(in[0], tensor({2, 3}));
+      },
+      {y});
   CHECK_MESSAGE(r.ok, r.message);
 }
 
 TEST_CASE("unroller input and length errors") {
   SumCell cell;
-  CHECK_THROWS_WITH_AS(unroll_cell(cell, ones({3, 2})), "unroll: input must be [T, N, 1] for SumCell, got [3, 2]", Error);
+  CHECK_THROWS_WITH_AS(unroll_cell(cell, ones({3, 2})), "unroll: input must be [T, N, 1] for SumCell, got [3, 2]",
+                       Error);
   CHECK_THROWS_WITH_AS(unroll_cell(cell, ones({3, 2, 1}), {}, tensor({1, 4})),
-                       "unroll: length 4 of sequence 1 is not an integer in [0, 3]", Error);
+                       "unroll: length 4 of sequence 1 is not in [0, 3]", Error);
   CHECK_THROWS_WITH_AS(unroll_cell(cell, ones({3, 2, 1}), {}, tensor({1})),
                        "unroll: lengths must be [2] (one per sequence), got [1]", Error);
 }
 
-TEST_CASE("lengths that are NaN, huge, negative or fractional are refused, not cast") {
-  // Regression: each length was cast to int64_t before the range check, undefined behaviour for NaN and 1e30.
+TEST_CASE("lengths must be int64: floating or bool lengths are refused whatever they hold") {
   SumCell cell;
   const Tensor x = ones({3, 1, 1});
-  const real inf = std::numeric_limits<real>::infinity();
-  const std::pair<real, std::string> bad_lengths[] = {{std::numeric_limits<real>::quiet_NaN(), "nan"},
-                                                      {real(1e30), "1e+30"}, {real(-1e30), "-1e+30"},
-                                                      {inf, "inf"}, {-inf, "-inf"}, {real(-1), "-1"},
-                                                      {real(2.5), "2.5"}};
-  for (const auto& [bad, shown] : bad_lengths) {
-    CAPTURE(shown);
-    CHECK_THROWS_WITH_AS(unroll_cell(cell, x, {}, tensor({bad})),
-                         ("unroll: length " + shown + " of sequence 0 is not an integer in [0, 3]").c_str(), Error);
-    CHECK_THROWS_WITH_AS(reverse_sequences(x, tensor({bad})),
-                         ("reverse_sequences: length " + shown + " of sequence 0 is not an integer in [0, 3]").c_str(),
-                         Error);
+  // before lengths were int64, each one was cast from float (undefined behaviour for NaN and 1e30); now a
+  // floating tensor is refused for its dtype, even when its values are whole numbers
+  for (const Tensor& bad :
+       {tensor({2.0}), tensor({std::numeric_limits<double>::quiet_NaN()}), tensor({1e30}), tensor({2.0}, kFloat64)}) {
+    const std::string dtype = name(bad.dtype());
+    CAPTURE(dtype);
+    CHECK_THROWS_WITH_AS(
+        unroll_cell(cell, x, {}, bad),
+        ("unroll: lengths must be an int64 tensor, got " + dtype + " (shape [1]); convert with .to(kInt64)").c_str(),
+        Error);
+    CHECK_THROWS_WITH_AS(
+        reverse_sequences(x, bad),
+        ("reverse_sequences: lengths must be an int64 tensor, got " + dtype + " (shape [1]); convert with .to(kInt64)")
+            .c_str(),
+        Error);
   }
+  CHECK_THROWS_WITH_AS(unroll_cell(cell, x, {}, tensor({true})),
+                       "unroll: lengths must be an int64 tensor, got bool (shape [1]); convert with .to(kInt64)",
+                       Error);
+  // int64 lengths outside [0, T], the extremes included
+  for (const int64_t bad :
+       {int64_t{-1}, int64_t{4}, std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max()}) {
+    CAPTURE(bad);
+    CHECK_THROWS_WITH_AS(unroll_cell(cell, x, {}, tensor({bad})),
+                         ("unroll: length " + std::to_string(bad) + " of sequence 0 is not in [0, 3]").c_str(), Error);
+    CHECK_THROWS_WITH_AS(
+        reverse_sequences(x, tensor({bad})),
+        ("reverse_sequences: length " + std::to_string(bad) + " of sequence 0 is not in [0, 3]").c_str(), Error);
+  }
+  // the control: the same values as int64 work, and converting a float tensor with .to(kInt64) is the fix
+  CHECK(unroll_cell(cell, x, {}, tensor({2})).state.h.item() == 2);
+  CHECK(unroll_cell(cell, x, {}, tensor({2.0}).to(kInt64)).state.h.item() == 2);
+  CHECK(unroll_cell(cell, x, {}, tensor({0})).state.h.item() == 0);
+  CHECK(unroll_cell(cell, x, {}, tensor({3})).state.h.item() == 3);
 }
 
 TEST_CASE("backward after the cell of checkpointed segments was destroyed throws, no use-after-free") {

@@ -24,12 +24,12 @@ inline void set_grad(unroll::Tensor& p, const std::vector<unroll::real>& g) {
   unroll::sum(unroll::mul(p, unroll::tensor(g, p.shape()))).backward();
 }
 
-// Element-wise |a - b| <= tol * max(1, |b|).
+// Element-wise |a - b| <= tol * max(1, |b|), for a float32 or float64 tensor.
 inline void check_close(const unroll::Tensor& t, const std::vector<double>& want, double tol = 1e-6) {
-  const std::vector<unroll::real> got = t.to_vector();
+  const std::vector<double> got = t.to(unroll::kFloat64).to_vector<double>();
   REQUIRE(got.size() == want.size());
   for (size_t i = 0; i < got.size(); ++i)
-    CHECK_MESSAGE(std::abs(static_cast<double>(got[i]) - want[i]) <= tol * std::max(1.0, std::abs(want[i])),
+    CHECK_MESSAGE(std::abs(got[i] - want[i]) <= tol * std::max(1.0, std::abs(want[i])),
                   "element " << i << ": got " << got[i] << ", want " << want[i]);
 }
 

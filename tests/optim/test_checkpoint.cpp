@@ -1,12 +1,14 @@
 // unroll::save / unroll::load (optim/checkpoint.hpp): models, optimizers and schedules to .npz and back;
-// weights PyTorch exported through numpy.savez; exact resumption; every kind of bad file, which throws and
-// leaves the model untouched.
+// weights PyTorch exported through numpy.savez; exact resumption, in float32 and float64; the dtype of every
+// entry (and the refusal of an entry of another dtype); files as older versions wrote them; every kind of
+// bad file, which throws and leaves the model untouched.
 #include <doctest/doctest.h>
 
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -56,10 +58,16 @@ class Model : public layers::Module {
   layers::Linear head;
 };
 
+// A tensor's dtype name and raw bytes: equal snapshots are bit-identical values of the same dtype.
+std::string bytes_of(const Tensor& t) {
+  return std::string(name(t.dtype())) + ":" +
+         std::string(static_cast<const char*>(t.data_ptr()), static_cast<size_t>(t.numel() * t.element_size()));
+}
+
 // Exact copies of every parameter's values, to prove a failed load changed nothing (or a load changed all).
-std::vector<std::vector<real>> snapshot(const layers::Module& m) {
-  std::vector<std::vector<real>> out;
-  for (const Tensor& p : m.parameters()) out.push_back(p.to_vector());
+std::vector<std::string> snapshot(const layers::Module& m) {
+  std::vector<std::string> out;
+  for (const Tensor& p : m.parameters()) out.push_back(bytes_of(p));
   return out;
 }
 
@@ -67,10 +75,15 @@ bool bit_identical(const layers::Module& a, const layers::Module& b) {
   const auto pa = a.parameters(), pb = b.parameters();
   if (pa.size() != pb.size()) return false;
   for (size_t i = 0; i < pa.size(); ++i)
-    if (pa[i].shape() != pb[i].shape() ||
-        std::memcmp(pa[i].data(), pb[i].data(), static_cast<size_t>(pa[i].numel()) * sizeof(real)) != 0)
-      return false;
+    if (pa[i].shape() != pb[i].shape() || bytes_of(pa[i]) != bytes_of(pb[i])) return false;
   return true;
+}
+
+// An optimizer's state, every entry's dtype and bytes: equal when nothing changed.
+std::map<std::string, std::string> snapshot(const optim::Optimizer& opt) {
+  std::map<std::string, std::string> out;
+  for (const auto& [key, t] : opt.state_dict()) out[key] = bytes_of(t);
+  return out;
 }
 
 }  // namespace
@@ -220,7 +233,7 @@ TEST_CASE("save_directory replaces a multi-file checkpoint as a whole, even when
   auto write_model = [](Model& m) {
     return [&m](const std::string& dir) {
       save(m, dir + "/model.npz");
-      save_tensors({{"step", tensor({real(7)})}}, dir + "/trainer.npz");
+      save_tensors({{"step", scalar(7)}}, dir + "/trainer.npz");
     };
   };
   save_directory(ckpt, write_model(a));
@@ -290,13 +303,47 @@ TEST_CASE("optimizer state files: naming scheme, readable as plain arrays") {
         "state.0.exp_avg", "state.0.exp_avg_sq", "state.0.max_exp_avg_sq", "state.5.exp_avg"})
     CHECK_MESSAGE(o.count(key) == 1, key);
   CHECK(o.size() == 8 + 6 * 4);
-  CHECK(o.at("param_groups.0.betas").to_vector() == std::vector<real>{static_cast<real>(0.8), static_cast<real>(0.9)});
+  // dtypes: flags bool, real numbers float64 (exact), counters int64, buffers the parameters' float32
+  for (const char* key : {"type.Adam", "param_groups.0.amsgrad", "param_groups.0.maximize"}) {
+    CHECK_MESSAGE(o.at(key).dtype() == kBool, key);
+    CHECK_MESSAGE(o.at(key).shape() == Shape{}, key);
+  }
+  CHECK(o.at("type.Adam").item<bool>());
+  CHECK(o.at("param_groups.0.amsgrad").item<bool>());
+  CHECK_FALSE(o.at("param_groups.0.maximize").item<bool>());
+  for (const char* key : {"param_groups.0.lr", "param_groups.0.betas", "param_groups.0.eps",
+                          "param_groups.0.weight_decay", "param_groups.0.initial_lr"})
+    CHECK_MESSAGE(o.at(key).dtype() == kFloat64, key);
+  CHECK(o.at("param_groups.0.lr").item<double>() == 2e-3);
+  CHECK(o.at("param_groups.0.betas").to_vector<double>() == std::vector<double>{0.8, 0.9});
+  CHECK(o.at("param_groups.0.eps").item<double>() == 1e-8);
+  CHECK(o.at("state.0.step").dtype() == kInt64);
+  CHECK(o.at("state.0.step").shape() == Shape{});
+  CHECK(o.at("state.0.step").item<int64_t>() == 1);
+  for (int i = 0; i < 6; ++i) CHECK(o.at("state." + std::to_string(i) + ".step").dtype() == kInt64);
   CHECK(o.at("state.0.exp_avg").shape() == Shape{24, 3});
-  CHECK(o.at("state.0.step").item() == 1);
+  CHECK(o.at("state.0.exp_avg").dtype() == kFloat32);
+  CHECK(o.at("state.5.max_exp_avg_sq").dtype() == kFloat32);
   const auto s = load_tensors(dir.file("sched.npz"));
   for (const char* key : {"type.StepLR", "last_epoch", "_step_count", "base_lrs", "_last_lr", "step_size", "gamma"})
     CHECK_MESSAGE(s.count(key) == 1, key);
-  CHECK(s.at("last_epoch").item() == 1);
+  CHECK(s.size() == 7);
+  CHECK(s.at("type.StepLR").dtype() == kBool);
+  for (const char* key : {"last_epoch", "_step_count", "step_size"}) CHECK_MESSAGE(s.at(key).dtype() == kInt64, key);
+  for (const char* key : {"base_lrs", "_last_lr", "gamma"}) CHECK_MESSAGE(s.at(key).dtype() == kFloat64, key);
+  CHECK(s.at("last_epoch").item<int64_t>() == 1);
+  CHECK(s.at("step_size").item<int64_t>() == 2);
+  CHECK(s.at("gamma").item<double>() == 0.1);
+
+  // the flags of the other optimizers are bool too
+  optim::SGD sgd(m.parameters(), {.lr = 0.1, .momentum = 0.9, .nesterov = true});
+  optim::RMSprop rmsprop(m.parameters(), {.centered = true});
+  for (const auto& [opt_state, flag] : {std::pair{sgd.state_dict(), "param_groups.0.nesterov"},
+                                        std::pair{rmsprop.state_dict(), "param_groups.0.centered"}}) {
+    CHECK_MESSAGE(opt_state.at(flag).dtype() == kBool, flag);
+    CHECK_MESSAGE(opt_state.at(flag).item<bool>(), flag);
+    CHECK(opt_state.at("param_groups.0.momentum").dtype() == kFloat64);
+  }
 }
 
 namespace {
@@ -445,4 +492,241 @@ TEST_CASE("optimizer load errors: another optimizer, other shapes, other paramet
 
   // an optimizer file is not a model file
   CHECK_THROWS_WITH_AS(load(m, dir.file("sgd.npz")), has("missing entry"), Error);
+}
+
+// ---- dtypes ------------------------------------------------------------------------------------------
+
+namespace {
+
+// Trains a float64 `m` for `steps` steps on one fixed float64 batch; returns the losses.
+std::vector<double> train_float64(Model& m, optim::Optimizer& opt, int first, int steps) {
+  std::vector<double> losses;
+  for (int step = first; step < first + steps; ++step) {
+    Generator gen(200);  // the same batch every step: the model fits it
+    const Tensor x = randn({5, 4, 3}, kFloat64, gen), target = randn({4, 2}, kFloat64, gen);
+    opt.zero_grad();
+    const Tensor loss = mse_loss(m.forward(x), target);
+    REQUIRE(loss.dtype() == kFloat64);
+    losses.push_back(loss.item<double>());
+    loss.backward();
+    opt.step();
+  }
+  return losses;
+}
+
+int count(const std::string& text, const std::string& what) {
+  int n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("a float64 model trains end to end and its model and optimizer files keep float64") {
+  unroll_test::TempDir dir;
+  manual_seed(21);
+  Model m;
+  m.to(kFloat64);
+  optim::Adam opt(m.parameters(), {.lr = 1e-2});
+  const std::vector<double> losses = train_float64(m, opt, 0, 30);
+  bool finite = true;
+  for (double loss : losses) finite = finite && std::isfinite(loss);
+  for (const Tensor& p : m.parameters()) {
+    CHECK(p.dtype() == kFloat64);
+    REQUIRE(p.grad().defined());
+    CHECK(p.grad().dtype() == kFloat64);
+    for (double v : p.to_vector<double>()) finite = finite && std::isfinite(v);
+  }
+  CHECK(finite);
+  MESSAGE("float64 training loss: " << losses.front() << " -> " << losses.back());
+  CHECK(losses.back() < 0.5 * losses.front());
+
+  save(m, dir.file("model.npz"));
+  save(opt, dir.file("adam.npz"));
+  // in the files: every parameter and every buffer '<f8', the step counters '<i8'
+  const std::string model_bytes = slurp(dir.file("model.npz")), adam_bytes = slurp(dir.file("adam.npz"));
+  CHECK(count(model_bytes, "'descr': '<f8'") == 6);
+  CHECK(count(model_bytes, "'descr': '<f4'") == 0);
+  CHECK(count(adam_bytes, "'descr': '<i8'") == 6);          // state.<i>.step
+  CHECK(count(adam_bytes, "'descr': '|b1'") == 3);          // type.Adam, amsgrad, maximize
+  CHECK(count(adam_bytes, "'descr': '<f8'") == 6 * 2 + 4);  // exp_avg, exp_avg_sq; lr, betas, eps, weight_decay
+  CHECK(count(adam_bytes, "'descr': '<f4'") == 0);
+  for (const auto& [key, t] : load_tensors(dir.file("model.npz"))) CHECK_MESSAGE(t.dtype() == kFloat64, key);
+
+  // a fresh float64 model and optimizer resume from the files exactly
+  manual_seed(22);
+  Model resumed;
+  resumed.to(kFloat64);
+  optim::Adam opt2(resumed.parameters(), {.lr = 1e-2});
+  load(resumed, dir.file("model.npz"));
+  load(opt2, dir.file("adam.npz"));
+  CHECK(bit_identical(m, resumed));
+  CHECK(opt2.state(0).step == 30);
+  CHECK(opt2.state(0).buffers.at("exp_avg").dtype() == kFloat64);
+  train_float64(m, opt, 30, 4);
+  train_float64(resumed, opt2, 30, 4);
+  CHECK(bit_identical(m, resumed));
+}
+
+TEST_CASE("an entry of another dtype than its parameter is refused with IoError; the model is untouched") {
+  unroll_test::TempDir dir;
+  manual_seed(23);
+  Model source;
+  manual_seed(24);
+  Model target;
+  const auto before = snapshot(target);
+
+  SUBCASE("a float64 checkpoint into a float32 model: the first entry is named") {
+    Model wide;
+    wide.load_state_dict(source.state_dict());
+    wide.to(kFloat64);
+    const std::string path = dir.file("f64.npz");
+    save(wide, path);
+    CHECK_THROWS_WITH_AS(load(target, path),
+                         ("load: " + path +
+                          ": entry 'rnn.weight_ih_l0' is float64 but the parameter is float32 (convert the model "
+                          "with .to(kFloat64) before loading)")
+                             .c_str(),
+                         IoError);
+  }
+  SUBCASE("one float64 entry, the last, among float32 ones: nothing before it was copied") {
+    auto state = source.state_dict();
+    state["head.bias"] = state.at("head.bias").to(kFloat64);
+    const std::string path = dir.file("mixed.npz");
+    save_tensors(state, path);
+    CHECK_THROWS_WITH_AS(load(target, path),
+                         has("load: " + path + ": entry 'head.bias' is float64 but the parameter is float32"), IoError);
+  }
+  SUBCASE("an int64 entry") {
+    auto state = source.state_dict();
+    state["head.bias"] = tensor({1, 2});
+    const std::string path = dir.file("int.npz");
+    save_tensors(state, path);
+    CHECK_THROWS_WITH_AS(load(target, path),
+                         ("load: " + path + ": entry 'head.bias' is int64 but the parameter is float32").c_str(),
+                         IoError);
+  }
+  SUBCASE("a float32 checkpoint into a float64 model") {
+    const std::string path = dir.file("f32.npz");
+    save(source, path);
+    target.to(kFloat64);
+    const auto before64 = snapshot(target);
+    CHECK_THROWS_WITH_AS(load(target, path),
+                         has("load: " + path +
+                             ": entry 'rnn.weight_ih_l0' is float32 but the parameter is float64 (convert the model "
+                             "with .to(kFloat32) before loading)"),
+                         IoError);
+    CHECK(snapshot(target) == before64);
+    target.to(kFloat32);  // back to the values `before` holds (float32 -> float64 -> float32 is exact)
+  }
+  CHECK(snapshot(target) == before);
+  // the control: the same file in the right dtype loads
+  const std::string good = dir.file("good.npz");
+  save(source, good);
+  load(target, good);
+  CHECK(bit_identical(source, target));
+}
+
+TEST_CASE("optimizer files: buffers must have their parameter's dtype, numbers their own; nothing changes on error") {
+  unroll_test::TempDir dir;
+  manual_seed(25);
+  Model m;
+  optim::Adam adam(m.parameters(), {.lr = 0.1});
+  train(m, adam, {}, 0, 2);
+  const auto before = snapshot(adam);
+
+  // the state of the same model trained in float64
+  Model wide;
+  wide.load_state_dict(m.state_dict());
+  wide.to(kFloat64);
+  optim::Adam wide_adam(wide.parameters(), {.lr = 0.5});
+  train_float64(wide, wide_adam, 0, 1);
+  const std::string path64 = dir.file("adam64.npz");
+  save(wide_adam, path64);
+  CHECK_THROWS_WITH_AS(load(adam, path64),
+                       ("load: " + path64 +
+                        ": entry 'state.0.exp_avg' is float64 but parameter 0 is float32 (convert the model with "
+                        ".to(kFloat64) before loading)")
+                           .c_str(),
+                       IoError);
+  CHECK(snapshot(adam) == before);
+  CHECK(adam.lr() == 0.1);
+  // in memory, load_state_dict refuses it with Error
+  CHECK_THROWS_WITH_AS(adam.load_state_dict(wide_adam.state_dict()),
+                       "Adam: load_state_dict: entry 'state.0.exp_avg' is float64 but parameter 0 is float32", Error);
+  CHECK(snapshot(adam) == before);
+  CHECK(adam.lr() == 0.1);
+
+  // a step counter, a flag or a real number of the wrong dtype
+  const std::string path = dir.file("bad.npz");
+  const std::pair<std::string, Tensor> bad_entries[] = {{"state.0.step", scalar(2.0)},
+                                                        {"param_groups.0.amsgrad", scalar(int64_t{0})},
+                                                        {"param_groups.0.lr", scalar(int64_t{1})},
+                                                        {"param_groups.0.eps", scalar(1e-8)}};
+  const char* const messages[] = {"entry 'state.0.step' is float32 but must be int64",
+                                  "entry 'param_groups.0.amsgrad' is int64 but must be bool",
+                                  "entry 'param_groups.0.lr' is int64 but must be float64",
+                                  "entry 'param_groups.0.eps' is float32 but must be float64"};
+  for (size_t k = 0; k < 4; ++k) {
+    optim::StateDict state = adam.state_dict();
+    state[bad_entries[k].first] = bad_entries[k].second;
+    save_tensors(state, path);
+    CHECK_THROWS_WITH_AS(load(adam, path), has("load: " + path + ": Adam: " + messages[k]), Error);
+    CHECK(snapshot(adam) == before);
+  }
+  // a negative step counter
+  optim::StateDict state = adam.state_dict();
+  state["state.3.step"] = scalar(-1);
+  CHECK_THROWS_WITH_AS(adam.load_state_dict(state),
+                       doctest::Contains("entry 'state.3.step' must be a non-negative integer, got -1"), Error);
+  CHECK(snapshot(adam) == before);
+}
+
+TEST_CASE("optimizer and scheduler files as older versions wrote them (every number '<f8') still load") {
+  unroll_test::TempDir dir;
+  manual_seed(26);
+  Model a;
+  optim::SGD opt(a.parameters(), {.lr = 0.05, .momentum = 0.9, .nesterov = true});
+  optim::MultiStepLR schedule(opt, {.milestones = {3, 5}, .gamma = 0.5});
+  train(a, opt, {&schedule}, 0, 4);
+
+  // Rewrite both states the old way: buffers as they are (float32), every other entry as float64 values of
+  // shape () for one value and (n,) for several (what npy_from_doubles writes).
+  auto write_old = [](const optim::StateDict& state, const std::string& path) {
+    detail::NpzEntries entries;
+    for (const auto& [key, t] : state) {
+      if (t.dtype() == kFloat32)
+        entries.emplace_back(key, detail::npy_from_tensor(t));
+      else
+        entries.emplace_back(key, detail::npy_from_doubles(t.to(kFloat64).to_vector<double>()));
+    }
+    detail::write_npz(path, entries);
+  };
+  write_old(opt.state_dict(), dir.file("sgd.npz"));
+  write_old(schedule.state_dict(), dir.file("multistep.npz"));
+  const std::string old_bytes = slurp(dir.file("sgd.npz"));
+  CHECK(count(old_bytes, "'descr': '<i8'") + count(old_bytes, "'descr': '|b1'") == 0);
+  CHECK(count(old_bytes, "'descr': '<f8'") == 1 + 6 + 1 + 6);  // type, 6 options, initial_lr, 6 step counters
+
+  Model b;
+  b.load_state_dict(a.state_dict());
+  optim::SGD opt2(b.parameters(), {.lr = 1, .momentum = 0.5});
+  optim::MultiStepLR schedule2(opt2, {.milestones = {1}});
+  load(opt2, dir.file("sgd.npz"));
+  load(schedule2, dir.file("multistep.npz"));
+  CHECK(opt2.options().nesterov);
+  CHECK(opt2.options().momentum == 0.9);
+  CHECK(opt2.state(0).step == 4);
+  CHECK(schedule2.options().milestones == std::vector<int64_t>{3, 5});
+  CHECK(schedule2.last_epoch() == 4);
+  train(a, opt, {&schedule}, 4, 3);
+  train(b, opt2, {&schedule2}, 4, 3);
+  CHECK(bit_identical(a, b));
+  CHECK(opt2.lr() == opt.lr());
+
+  // an old file whose counter is not an integer is refused
+  optim::StateDict state = opt.state_dict();
+  state["state.0.step"] = scalar(2.5, kFloat64);
+  write_old(state, dir.file("bad.npz"));
+  CHECK_THROWS_WITH_AS(load(opt2, dir.file("bad.npz")), has("SGD: entry 'state.0.step' is float64 holding 2.5"), Error);
 }

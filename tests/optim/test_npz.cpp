@@ -1,6 +1,7 @@
 // The .npy/.npz code (optim/npz.cpp, internal API optim/detail/npz.hpp): CRC-32, byte-exact agreement with
-// numpy's .npy encoding, the byte layout of written files, files NumPy wrote (including zip64 extra fields,
-// .npy 2.0 headers and float64), and rejection of every kind of damage with IoError.
+// numpy's .npy encoding, the byte layout of written files, every dtype ('|b1', '<i8', '<f4', '<f8') written
+// with NumPy's descr and read back, files NumPy and PyTorch wrote (including zip64 extra fields, .npy 2.0
+// headers and all four dtypes), and rejection of every kind of damage with IoError.
 //
 // With UNROLL_NPZ_KEEP=/some/path.npz in the environment, the byte-layout test also leaves its file there;
 // `/usr/bin/python3 tests/gen_optim_fixtures.py --check-written /some/path.npz` then checks it with numpy.
@@ -10,6 +11,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -60,6 +62,18 @@ NpyArray f4_array(const Shape& shape, const std::vector<float>& values) {
 // An .npz with one entry "x.npy" holding `npy` bytes, as raw zip bytes.
 std::string zip_with(const std::string& npy) { return encode_zip({{"x.npy", npy}}); }
 
+// A tensor's dtype and raw bytes: equal for bit-identical values of the same dtype.
+std::string bytes_of(const Tensor& t) {
+  return std::string(name(t.dtype())) + ":" +
+         std::string(static_cast<const char*>(t.data_ptr()), static_cast<size_t>(t.numel() * t.element_size()));
+}
+
+int count(const std::string& text, const std::string& what) {
+  int n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
 }  // namespace
 
 TEST_CASE("crc32: the standard check value, and continuation over pieces") {
@@ -97,8 +111,11 @@ TEST_CASE("npy round trip: scalars, empty arrays, float64, rank 8") {
 TEST_CASE("a written .npz has numpy's layout, byte by byte") {
   unroll_test::TempDir dir;
   const std::string path = dir.file("layout.npz");
-  std::map<std::string, Tensor> tensors = {
-      {"a", reshape(arange(12), {3, 4})}, {"b.c", tensor({0.5, -1.5})}, {"s", scalar(2.5)}};
+  std::map<std::string, Tensor> tensors = {{"a", reshape(arange(0.0, 12.0, 1.0), {3, 4})},
+                                           {"b.c", tensor({0.5, -1.5})},
+                                           {"i", tensor({int64_t{-1}, int64_t{1} << 40})},
+                                           {"m", tensor({true, false, true})},
+                                           {"s", scalar(2.5)}};
   save_tensors(tensors, path);
   if (const char* keep = std::getenv("UNROLL_NPZ_KEEP")) save_tensors(tensors, keep);
   const std::string file = slurp(path);
@@ -120,31 +137,100 @@ TEST_CASE("a written .npz has numpy's layout, byte by byte") {
   const size_t header_len = u16(entry, 8);
   CHECK((10 + header_len) % 64 == 0);
   const std::string header = entry.substr(10, header_len);
-  const std::string dtype = sizeof(real) == 4 ? "<f4" : "<f8";
-  CHECK(header.rfind("{'descr': '" + dtype + "', 'fortran_order': False, 'shape': (3, 4), }", 0) == 0);
+  CHECK(header.rfind("{'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }", 0) == 0);
   CHECK(header.back() == '\n');
-  REQUIRE(entry.size() == 10 + header_len + 12 * sizeof(real));
+  REQUIRE(entry.size() == 10 + header_len + 12 * sizeof(float));
   for (int i = 0; i < 12; ++i) {
-    real v;
-    std::memcpy(&v, entry.data() + 10 + header_len + i * sizeof(real), sizeof(real));
-    CHECK(v == static_cast<real>(i));
+    float v;
+    std::memcpy(&v, entry.data() + 10 + header_len + i * sizeof(float), sizeof(float));
+    CHECK(v == static_cast<float>(i));
   }
+  // the other entries' headers carry their dtypes
+  CHECK(count(file, "{'descr': '<i8', 'fortran_order': False, 'shape': (2,), }") == 1);
+  CHECK(count(file, "{'descr': '|b1', 'fortran_order': False, 'shape': (3,), }") == 1);
+  CHECK(count(file, "{'descr': '<f4', 'fortran_order': False, 'shape': (), }") == 1);
 
-  // end of central directory: 3 entries, the central directory right before it
+  // end of central directory: 5 entries, the central directory right before it
   const size_t end = file.size() - 22;
   CHECK(u32(file, end) == 0x06054b50u);
-  CHECK(u16(file, end + 10) == 3);
+  CHECK(u16(file, end + 10) == 5);
   const uint32_t central_size = u32(file, end + 12), central_offset = u32(file, end + 16);
   CHECK(central_offset + central_size == end);
   CHECK(u32(file, central_offset) == 0x02014b50u);
 
   // and it reads back
   const auto back = load_tensors(path);
-  REQUIRE(back.size() == 3);
+  REQUIRE(back.size() == 5);
   CHECK(back.at("a").shape() == Shape{3, 4});
-  CHECK(back.at("b.c").to_vector() == std::vector<real>{0.5, -1.5});
+  CHECK(back.at("b.c").to_vector() == std::vector<float>{0.5, -1.5});
+  CHECK(back.at("i").to_vector<int64_t>() == std::vector<int64_t>{-1, int64_t{1} << 40});
+  CHECK(back.at("m").to_vector<bool>() == std::vector<bool>{true, false, true});
   CHECK(back.at("s").shape() == Shape{});
   CHECK(back.at("s").item() == 2.5);
+}
+
+TEST_CASE("every dtype round-trips through .npz under NumPy's descr: '|b1', '<i8', '<f4', '<f8'") {
+  unroll_test::TempDir dir;
+  const std::string path = dir.file("dtypes.npz");
+  const double tiny = 4.9406564584124654e-324;  // the smallest float64 (not a float32)
+  const std::map<std::string, Tensor> tensors = {
+      {"b1", tensor({{true, false, false}, {false, true, true}})},
+      {"i8", tensor({std::numeric_limits<int64_t>::min(), int64_t{-1}, int64_t{0}, int64_t{1} << 53,
+                     std::numeric_limits<int64_t>::max()})},
+      {"f4", tensor({1.5f, -0.0f, std::numeric_limits<float>::denorm_min(), std::numeric_limits<float>::max()})},
+      {"f8", tensor({0.1, -2.5, tiny, 1e300}, kFloat64)},
+      {"b1_scalar", scalar(true)},
+      {"i8_scalar", scalar(7)},
+      {"f8_empty", zeros({0, 2}, kFloat64)},
+      {"i8_rank3", reshape(arange(24), {2, 3, 4})}};
+  save_tensors(tensors, path);
+  const std::string file = slurp(path);
+  CHECK(count(file, "'descr': '|b1'") == 2);
+  CHECK(count(file, "'descr': '<i8'") == 3);
+  CHECK(count(file, "'descr': '<f4'") == 1);
+  CHECK(count(file, "'descr': '<f8'") == 2);
+  CHECK(count(file, "{'descr': '|b1', 'fortran_order': False, 'shape': (2, 3), }") == 1);
+  CHECK(count(file, "{'descr': '<i8', 'fortran_order': False, 'shape': (), }") == 1);
+  // a bool is one byte 0 or 1, an int64 eight little-endian bytes
+  CHECK(count(file, std::string("\x01\x00\x00\x00\x01\x01", 6)) == 1);
+  CHECK(count(file, std::string("\x07\x00\x00\x00\x00\x00\x00\x00", 8)) >= 1);
+
+  const auto back = load_tensors(path);
+  REQUIRE(back.size() == tensors.size());
+  for (const auto& [key, t] : tensors) {
+    CAPTURE(key);
+    CHECK(back.at(key).dtype() == t.dtype());
+    CHECK(back.at(key).shape() == t.shape());
+    CHECK(bytes_of(back.at(key)) == bytes_of(t));
+  }
+  CHECK(back.at("f8").to_vector<double>()[2] == tiny);
+  CHECK(back.at("i8").at<int64_t>({0}) == std::numeric_limits<int64_t>::min());
+  CHECK(back.at("b1").at<bool>({1, 2}));
+}
+
+TEST_CASE("a '|b1' array holding a byte other than 0 and 1 is refused") {
+  unroll_test::TempDir dir;
+  const std::string path = dir.file("bool.npz");
+  auto bool_npy = [](const std::string& data) {
+    NpyArray a;
+    a.shape = Shape{static_cast<int64_t>(data.size())};
+    a.type = NpyType::B1;
+    a.bytes = data;
+    return encode_npy(a);
+  };
+  spit(path, zip_with(bool_npy(std::string("\x01\x00\x01", 3))));
+  CHECK(load_tensors(path).at("x").to_vector<bool>() == std::vector<bool>{true, false, true});  // the control
+  spit(path, zip_with(bool_npy(std::string("\x01\x02\x00", 3))));
+  CHECK_THROWS_WITH_AS(load_tensors(path),
+                       has(path + ": entry 'x': bool array holds byte 2 at element 1 (a bool is 0 or 1)"), IoError);
+  spit(path, zip_with(bool_npy(std::string("\x00\x00\xff", 3))));
+  CHECK_THROWS_WITH_AS(load_tensors(path), has("bool array holds byte 255 at element 2"), IoError);
+  // in memory too
+  NpyArray a;
+  a.shape = Shape{1};
+  a.type = NpyType::B1;
+  a.bytes = "\x03";
+  CHECK_THROWS_WITH_AS(npy_to_tensor(a), has("bool array holds byte 3 at element 0"), IoError);
 }
 
 TEST_CASE("files NumPy wrote: numpy.savez with zip64 extra fields, .npy 2.0, float64, scalars, empty") {
@@ -156,14 +242,54 @@ TEST_CASE("files NumPy wrote: numpy.savez with zip64 extra fields, .npy 2.0, flo
   const auto v = load_tensors(fixture("optim_numpy_variants.npz"));
   REQUIRE(v.size() == 5);
   CHECK(v.at("f8").shape() == Shape{2, 3});
-  CHECK(v.at("f8").to_vector() ==
-        std::vector<real>{1.5, -2.25, 3.0, static_cast<real>(0.1), static_cast<real>(1e-3), -7.0});
-  CHECK(v.at("v2").to_vector() == std::vector<real>{0, 1, 2, 3, 4, 5});
+  CHECK(v.at("f8").dtype() == kFloat64);  // read as it was written, not converted
+  CHECK(v.at("f8").to_vector<double>() == std::vector<double>{1.5, -2.25, 3.0, 0.1, 1e-3, -7.0});
+  CHECK(v.at("v2").dtype() == kFloat32);
+  CHECK(v.at("v2").to_vector() == std::vector<float>{0, 1, 2, 3, 4, 5});
   CHECK(v.at("scalar").shape() == Shape{});
   CHECK(v.at("scalar").item() == 2.5);
   CHECK(v.at("empty").shape() == Shape{0, 3});
   CHECK(v.at("rank3").shape() == Shape{2, 3, 4});
   CHECK(v.at("rank3").at({1, 2, 3}) == static_cast<real>(23) / 8);
+}
+
+TEST_CASE("files NumPy and PyTorch wrote in each of the four dtypes load with that dtype") {
+  // numpy.savez of numpy arrays (tests/gen_optim_fixtures.py)
+  const auto n = load_tensors(fixture("optim_numpy_dtypes.npz"));
+  REQUIRE(n.size() == 6);
+  CHECK(n.at("b1").dtype() == kBool);
+  CHECK(n.at("b1").shape() == Shape{2, 3});
+  CHECK(n.at("b1").to_vector<bool>() == std::vector<bool>{true, false, true, false, false, true});
+  CHECK(n.at("i8").dtype() == kInt64);
+  CHECK(n.at("i8").to_vector<int64_t>() ==
+        std::vector<int64_t>{-3, 0, int64_t{1} << 40, -(int64_t{1} << 62), std::numeric_limits<int64_t>::max()});
+  CHECK(n.at("f4").dtype() == kFloat32);
+  CHECK(n.at("f4").to_vector<float>() == std::vector<float>{0.5f, -1.25f, 3.0e38f});
+  CHECK(n.at("f8").dtype() == kFloat64);
+  CHECK(n.at("f8").to_vector<double>() == std::vector<double>{0.1, -2.5, 1e-300});
+  CHECK(n.at("b1_scalar").shape() == Shape{});
+  CHECK_FALSE(n.at("b1_scalar").item<bool>());
+  CHECK(n.at("i8_scalar").shape() == Shape{});
+  CHECK(n.at("i8_scalar").item<int64_t>() == -7);
+
+  // numpy.savez of torch tensors' .numpy(): how a PyTorch user exports them
+  const auto t = load_tensors(fixture("optim_torch_dtypes.npz"));
+  REQUIRE(t.size() == 5);
+  CHECK(t.at("mask").dtype() == kBool);
+  CHECK(t.at("mask").to_vector<bool>() == std::vector<bool>{true, false, false, true});
+  CHECK(t.at("ids").dtype() == kInt64);
+  CHECK(t.at("ids").shape() == Shape{2, 3});
+  CHECK(t.at("ids").to_vector<int64_t>() == std::vector<int64_t>{2, 0, 1, 1, 1, 0});
+  CHECK(t.at("weight").dtype() == kFloat32);
+  CHECK(t.at("weight").to_vector<float>() == std::vector<float>{0, 0.25, 0.5, 0.75, 1, 1.25});
+  CHECK(t.at("weight64").dtype() == kFloat64);
+  CHECK(t.at("weight64").to_vector<double>() == std::vector<double>{1.0 / 3, -2.0});
+  CHECK(t.at("step").shape() == Shape{});
+  CHECK(t.at("step").item<int64_t>() == 12);
+  // as loaded, the ids index and the mask selects (index ops take int64, masks bool)
+  const Tensor rows = embedding(t.at("weight"), t.at("ids"));  // [2, 3, 2]
+  CHECK(rows.at<float>({0, 0, 1}) == 1.25f);                   // row 2 of weight [3, 2]
+  CHECK(masked_fill(zeros({4}), t.at("mask"), 1.0).to_vector() == std::vector<float>{1, 0, 0, 1});
 }
 
 TEST_CASE("numpy.savez_compressed files are rejected with a clear error") {
@@ -197,8 +323,14 @@ TEST_CASE("bad .npy headers are IoErrors naming the file and entry") {
   expect(good.substr(0, good.size() - 1), ".npy data has 7 bytes, but shape [2] of '<f4' needs 8");
   spit(path, zip_with(with_header("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }")));
   CHECK(load_tensors(path).at("x").shape() == Shape{2});  // the control: a hand-made header that is fine
-  expect(with_header("{'descr': '<i8', 'fortran_order': False, 'shape': (1,), }"), "unsupported dtype '<i8'");
+  expect(with_header("{'descr': '<i4', 'fortran_order': False, 'shape': (2,), }"),
+         "unsupported dtype '<i4' (expected bool '|b1', int64 '<i8', float32 '<f4' or float64 '<f8'");
   expect(with_header("{'descr': '>f4', 'fortran_order': False, 'shape': (2,), }"), "unsupported dtype '>f4'");
+  expect(with_header("{'descr': '>i8', 'fortran_order': False, 'shape': (1,), }"), "unsupported dtype '>i8'");
+  expect(with_header("{'descr': '|u1', 'fortran_order': False, 'shape': (8,), }"), "unsupported dtype '|u1'");
+  expect(with_header("{'descr': '<f2', 'fortran_order': False, 'shape': (4,), }"), "unsupported dtype '<f2'");
+  expect(with_header("{'descr': '<i8', 'fortran_order': False, 'shape': (2,), }"),
+         ".npy data has 8 bytes, but shape [2] of '<i8' needs 16");
   expect(with_header("{'descr': '<f4', 'fortran_order': True, 'shape': (2,), }"), "Fortran-order arrays");
   expect(with_header("{'descr': '<f4', 'shape': (2,), }"), "bad .npy header (missing key 'fortran_order'");
   expect(with_header("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), 'x': 1}"),
@@ -218,7 +350,7 @@ TEST_CASE("zip-level damage: not a zip, truncated at every length, non-.npy entr
   spit(path, "");
   CHECK_THROWS_AS(load_tensors(path), IoError);
 
-  save_tensors({{"w", tensor({1, 2, 3})}, {"v", tensor({4})}}, path);
+  save_tensors({{"w", tensor({1.0, 2.0, 3.0})}, {"v", tensor({4})}, {"m", tensor({true})}}, path);
   const std::string file = slurp(path);
   for (size_t n = 0; n < file.size(); ++n) {
     spit(path, file.substr(0, n));
@@ -235,7 +367,12 @@ TEST_CASE("zip-level damage: not a zip, truncated at every length, non-.npy entr
 TEST_CASE("every single-bit flip is either detected or harmless (never silently wrong values)") {
   unroll_test::TempDir dir;
   const std::string path = dir.file("flip.npz");
-  save_tensors({{"w", tensor({1, 2, 3})}, {"bias", tensor({-4, 5})}}, path);
+  // float32, float64, int64 and bool entries
+  save_tensors({{"w", tensor({1.0, 2.0, 3.0})},
+                {"bias", tensor({-4.0, 5.0}, kFloat64)},
+                {"ids", tensor({3, 1})},
+                {"mask", tensor({true, false})}},
+               path);
   const std::string file = slurp(path);
   const auto original = load_tensors(path);
   int detected = 0, harmless = 0;
@@ -249,7 +386,7 @@ TEST_CASE("every single-bit flip is either detected or harmless (never silently 
         bool same = loaded.size() == original.size();
         for (const auto& [name, t] : original)
           same = same && loaded.count(name) && loaded.at(name).shape() == t.shape() &&
-                 loaded.at(name).to_vector() == t.to_vector();
+                 bytes_of(loaded.at(name)) == bytes_of(t);
         // a flip in a field the reader does not use (times, attributes, the local copy of the sizes)
         // may be harmless; a different entry count shows up as a missing entry when loading a model
         CHECK_MESSAGE((same || loaded.size() < original.size()), "byte " << at << " bit " << bit << " changed values");

@@ -156,19 +156,106 @@ TEST_CASE("scheduler load_state_dict: errors name the entry and change nothing")
   CHECK_THROWS_WITH_AS(s.load_state_dict(other.state_dict()),
                        doctest::Contains("saved by scheduler 'ExponentialLR', not 'StepLR'"), Error);
   optim::StateDict state = s.state_dict();
-  state.scalars.erase("gamma");
+  state.erase("gamma");
   CHECK_THROWS_WITH_AS(s.load_state_dict(state), doctest::Contains("missing entry 'gamma'"), Error);
   state = s.state_dict();
-  state.scalars["extra"] = {1};
+  state["extra"] = scalar(1.0, kFloat64);
   CHECK_THROWS_WITH_AS(s.load_state_dict(state), doctest::Contains("unexpected entry 'extra'"), Error);
   state = s.state_dict();
-  state.scalars["step_size"] = {0};
-  state.scalars["last_epoch"] = {7};
+  state["step_size"] = scalar(0);
+  state["last_epoch"] = scalar(7);
   CHECK_THROWS_WITH_AS(s.load_state_dict(state), doctest::Contains("step_size must be > 0"), Error);
-  state.scalars["step_size"] = {2.5};
-  CHECK_THROWS_WITH_AS(s.load_state_dict(state), doctest::Contains("must be an integer"), Error);
+  // dtypes: the counter and the integer option are int64, gamma float64, the type marker bool
+  state["step_size"] = scalar(2.5, kFloat64);
+  CHECK_THROWS_WITH_AS(s.load_state_dict(state),
+                       doctest::Contains("StepLR: load_state_dict: entry 'step_size' is float64 holding 2.5 but must "
+                                         "be int64"),
+                       Error);
+  state["step_size"] = scalar(true);
+  CHECK_THROWS_WITH_AS(s.load_state_dict(state),
+                       doctest::Contains("StepLR: load_state_dict: entry 'step_size' is bool but must be int64"),
+                       Error);
+  state["step_size"] = scalar(2);
+  state["gamma"] = scalar(0.5);  // a C++ double becomes the default dtype, float32: not what a real number is stored as
+  CHECK_THROWS_WITH_AS(s.load_state_dict(state),
+                       doctest::Contains("StepLR: load_state_dict: entry 'gamma' is float32 but must be float64"),
+                       Error);
+  state["gamma"] = scalar(0.5, kFloat64);
+  state["last_epoch"] = tensor({7, 8});
+  CHECK_THROWS_WITH_AS(s.load_state_dict(state),
+                       doctest::Contains("StepLR: load_state_dict: entry 'last_epoch' has 2 values, expected 1"),
+                       Error);
+  state["last_epoch"] = scalar(7);
+  state["type.StepLR"] = scalar(2.0, kFloat64);
+  CHECK_THROWS_WITH_AS(s.load_state_dict(state),
+                       doctest::Contains("StepLR: load_state_dict: entry 'type.StepLR' is float64 holding 2 but must "
+                                         "be bool"),
+                       Error);
   CHECK(s.last_epoch() == 0);
   CHECK(s.options().step_size == 3);
+  CHECK(s.options().gamma == 0.1);
+  // the control: the same values with the right dtypes load
+  state["type.StepLR"] = scalar(true);
+  s.load_state_dict(state);
+  CHECK(s.last_epoch() == 7);
+  CHECK(s.options().step_size == 2);
+  CHECK(s.options().gamma == 0.5);
+}
+
+TEST_CASE("scheduler state entries: counters and integer options int64, real numbers float64, type bool") {
+  Tensor p = param({0});
+  optim::SGD opt({p}, {.lr = 1});
+  optim::MultiStepLR multi(opt, {.milestones = {4, 2}, .gamma = 0.5});
+  multi.step();
+  const optim::StateDict m = multi.state_dict();
+  CHECK(m.size() == 7);
+  CHECK(m.at("type.MultiStepLR").dtype() == kBool);
+  CHECK(m.at("type.MultiStepLR").item<bool>());
+  CHECK(m.at("last_epoch").dtype() == kInt64);
+  CHECK(m.at("last_epoch").item<int64_t>() == 1);
+  CHECK(m.at("_step_count").dtype() == kInt64);
+  CHECK(m.at("_step_count").item<int64_t>() == 2);
+  CHECK(m.at("milestones").shape() == Shape{2});
+  CHECK(m.at("milestones").to_vector<int64_t>() == std::vector<int64_t>{2, 4});
+  CHECK(m.at("gamma").dtype() == kFloat64);
+  CHECK(m.at("gamma").shape() == Shape{});
+  CHECK(m.at("_last_lr").item<double>() == 1);
+  CHECK(m.at("base_lrs").item<double>() == 1);
+
+  optim::ReduceLROnPlateau plateau(opt, {.mode = optim::PlateauMode::Max, .patience = 3});
+  plateau.step(0.25);
+  const optim::StateDict r = plateau.state_dict();
+  for (const char* key :
+       {"last_epoch", "mode", "patience", "threshold_mode", "cooldown", "num_bad_epochs", "cooldown_counter"})
+    CHECK_MESSAGE(r.at(key).dtype() == kInt64, key);
+  for (const char* key : {"_last_lr", "factor", "threshold", "min_lrs", "eps", "best"})
+    CHECK_MESSAGE(r.at(key).dtype() == kFloat64, key);
+  CHECK(r.at("mode").item<int64_t>() == 1);
+  CHECK(r.at("best").item<double>() == 0.25);
+  CHECK(r.size() == 14);
+}
+
+TEST_CASE("scheduler states as older versions wrote them (every number float64) still load") {
+  Tensor p = param({0});
+  optim::SGD opt({p}, {.lr = 1});
+  optim::MultiStepLR s(opt, {.milestones = {9}});
+  optim::StateDict old = {{"type.MultiStepLR", scalar(1.0, kFloat64)},
+                          {"last_epoch", scalar(3.0, kFloat64)},
+                          {"_last_lr", scalar(0.1, kFloat64)},
+                          {"_step_count", scalar(4.0, kFloat64)},
+                          {"base_lrs", scalar(1.0, kFloat64)},
+                          {"milestones", scalar(2.0, kFloat64)},
+                          {"gamma", scalar(0.5, kFloat64)}};  // one milestone was written with shape ()
+  s.load_state_dict(old);
+  CHECK(s.last_epoch() == 3);
+  CHECK(s.options().milestones == std::vector<int64_t>{2});
+  CHECK(s.options().gamma == 0.5);
+  CHECK(s.get_last_lr() == 0.1);
+  // re-saved in the current format
+  CHECK(s.state_dict().at("last_epoch").dtype() == kInt64);
+  CHECK(s.state_dict().at("milestones").shape() == Shape{1});
+  old["_step_count"] = scalar(4.5, kFloat64);  // not an integer: refused
+  CHECK_THROWS_WITH_AS(s.load_state_dict(old), doctest::Contains("entry '_step_count' is float64 holding 4.5"), Error);
 }
 
 TEST_CASE("schedule argument errors") {

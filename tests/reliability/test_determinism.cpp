@@ -30,9 +30,9 @@ std::vector<std::vector<real>> train(const RunOptions& o) {
   const int64_t T = 8;
   for (int64_t step = 0; step < o.steps_trained; ++step) {
     const Tensor x = randn({T, o.batch, o.input});
-    Tensor targets = empty({T * o.batch});
+    Tensor targets = empty({T * o.batch}, kInt64);  // class ids
     for (int64_t i = 0; i < targets.numel(); ++i)
-      targets.data()[i] = static_cast<real>(default_generator().below(static_cast<uint64_t>(o.classes)));
+      targets.data<int64_t>()[i] = static_cast<int64_t>(default_generator().below(static_cast<uint64_t>(o.classes)));
     opt.zero_grad();
     auto [y, state] = lstm(x);  // [T, N, H]
     Tensor logits = head(drop(y));

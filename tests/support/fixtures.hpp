@@ -1,14 +1,24 @@
-// tests/support/fixtures.hpp: reader for the reference-value files written by tests/gen_fixtures.py.
+// tests/support/fixtures.hpp: reader for the reference-value files written by tests/gen_fixtures.py (and
+// the other tests/gen_*_fixtures.py scripts).
 //
 // Format (line based; blank lines and lines starting with '#' are ignored):
 //
 //   case <name>
-//   tensor <role> <rank> <dims...> : <values...>     (row-major values; a rank-0 tensor has no dims)
+//   tensor <role> <rank> <dims...> [<dtype>] : <values...>   (row-major values; a rank-0 tensor has no dims)
+//   raises <text...>                                         (optional: torch raised this error)
 //   ...
 //   end
 //
-// Roles used by ops_reference.txt: in<i> (inputs), out, w (upstream gradient), grad<i> (gradients of the
-// differentiable inputs). Any malformed line throws std::runtime_error naming the file and the line.
+// <dtype> is optional: bool, int64, float32 or float64 (PyTorch's names). Without it the tensor is a
+// floating one whose precision the reading test chooses (ops_reference.txt runs each case in float32 and
+// in float64); files written before dtypes existed have no dtype tokens and stay valid. Values are numbers
+// as strtod reads them (nan, inf, -inf included); int64 and bool tensors hold integers (bool: 0 or 1),
+// which are also kept exactly in int_values (int64 beyond 2^53 does not round-trip through a double).
+//
+// Roles used by ops_reference.txt and dtype_reference.txt: in<i> (tensor inputs), num<i> (input i is a
+// Python number, a C++ Scalar: a rank-0 line whose dtype says its kind, int64 / float64 / bool), out,
+// w (upstream gradient), grad<i> (gradients of the differentiable inputs). Any malformed line throws
+// std::runtime_error naming the file and the line.
 #pragma once
 
 #include <cerrno>
@@ -26,12 +36,16 @@ namespace unroll_test {
 
 struct FixtureTensor {
   std::vector<int64_t> shape;
-  std::vector<double> values;  // row-major
+  std::string dtype;                // "bool", "int64", "float32", "float64", or "" (floating, not fixed)
+  std::vector<double> values;       // row-major
+  std::vector<int64_t> int_values;  // the same values, exact, for int64 and bool tensors (else empty)
 };
 
 struct Case {
   std::string name;
   std::map<std::string, FixtureTensor> tensors;  // by role, ordered so in0, in1, ... come out sorted
+  bool raises = false;                           // torch raised an error (a 'raises' line) ...
+  std::string raises_message;                    // ... with this message
 
   bool has(const std::string& role) const { return tensors.count(role) != 0; }
   const FixtureTensor& at(const std::string& role) const {
@@ -39,10 +53,10 @@ struct Case {
     if (it == tensors.end()) throw std::runtime_error("fixture case '" + name + "' has no tensor '" + role + "'");
     return it->second;
   }
-  // Number of inputs: roles in0, in1, ... without gaps.
+  // Number of inputs: roles in0, in1, ... (or num0, num1, ... for Python numbers) without gaps.
   int num_inputs() const {
     int n = 0;
-    while (has("in" + std::to_string(n))) ++n;
+    while (has("in" + std::to_string(n)) || has("num" + std::to_string(n))) ++n;
     return n;
   }
 };
@@ -62,6 +76,19 @@ inline double parse_double(const std::string& tok, const std::string& path, int 
   const double v = std::strtod(begin, &end);
   if (end == begin || *end != '\0' || errno == ERANGE) fixture_error(path, line, "bad number '" + tok + "'");
   return v;
+}
+
+inline int64_t parse_signed(const std::string& tok, const std::string& path, int line) {
+  const char* begin = tok.c_str();
+  char* end = nullptr;
+  errno = 0;
+  const long long v = std::strtoll(begin, &end, 10);
+  if (end == begin || *end != '\0' || errno == ERANGE) fixture_error(path, line, "bad integer '" + tok + "'");
+  return static_cast<int64_t>(v);
+}
+
+inline bool is_dtype_name(const std::string& tok) {
+  return tok == "bool" || tok == "int64" || tok == "float32" || tok == "float64";
 }
 
 inline int64_t parse_int(const std::string& tok, const std::string& path, int line) {
@@ -104,7 +131,8 @@ inline Fixtures load_fixtures(const std::string& path) {
     } else if (keyword == "tensor") {
       if (!in_case) detail::fixture_error(path, line_no, "'tensor' outside a case");
       std::string role, tok;
-      if (!(ss >> role >> tok)) detail::fixture_error(path, line_no, "expected 'tensor <role> <rank> <dims...> : <values...>'");
+      if (!(ss >> role >> tok))
+        detail::fixture_error(path, line_no, "expected 'tensor <role> <rank> <dims...> [<dtype>] : <values...>'");
       if (current.tensors.count(role))
         detail::fixture_error(path, line_no, "duplicate tensor '" + role + "' in case '" + current.name + "'");
       const int64_t rank = detail::parse_int(tok, path, line_no);
@@ -116,14 +144,36 @@ inline Fixtures load_fixtures(const std::string& path) {
         t.shape.push_back(detail::parse_int(tok, path, line_no));
         count *= t.shape.back();
       }
-      if (!(ss >> tok) || tok != ":") detail::fixture_error(path, line_no, "expected ':' after the dims");
+      if (!(ss >> tok)) detail::fixture_error(path, line_no, "expected ':' after the dims");
+      if (detail::is_dtype_name(tok)) {
+        t.dtype = tok;
+        if (!(ss >> tok)) detail::fixture_error(path, line_no, "expected ':' after the dtype");
+      }
+      if (tok != ":") detail::fixture_error(path, line_no, "expected ':' or a dtype after the dims, got '" + tok + "'");
+      const bool integral = t.dtype == "int64" || t.dtype == "bool";
       t.values.reserve(static_cast<size_t>(count));
-      while (ss >> tok) t.values.push_back(detail::parse_double(tok, path, line_no));
+      while (ss >> tok) {
+        if (integral) {
+          const int64_t v = detail::parse_signed(tok, path, line_no);
+          if (t.dtype == "bool" && v != 0 && v != 1)
+            detail::fixture_error(path, line_no, "bad bool value '" + tok + "'");
+          t.int_values.push_back(v);
+          t.values.push_back(static_cast<double>(v));
+        } else {
+          t.values.push_back(detail::parse_double(tok, path, line_no));
+        }
+      }
       if (static_cast<int64_t>(t.values.size()) != count)
         detail::fixture_error(path, line_no,
-                              "tensor '" + role + "' has " + std::to_string(t.values.size()) + " values, its shape needs " +
-                                  std::to_string(count));
+                              "tensor '" + role + "' has " + std::to_string(t.values.size()) +
+                                  " values, its shape needs " + std::to_string(count));
       current.tensors.emplace(role, std::move(t));
+    } else if (keyword == "raises") {
+      if (!in_case) detail::fixture_error(path, line_no, "'raises' outside a case");
+      std::string text;
+      std::getline(ss, text);
+      current.raises = true;
+      current.raises_message = text.empty() ? text : text.substr(1);
     } else if (keyword == "end") {
       if (!in_case) detail::fixture_error(path, line_no, "'end' outside a case");
       std::string extra;

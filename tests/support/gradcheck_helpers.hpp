@@ -16,21 +16,15 @@ inline unroll::Tensor values_leaf(std::initializer_list<unroll::real> values) {
   return t;
 }
 
-// A leaf that requires grad, with values U[lo, hi) drawn from Generator(seed).
-inline unroll::Tensor random_leaf(const unroll::Shape& shape, uint64_t seed, unroll::real lo = -1, unroll::real hi = 1) {
-  unroll::Generator gen(seed);
-  unroll::Tensor t = unroll::uniform(shape, lo, hi, gen);
-  t.requires_grad_();
-  return t;
-}
-
-// 0, 1, ..., numel - 1 in the given shape.
+// 0, 1, ..., numel - 1 in the given shape (int64).
 inline unroll::Tensor iota(const unroll::Shape& shape) { return unroll::reshape(unroll::arange(shape.numel()), shape); }
 
-// A leaf with distinct, non-round values (no ties for max, no kinks at round numbers) that requires grad.
-inline unroll::Tensor distinct_leaf(const unroll::Shape& shape) {
-  unroll::Tensor t = unroll::empty(shape);
-  for (int64_t i = 0; i < t.numel(); ++i) t.data()[i] = static_cast<unroll::real>(0.5 + 0.37 * i - 0.05 * i * i);
+// A leaf with distinct, non-round values (no ties for max, no kinks at round numbers) that requires grad;
+// float64 by default, the dtype gradcheck takes.
+inline unroll::Tensor distinct_leaf(const unroll::Shape& shape, unroll::DType dtype = unroll::kFloat64) {
+  std::vector<double> values(static_cast<size_t>(shape.numel()));
+  for (size_t i = 0; i < values.size(); ++i) values[i] = 0.5 + 0.37 * double(i) - 0.05 * double(i) * double(i);
+  unroll::Tensor t = unroll::tensor(values, shape, dtype);
   t.requires_grad_();
   return t;
 }

@@ -1,6 +1,7 @@
-// framework/detail/gemm_kernel.cpp: the packed kernel against a plain triple loop in long double, over
-// shapes that hit every edge (ragged panels, several K slices, M and N blocks), all transpose pairs,
-// padded leading dimensions, alpha and beta. Built for float and for double (test_gemm_kernel_f64).
+// framework/detail/gemm_kernel.cpp (float32: unroll's packed kernel) and detail::gemm on double (OpenBLAS's
+// dgemm, what float64 matmul runs on) against a plain triple loop in long double, over shapes that hit every
+// edge (ragged panels, several K slices, M and N blocks), all transpose pairs, padded leading dimensions,
+// alpha and beta.
 #include <doctest/doctest.h>
 #include <unroll/framework/detail/blas.hpp>
 #include <unroll/framework/detail/gemm_kernel.hpp>
@@ -10,34 +11,52 @@
 #include <random>
 #include <vector>
 
-using unroll::real;
 using unroll::detail::packed_gemm;
 
 namespace {
+template <class T>
 struct Case {
   bool ta, tb;
   int64_t m, n, k;
-  real alpha, beta;
+  T alpha, beta;
 };
 
+// The two products under test, with the same signature: C = alpha op(A) op(B) + beta C.
+void float_kernel(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
+                  const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+  packed_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+void double_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha, const double* a, int64_t lda,
+                 const double* b, int64_t ldb, double beta, double* c, int64_t ldc) {
+  unroll::detail::gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+// Error tolerance relative to sum |a||b| (a few units in the last place of T).
+template <class T>
+constexpr double kTolerance = std::is_same_v<T, float> ? 1e-6 : 1e-14;
+
 // Elements of op(X)[rows, cols] stored row-major with row stride ld (ld >= stored width; padding is junk).
-real op_at(const std::vector<real>& x, int64_t ld, bool t, int64_t i, int64_t j) { return t ? x[j * ld + i] : x[i * ld + j]; }
+template <class T>
+T op_at(const std::vector<T>& x, int64_t ld, bool t, int64_t i, int64_t j) {
+  return t ? x[j * ld + i] : x[i * ld + j];
+}
 
 // Max |C - reference| / (|alpha| * sum_k |a||b| + |beta * c0| + tiny): a relative error per element that
 // is fair to sums with cancellation.
-double check_case(const Case& cs, std::mt19937& rng) {
-  std::uniform_real_distribution<real> dist(-1, 1);
+template <class T, class Gemm>
+double check_case(const Case<T>& cs, std::mt19937& rng, Gemm gemm) {
+  std::uniform_real_distribution<T> dist(-1, 1);
   const int64_t a_rows = cs.ta ? cs.k : cs.m, a_cols = cs.ta ? cs.m : cs.k;
   const int64_t b_rows = cs.tb ? cs.n : cs.k, b_cols = cs.tb ? cs.k : cs.n;
   const int64_t lda = a_cols + 3, ldb = b_cols + 1, ldc = cs.n + 2;  // padded rows
-  std::vector<real> a(static_cast<size_t>(a_rows * lda)), b(static_cast<size_t>(b_rows * ldb)),
+  std::vector<T> a(static_cast<size_t>(a_rows * lda)), b(static_cast<size_t>(b_rows * ldb)),
       c(static_cast<size_t>(cs.m * ldc));
   for (auto& x : a) x = dist(rng);
   for (auto& x : b) x = dist(rng);
   for (auto& x : c) x = dist(rng);
-  if (cs.beta == real(0)) std::fill(c.begin(), c.end(), std::numeric_limits<real>::quiet_NaN());
-  const std::vector<real> c0 = c;
-  packed_gemm(cs.ta, cs.tb, cs.m, cs.n, cs.k, cs.alpha, a.data(), lda, b.data(), ldb, cs.beta, c.data(), ldc);
+  if (cs.beta == T(0)) std::fill(c.begin(), c.end(), std::numeric_limits<T>::quiet_NaN());
+  const std::vector<T> c0 = c;
+  gemm(cs.ta, cs.tb, cs.m, cs.n, cs.k, cs.alpha, a.data(), lda, b.data(), ldb, cs.beta, c.data(), ldc);
   double worst = 0;
   for (int64_t i = 0; i < cs.m; ++i) {
     for (int64_t j = 0; j < ldc; ++j) {
@@ -48,25 +67,24 @@ double check_case(const Case& cs, std::mt19937& rng) {
       }
       long double sum = 0, scale = 0;
       for (int64_t p = 0; p < cs.k; ++p) {
-        const long double prod =
-            static_cast<long double>(op_at(a, lda, cs.ta, i, p)) * op_at(b, ldb, cs.tb, p, j);
+        const long double prod = static_cast<long double>(op_at(a, lda, cs.ta, i, p)) * op_at(b, ldb, cs.tb, p, j);
         sum += prod;
         scale += std::fabs(prod);
       }
-      long double expected = cs.alpha * sum;
-      if (cs.beta != real(0)) expected += static_cast<long double>(cs.beta) * c0[at];
-      const long double denom = std::fabs(cs.alpha) * scale + std::fabs(cs.beta * c0[at]) + 1e-30L;
-      worst = std::max(worst, static_cast<double>(std::fabs(c[at] - expected) / denom));
-      if (!std::isfinite(c[at])) worst = INFINITY;
+      // beta = 0: C held NaN, which must be neither read nor counted (0 * NaN would make the error NaN)
+      const long double beta_c0 = cs.beta != T(0) ? static_cast<long double>(cs.beta) * c0[at] : 0.0L;
+      const long double expected = cs.alpha * sum + beta_c0;
+      const long double denom = std::fabs(cs.alpha) * scale + std::fabs(beta_c0) + 1e-30L;
+      const double error = static_cast<double>(std::fabs(c[at] - expected) / denom);
+      worst = std::isfinite(error) ? std::max(worst, error) : INFINITY;  // NaN or Inf anywhere fails
     }
   }
   return worst;
 }
-}  // namespace
 
-TEST_CASE("packed_gemm matches a long-double triple loop on every edge") {
-  std::mt19937 rng(42);
-  const double tolerance = std::is_same_v<real, float> ? 1e-6 : 1e-14;  // relative to sum |a||b|
+// Every transpose pair over a grid of sizes, alpha and beta taking turns; returns the number of cases.
+template <class T, class Gemm>
+int check_edges(Gemm gemm, std::mt19937& rng) {
   const int64_t sizes_m[] = {1, 5, 6, 7, 17, 64, 65, 97, 200};
   const int64_t sizes_n[] = {1, 7, 15, 16, 17, 33, 64, 70};
   const int64_t sizes_k[] = {1, 3, 8, 9, 255, 256, 257, 600};
@@ -77,54 +95,87 @@ TEST_CASE("packed_gemm matches a long-double triple loop on every edge") {
         for (int64_t n : sizes_n)
           for (int64_t k : sizes_k) {
             if ((m * n * k) % 3 != 0 && m > 7 && n > 7 && k > 9) continue;  // thin out the big ones
-            const real beta = (cases % 3 == 0) ? real(0) : (cases % 3 == 1) ? real(1) : real(-0.5);
-            const real alpha = (cases % 2 == 0) ? real(1) : real(0.75);
-            const Case cs{ta, tb, m, n, k, alpha, beta};
+            const T beta = (cases % 3 == 0) ? T(0) : (cases % 3 == 1) ? T(1) : T(-0.5);
+            const T alpha = (cases % 2 == 0) ? T(1) : T(0.75);
+            const Case<T> cs{ta, tb, m, n, k, alpha, beta};
             CAPTURE(ta);
             CAPTURE(tb);
             CAPTURE(m);
             CAPTURE(n);
             CAPTURE(k);
             CAPTURE(beta);
-            CHECK(check_case(cs, rng) < tolerance);
+            CHECK(check_case(cs, rng, gemm) < kTolerance<T>);
             ++cases;
           }
-  CHECK(cases > 500);
+  return cases;
+}
+}  // namespace
+
+TEST_CASE("packed_gemm (float32) matches a long-double triple loop on every edge") {
+  std::mt19937 rng(42);
+  CHECK(check_edges<float>(float_kernel, rng) > 500);
 }
 
-TEST_CASE("packed_gemm crosses the N block (NC) and the in-place-B row limit") {
+TEST_CASE("gemm on double (OpenBLAS dgemm, float64 matmul) matches a long-double triple loop on every edge") {
+  std::mt19937 rng(42);
+  CHECK(check_edges<double>(double_gemm, rng) > 500);
+}
+
+TEST_CASE("packed_gemm crosses the N block (NC) and the in-place-B row limit; dgemm on the same shapes") {
   std::mt19937 rng(7);
-  const double tolerance = std::is_same_v<real, float> ? 1e-6 : 1e-14;
   for (bool ta : {false, true})
     for (bool tb : {false, true}) {
-      CHECK(check_case({ta, tb, 3, 4100, 20, 1, 0}, rng) < tolerance);
-      CHECK(check_case({ta, tb, 64, 40, 30, 1, 1}, rng) < tolerance);
-      CHECK(check_case({ta, tb, 65, 40, 30, 1, 1}, rng) < tolerance);
+      CHECK(check_case<float>({ta, tb, 3, 4100, 20, 1, 0}, rng, float_kernel) < kTolerance<float>);
+      CHECK(check_case<float>({ta, tb, 64, 40, 30, 1, 1}, rng, float_kernel) < kTolerance<float>);
+      CHECK(check_case<float>({ta, tb, 65, 40, 30, 1, 1}, rng, float_kernel) < kTolerance<float>);
+      CHECK(check_case<double>({ta, tb, 3, 4100, 20, 1, 0}, rng, double_gemm) < kTolerance<double>);
+      CHECK(check_case<double>({ta, tb, 65, 40, 30, 1, 1}, rng, double_gemm) < kTolerance<double>);
     }
 }
 
+TEST_CASE("the check can fail: a result off by more than a few units in the last place is caught") {
+  // (for beta = 0 too, where C starts as NaN: an earlier version of check_case computed NaN errors there,
+  // which std::max ignored, so a third of the cases checked nothing)
+  std::mt19937 rng(1);
+  const auto off_by = [](double relative) {
+    return [relative](bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha, const double* a, int64_t lda,
+                      const double* b, int64_t ldb, double beta, double* c, int64_t ldc) {
+      double_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+      for (int64_t i = 0; i < m; ++i)
+        for (int64_t j = 0; j < n; ++j) c[i * ldc + j] *= 1 + relative;
+    };
+  };
+  for (double beta : {0.0, 1.0}) {
+    CAPTURE(beta);
+    CHECK(check_case<double>({false, false, 5, 7, 9, 1, beta}, rng, off_by(0)) < kTolerance<double>);
+    CHECK(check_case<double>({false, false, 5, 7, 9, 1, beta}, rng, off_by(1e-12)) > kTolerance<double>);
+    CHECK(check_case<double>({false, false, 5, 7, 9, 1, beta}, rng, off_by(1e-5)) > kTolerance<float>);
+  }
+}
+
 TEST_CASE("packed_gemm with k = 0 scales C by beta, and beta = 0 ignores NaN in C") {
-  std::vector<real> c = {1, 2, 3, 4};
-  const real unused = 0;
-  packed_gemm(false, false, 2, 2, 0, 1, &unused, 1, &unused, 2, real(0.5), c.data(), 2);
-  CHECK(c == std::vector<real>{0.5, 1, 1.5, 2});
-  std::fill(c.begin(), c.end(), std::numeric_limits<real>::quiet_NaN());
-  packed_gemm(false, false, 2, 2, 0, 1, &unused, 1, &unused, 2, real(0), c.data(), 2);
-  CHECK(c == std::vector<real>{0, 0, 0, 0});
+  std::vector<float> c = {1, 2, 3, 4};
+  const float unused = 0;
+  packed_gemm(false, false, 2, 2, 0, 1, &unused, 1, &unused, 2, 0.5f, c.data(), 2);
+  CHECK(c == std::vector<float>{0.5, 1, 1.5, 2});
+  std::fill(c.begin(), c.end(), std::numeric_limits<float>::quiet_NaN());
+  packed_gemm(false, false, 2, 2, 0, 1, &unused, 1, &unused, 2, 0.0f, c.data(), 2);
+  CHECK(c == std::vector<float>{0, 0, 0, 0});
   // m = 0 or n = 0: nothing to do, nothing touched.
   packed_gemm(false, false, 0, 2, 3, 1, nullptr, 3, nullptr, 2, 0, nullptr, 2);
+  unroll::detail::gemm(false, false, 0, 2, 3, 1.0, nullptr, 3, nullptr, 2, 0.0, nullptr, 2);
 }
 
 TEST_CASE("packed_gemm agrees with OpenBLAS on an RNN step shape") {
   std::mt19937 rng(3);
-  std::uniform_real_distribution<real> dist(-1, 1);
+  std::uniform_real_distribution<float> dist(-1, 1);
   const int64_t m = 16, n = 256, k = 64;
-  std::vector<real> a(m * k), b(n * k), ours(m * n), theirs(m * n);
+  std::vector<float> a(m * k), b(n * k), ours(m * n), theirs(m * n);
   for (auto& x : a) x = dist(rng);
   for (auto& x : b) x = dist(rng);
   packed_gemm(false, true, m, n, k, 1, a.data(), k, b.data(), k, 0, ours.data(), n);
   unroll::detail::blas_gemm(false, true, m, n, k, 1, a.data(), k, b.data(), k, 0, theirs.data(), n);
   double worst = 0;
   for (size_t i = 0; i < ours.size(); ++i) worst = std::max(worst, std::fabs(double(ours[i]) - theirs[i]));
-  CHECK(worst < (std::is_same_v<real, float> ? 1e-4 : 1e-12));
+  CHECK(worst < 1e-4);
 }

@@ -1,4 +1,5 @@
-// Tests for framework/ops/elementwise.cpp (built against unroll_f64: gradchecks run in double).
+// Tests for framework/ops/elementwise.cpp. Gradchecks run on float64 leaves; value conventions are checked
+// in float32 and float64.
 #include <doctest/doctest.h>
 
 #include <unroll/unroll.hpp>
@@ -8,26 +9,36 @@
 using namespace unroll;
 
 namespace {
+// A float64 leaf holding a copy of t's values.
 Tensor leaf(const Tensor& t) {
-  Tensor copy = clone(t);
+  Tensor copy = clone(t.to(kFloat64));
   copy.requires_grad_();
   return copy;
 }
-// values in [lo, hi) that keep away from kinks and singularities
-Tensor sample(const Shape& s, real lo, real hi, uint64_t seed) { return unroll_test::random_leaf(s, seed, lo, hi); }
+// float64 values in [lo, hi) that keep away from kinks and singularities, as a leaf
+Tensor sample(const Shape& s, double lo, double hi, uint64_t seed) {
+  Generator gen(seed);
+  return leaf(uniform(s, lo, hi, kFloat64, gen));
+}
+// Any floating tensor's values as doubles.
+std::vector<double> values(const Tensor& t) { return t.to(kFloat64).to_vector<double>(); }
 using unroll_test::expect_gradcheck;
 using V = std::vector<Tensor>;
+using D = std::vector<double>;
 }  // namespace
 
 TEST_CASE("binary ops broadcast by NumPy rules") {
-  const Tensor a = tensor({{1, 2, 3}, {4, 5, 6}});  // [2, 3]
-  const Tensor col = tensor({10, 20}).reshape({2, 1});  // [2, 1]
-  CHECK((a + col).to_vector() == std::vector<real>{11, 12, 13, 24, 25, 26});
-  CHECK((a - tensor({1, 1, 1})).to_vector() == std::vector<real>{0, 1, 2, 3, 4, 5});
-  CHECK((a * 2).to_vector() == std::vector<real>{2, 4, 6, 8, 10, 12});
-  CHECK((12 / tensor({3, 4})).to_vector() == std::vector<real>{4, 3});
-  CHECK((col * tensor({1, 2})).shape() == Shape{2, 2});  // [2, 1] x [2] -> [2, 2]
-  CHECK_THROWS_WITH_AS(a + tensor({1, 2}), "add: shapes [2, 3] and [2] cannot be broadcast together", Error);
+  const Tensor a = tensor({{1.0, 2.0, 3.0}, {4.0, 5.0, 6.0}});  // [2, 3]
+  const Tensor col = tensor({10.0, 20.0}).reshape({2, 1});      // [2, 1]
+  CHECK((a + col).to_vector() == std::vector<float>{11, 12, 13, 24, 25, 26});
+  CHECK((a - tensor({1, 1, 1})).to_vector() == std::vector<float>{0, 1, 2, 3, 4, 5});  // int64 promotes to float32
+  CHECK((a * 2).to_vector() == std::vector<float>{2, 4, 6, 8, 10, 12});
+  CHECK((12 / tensor({3, 4})).to_vector() == std::vector<float>{4, 3});  // true division of integers
+  CHECK((col * tensor({1.0, 2.0})).shape() == Shape{2, 2});              // [2, 1] x [2] -> [2, 2]
+  // the same broadcasting in int64, exact
+  CHECK((tensor({{1, 2, 3}, {4, 5, 6}}) + tensor({10, 20}).reshape({2, 1})).to_vector<int64_t>() ==
+        std::vector<int64_t>{11, 12, 13, 24, 25, 26});
+  CHECK_THROWS_WITH_AS(a + tensor({1.0, 2.0}), "add: shapes [2, 3] and [2] cannot be broadcast together", Error);
   CHECK_THROWS_WITH_AS(a * ones({3, 3}), "mul: shapes [2, 3] and [3, 3] cannot be broadcast together", Error);
 }
 
@@ -54,37 +65,55 @@ TEST_CASE("gradcheck: pointwise functions") {
   expect_gradcheck([](const V& v) { return sigmoid(v[0]); }, {x});
   expect_gradcheck([](const V& v) { return clone(v[0]); }, {x});
   // kinks (0 for relu/abs, the bounds for clamp) are avoided: the sample keeps |x| >= 0.3 there
-  const Tensor away = leaf(tensor({{-1.5, -0.3, 0.4, 2}, {0.7, -0.9, 1.1, -2.5}}));
+  const Tensor away = leaf(tensor({{-1.5, -0.3, 0.4, 2.0}, {0.7, -0.9, 1.1, -2.5}}, kFloat64));
   expect_gradcheck([](const V& v) { return relu(v[0]); }, {away});
   expect_gradcheck([](const V& v) { return abs(v[0]); }, {away});
   expect_gradcheck([](const V& v) { return clamp(v[0], -1, 1); }, {away});
 }
 
 TEST_CASE("pointwise values and conventions match PyTorch") {
-  CHECK(relu(tensor({-1, 0, 2})).to_vector() == std::vector<real>{0, 0, 2});
-  CHECK(clamp(tensor({-3, 0.5, 3}), -1, 1).to_vector() == std::vector<real>{-1, 0.5, 1});
-  CHECK(sigmoid(tensor({-1000, 0, 1000})).to_vector() == std::vector<real>{0, 0.5, 1});  // no overflow
-  CHECK(tanh(tensor({-1000, 1000})).to_vector() == std::vector<real>{-1, 1});
-  Tensor z = leaf(tensor({0, 0}));
-  sum(abs(z) + relu(z)).backward();  // PyTorch: d|x|/dx = 0 and drelu/dx = 0 at x = 0
-  CHECK(z.grad().to_vector() == std::vector<real>{0, 0});
-  Tensor c = leaf(tensor({-1, 1}));
-  sum(clamp(c, -1, 1)).backward();  // the gradient passes at the bounds, as in PyTorch
-  CHECK(c.grad().to_vector() == std::vector<real>{1, 1});
-  CHECK_THROWS_WITH_AS(clamp(c, 1, 0), "clamp: min 1 is greater than max 0", Error);
+  for (DType dt : {kFloat32, kFloat64}) {
+    CAPTURE(name(dt));
+    CHECK(relu(tensor({-1.0, 0.0, 2.0}, dt)).dtype() == dt);
+    CHECK(values(relu(tensor({-1.0, 0.0, 2.0}, dt))) == D{0, 0, 2});
+    CHECK(values(clamp(tensor({-3.0, 0.5, 3.0}, dt), -1, 1)) == D{-1, 0.5, 1});
+    CHECK(values(sigmoid(tensor({-1000.0, 0.0, 1000.0}, dt))) == D{0, 0.5, 1});  // no overflow
+    CHECK(values(tanh(tensor({-1000.0, 1000.0}, dt))) == D{-1, 1});
+    Tensor z = zeros({2}, dt);
+    z.requires_grad_();
+    sum(abs(z) + relu(z)).backward();  // PyTorch: d|x|/dx = 0 and drelu/dx = 0 at x = 0
+    CHECK(z.grad().dtype() == dt);
+    CHECK(values(z.grad()) == D{0, 0});
+    Tensor c = tensor({-1.0, 1.0}, dt);
+    c.requires_grad_();
+    sum(clamp(c, -1, 1)).backward();  // the gradient passes at the bounds, as in PyTorch
+    CHECK(values(c.grad()) == D{1, 1});
+    CHECK_THROWS_WITH_AS(clamp(c, 1, 0), "clamp: min 1 is greater than max 0", Error);
+  }
 }
 
 TEST_CASE("where and masked_fill route values and gradients") {
-  const Tensor cond = tensor({{1, 0, 1}});                       // [1, 3]
+  const Tensor cond = tensor({{true, false, true}});  // [1, 3]
   const Tensor a = sample({2, 3}, -1, 1, 6), b = sample({3}, -1, 1, 7);
   const Tensor w = where(cond, a, b);
   CHECK(w.shape() == Shape{2, 3});
-  CHECK(w.at({1, 1}) == b.at({1}));
-  CHECK(w.at({1, 2}) == a.at({1, 2}));
+  CHECK(w.at<double>({1, 1}) == b.at<double>({1}));
+  CHECK(w.at<double>({1, 2}) == a.at<double>({1, 2}));
   expect_gradcheck([cond](const V& v) { return where(cond, v[0], v[1]); }, {a, b});
-  const Tensor filled = masked_fill(a, tensor({0, 1, 0}), -5);
-  CHECK(filled.at({0, 1}) == -5);
-  CHECK(filled.at({0, 0}) == a.at({0, 0}));
-  expect_gradcheck([](const V& v) { return masked_fill(v[0], tensor({1, 0, 0}), 2); }, {a});
-  CHECK_THROWS_WITH_AS(where(ones({4}), a, b), "where: shapes [4] and [2, 3] cannot be broadcast together", Error);
+  const Tensor filled = masked_fill(a, tensor({false, true, false}), -5);
+  CHECK(filled.dtype() == kFloat64);
+  CHECK(filled.at<double>({0, 1}) == -5);
+  CHECK(filled.at<double>({0, 0}) == a.at<double>({0, 0}));
+  expect_gradcheck([](const V& v) { return masked_fill(v[0], tensor({true, false, false}), 2); }, {a});
+  CHECK_THROWS_WITH_AS(where(ones({4}, kBool), a, b), "where: shapes [4] and [2, 3] cannot be broadcast together",
+                       Error);
+  // conditions and masks are bool: a 0/1 tensor of another dtype is refused, not reinterpreted
+  CHECK_THROWS_WITH_AS(where(tensor({{1, 0, 1}}), a, b),
+                       "where: the condition must be a bool tensor, got int64 (shape [1, 3]); compare first, e.g. "
+                       "ne(mask, 0)",
+                       Error);
+  CHECK(where(ne(tensor({{1, 0, 1}}), 0), a, b).to_vector<double>() == w.to_vector<double>());
+  CHECK_THROWS_WITH_AS(masked_fill(a, tensor({0.0, 1.0, 0.0}), -5),
+                       "masked_fill: the mask must be a bool tensor, got float32 (mask shape [3], x shape [2, 3])",
+                       Error);
 }

@@ -1,4 +1,5 @@
-// Tests for framework/ops/matmul.cpp (built against unroll_f64).
+// Tests for framework/ops/matmul.cpp: float32 runs unroll's own kernel, float64 OpenBLAS's dgemm; values
+// are checked in both, gradchecks on float64 leaves.
 #include <doctest/doctest.h>
 
 #include <unroll/unroll.hpp>
@@ -8,30 +9,55 @@
 using namespace unroll;
 
 namespace {
-Tensor sample(const Shape& s, uint64_t seed) { return unroll_test::random_leaf(s, seed, -1, 1); }
+// A float64 leaf with values U[-1, 1) drawn from Generator(seed).
+Tensor sample(const Shape& s, uint64_t seed) {
+  Generator gen(seed);
+  Tensor t = uniform(s, -1, 1, kFloat64, gen);
+  t.requires_grad_();
+  return t;
+}
+// Any floating tensor's values as doubles.
+std::vector<double> values(const Tensor& t) { return t.to(kFloat64).to_vector<double>(); }
 using unroll_test::expect_gradcheck;
 using V = std::vector<Tensor>;
+using D = std::vector<double>;
 }  // namespace
 
 TEST_CASE("matmul values, with transposes as flags") {
-  const Tensor a = tensor({{1, 2}, {3, 4}, {5, 6}});  // [3, 2]
-  const Tensor b = tensor({{1, 0, 2}, {0, 1, 3}});    // [2, 3]
-  CHECK(matmul(a, b).to_vector() == std::vector<real>{1, 2, 8, 3, 4, 18, 5, 6, 28});
-  CHECK(matmul(b, a).to_vector() == std::vector<real>{11, 14, 18, 22});
-  CHECK(matmul(a, a, true, false).to_vector() == std::vector<real>{35, 44, 44, 56});  // a^T a
-  CHECK(matmul(a, a, false, true).shape() == Shape{3, 3});                           // a a^T
-  CHECK(matmul(b, a, true, true).to_vector() == matmul(a, b).reshape({3, 3}).transpose(0, 1).to_vector());
+  for (DType dt : {kFloat32, kFloat64}) {
+    CAPTURE(name(dt));
+    const Tensor a = tensor({{1.0, 2.0}, {3.0, 4.0}, {5.0, 6.0}}, dt);  // [3, 2]
+    const Tensor b = tensor({{1.0, 0.0, 2.0}, {0.0, 1.0, 3.0}}, dt);    // [2, 3]
+    CHECK(matmul(a, b).dtype() == dt);
+    CHECK(values(matmul(a, b)) == D{1, 2, 8, 3, 4, 18, 5, 6, 28});
+    CHECK(values(matmul(b, a)) == D{11, 14, 18, 22});
+    CHECK(values(matmul(a, a, true, false)) == D{35, 44, 44, 56});  // a^T a
+    CHECK(matmul(a, a, false, true).shape() == Shape{3, 3});        // a a^T
+    CHECK(values(matmul(b, a, true, true)) == values(matmul(a, b).reshape({3, 3}).transpose(0, 1)));
+  }
 }
 
 TEST_CASE("matmul shape errors name the shapes") {
   CHECK_THROWS_WITH_AS(matmul(ones({4, 7}), ones({8, 3})), "matmul: inner dimensions differ: [4, 7] x [8, 3]", Error);
   CHECK_THROWS_WITH_AS(matmul(ones({4, 7}), ones({8, 7}), false, false),
                        "matmul: inner dimensions differ: [4, 7] x [8, 7]", Error);
-  CHECK_THROWS_WITH_AS(matmul(ones({4}), ones({4, 3})), doctest::Contains("matmul: expects tensors of rank >= 2"), Error);
-  CHECK_THROWS_WITH_AS(matmul(ones({2, 4, 3}), ones({5, 3, 2})), "matmul: batch dimensions differ: [2, 4, 3] x [5, 3, 2]",
+  CHECK_THROWS_WITH_AS(matmul(ones({4}), ones({4, 3})), doctest::Contains("matmul: expects tensors of rank >= 2"),
                        Error);
+  CHECK_THROWS_WITH_AS(matmul(ones({2, 4, 3}), ones({5, 3, 2})),
+                       "matmul: batch dimensions differ: [2, 4, 3] x [5, 3, 2]", Error);
   CHECK_THROWS_WITH_AS(linear(ones({2, 5}), ones({3, 4})), doctest::Contains("linear: input [2, 5] does not end in"),
                        Error);
+}
+
+TEST_CASE("matmul dtype rules: the same floating dtype on both sides, no promotion (as PyTorch)") {
+  CHECK_THROWS_WITH_AS(
+      matmul(ones({2, 3}), ones({3, 4}, kFloat64)),
+      "matmul: both operands must have the same dtype, got float32 [2, 3] x float64 [3, 4] (convert one "
+      "with .to())",
+      Error);
+  CHECK_THROWS_WITH_AS(matmul(ones({2, 3}, kInt64), ones({3, 4}, kInt64)),
+                       "matmul: expected a floating tensor (float32, float64), got int64", Error);
+  CHECK_THROWS_AS(linear(ones({2, 3}, kFloat64), ones({4, 3})), Error);
 }
 
 TEST_CASE("gradcheck: matmul in every layout") {
@@ -46,39 +72,43 @@ TEST_CASE("gradcheck: matmul in every layout") {
   // batched, each side transposed or not
   const Tensor ba = sample({2, 3, 4}, 7), bb = sample({2, 4, 2}, 8);
   expect_gradcheck([](const V& v) { return matmul(v[0], v[1]); }, {ba, bb});
-  expect_gradcheck([](const V& v) { return matmul(v[0], v[1], true, true); }, {sample({2, 4, 3}, 9), sample({2, 2, 4}, 10)});
+  expect_gradcheck([](const V& v) { return matmul(v[0], v[1], true, true); },
+                   {sample({2, 4, 3}, 9), sample({2, 2, 4}, 10)});
   expect_gradcheck([](const V& v) { return linear(v[0], v[1], v[2]); }, {sample({2, 3, 4}, 11), bt, sample({2}, 12)});
   expect_gradcheck([](const V& v) { return linear(v[0], v[1]); }, {sample({4}, 13), bt});
 }
 
 TEST_CASE("matmul with a zero-size dimension: zeros and zero gradients, no crash (found by fuzz_ops)") {
-  // K = 0: an empty sum, so every output element is 0 (it used to divide by K, then leave garbage)
-  Tensor a = zeros({3, 0}), b = zeros({0, 2});
-  a.requires_grad_();
-  b.requires_grad_();
-  Tensor c = matmul(a, b);
-  CHECK(c.shape() == Shape{3, 2});
-  CHECK(c.to_vector() == std::vector<real>(6, 0));
-  sum(c).backward();
-  CHECK(a.grad().shape() == Shape{3, 0});
-  CHECK(b.grad().shape() == Shape{0, 2});
-  // N = 0 (a Linear with no outputs) and M = 0 (an empty batch): the other operand's gradient is zeros
-  for (const auto& [as, bs] : std::vector<std::pair<Shape, Shape>>{{{2, 3}, {3, 0}}, {{0, 3}, {3, 2}}, {{2, 0, 3}, {3, 4}},
-                                                                    {{0, 2, 3}, {0, 3, 4}}, {{2, 0, 3}, {2, 3, 4}}}) {
-    CAPTURE(as);
-    CAPTURE(bs);
-    Tensor x = ones(as), w = ones(bs);
-    x.requires_grad_();
+  for (DType dt : {kFloat32, kFloat64}) {
+    CAPTURE(name(dt));
+    // K = 0: an empty sum, so every output element is 0 (it used to divide by K, then leave garbage)
+    Tensor a = zeros({3, 0}, dt), b = zeros({0, 2}, dt);
+    a.requires_grad_();
+    b.requires_grad_();
+    Tensor c = matmul(a, b);
+    CHECK(c.shape() == Shape{3, 2});
+    CHECK(values(c) == D(6, 0));
+    sum(c).backward();
+    CHECK(a.grad().shape() == Shape{3, 0});
+    CHECK(b.grad().shape() == Shape{0, 2});
+    // N = 0 (a Linear with no outputs) and M = 0 (an empty batch): the other operand's gradient is zeros
+    for (const auto& [as, bs] : std::vector<std::pair<Shape, Shape>>{
+             {{2, 3}, {3, 0}}, {{0, 3}, {3, 2}}, {{2, 0, 3}, {3, 4}}, {{0, 2, 3}, {0, 3, 4}}, {{2, 0, 3}, {2, 3, 4}}}) {
+      CAPTURE(as);
+      CAPTURE(bs);
+      Tensor x = ones(as, dt), w = ones(bs, dt);
+      x.requires_grad_();
+      w.requires_grad_();
+      Tensor y = matmul(x, w);
+      y.backward(ones(y.shape(), dt));
+      CHECK(values(x.grad()) == D(x.numel(), 0));
+      CHECK(values(w.grad()) == D(w.numel(), 0));
+    }
+    Tensor x = ones({0, 2, 1}, dt);
+    Tensor w = ones({0, 1}, dt);
     w.requires_grad_();
-    Tensor y = matmul(x, w);
-    y.backward(ones(y.shape()));
-    CHECK(x.grad().to_vector() == std::vector<real>(x.numel(), 0));
-    CHECK(w.grad().to_vector() == std::vector<real>(w.numel(), 0));
+    Tensor y = linear(x, w);  // [0, 2, 0]: its gradient reaches the engine's deferred weight product
+    y.backward(ones(y.shape(), dt));
+    CHECK(w.grad().shape() == Shape{0, 1});
   }
-  Tensor x = ones({0, 2, 1});
-  Tensor w = ones({0, 1});
-  w.requires_grad_();
-  Tensor y = linear(x, w);  // [0, 2, 0]: its gradient reaches the engine's deferred weight product
-  y.backward(ones(y.shape()));
-  CHECK(w.grad().shape() == Shape{0, 1});
 }

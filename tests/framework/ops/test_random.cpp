@@ -1,4 +1,5 @@
-// Tests for framework/ops/random.cpp.
+// Tests for framework/ops/random.cpp: generators, the random creation functions in both floating dtypes,
+// randint, dropout.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -40,9 +41,32 @@ TEST_CASE("generators: independent streams, reseeding, bounds") {
   CHECK_THROWS_WITH_AS(uniform({2}, 1, 0), "uniform: low 1 is greater than high 0", Error);
 }
 
+TEST_CASE("random dtypes: float32 and float64 draws from one seed agree to rounding; randint is int64") {
+  Generator a(11), b(11);
+  const Tensor f = randn({100}, a), d = randn({100}, kFloat64, b);
+  CHECK(f.dtype() == kFloat32);
+  CHECK(d.dtype() == kFloat64);
+  CHECK(d.to(kFloat32).to_vector() == f.to_vector());
+  CHECK(rand({50}, kFloat64, a).to(kFloat32).to_vector() == rand({50}, b).to_vector());
+  CHECK_THROWS_WITH_AS(randn({2}, kInt64), "normal: expected a floating tensor (float32, float64), got int64", Error);
+  const Tensor r = randint(-3, 4, {1000}, a);
+  CHECK(r.dtype() == kInt64);
+  std::vector<int64_t> seen(7, 0);
+  for (int64_t v : r.to_vector<int64_t>()) {
+    REQUIRE((v >= -3 && v < 4));
+    ++seen[static_cast<size_t>(v + 3)];
+  }
+  for (int64_t count : seen) CHECK(count > 0);  // every value in [low, high) comes up
+  CHECK_THROWS_WITH_AS(randint(2, 2, {1}), "randint: low 2 must be less than high 2", Error);
+  // dropout keeps the dtype and refuses non-floating tensors
+  CHECK(dropout(ones({4}, kFloat64), 0.5, true).dtype() == kFloat64);
+  CHECK_THROWS_WITH_AS(dropout(ones({4}, kInt64), 0.5, true),
+                       "dropout: expected a floating tensor (float32, float64), got int64", Error);
+}
+
 TEST_CASE("gradcheck: dropout with a fixed mask") {
   Generator gen(5);
-  Tensor x = uniform({3, 4}, -1, 1, gen);
+  Tensor x = uniform({3, 4}, -1, 1, kFloat64, gen);
   x.requires_grad_();
   // a fresh generator per call draws the same mask for every finite-difference evaluation
   const GradcheckResult r = gradcheck(
