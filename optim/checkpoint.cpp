@@ -21,30 +21,36 @@ namespace {
 
 using detail::NpzEntries;
 
+// "load_state_dict: x" / "Adam: load_state_dict: x" -> "x" / "Adam: x": the op is already "load"
+std::string without_load_state_dict(std::string message) {
+  if (const size_t at = message.find("load_state_dict: "); at != std::string::npos && at < 40) message.erase(at, 17);
+  return message;
+}
+
 // Runs `body`, prefixing the message of any unroll exception with "<op>: <path>: " (IoErrors from the npz
-// code already name the path).
+// code already name the path). A value out of range in a file (StateValueError) is an IoError: the file
+// is damaged or was not written by save().
 template <class Body>
 auto with_context(const char* op, const std::string& path, Body&& body) {
   try {
     return body();
   } catch (const IoError& e) {
     throw IoError(fmt::format("{}: {}", op, e.what()));
+  } catch (const detail::StateValueError& e) {
+    throw IoError(fmt::format("{}: {}: {}", op, path, without_load_state_dict(e.what())));
   } catch (const Error& e) {
-    std::string message = e.what();
-    // "load_state_dict: x" / "Adam: load_state_dict: x" -> "x" / "Adam: x": the op is already "load"
-    if (const size_t at = message.find("load_state_dict: "); at != std::string::npos && at < 40) message.erase(at, 17);
-    throw Error(fmt::format("{}: {}: {}", op, path, message));
+    throw Error(fmt::format("{}: {}: {}", op, path, without_load_state_dict(e.what())));
   }
 }
 
 // Every entry with its own dtype, in key order (StateDict is sorted).
-void write_state(const optim::StateDict& state, const std::string& path) {
+void write_state(const optim::StateDict& state, const std::string& path, const SaveOptions& options) {
   NpzEntries entries;
   for (const auto& [key, tensor] : state) {
     detail::check(tensor.defined(), "entry '{}' is undefined", key);
     entries.emplace_back(key, detail::npy_from_tensor(tensor));
   }
-  detail::write_npz(path, entries);
+  detail::write_npz(path, entries, options.compress);
 }
 
 std::map<std::string, Tensor> read_tensors(const std::string& path) {
@@ -68,11 +74,11 @@ void check_same_dtype(const std::string& path, const std::string& entry, DType i
 
 }  // namespace
 
-void save(const layers::Module& module, const std::string& path) {
+void save(const layers::Module& module, const std::string& path, const SaveOptions& options) {
   with_context("save", path, [&] {
     NpzEntries entries;
     for (const auto& [name, p] : module.named_parameters()) entries.emplace_back(name, detail::npy_from_tensor(p));
-    detail::write_npz(path, entries);
+    detail::write_npz(path, entries, options.compress);
   });
 }
 
@@ -86,8 +92,8 @@ void load(layers::Module& module, const std::string& path) {
   });
 }
 
-void save(const optim::Optimizer& optimizer, const std::string& path) {
-  with_context("save", path, [&] { write_state(optimizer.state_dict(), path); });
+void save(const optim::Optimizer& optimizer, const std::string& path, const SaveOptions& options) {
+  with_context("save", path, [&] { write_state(optimizer.state_dict(), path, options); });
 }
 
 void load(optim::Optimizer& optimizer, const std::string& path) {
@@ -105,22 +111,22 @@ void load(optim::Optimizer& optimizer, const std::string& path) {
   });
 }
 
-void save(const optim::Scheduler& scheduler, const std::string& path) {
-  with_context("save", path, [&] { write_state(scheduler.state_dict(), path); });
+void save(const optim::Scheduler& scheduler, const std::string& path, const SaveOptions& options) {
+  with_context("save", path, [&] { write_state(scheduler.state_dict(), path, options); });
 }
 
 void load(optim::Scheduler& scheduler, const std::string& path) {
   with_context("load", path, [&] { scheduler.load_state_dict(read_tensors(path)); });
 }
 
-void save_tensors(const std::map<std::string, Tensor>& tensors, const std::string& path) {
+void save_tensors(const std::map<std::string, Tensor>& tensors, const std::string& path, const SaveOptions& options) {
   with_context("save", path, [&] {
     NpzEntries entries;
     for (const auto& [name, t] : tensors) {
       detail::check(t.defined(), "tensor '{}' is undefined", name);
       entries.emplace_back(name, detail::npy_from_tensor(t));
     }
-    detail::write_npz(path, entries);
+    detail::write_npz(path, entries, options.compress);
   });
 }
 

@@ -1,23 +1,24 @@
 // NumPy .npy/.npz reading and writing (see optim/detail/npz.hpp). Little-endian hosts only (x86, ARM).
 //
-// Zip layout written (all integers little-endian; APPNOTE.TXT 4.3):
-//   per entry: local file header (30 bytes + name) | data
-//   central directory: one 46-byte header + name per entry
-//   end of central directory record (22 bytes)
-// Entries are "stored" (method 0), dated 1980-01-01 00:00 so the same arrays give the same bytes.
+// The .npy encoding is written here; the zip archive around it is libzip's: reading from the end of the
+// file (the directory first), stored and deflated entries, CRC-32 checks, zip64. What libzip does not
+// decide is checked here before anything is allocated: each entry's declared sizes against the file's size
+// (a stored entry's data lies in the file, a deflated one expands at most 1032 times).
 #include "unroll/optim/detail/npz.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zip.h>
 
-#include <array>
 #include <atomic>
 #include <bit>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <limits>
+#include <memory>
 #include <set>
 
 #include "unroll/framework/detail/check.hpp"
@@ -32,30 +33,6 @@ namespace {
 [[noreturn]] void io_error(const std::string& message) { throw IoError(message); }
 
 }  // namespace
-
-// ---- CRC-32 ------------------------------------------------------------------------------------------
-namespace {
-
-constexpr std::array<uint32_t, 256> make_crc_table() {
-  std::array<uint32_t, 256> table{};
-  for (uint32_t n = 0; n < 256; ++n) {
-    uint32_t c = n;
-    for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;  // reflected polynomial 0x04C11DB7
-    table[n] = c;
-  }
-  return table;
-}
-
-constexpr std::array<uint32_t, 256> kCrcTable = make_crc_table();
-
-}  // namespace
-
-uint32_t crc32(const void* data, size_t size, uint32_t crc) {
-  const auto* p = static_cast<const unsigned char*>(data);
-  crc = ~crc;
-  for (size_t i = 0; i < size; ++i) crc = kCrcTable[(crc ^ p[i]) & 0xFF] ^ (crc >> 8);
-  return ~crc;
-}
 
 // ---- .npy ----------------------------------------------------------------------------------------------
 namespace {
@@ -90,18 +67,11 @@ void put_u16(std::string& out, uint32_t v) {
   out += static_cast<char>(v & 0xFF);
   out += static_cast<char>((v >> 8) & 0xFF);
 }
-void put_u32(std::string& out, uint32_t v) {
-  put_u16(out, v & 0xFFFF);
-  put_u16(out, v >> 16);
-}
 uint32_t get_u16(std::string_view s, size_t at) {
   return static_cast<uint32_t>(static_cast<unsigned char>(s[at])) |
          static_cast<uint32_t>(static_cast<unsigned char>(s[at + 1])) << 8;
 }
 uint32_t get_u32(std::string_view s, size_t at) { return get_u16(s, at) | get_u16(s, at + 2) << 16; }
-uint64_t get_u64(std::string_view s, size_t at) {
-  return static_cast<uint64_t>(get_u32(s, at)) | static_cast<uint64_t>(get_u32(s, at + 4)) << 32;
-}
 
 // A parser for the header's Python dict literal: {'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }
 class HeaderParser {
@@ -340,171 +310,204 @@ std::vector<double> npy_to_doubles(const NpyArray& array) {
   return values.to_vector<double>();
 }
 
-// ---- zip -------------------------------------------------------------------------------------------------
+// ---- zip archives (libzip) -------------------------------------------------------------------------------
 namespace {
 
-constexpr uint32_t kLocalSig = 0x04034b50, kCentralSig = 0x02014b50, kEndSig = 0x06054b50;
-constexpr uint32_t kZip64EndSig = 0x06064b50, kZip64LocatorSig = 0x07064b50;
-constexpr uint32_t kDosDate = (0 << 9) | (1 << 5) | 1;  // 1980-01-01
-constexpr uint32_t kDosTime = 0;
+constexpr uint16_t kDosDate = (0 << 9) | (1 << 5) | 1;  // 1980-01-01
+constexpr uint16_t kDosTime = 0;
+// An archive without entries: the 22-byte end-of-central-directory record alone (what numpy.savez writes
+// for no arrays; libzip writes nothing at all for an empty archive).
+constexpr char kEmptyZip[] = "PK\x05\x06\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0";
+constexpr size_t kEndRecordSize = 22;
+// Deflate encodes a run of 258 bytes in as little as 2 bits: no valid stream expands more than 1032 times.
+constexpr uint64_t kMaxDeflateRatio = 1032;
+
+// Owners of libzip objects.
+struct ZipError {
+  zip_error_t error;
+  ZipError() { zip_error_init(&error); }
+  ~ZipError() { zip_error_fini(&error); }
+  ZipError(const ZipError&) = delete;
+  ZipError& operator=(const ZipError&) = delete;
+  int code() { return zip_error_code_zip(&error); }
+  std::string text() { return zip_error_strerror(&error); }
+};
+struct ArchiveCloser {
+  void operator()(zip_t* archive) const { zip_discard(archive); }
+};
+using Archive = std::unique_ptr<zip_t, ArchiveCloser>;
+struct EntryCloser {
+  void operator()(zip_file_t* file) const { zip_fclose(file); }
+};
+using EntryFile = std::unique_ptr<zip_file_t, EntryCloser>;
+struct SourceFreer {
+  void operator()(zip_source_t* source) const { zip_source_free(source); }
+};
+using Source = std::unique_ptr<zip_source_t, SourceFreer>;
+
+// The message for a libzip error `code` (ZIP_ER_*) met while opening an archive or reading an entry.
+std::string describe(int code, const std::string& libzip_text) {
+  switch (code) {
+    case ZIP_ER_NOZIP:
+      return "not a zip/.npz file, or truncated (no end-of-central-directory record)";
+    case ZIP_ER_INCONS:
+      return "corrupted or truncated zip (" + libzip_text + ")";
+    case ZIP_ER_EXISTS:
+      return "corrupted zip: duplicate zip entry names";
+    case ZIP_ER_CRC:
+      return "CRC-32 mismatch: the file is corrupted";
+    case ZIP_ER_ZLIB:
+    case ZIP_ER_COMPRESSED_DATA:
+      return "corrupted compressed data (" + libzip_text + ")";
+    case ZIP_ER_EOF:
+    case ZIP_ER_READ:
+    case ZIP_ER_SEEK:
+      return "truncated or unreadable (" + libzip_text + ")";
+    case ZIP_ER_MULTIDISK:
+      return "multi-disk zip archives are not supported";
+    default:
+      return libzip_text;
+  }
+}
+
+// The archive read from `source` (taken over: freed on every path), whose size is `size` bytes. The
+// directory is read from the end; every entry's declared sizes are checked against `size` before any entry
+// is read, then each entry is read into exactly its declared size and its CRC-32 checked.
+std::vector<ZipEntry> read_archive(Source source, uint64_t size, const std::string& where) {
+  if (size < kEndRecordSize)
+    io_error(
+        fmt::format("{}: not a zip/.npz file, or truncated ({} bytes, less than a zip's end record)", where, size));
+  ZipError error;
+  Archive archive(zip_open_from_source(source.get(), ZIP_RDONLY | ZIP_CHECKCONS, &error.error));
+  if (!archive) io_error(fmt::format("{}: {}", where, describe(error.code(), error.text())));
+  source.release();  // the archive owns it now
+
+  // 1. the directory: names, methods and sizes, checked before anything is allocated for the data
+  const zip_int64_t count = zip_get_num_entries(archive.get(), 0);
+  if (count < 0) io_error(fmt::format("{}: cannot read the zip directory", where));
+  std::vector<zip_stat_t> stats(static_cast<size_t>(count));
+  std::set<std::string> names;
+  uint64_t stored_bytes = 0;  // the entries' compressed sizes, which lie side by side in the file
+  for (zip_uint64_t i = 0; i < static_cast<zip_uint64_t>(count); ++i) {
+    zip_stat_t& st = stats[i];
+    zip_stat_init(&st);
+    if (zip_stat_index(archive.get(), i, 0, &st) != 0 || !(st.valid & ZIP_STAT_NAME) || !(st.valid & ZIP_STAT_SIZE) ||
+        !(st.valid & ZIP_STAT_COMP_SIZE) || !(st.valid & ZIP_STAT_COMP_METHOD))
+      io_error(fmt::format("{}: corrupted zip (directory entry {} of {} is unreadable: {})", where, i + 1, count,
+                           zip_strerror(archive.get())));
+    const std::string name = st.name;
+    if (!names.insert(name).second) io_error(fmt::format("{}: duplicate zip entry '{}'", where, name));
+    if ((st.valid & ZIP_STAT_ENCRYPTION_METHOD) && st.encryption_method != ZIP_EM_NONE)
+      io_error(fmt::format("{}: entry '{}' is encrypted (not supported)", where, name));
+    if (st.comp_method != ZIP_CM_STORE && st.comp_method != ZIP_CM_DEFLATE)
+      io_error(
+          fmt::format("{}: entry '{}' is compressed with zip method {}; only stored (numpy.savez) and deflated "
+                      "(numpy.savez_compressed) entries are supported",
+                      where, name, st.comp_method));
+    if (st.comp_size > size - stored_bytes)
+      io_error(
+          fmt::format("{}: corrupted or truncated zip (entry '{}' declares {} compressed bytes; the entries "
+                      "before it leave {} of the file's {} bytes)",
+                      where, name, st.comp_size, size - stored_bytes, size));
+    stored_bytes += st.comp_size;
+    if (st.comp_method == ZIP_CM_STORE && st.size != st.comp_size)
+      io_error(fmt::format("{}: corrupted zip (stored entry '{}' declares sizes {} and {})", where, name, st.comp_size,
+                           st.size));
+    if (st.comp_method == ZIP_CM_DEFLATE && st.size / kMaxDeflateRatio > st.comp_size)
+      io_error(
+          fmt::format("{}: corrupted zip (deflated entry '{}' declares {} bytes from {} compressed bytes, more "
+                      "than deflate can expand)",
+                      where, name, st.size, st.comp_size));
+  }
+
+  // 2. the data, one entry at a time, into buffers of the declared sizes
+  std::vector<ZipEntry> entries;
+  entries.reserve(stats.size());
+  for (zip_uint64_t i = 0; i < stats.size(); ++i) {
+    const zip_stat_t& st = stats[i];
+    ZipEntry entry{st.name, std::string()};
+    const auto fail = [&](int code, const std::string& text) {
+      io_error(fmt::format("{}: entry '{}': {}", where, entry.name, describe(code, text)));
+    };
+    EntryFile file(zip_fopen_index(archive.get(), i, 0));
+    if (!file) {
+      zip_error_t* e = zip_get_error(archive.get());
+      fail(zip_error_code_zip(e), zip_error_strerror(e));
+    }
+    entry.data.resize(static_cast<size_t>(st.size));
+    uint64_t done = 0;
+    while (done < st.size) {
+      const zip_int64_t n = zip_fread(file.get(), entry.data.data() + done, st.size - done);
+      if (n < 0) {
+        zip_error_t* e = zip_file_get_error(file.get());
+        fail(zip_error_code_zip(e), zip_error_strerror(e));
+      }
+      if (n == 0)
+        io_error(fmt::format("{}: entry '{}': truncated ({} of its {} bytes)", where, entry.name, done, st.size));
+      done += static_cast<uint64_t>(n);
+    }
+    // reading on to the end is what makes libzip compare the CRC-32
+    char extra = 0;
+    const zip_int64_t more = zip_fread(file.get(), &extra, 1);
+    if (more < 0) {
+      zip_error_t* e = zip_file_get_error(file.get());
+      fail(zip_error_code_zip(e), zip_error_strerror(e));
+    }
+    if (more > 0)
+      io_error(fmt::format("{}: corrupted zip (entry '{}' holds more than the {} bytes its directory entry declares)",
+                           where, entry.name, st.size));
+    entries.push_back(std::move(entry));
+  }
+  return entries;
+}
 
 }  // namespace
 
-std::string encode_zip(const std::vector<ZipEntry>& entries) {
-  constexpr uint64_t kMax = 0xFFFFFFFEu;
-  if (entries.size() > 0xFFFF) io_error(fmt::format("zip: {} entries is too many (at most 65535)", entries.size()));
-  std::string out, central;
+std::string encode_zip(const std::vector<ZipEntry>& entries, bool compress) {
+  if (entries.empty()) return std::string(kEmptyZip, kEndRecordSize);
+  ZipError error;
+  auto fail = [](const std::string& what) { io_error("zip: " + what); };
+  // The archive is built in a buffer source, which zip_close fills and which survives it: the archive holds
+  // one reference to it, `out` another (zip_source_keep).
+  Source out(zip_source_buffer_create(nullptr, 0, 0, &error.error));
+  if (!out) fail("cannot create a buffer: " + error.text());
+  Archive archive(zip_open_from_source(out.get(), ZIP_TRUNCATE, &error.error));
+  if (!archive) fail("cannot create an archive: " + error.text());
+  zip_source_keep(out.get());
   for (const ZipEntry& e : entries) {
-    if (e.name.empty() || e.name.size() > 0xFFFF) io_error(fmt::format("zip: bad entry name '{}'", e.name));
-    if (e.data.size() > kMax || out.size() > kMax)
-      io_error(fmt::format("zip: entry '{}' would pass 4 GiB, which needs zip64 (not supported)", e.name));
-    const uint32_t crc = crc32(e.data.data(), e.data.size());
-    const uint32_t offset = static_cast<uint32_t>(out.size()), size = static_cast<uint32_t>(e.data.size());
-    bool utf8 = false;
-    for (unsigned char c : e.name) utf8 |= c >= 0x80;
-    const uint32_t flags = utf8 ? 1u << 11 : 0;  // bit 11: the name is UTF-8
-    // local file header
-    put_u32(out, kLocalSig);
-    put_u16(out, 20);  // version needed to extract: 2.0
-    put_u16(out, flags);
-    put_u16(out, 0);  // method: stored
-    put_u16(out, kDosTime);
-    put_u16(out, kDosDate);
-    put_u32(out, crc);
-    put_u32(out, size);  // compressed size
-    put_u32(out, size);  // uncompressed size
-    put_u16(out, static_cast<uint32_t>(e.name.size()));
-    put_u16(out, 0);  // extra field length
-    out += e.name;
-    out += e.data;
-    // central directory header
-    put_u32(central, kCentralSig);
-    put_u16(central, (3 << 8) | 20);  // made by: Unix, 2.0
-    put_u16(central, 20);
-    put_u16(central, flags);
-    put_u16(central, 0);
-    put_u16(central, kDosTime);
-    put_u16(central, kDosDate);
-    put_u32(central, crc);
-    put_u32(central, size);
-    put_u32(central, size);
-    put_u16(central, static_cast<uint32_t>(e.name.size()));
-    put_u16(central, 0);               // extra field length
-    put_u16(central, 0);               // comment length
-    put_u16(central, 0);               // disk number start
-    put_u16(central, 0);               // internal attributes
-    put_u32(central, 0100644u << 16);  // external attributes: a regular file, rw-r--r--
-    put_u32(central, offset);
-    central += e.name;
+    if (e.name.empty()) fail("empty entry name");
+    zip_source_t* data = zip_source_buffer(archive.get(), e.data.data(), e.data.size(), 0);
+    if (!data) fail(fmt::format("entry '{}': {}", e.name, zip_strerror(archive.get())));
+    const zip_int64_t index = zip_file_add(archive.get(), e.name.c_str(), data, ZIP_FL_ENC_GUESS);
+    if (index < 0) {
+      zip_source_free(data);
+      fail(fmt::format("entry '{}': {}", e.name, zip_strerror(archive.get())));
+    }
+    const auto i = static_cast<zip_uint64_t>(index);
+    if (zip_set_file_compression(archive.get(), i, compress ? ZIP_CM_DEFLATE : ZIP_CM_STORE, 0) != 0 ||
+        zip_file_set_dostime(archive.get(), i, kDosTime, kDosDate, 0) != 0 ||
+        zip_file_set_external_attributes(archive.get(), i, 0, ZIP_OPSYS_UNIX, 0100644u << 16) != 0)  // rw-r--r--
+      fail(fmt::format("entry '{}': {}", e.name, zip_strerror(archive.get())));
   }
-  if (out.size() + central.size() > kMax) io_error("zip: archive would pass 4 GiB, which needs zip64 (not supported)");
-  const uint32_t central_offset = static_cast<uint32_t>(out.size());
-  out += central;
-  put_u32(out, kEndSig);
-  put_u16(out, 0);  // this disk
-  put_u16(out, 0);  // disk with the central directory
-  put_u16(out, static_cast<uint32_t>(entries.size()));
-  put_u16(out, static_cast<uint32_t>(entries.size()));
-  put_u32(out, static_cast<uint32_t>(central.size()));
-  put_u32(out, central_offset);
-  put_u16(out, 0);  // comment length
-  return out;
+  if (zip_close(archive.get()) != 0) fail(std::string("cannot write the archive: ") + zip_strerror(archive.get()));
+  archive.release();  // zip_close freed it
+
+  zip_stat_t st;
+  zip_stat_init(&st);
+  if (zip_source_stat(out.get(), &st) != 0 || !(st.valid & ZIP_STAT_SIZE) || zip_source_open(out.get()) != 0)
+    fail("cannot read the archive back from its buffer");
+  std::string bytes(static_cast<size_t>(st.size), '\0');
+  const zip_int64_t n = zip_source_read(out.get(), bytes.data(), st.size);
+  zip_source_close(out.get());
+  if (n < 0 || static_cast<zip_uint64_t>(n) != st.size) fail("cannot read the archive back from its buffer");
+  return bytes;
 }
 
-std::vector<ZipEntryView> decode_zip(std::string_view file, const std::string& path) {
-  const size_t size = file.size();
-  // end of central directory record: the last 22 bytes, unless followed by a comment of up to 64 KiB
-  size_t end = std::string_view::npos;
-  if (size >= 22) {
-    const size_t lowest = size >= 22 + 0xFFFF ? size - 22 - 0xFFFF : 0;
-    for (size_t at = size - 22 + 1; at-- > lowest;) {
-      if (get_u32(file, at) == kEndSig && at + 22 + get_u16(file, at + 20) == size) {
-        end = at;
-        break;
-      }
-    }
-  }
-  if (end == std::string_view::npos)
-    io_error(fmt::format("{}: not a zip/.npz file, or truncated (no end-of-central-directory record)", path));
-  uint64_t count = get_u16(file, end + 10), central_size = get_u32(file, end + 12),
-           central_offset = get_u32(file, end + 16);
-  if (get_u16(file, end + 4) != 0 || get_u16(file, end + 6) != 0)
-    io_error(fmt::format("{}: multi-disk zip archives are not supported", path));
-  if (count == 0xFFFF || central_size == 0xFFFFFFFF || central_offset == 0xFFFFFFFF) {  // zip64
-    if (end < 20 || get_u32(file, end - 20) != kZip64LocatorSig)
-      io_error(fmt::format("{}: corrupted zip (zip64 locator missing)", path));
-    const uint64_t at = get_u64(file, end - 20 + 8);
-    if (at > end - 20 || end - 20 - at < 56 || get_u32(file, static_cast<size_t>(at)) != kZip64EndSig)
-      io_error(fmt::format("{}: corrupted zip (bad zip64 end-of-central-directory record)", path));
-    count = get_u64(file, static_cast<size_t>(at) + 32);
-    central_size = get_u64(file, static_cast<size_t>(at) + 40);
-    central_offset = get_u64(file, static_cast<size_t>(at) + 48);
-  }
-  if (central_offset > end || central_size > end - central_offset)
-    io_error(fmt::format("{}: corrupted or truncated zip (central directory at {} + {} bytes, file has {})", path,
-                         central_offset, central_size, size));
-
-  std::vector<ZipEntryView> entries;
-  std::set<std::string> names;
-  size_t at = static_cast<size_t>(central_offset);
-  const size_t central_end = static_cast<size_t>(central_offset + central_size);
-  for (uint64_t i = 0; i < count; ++i) {
-    if (central_end - at < 46 || get_u32(file, at) != kCentralSig)
-      io_error(fmt::format("{}: corrupted zip (central directory entry {} of {} is damaged)", path, i + 1, count));
-    const uint32_t flags = get_u16(file, at + 8), method = get_u16(file, at + 10), crc = get_u32(file, at + 16);
-    uint64_t csize = get_u32(file, at + 20), usize = get_u32(file, at + 24), offset = get_u32(file, at + 42);
-    const size_t name_len = get_u16(file, at + 28), extra_len = get_u16(file, at + 30),
-                 comment_len = get_u16(file, at + 32);
-    if (central_end - at - 46 < name_len + extra_len + comment_len)
-      io_error(fmt::format("{}: corrupted zip (central directory entry {} of {} is damaged)", path, i + 1, count));
-    std::string name(file.substr(at + 46, name_len));
-    // zip64 extended information: the 64-bit values of the fields set to 0xFFFFFFFF, in this order
-    std::string_view extra = file.substr(at + 46 + name_len, extra_len);
-    for (size_t x = 0; x + 4 <= extra.size();) {
-      const uint32_t id = get_u16(extra, x), len = get_u16(extra, x + 2);
-      if (x + 4 + len > extra.size()) break;
-      if (id == 0x0001) {
-        size_t y = x + 4;
-        for (uint64_t* field : {&usize, &csize, &offset})
-          if (*field == 0xFFFFFFFF) {
-            if (y + 8 > x + 4 + len) io_error(fmt::format("{}: entry '{}': bad zip64 extra field", path, name));
-            *field = get_u64(extra, y);
-            y += 8;
-          }
-      }
-      x += 4 + len;
-    }
-    at += 46 + name_len + extra_len + comment_len;
-
-    if (flags & 1) io_error(fmt::format("{}: entry '{}' is encrypted (not supported)", path, name));
-    if (method != 0)
-      io_error(
-          fmt::format("{}: entry '{}' is compressed (zip method {}); only stored entries are supported: write the "
-                      "file with numpy.savez, not numpy.savez_compressed",
-                      path, name, method));
-    if (csize != usize)
-      io_error(fmt::format("{}: corrupted zip (stored entry '{}' has sizes {} and {})", path, name, csize, usize));
-    if (!names.insert(name).second) io_error(fmt::format("{}: duplicate zip entry '{}'", path, name));
-    // local header: its own name and extra field precede the data
-    if (offset > central_offset || central_offset - offset < 30 ||
-        get_u32(file, static_cast<size_t>(offset)) != kLocalSig)
-      io_error(fmt::format("{}: corrupted zip (local header of entry '{}' not found)", path, name));
-    const size_t local = static_cast<size_t>(offset);
-    const size_t local_name_len = get_u16(file, local + 26), local_extra_len = get_u16(file, local + 28);
-    const uint64_t data_at = offset + 30 + local_name_len + local_extra_len;
-    if (data_at > central_offset || usize > central_offset - data_at)
-      io_error(fmt::format("{}: corrupted or truncated zip (data of entry '{}' runs past the central directory)", path,
-                           name));
-    if (file.substr(local + 30, local_name_len) != name)
-      io_error(fmt::format("{}: corrupted zip (entry '{}' has a different name in its local header)", path, name));
-    std::string_view data = file.substr(static_cast<size_t>(data_at), static_cast<size_t>(usize));
-    const uint32_t actual = crc32(data.data(), data.size());
-    if (actual != crc)
-      io_error(fmt::format("{}: entry '{}': CRC-32 mismatch (stored {:08x}, computed {:08x}): the file is corrupted",
-                           path, name, crc, actual));
-    entries.push_back({std::move(name), data});
-  }
-  return entries;
+std::vector<ZipEntry> decode_zip(std::string_view bytes, const std::string& where) {
+  ZipError error;
+  Source source(zip_source_buffer_create(bytes.data(), bytes.size(), 0, &error.error));
+  if (!source) io_error(fmt::format("{}: {}", where, error.text()));
+  return read_archive(std::move(source), bytes.size(), where);
 }
 
 // ---- files -------------------------------------------------------------------------------------------
@@ -554,36 +557,52 @@ void write_file_atomic(const std::string& path, std::string_view bytes) {
   }
 }
 
-std::string read_file(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+namespace {
+
+// `path` opened for reading if it is a regular file, with its size. A FIFO, a device, a socket or a
+// directory is refused from stat() without being opened; the open itself does not block (O_NONBLOCK: a
+// FIFO put in its place meanwhile opens at once), and fstat() confirms what was opened.
+std::pair<int, uint64_t> open_regular_file(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    const int err = errno;
+    io_error(fmt::format("{}: cannot open: {}", path, std::strerror(err)));
+  }
+  if (!S_ISREG(st.st_mode)) io_error(fmt::format("{}: not a regular file", path));
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
   if (fd < 0) {
     const int err = errno;
     io_error(fmt::format("{}: cannot open: {}", path, std::strerror(err)));
   }
-  struct stat st {};
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     ::close(fd);
     io_error(fmt::format("{}: not a regular file", path));
   }
-  std::string out(static_cast<size_t>(st.st_size), '\0');
-  size_t done = 0;
-  while (done < out.size()) {
-    const ssize_t n = ::read(fd, out.data() + done, out.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      const int err = n < 0 ? errno : 0;
-      ::close(fd);
-      io_error(fmt::format("{}: read failed after {} of {} bytes{}{}", path, done, out.size(), err ? ": " : "",
-                           err ? std::strerror(err) : ""));
-    }
-    done += static_cast<size_t>(n);
+  const int flags = ::fcntl(fd, F_GETFL);
+  if (flags >= 0) ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);  // ordinary blocking reads from here on
+  return {fd, static_cast<uint64_t>(st.st_size)};
+}
+
+NpzEntries arrays_of(std::vector<ZipEntry> entries, const std::string& where) {
+  NpzEntries out;
+  out.reserve(entries.size());
+  for (ZipEntry& e : entries) {
+    constexpr std::string_view suffix = ".npy";
+    if (e.name.size() <= suffix.size() || e.name.compare(e.name.size() - suffix.size(), suffix.size(), suffix) != 0)
+      io_error(
+          fmt::format("{}: entry '{}' is not a .npy array (an .npz holds only '<name>.npy' entries)", where, e.name));
+    std::string key = e.name.substr(0, e.name.size() - suffix.size());
+    NpyArray array = decode_npy(e.data, fmt::format("{}: entry '{}'", where, key));
+    std::string().swap(e.data);  // the copy in `array` is all that is kept
+    out.emplace_back(std::move(key), std::move(array));
   }
-  ::close(fd);
   return out;
 }
 
+}  // namespace
+
 // ---- .npz ----------------------------------------------------------------------------------------------
-void write_npz(const std::string& path, const NpzEntries& entries) {
+void write_npz(const std::string& path, const NpzEntries& entries, bool compress) {
   std::vector<ZipEntry> zip;
   std::set<std::string> keys;
   for (const auto& [key, array] : entries) {
@@ -591,22 +610,35 @@ void write_npz(const std::string& path, const NpzEntries& entries) {
     check(keys.insert(key).second, "save: {}: duplicate array name '{}'", path, key);
     zip.push_back({key + ".npy", encode_npy(array)});
   }
-  write_file_atomic(path, encode_zip(zip));
+  std::string bytes;
+  try {
+    bytes = encode_zip(zip, compress);
+  } catch (const IoError& e) {
+    io_error(fmt::format("{}: {}", path, e.what()));
+  }
+  write_file_atomic(path, bytes);
 }
 
 NpzEntries read_npz(const std::string& path) {
-  const std::string file = read_file(path);
-  NpzEntries out;
-  for (const ZipEntryView& e : decode_zip(file, path)) {
-    constexpr std::string_view suffix = ".npy";
-    if (e.name.size() <= suffix.size() || e.name.compare(e.name.size() - suffix.size(), suffix.size(), suffix) != 0)
-      io_error(
-          fmt::format("{}: entry '{}' is not a .npy array (an .npz holds only '<name>.npy' entries)", path, e.name));
-    std::string key = e.name.substr(0, e.name.size() - suffix.size());
-    NpyArray array = decode_npy(e.data, fmt::format("{}: entry '{}'", path, key));
-    out.emplace_back(std::move(key), std::move(array));
+  const auto [fd, size] = open_regular_file(path);
+  std::FILE* file = ::fdopen(fd, "rb");
+  if (!file) {
+    const int err = errno;
+    ::close(fd);
+    io_error(fmt::format("{}: cannot open: {}", path, std::strerror(err)));
   }
-  return out;
+  ZipError error;
+  // libzip reads the file through `file` (closed with the source), never past the size fstat gave
+  Source source(zip_source_filep_create(file, 0, static_cast<zip_int64_t>(size), &error.error));
+  if (!source) {
+    std::fclose(file);
+    io_error(fmt::format("{}: cannot read: {}", path, error.text()));
+  }
+  return arrays_of(read_archive(std::move(source), size, path), path);
+}
+
+NpzEntries decode_npz(std::string_view bytes, const std::string& where) {
+  return arrays_of(decode_zip(bytes, where), where);
 }
 
 }  // namespace unroll::detail

@@ -6,6 +6,7 @@
 
 #include "unroll/framework/autograd.hpp"
 #include "unroll/framework/detail/check.hpp"
+#include "unroll/framework/detail/dispatch.hpp"
 #include "unroll/framework/detail/kernels.hpp"
 #include "unroll/framework/ops.hpp"
 #include "unroll/optim/detail/state.hpp"
@@ -62,6 +63,33 @@ const std::string kGroup = "param_groups.0.";
 
 std::string state_key(size_t i, const std::string& name) { return "state." + std::to_string(i) + "." + name; }
 
+// The range PyTorch's constructors accept for each real option (torch/optim/*.py, "Invalid ... value"):
+// >= 0, except betas in [0, 1) and SGD's dampening, which PyTorch does not check (any finite number here).
+const unroll::detail::RealRange& option_range(const std::string& name) {
+  if (name == "betas") return unroll::detail::kFraction;
+  if (name == "dampening") return unroll::detail::kAnyReal;
+  return unroll::detail::kNonNegative;
+}
+
+// Buffers holding sums or running averages of squared gradients, whose square roots divide the update.
+bool holds_squares(const std::string& buffer_name) {
+  return buffer_name == "exp_avg_sq" || buffer_name == "max_exp_avg_sq" || buffer_name == "square_avg" ||
+         buffer_name == "sum";
+}
+
+// Throws StateValueError at the first negative value of `buffer` (a floating tensor).
+void check_not_negative(const std::string& who, const std::string& key, const Tensor& buffer) {
+  unroll::detail::visit_floating(who.c_str(), buffer.dtype(), [&]<class T>() {
+    const T* values = buffer.data<T>();
+    for (int64_t k = 0; k < buffer.numel(); ++k)
+      if (values[k] < 0) [[unlikely]]
+        unroll::detail::fail_loaded(
+            who, fmt::format("entry '{}' holds {} at element {} (a sum or average of squared gradients is never "
+                             "negative)",
+                             key, static_cast<double>(values[k]), k));
+  });
+}
+
 }  // namespace
 
 StateDict Optimizer::state_dict() const {
@@ -95,15 +123,25 @@ void Optimizer::load_state_dict(const StateDict& state) {
   std::set<std::string> used = {"type." + me};
   for (const Hyperparameter& h : old_hyper) {
     new_hyper[h.name] = read_state_value(me, state, kGroup + h.name, h.value);
+    if (h.value.dtype() == kFloat64)  // a real option (not a flag): finite and in range
+      unroll::detail::check_loaded_reals(me, kGroup + h.name, new_hyper[h.name].to_vector<double>(),
+                                         option_range(h.name));
     old_values[h.name] = h.value;
     used.insert(kGroup + h.name);
   }
   std::optional<double> new_initial_lr;
   if (state.count(kGroup + "initial_lr")) {
     new_initial_lr = read_state_value(me, state, kGroup + "initial_lr", unroll::detail::state_real(0)).item<double>();
+    unroll::detail::check_loaded_real(me, kGroup + "initial_lr", *new_initial_lr, unroll::detail::kNonNegative);
     used.insert(kGroup + "initial_lr");
   }
-  set_hyperparameters(new_hyper);  // validates the values; throws before changing anything
+  try {
+    set_hyperparameters(new_hyper);  // validates the options together; throws before changing anything
+  } catch (const unroll::detail::StateValueError&) {
+    throw;
+  } catch (const Error& e) {  // each value is in range (checked above), but not together (SGD's nesterov)
+    unroll::detail::fail_loaded(me, "the options in 'param_groups.0' do not go together", e.what());
+  }
 
   try {
     // 3. per-parameter state, for the buffers the (new) options need
@@ -123,7 +161,7 @@ void Optimizer::load_state_dict(const StateDict& state) {
     for (auto& [i, step] : steps) {
       const std::string step_key = state_key(i, "step");
       step = read_state_value(me, state, step_key, unroll::detail::state_int(0)).item<int64_t>();
-      check(step >= 0, "{}: load_state_dict: entry '{}' must be a non-negative integer, got {}", me, step_key, step);
+      unroll::detail::check_loaded_count(me, step_key, step);
       for (const std::string& buffer_name : names) {
         const std::string key = state_key(i, buffer_name);
         const auto it = state.find(key);
@@ -134,6 +172,7 @@ void Optimizer::load_state_dict(const StateDict& state) {
               i, params_[i].shape());
         check(it->second.dtype() == params_[i].dtype(), "{}: load_state_dict: entry '{}' is {} but parameter {} is {}",
               me, key, unroll::name(it->second.dtype()), i, unroll::name(params_[i].dtype()));
+        if (holds_squares(buffer_name)) check_not_negative(me, key, it->second);
       }
     }
 
@@ -209,6 +248,56 @@ Tensor read_state_value(const std::string& who, const optim::StateDict& state, c
           who, key, v, name(like.dtype()), name(like.dtype()), like.dtype() == kBool ? "0 and 1" : "integers");
   }
   return value.to(like.dtype());
+}
+
+namespace {
+
+// "in [0, 1)", ">= 0", "" (no bound beyond being finite)
+std::string describe(const RealRange& range) {
+  const bool low = std::isfinite(range.min), high = std::isfinite(range.max);
+  if (low && high)
+    return fmt::format("in {}{}, {}{}", range.min_open ? '(' : '[', range.min, range.max, range.max_open ? ')' : ']');
+  if (low) return fmt::format("{} {}", range.min_open ? ">" : ">=", range.min);
+  if (high) return fmt::format("{} {}", range.max_open ? "<" : "<=", range.max);
+  return "";
+}
+
+bool in_range(double value, const RealRange& range) {
+  return std::isfinite(value) && (range.min_open ? value > range.min : value >= range.min) &&
+         (range.max_open ? value < range.max : value <= range.max);
+}
+
+}  // namespace
+
+void fail_loaded(const std::string& who, const std::string& what, const std::string& cause) {
+  if (cause.empty()) throw StateValueError(fmt::format("{}: load_state_dict: {}", who, what));
+  std::string_view reason = cause;  // the object's own validation, which names it already
+  if (reason.rfind(who + ": ", 0) == 0) reason.remove_prefix(who.size() + 2);
+  throw StateValueError(fmt::format("{}: load_state_dict: {}: {}", who, what, reason));
+}
+
+void check_loaded_count(const std::string& who, const std::string& key, int64_t value, int64_t min) {
+  if (value < min || value >= kMaxStateCount) [[unlikely]]
+    fail_loaded(who, fmt::format("entry '{}' must be an integer in [{}, 2^53), got {}", key, min, value));
+}
+
+void check_loaded_real(const std::string& who, const std::string& key, double value, const RealRange& range) {
+  if (!in_range(value, range)) [[unlikely]] {
+    const std::string bounds = describe(range);
+    fail_loaded(who, fmt::format("entry '{}' must be a finite number{}{}, got {}", key, bounds.empty() ? "" : " ",
+                                 bounds, value));
+  }
+}
+
+void check_loaded_reals(const std::string& who, const std::string& key, const std::vector<double>& values,
+                        const RealRange& range) {
+  if (values.size() == 1) return check_loaded_real(who, key, values[0], range);
+  for (const double value : values)
+    if (!in_range(value, range)) [[unlikely]] {
+      const std::string bounds = describe(range);
+      fail_loaded(who, fmt::format("entry '{}' must be finite numbers{}{}, got [{}]", key, bounds.empty() ? "" : " ",
+                                   bounds, fmt::join(values, ", ")));
+    }
 }
 
 }  // namespace unroll::detail

@@ -20,9 +20,22 @@ using detail::state_real;
 
 namespace {
 
-// One validated value of a state entry (load_state_dict checked its dtype and size).
-double real_at(const StateDict& values, const std::string& key) { return values.at(key).item<double>(); }
-int64_t int_at(const StateDict& values, const std::string& key) { return values.at(key).item<int64_t>(); }
+using detail::RealRange;
+
+// One value of a state entry (load_state_dict checked its dtype and size), range-checked: a real number
+// finite and in `range` (a learning rate or a factor: >= 0 unless said otherwise), a counter or period in
+// [min, 2^53). `who` names the scheduler in the StateValueError thrown otherwise.
+double real_at(const std::string& who, const StateDict& values, const std::string& key,
+               const RealRange& range = detail::kNonNegative) {
+  const double value = values.at(key).item<double>();
+  detail::check_loaded_real(who, key, value, range);
+  return value;
+}
+int64_t int_at(const std::string& who, const StateDict& values, const std::string& key, int64_t min = 0) {
+  const int64_t value = values.at(key).item<int64_t>();
+  detail::check_loaded_count(who, key, value, min);
+  return value;
+}
 
 }  // namespace
 
@@ -59,10 +72,17 @@ void Scheduler::load_state_dict(const StateDict& state) {
   for (const auto& [key, _] : state)
     check(key == "type." + me || values.count(key), "{}: load_state_dict: unexpected entry '{}'", me, key);
 
-  const int64_t last_epoch = int_at(values, "last_epoch");
-  set_fields(values);  // validates and commits the subclass's fields, or throws having changed nothing
+  const int64_t last_epoch = int_at(me, values, "last_epoch");  // a constructed scheduler has taken step 0
+  const double last_lr = real_at(me, values, "_last_lr");
+  try {
+    set_fields(values);  // validates and commits the subclass's fields, or throws having changed nothing
+  } catch (const detail::StateValueError&) {
+    throw;
+  } catch (const Error& e) {  // the options' own validation (each value was in range, not all of them together)
+    detail::fail_loaded(me, "invalid options", e.what());
+  }
   last_epoch_ = last_epoch;
-  last_lr_ = real_at(values, "_last_lr");
+  last_lr_ = last_lr;
 }
 
 // ---- LRScheduler -------------------------------------------------------------------------------------
@@ -91,10 +111,11 @@ Scheduler::Fields LRScheduler::fields() const {
 }
 
 void LRScheduler::set_fields(const StateDict& values) {
-  const int64_t step_count = int_at(values, "_step_count");
+  const int64_t step_count = int_at(name(), values, "_step_count");
+  const double base_lr = real_at(name(), values, "base_lrs");
   set_schedule_fields(values);  // validates first; throws having changed nothing
   step_count_ = step_count;
-  base_lr_ = real_at(values, "base_lrs");
+  base_lr_ = base_lr;
 }
 
 // ---- StepLR ------------------------------------------------------------------------------------------
@@ -119,8 +140,8 @@ Scheduler::Fields StepLR::schedule_fields() const {
 
 void StepLR::set_schedule_fields(const StateDict& v) {
   StepLROptions o;
-  o.step_size = int_at(v, "step_size");
-  o.gamma = real_at(v, "gamma");
+  o.step_size = int_at(name(), v, "step_size", 1);
+  o.gamma = real_at(name(), v, "gamma");
   validate(o);
   options_ = o;
 }
@@ -145,9 +166,9 @@ Scheduler::Fields MultiStepLR::schedule_fields() const {
 
 void MultiStepLR::set_schedule_fields(const StateDict& v) {
   MultiStepLROptions o;
-  o.milestones = v.at("milestones").to_vector<int64_t>();
+  o.milestones = v.at("milestones").to_vector<int64_t>();  // any epochs (only compared with last_epoch)
   std::sort(o.milestones.begin(), o.milestones.end());
-  o.gamma = real_at(v, "gamma");
+  o.gamma = real_at(name(), v, "gamma");
   options_ = o;
 }
 
@@ -174,7 +195,7 @@ Scheduler::Fields ExponentialLR::schedule_fields() const { return {{"gamma", sta
 
 void ExponentialLR::set_schedule_fields(const StateDict& v) {
   ExponentialLROptions o;
-  o.gamma = real_at(v, "gamma");
+  o.gamma = real_at(name(), v, "gamma");
   validate(o);
   options_ = o;
 }
@@ -209,8 +230,8 @@ Scheduler::Fields CosineAnnealingLR::schedule_fields() const {
 
 void CosineAnnealingLR::set_schedule_fields(const StateDict& v) {
   CosineAnnealingLROptions o;
-  o.T_max = int_at(v, "T_max");
-  o.eta_min = real_at(v, "eta_min");
+  o.T_max = int_at(name(), v, "T_max", 1);
+  o.eta_min = real_at(name(), v, "eta_min");
   validate(o);
   options_ = o;
 }
@@ -246,9 +267,9 @@ Scheduler::Fields LinearLR::schedule_fields() const {
 
 void LinearLR::set_schedule_fields(const StateDict& v) {
   LinearLROptions o;
-  o.start_factor = real_at(v, "start_factor");
-  o.end_factor = real_at(v, "end_factor");
-  o.total_iters = int_at(v, "total_iters");
+  o.start_factor = real_at(name(), v, "start_factor", {.min = 0, .max = 1, .min_open = true});
+  o.end_factor = real_at(name(), v, "end_factor", {.min = 0, .max = 1});
+  o.total_iters = int_at(name(), v, "total_iters", 1);
   validate(o);
   options_ = o;
 }
@@ -320,23 +341,27 @@ Scheduler::Fields ReduceLROnPlateau::fields() const {
 void ReduceLROnPlateau::set_fields(const StateDict& v) {
   const std::string me = name();
   ReduceLROnPlateauOptions o;
-  const int64_t mode = int_at(v, "mode"), threshold_mode = int_at(v, "threshold_mode");
-  check(mode == 0 || mode == 1, "{}: load_state_dict: entry 'mode' must be 0 (min) or 1 (max), got {}", me, mode);
-  check(threshold_mode == 0 || threshold_mode == 1,
-        "{}: load_state_dict: entry 'threshold_mode' must be 0 (rel) or 1 (abs), got {}", me, threshold_mode);
+  const int64_t mode = v.at("mode").item<int64_t>(), threshold_mode = v.at("threshold_mode").item<int64_t>();
+  if (mode != 0 && mode != 1)
+    detail::fail_loaded(me, fmt::format("entry 'mode' must be 0 (min) or 1 (max), got {}", mode));
+  if (threshold_mode != 0 && threshold_mode != 1)
+    detail::fail_loaded(me, fmt::format("entry 'threshold_mode' must be 0 (rel) or 1 (abs), got {}", threshold_mode));
   o.mode = mode == 0 ? PlateauMode::Min : PlateauMode::Max;
   o.threshold_mode = threshold_mode == 0 ? ThresholdMode::Rel : ThresholdMode::Abs;
-  o.factor = real_at(v, "factor");
-  o.patience = int_at(v, "patience");
-  o.threshold = real_at(v, "threshold");
-  o.cooldown = int_at(v, "cooldown");
-  o.min_lr = real_at(v, "min_lrs");
-  o.eps = real_at(v, "eps");
+  o.factor = real_at(me, v, "factor", detail::kFraction);
+  o.patience = int_at(me, v, "patience");
+  o.threshold = real_at(me, v, "threshold", detail::kAnyReal);  // PyTorch does not bound threshold and eps
+  o.cooldown = int_at(me, v, "cooldown");
+  o.min_lr = real_at(me, v, "min_lrs");
+  o.eps = real_at(me, v, "eps", detail::kAnyReal);
   validate(o);
-  const int64_t bad = int_at(v, "num_bad_epochs");
-  const int64_t cooldown_counter = int_at(v, "cooldown_counter");
+  const int64_t bad = int_at(me, v, "num_bad_epochs");
+  const int64_t cooldown_counter = int_at(me, v, "cooldown_counter");
+  // the best metric so far: +-inf before the first step (the worst value), never NaN (is_better(NaN) is false)
+  const double best = v.at("best").item<double>();
+  if (std::isnan(best)) detail::fail_loaded(me, "entry 'best' must be a number (not NaN), got nan");
   options_ = o;
-  best_ = real_at(v, "best");
+  best_ = best;
   num_bad_epochs_ = bad;
   cooldown_counter_ = cooldown_counter;
 }

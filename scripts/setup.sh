@@ -7,7 +7,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 # libopenmpi-dev + openmpi-bin: the opt-in data-parallel component (unroll::distributed), whose tests run
 # under mpirun; the core library does not use them.
-packages=(g++ cmake make libxtensor-dev libxtensor-blas-dev xtl-dev libxsimd-dev libfmt-dev doctest-dev libopenblas-dev
+packages=(g++ cmake make libxtensor-dev libxtensor-blas-dev xtl-dev libxsimd-dev libfmt-dev doctest-dev libopenblas-dev libzip-dev libcli11-dev
           libopenmpi-dev openmpi-bin)
 missing=()
 for p in "${packages[@]}"; do

@@ -4,7 +4,7 @@
 Run from anywhere with the system interpreter (Debian's python3-torch 1.13 and python3-numpy):
 
     /usr/bin/python3 tests/gen_optim_fixtures.py
-    /usr/bin/python3 tests/gen_optim_fixtures.py --check-written FILE.npz   (optional, see below)
+    /usr/bin/python3 tests/gen_optim_fixtures.py --check-written FILE.npz [stored|deflated]   (optional, see below)
 
 Writes, under tests/fixtures/ (deterministic values: fixed seeds; the zip files numpy.savez writes carry
 the current time in their headers, so regenerating changes those bytes only):
@@ -38,14 +38,22 @@ optim_torch_dtypes.npz
     numpy.savez of torch tensors' .numpy() in those dtypes: 'mask' bool, 'ids' int64 [2, 3], 'weight' float32
     [3, 2], 'weight64' float64, 'step' an int64 scalar (12).
 optim_compressed.npz
-    numpy.savez_compressed output (deflated entries), which unroll rejects with a clear error.
+    numpy.savez_compressed(w=ones((4, 4), float32)): deflated entries, the simplest compressed file.
+optim_numpy_compressed.npz
+    numpy.savez_compressed of 'b1', 'i8', 'f4', 'f8' (the values of optim_numpy_dtypes.npz), 'scalar' (2.5,
+    float64), 'empty' (shape (0, 3), float32) and 'big' (float32 [64, 512] holding 0..7 repeated: 128 KiB,
+    several deflate blocks).
+optim_torch_state_compressed.npz
+    numpy.savez_compressed of the same LSTM state_dict() as optim_torch_state.npz (the same seed): the two
+    must load as bit-identical weights.
 optim_numpy_array.npy
     numpy.save of arange(12, dtype=float32).reshape(3, 4): unroll's .npy encoder must produce these bytes.
 
---check-written FILE.npz loads a file written by unroll (tests/optim/test_npz.cpp writes one when the
-environment variable UNROLL_NPZ_KEEP names a path) with numpy.load and checks its entries: 'a' =
-arange(12).reshape(3, 4) float32, 'b.c' = [0.5, -1.5] float32, 'i' = [-1, 2^40] int64, 'm' = [True, False,
-True] bool, 's' = 2.5 float32 scalar.
+--check-written FILE.npz [stored|deflated] loads a file written by unroll (tests/optim/test_npz.cpp writes
+one when the environment variable UNROLL_NPZ_KEEP names a path, and a compressed one for
+UNROLL_NPZ_KEEP_COMPRESSED) with numpy.load and checks its entries: 'a' = arange(12).reshape(3, 4) float32,
+'b.c' = [0.5, -1.5] float32, 'i' = [-1, 2^40] int64, 'm' = [True, False, True] bool, 's' = 2.5 float32
+scalar; and that zipfile finds every CRC right and every entry stored (the default) or deflated.
 """
 import io
 import math
@@ -277,13 +285,36 @@ def write_npz_fixtures():
     assert [str(a.dtype) for a in arrays.values()] == ["bool", "int64", "float32", "float64", "int64"]
     np.savez(os.path.join(FIXTURES, "optim_torch_dtypes.npz"), **arrays)
 
-    np.savez_compressed(os.path.join(FIXTURES, "optim_compressed.npz"), w=np.ones((4, 4), dtype="<f4"))
+    write_compressed_fixtures()
 
     with open(os.path.join(FIXTURES, "optim_numpy_array.npy"), "wb") as f:
         f.write(npy_bytes(np.arange(12, dtype=np.float32).reshape(3, 4)))
 
 
-def check_written(path):
+def write_compressed_fixtures():
+    """The numpy.savez_compressed fixtures (deflated entries)."""
+    np.savez_compressed(os.path.join(FIXTURES, "optim_compressed.npz"), w=np.ones((4, 4), dtype="<f4"))
+    np.savez_compressed(os.path.join(FIXTURES, "optim_numpy_compressed.npz"),
+                        b1=np.array([[True, False, True], [False, False, True]]),
+                        i8=np.array([-3, 0, 2**40, -2**62, 2**63 - 1], dtype="<i8"),
+                        f4=np.array([0.5, -1.25, 3.0e38], dtype="<f4"),
+                        f8=np.array([0.1, -2.5, 1e-300], dtype="<f8"),
+                        scalar=np.array(2.5, dtype="<f8"),
+                        empty=np.zeros((0, 3), dtype="<f4"),
+                        big=(np.arange(64 * 512) % 8).astype("<f4").reshape(64, 512))
+    torch.manual_seed(SEED)
+    lstm = torch.nn.LSTM(4, 3, num_layers=2)  # the weights of optim_torch_state.npz
+    state = {k: v.detach().numpy().astype("<f4") for k, v in lstm.state_dict().items()}
+    path = os.path.join(FIXTURES, "optim_torch_state_compressed.npz")
+    np.savez_compressed(path, **state)
+    with zipfile.ZipFile(path) as z:
+        assert all(info.compress_type == zipfile.ZIP_DEFLATED for info in z.infolist())
+    with np.load(os.path.join(FIXTURES, "optim_torch_state.npz")) as stored, np.load(path) as deflated:
+        assert sorted(stored.files) == sorted(deflated.files)
+        assert all((stored[k] == deflated[k]).all() for k in stored.files)
+
+
+def check_written(path, method="stored"):
     with np.load(path) as f:
         assert sorted(f.files) == ["a", "b.c", "i", "m", "s"], f.files
         assert f["a"].dtype == np.dtype("<f4") and f["a"].shape == (3, 4)
@@ -292,16 +323,18 @@ def check_written(path):
         assert f["i"].dtype == np.dtype("<i8") and (f["i"] == np.array([-1, 2**40], dtype=np.int64)).all()
         assert f["m"].dtype == np.dtype("bool") and (f["m"] == np.array([True, False, True])).all()
         assert f["s"].dtype == np.dtype("<f4") and f["s"].shape == () and f["s"] == np.float32(2.5)
+    expected = {"stored": zipfile.ZIP_STORED, "deflated": zipfile.ZIP_DEFLATED}[method]
     with zipfile.ZipFile(path) as z:
         assert z.testzip() is None
         for info in z.infolist():
-            assert info.compress_type == zipfile.ZIP_STORED
-    print("%s: numpy.load reads it; entries, dtypes, shapes, values and CRCs are as expected" % path)
+            assert info.compress_type == expected, (info.filename, info.compress_type)
+    print("%s: numpy.load reads it; entries, dtypes, shapes, values and CRCs are as expected; every entry %s"
+          % (path, method))
 
 
 def main():
-    if len(sys.argv) == 3 and sys.argv[1] == "--check-written":
-        check_written(sys.argv[2])
+    if len(sys.argv) in (3, 4) and sys.argv[1] == "--check-written":
+        check_written(*sys.argv[2:])
         return
     torch.set_num_threads(1)
     os.makedirs(FIXTURES, exist_ok=True)

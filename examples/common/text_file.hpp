@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstddef>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -65,8 +66,14 @@ inline void check_text(const std::string& text, const std::string& name) {
   }
 }
 
-// The whole file, checked with check_text. Throws DataError when it cannot be opened or read.
+// The whole file, checked with check_text. Throws DataError when it is not a regular file (a FIFO or a
+// device is refused before it is opened: opening a FIFO would wait for a writer, /dev/zero never ends), or
+// cannot be opened or read.
 inline std::string read_text_file(const std::string& path) {
+  std::error_code error;
+  const std::filesystem::file_status status = std::filesystem::status(path, error);
+  if (std::filesystem::exists(status) && !std::filesystem::is_regular_file(status))
+    throw DataError(path + ": not a regular file");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw DataError(path + ": cannot open");
   std::ostringstream s;

@@ -1,14 +1,22 @@
-// Internal (not installed): NumPy .npy / .npz files, written and read without third-party code.
+// Internal (not installed): NumPy .npy / .npz files. The zip archive around the arrays is libzip's
+// (Debian's libzip-dev), the .npy encoding ours.
 //
 // An .npz file is a zip archive of .npy files, one per array, named "<key>.npy" (numpy.savez, numpy.load).
-// We write zip entries "stored" (no compression) with CRC-32, like numpy.savez, and read stored entries
-// (numpy.savez_compressed's deflated entries are rejected with a clear error). An .npy file is a magic
-// string, a version, a Python-literal header {'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }
-// and the raw little-endian data in C order. We write version 1.0 headers byte-identical to numpy's and
-// read versions 1.0, 2.0 and 3.0.
+// We write zip entries "stored" (no compression), like numpy.savez, or deflated, like
+// numpy.savez_compressed, and read both. An .npy file is a magic string, a version, a Python-literal header
+// {'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), } and the raw little-endian data in C order. We
+// write version 1.0 headers byte-identical to numpy's and read versions 1.0, 2.0 and 3.0.
 //
-// Errors: every problem with a file's bytes (cannot open, not a zip, truncated, bad CRC, bad .npy header,
-// unsupported dtype) throws unroll::IoError whose message names the file and, when known, the entry.
+// Reading treats the file as untrusted input. It opens regular files only (a FIFO or a device is refused
+// without being opened for reading, so nothing blocks), reads the zip directory from the end of the file,
+// checks every entry's declared sizes against the file's size (a stored entry's data lies in the file; a
+// deflated one expands at most 1032 times, deflate's limit) before reading any, and allocates only what
+// those checks allowed; every entry's CRC-32 is checked. A 64 GiB file of garbage is refused after reading
+// its last 64 KiB.
+//
+// Errors: every problem with a file's bytes (cannot open, not a regular file, not a zip, truncated, bad CRC,
+// bad .npy header, unsupported dtype or compression) throws unroll::IoError whose message names the file
+// and, when known, the entry.
 #pragma once
 
 #include <cstdint>
@@ -21,10 +29,6 @@
 #include "unroll/framework/tensor.hpp"
 
 namespace unroll::detail {
-
-// ---- CRC-32 (IEEE 802.3, the zip checksum) -----------------------------------------------------------
-// crc32(data) of the whole buffer; pass the previous result as `crc` to continue over several buffers.
-uint32_t crc32(const void* data, size_t size, uint32_t crc = 0);
 
 // ---- .npy ---------------------------------------------------------------------------------------------
 // '|b1' (bool), '<i8' (int64), '<f4' (float32), '<f8' (float64): unroll's four dtypes, as NumPy names them.
@@ -46,33 +50,33 @@ NpyArray npy_from_doubles(const std::vector<double>& values);  // '<f8': shape (
 Tensor npy_to_tensor(const NpyArray& array);                   // a tensor of the array's dtype
 std::vector<double> npy_to_doubles(const NpyArray& array);     // any dtype, as doubles
 
-// ---- zip (stored entries only) -------------------------------------------------------------------------
+// ---- zip archives (libzip) ---------------------------------------------------------------------------
 struct ZipEntry {
   std::string name;
   std::string data;
 };
 
-// An entry read from a zip held in memory: `data` points into that buffer.
-struct ZipEntryView {
-  std::string name;
-  std::string_view data;
-};
-
-std::string encode_zip(const std::vector<ZipEntry>& entries);
-// Parses the central directory, checks every entry's local header and CRC-32. `path` names the file in
-// errors.
-std::vector<ZipEntryView> decode_zip(std::string_view file, const std::string& path);
+// The bytes of a zip archive of `entries`, in order: stored (method 0), or deflated (method 8, zlib's
+// default level) when `compress`. Entries are dated 1980-01-01 00:00, so the same arrays give the same
+// bytes. Throws IoError for an empty or duplicate name.
+std::string encode_zip(const std::vector<ZipEntry>& entries, bool compress = false);
+// Every entry of the archive held in `bytes`, read and checked as a file is (sizes, CRC-32); `where` names
+// it in errors. The fuzz target and the tests use it; files go through read_npz.
+std::vector<ZipEntry> decode_zip(std::string_view bytes, const std::string& where);
 
 // ---- files ----------------------------------------------------------------------------------------------
 // Writes `bytes` to a temporary file in the same directory, fsyncs it, renames it over `path` and fsyncs
 // the directory: a crash at any point leaves either the old file or the complete new one.
 void write_file_atomic(const std::string& path, std::string_view bytes);
-std::string read_file(const std::string& path);
 
 // ---- .npz ----------------------------------------------------------------------------------------------
 using NpzEntries = std::vector<std::pair<std::string, NpyArray>>;  // key (without ".npy") -> array, in order
 
-void write_npz(const std::string& path, const NpzEntries& entries);  // atomic
+// Atomic (write_file_atomic). Stored entries as numpy.savez writes them, or deflated as
+// numpy.savez_compressed when `compress`.
+void write_npz(const std::string& path, const NpzEntries& entries, bool compress = false);
 NpzEntries read_npz(const std::string& path);
+// The arrays of an .npz held in memory (as read_npz reads a file); `where` names it in errors.
+NpzEntries decode_npz(std::string_view bytes, const std::string& where);
 
 }  // namespace unroll::detail

@@ -12,6 +12,9 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <limits>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -107,6 +110,54 @@ TEST_CASE("a model round-trips through save/load exactly, under PyTorch's names"
   CHECK(entries.at("rnn.weight_ih_l0").shape() == Shape{24, 3});
 }
 
+TEST_CASE("weights PyTorch exported with numpy.savez_compressed load as the same weights exported with numpy.savez") {
+  layers::LSTM stored({.input_size = 4, .hidden_size = 3, .num_layers = 2});
+  layers::LSTM compressed({.input_size = 4, .hidden_size = 3, .num_layers = 2});
+  CHECK_FALSE(bit_identical(stored, compressed));
+  load(stored, fixture("optim_torch_state.npz"));
+  load(compressed, fixture("optim_torch_state_compressed.npz"));
+  CHECK(bit_identical(stored, compressed));
+}
+
+TEST_CASE("compressed checkpoints: model, optimizer and schedule resume exactly; a save can switch format") {
+  unroll_test::TempDir dir;
+  manual_seed(12);
+  Model a;
+  optim::Adam opt(a.parameters(), {.lr = 1e-2, .amsgrad = true});
+  optim::CosineAnnealingLR cosine(opt, {.T_max = 10});
+  for (int step = 0; step < 3; ++step) {
+    Generator gen(300 + static_cast<uint64_t>(step));
+    opt.zero_grad();
+    mse_loss(a.forward(randn({5, 4, 3}, gen)), randn({4, 2}, gen)).backward();
+    opt.step();
+    cosine.step();
+  }
+  save(a, dir.file("model.npz"), {.compress = true});
+  save(opt, dir.file("adam.npz"), {.compress = true});
+  save(cosine, dir.file("cosine.npz"), {.compress = true});
+  CHECK(slurp(dir.file("model.npz"))[8] == 8);  // the first local header's method: deflate
+  manual_seed(13);
+  Model b;
+  optim::Adam opt2(b.parameters(), {.lr = 0.5});
+  optim::CosineAnnealingLR cosine2(opt2, {.T_max = 3});
+  load(b, dir.file("model.npz"));
+  load(opt2, dir.file("adam.npz"));
+  load(cosine2, dir.file("cosine.npz"));
+  CHECK(bit_identical(a, b));
+  CHECK(snapshot(opt2) == snapshot(opt));
+  CHECK(cosine2.options().T_max == 10);
+  CHECK(cosine2.last_epoch() == 3);
+  // the same path saved stored, then compressed again: each replaces the other atomically
+  save(a, dir.file("model.npz"));
+  CHECK(slurp(dir.file("model.npz"))[8] == 0);
+  save(a, dir.file("model.npz"), {.compress = true});
+  load(b, dir.file("model.npz"));
+  CHECK(bit_identical(a, b));
+  int files = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator(dir.path())) ++files;
+  CHECK(files == 3);
+}
+
 TEST_CASE("weights PyTorch exported with numpy.savez load into layers::LSTM and give torch's outputs") {
   layers::LSTM lstm({.input_size = 4, .hidden_size = 3, .num_layers = 2});
   load(lstm, fixture("optim_torch_state.npz"));
@@ -155,8 +206,7 @@ TEST_CASE("bad files throw, name the file and the entry, and leave the model unt
     CHECK_THROWS_WITH_AS(load(target, path), has("CRC-32 mismatch"), IoError);
   }
   SUBCASE("a malformed .npy header with a valid CRC") {
-    std::vector<detail::ZipEntry> entries;
-    for (const auto& e : detail::decode_zip(bytes, good)) entries.push_back({e.name, std::string(e.data)});
+    std::vector<detail::ZipEntry> entries = detail::decode_zip(bytes, good);
     const size_t at = entries.back().data.find("'<f");  // the last entry, head.bias: '<f4' -> '<i4'
     REQUIRE(at != std::string::npos);
     entries.back().data[at + 2] = 'i';
@@ -193,8 +243,15 @@ TEST_CASE("bad files throw, name the file and the entry, and leave the model unt
     spit(path, "step,loss\n1,0.5\n");
     CHECK_THROWS_WITH_AS(load(target, path), has("not a zip/.npz file"), IoError);
   }
-  SUBCASE("a compressed .npz") {
-    CHECK_THROWS_WITH_AS(load(target, fixture("optim_compressed.npz")), has("savez_compressed"), IoError);
+  SUBCASE("a compressed checkpoint with a damaged byte") {
+    save(source, path, {.compress = true});
+    std::string damaged = slurp(path);
+    damaged[damaged.size() / 3] = static_cast<char>(damaged[damaged.size() / 3] ^ 0x20);
+    spit(path, damaged);
+    CHECK_THROWS_WITH_AS(load(target, path), has("load: " + path + ": "), IoError);
+  }
+  SUBCASE("a compressed file of other arrays") {
+    CHECK_THROWS_WITH_AS(load(target, fixture("optim_compressed.npz")), has("missing entry 'rnn.weight_ih_l0'"), Error);
   }
   CHECK(snapshot(target) == before);
 }
@@ -678,7 +735,7 @@ TEST_CASE("optimizer files: buffers must have their parameter's dtype, numbers t
   optim::StateDict state = adam.state_dict();
   state["state.3.step"] = scalar(-1);
   CHECK_THROWS_WITH_AS(adam.load_state_dict(state),
-                       doctest::Contains("entry 'state.3.step' must be a non-negative integer, got -1"), Error);
+                       doctest::Contains("entry 'state.3.step' must be an integer in [0, 2^53), got -1"), Error);
   CHECK(snapshot(adam) == before);
 }
 
@@ -729,4 +786,155 @@ TEST_CASE("optimizer and scheduler files as older versions wrote them (every num
   state["state.0.step"] = scalar(2.5, kFloat64);
   write_old(state, dir.file("bad.npz"));
   CHECK_THROWS_WITH_AS(load(opt2, dir.file("bad.npz")), has("SGD: entry 'state.0.step' is float64 holding 2.5"), Error);
+}
+
+// ---- values out of range -----------------------------------------------------------------------------
+
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+const double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+// A state entry's replacement and the error it must cause.
+struct BadValue {
+  std::string key;
+  Tensor value;
+  std::string message;  // after "load: <path>: <Name>: "
+};
+
+Tensor f64(double v) { return scalar(v, kFloat64); }
+Tensor i64(int64_t v) { return scalar(v, kInt64); }
+
+std::map<std::string, std::string> snapshot(const optim::StateDict& state) {
+  std::map<std::string, std::string> out;
+  for (const auto& [key, t] : state) out[key] = bytes_of(t);
+  return out;
+}
+
+// Saves `state` with each bad value in turn and loads it into `target`: each load throws IoError naming the
+// file and the entry, and leaves `target`'s state (and its optimizer's lr) as it was.
+template <class Target>
+void expect_refused(Target& target, const std::string& name, const optim::StateDict& state,
+                    const std::vector<BadValue>& cases, const std::string& path, optim::Optimizer& opt) {
+  const auto before = snapshot(target.state_dict());
+  const double lr = opt.lr();
+  for (const BadValue& c : cases) {
+    CAPTURE(c.key);
+    CAPTURE(c.message);
+    optim::StateDict bad = state;
+    REQUIRE(bad.count(c.key) == 1);
+    bad[c.key] = c.value;
+    save_tensors(bad, path);
+    CHECK_THROWS_WITH_AS(load(target, path), has("load: " + path + ": " + name + ": " + c.message), IoError);
+    CHECK(snapshot(target.state_dict()) == before);
+    CHECK(opt.lr() == lr);
+    // in memory, load_state_dict refuses it with unroll::Error
+    CHECK_THROWS_AS(target.load_state_dict(bad), Error);
+    CHECK(snapshot(target.state_dict()) == before);
+  }
+  save_tensors(state, path);  // the control: the state as saved loads
+  load(target, path);
+  CHECK(snapshot(target.state_dict()) == before);
+}
+
+const char* const kReal = "must be a finite number >= 0, got ";
+
+}  // namespace
+
+TEST_CASE("optimizer files: non-finite or out-of-range numbers are refused with IoError; nothing changes") {
+  unroll_test::TempDir dir;
+  const std::string path = dir.file("bad.npz");
+  manual_seed(31);
+  Model m;
+  optim::Adam adam(m.parameters(), {.lr = 0.1});
+  optim::StepLR schedule(adam, {.step_size = 2});  // sets initial_lr
+  train(m, adam, {&schedule}, 0, 3);
+  const std::string step_range = "must be an integer in [0, 2^53), got ";
+  expect_refused(
+      adam, "Adam", adam.state_dict(),
+      {{"param_groups.0.lr", f64(kInf), "entry 'param_groups.0.lr' " + std::string(kReal) + "inf"},
+       {"param_groups.0.lr", f64(kNaN), "entry 'param_groups.0.lr' " + std::string(kReal) + "nan"},
+       {"param_groups.0.lr", f64(-0.5), "entry 'param_groups.0.lr' " + std::string(kReal) + "-0.5"},
+       {"param_groups.0.initial_lr", f64(kNaN), "entry 'param_groups.0.initial_lr' " + std::string(kReal) + "nan"},
+       {"param_groups.0.initial_lr", f64(-kInf), "entry 'param_groups.0.initial_lr' " + std::string(kReal) + "-inf"},
+       {"param_groups.0.eps", f64(kInf), "entry 'param_groups.0.eps' " + std::string(kReal) + "inf"},
+       {"param_groups.0.weight_decay", f64(-1), "entry 'param_groups.0.weight_decay' " + std::string(kReal) + "-1"},
+       {"param_groups.0.betas", tensor({0.9, kNaN}, kFloat64),
+        "entry 'param_groups.0.betas' must be finite numbers in [0, 1), got [0.9, nan]"},
+       {"param_groups.0.betas", tensor({1.0, 0.999}, kFloat64),
+        "entry 'param_groups.0.betas' must be finite numbers in [0, 1), got [1, 0.999]"},
+       {"state.0.step", i64(int64_t{1} << 62), "entry 'state.0.step' " + step_range + "4611686018427387904"},
+       {"state.2.step", i64(-1), "entry 'state.2.step' " + step_range + "-1"},
+       {"state.1.exp_avg_sq", full({24, 6}, -1.0, kFloat32),
+        "entry 'state.1.exp_avg_sq' holds -1 at element 0 (a sum or average of squared gradients is never "
+        "negative)"}},
+      path, adam);
+
+  optim::SGD sgd(m.parameters(), {.lr = 0.1, .momentum = 0.9, .nesterov = true});
+  train(m, sgd, {}, 0, 1);
+  expect_refused(
+      sgd, "SGD", sgd.state_dict(),
+      {{"param_groups.0.momentum", f64(kInf), "entry 'param_groups.0.momentum' " + std::string(kReal) + "inf"},
+       {"param_groups.0.dampening", f64(kNaN), "entry 'param_groups.0.dampening' must be a finite number, got nan"},
+       // each value in range, but not together (PyTorch's constructor refuses them too)
+       {"param_groups.0.momentum", f64(0), "the options in 'param_groups.0' do not go together: "}},
+      path, sgd);
+}
+
+TEST_CASE("scheduler files: non-finite or out-of-range numbers are refused with IoError; nothing changes") {
+  unroll_test::TempDir dir;
+  const std::string path = dir.file("bad.npz");
+  manual_seed(32);
+  Model m;
+  optim::SGD opt(m.parameters(), {.lr = 0.1});
+  const std::string epochs = "must be an integer in [0, 2^53), got ";
+  const std::string positive = "must be an integer in [1, 2^53), got ";
+
+  optim::StepLR step_lr(opt, {.step_size = 2, .gamma = 0.5});
+  train(m, opt, {&step_lr}, 0, 3);
+  expect_refused(step_lr, "StepLR", step_lr.state_dict(),
+                 {{"gamma", f64(kInf), "entry 'gamma' " + std::string(kReal) + "inf"},
+                  {"gamma", f64(kNaN), "entry 'gamma' " + std::string(kReal) + "nan"},
+                  {"gamma", f64(-0.5), "entry 'gamma' " + std::string(kReal) + "-0.5"},
+                  {"_last_lr", f64(kInf), "entry '_last_lr' " + std::string(kReal) + "inf"},
+                  {"base_lrs", f64(kNaN), "entry 'base_lrs' " + std::string(kReal) + "nan"},
+                  {"last_epoch", i64(-3), "entry 'last_epoch' " + epochs + "-3"},
+                  {"_step_count", i64(int64_t{1} << 62), "entry '_step_count' " + epochs + "4611686018427387904"},
+                  {"step_size", i64(0), "entry 'step_size' " + positive + "0"}},
+                 path, opt);
+
+  optim::ExponentialLR exponential(opt, {.gamma = 0.9});
+  expect_refused(exponential, "ExponentialLR", exponential.state_dict(),
+                 {{"gamma", f64(kInf), "entry 'gamma' " + std::string(kReal) + "inf"}}, path, opt);
+
+  optim::MultiStepLR multistep(opt, {.milestones = {2, 4}});
+  expect_refused(multistep, "MultiStepLR", multistep.state_dict(),
+                 {{"gamma", f64(-kInf), "entry 'gamma' " + std::string(kReal) + "-inf"}}, path, opt);
+
+  optim::CosineAnnealingLR cosine(opt, {.T_max = 10});
+  expect_refused(cosine, "CosineAnnealingLR", cosine.state_dict(),
+                 {{"T_max", i64(int64_t{1} << 62), "entry 'T_max' " + positive + "4611686018427387904"},
+                  {"eta_min", f64(kInf), "entry 'eta_min' " + std::string(kReal) + "inf"}},
+                 path, opt);
+
+  optim::LinearLR linear(opt, {.start_factor = 0.5});
+  expect_refused(linear, "LinearLR", linear.state_dict(),
+                 {{"start_factor", f64(kNaN), "entry 'start_factor' must be a finite number in (0, 1], got nan"},
+                  {"end_factor", f64(1.5), "entry 'end_factor' must be a finite number in [0, 1], got 1.5"},
+                  {"total_iters", i64(int64_t{1} << 62), "entry 'total_iters' " + positive + "4611686018427387904"}},
+                 path, opt);
+
+  optim::ReduceLROnPlateau plateau(opt, {.patience = 1});
+  for (double metric : {1.0, 0.5, 0.6, 0.7}) plateau.step(metric);
+  expect_refused(plateau, "ReduceLROnPlateau", plateau.state_dict(),
+                 {{"min_lrs", f64(kInf), "entry 'min_lrs' " + std::string(kReal) + "inf"},
+                  {"eps", f64(kNaN), "entry 'eps' must be a finite number, got nan"},
+                  {"threshold", f64(kInf), "entry 'threshold' must be a finite number, got inf"},
+                  {"factor", f64(1), "entry 'factor' must be a finite number in [0, 1), got 1"},
+                  {"best", f64(kNaN), "entry 'best' must be a number (not NaN), got nan"},
+                  {"patience", i64(int64_t{1} << 62), "entry 'patience' " + epochs + "4611686018427387904"},
+                  {"num_bad_epochs", i64(-1), "entry 'num_bad_epochs' " + epochs + "-1"},
+                  {"cooldown_counter", i64(-1), "entry 'cooldown_counter' " + epochs + "-1"},
+                  {"mode", i64(2), "entry 'mode' must be 0 (min) or 1 (max), got 2"}},
+                 path, opt);
 }

@@ -1,17 +1,28 @@
-// The .npy/.npz code (optim/npz.cpp, internal API optim/detail/npz.hpp): CRC-32, byte-exact agreement with
-// numpy's .npy encoding, the byte layout of written files, every dtype ('|b1', '<i8', '<f4', '<f8') written
-// with NumPy's descr and read back, files NumPy and PyTorch wrote (including zip64 extra fields, .npy 2.0
-// headers and all four dtypes), and rejection of every kind of damage with IoError.
+// The .npy/.npz code (optim/npz.cpp, internal API optim/detail/npz.hpp): byte-exact agreement with numpy's
+// .npy encoding, the byte layout of written files (stored and deflated), every dtype ('|b1', '<i8', '<f4',
+// '<f8') written with NumPy's descr and read back, files NumPy and PyTorch wrote (numpy.savez with zip64
+// extra fields, .npy 2.0 headers, all four dtypes; numpy.savez_compressed), rejection of every kind of
+// damage with IoError, declared sizes checked before anything is allocated, and huge files refused from
+// their end.
 //
-// With UNROLL_NPZ_KEEP=/some/path.npz in the environment, the byte-layout test also leaves its file there;
-// `/usr/bin/python3 tests/gen_optim_fixtures.py --check-written /some/path.npz` then checks it with numpy.
+// With UNROLL_NPZ_KEEP=/some/path.npz (and UNROLL_NPZ_KEEP_COMPRESSED=/other/path.npz) in the environment,
+// the byte-layout test also leaves its stored (and compressed) file there; `/usr/bin/python3
+// tests/gen_optim_fixtures.py --check-written /some/path.npz stored` (or `/other/path.npz deflated`) then
+// checks it with numpy.
 #include <doctest/doctest.h>
 
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -59,8 +70,27 @@ NpyArray f4_array(const Shape& shape, const std::vector<float>& values) {
   return a;
 }
 
-// An .npz with one entry "x.npy" holding `npy` bytes, as raw zip bytes.
-std::string zip_with(const std::string& npy) { return encode_zip({{"x.npy", npy}}); }
+// An .npz with one entry "x.npy" holding `npy` bytes, as raw zip bytes (stored, or deflated).
+std::string zip_with(const std::string& npy, bool compress = false) { return encode_zip({{"x.npy", npy}}, compress); }
+
+// CRC-32 (IEEE 802.3, the zip checksum) bit by bit: the reference the written headers are checked against.
+uint32_t reference_crc32(const std::string& data) {
+  uint32_t crc = 0xFFFFFFFFu;
+  for (const char ch : data) {
+    crc ^= static_cast<unsigned char>(ch);
+    for (int k = 0; k < 8; ++k) crc = (crc & 1) ? 0xEDB88320u ^ (crc >> 1) : crc >> 1;
+  }
+  return ~crc;
+}
+
+// Every occurrence of `from` in `bytes` replaced by `to` (of the same length).
+std::string replace_all(std::string bytes, const std::string& from, const std::string& to) {
+  for (size_t at = bytes.find(from); at != std::string::npos; at = bytes.find(from, at + to.size()))
+    bytes.replace(at, from.size(), to);
+  return bytes;
+}
+
+void put_u32(std::string& s, size_t at, uint32_t v) { std::memcpy(s.data() + at, &v, 4); }
 
 // A tensor's dtype and raw bytes: equal for bit-identical values of the same dtype.
 std::string bytes_of(const Tensor& t) {
@@ -75,13 +105,6 @@ int count(const std::string& text, const std::string& what) {
 }
 
 }  // namespace
-
-TEST_CASE("crc32: the standard check value, and continuation over pieces") {
-  const std::string s = "123456789";
-  CHECK(crc32(s.data(), s.size()) == 0xCBF43926u);
-  CHECK(crc32(s.data() + 4, 5, crc32(s.data(), 4)) == 0xCBF43926u);
-  CHECK(crc32(nullptr, 0) == 0);
-}
 
 TEST_CASE("encode_npy writes exactly the bytes numpy.save writes") {
   std::vector<float> values(12);
@@ -118,19 +141,23 @@ TEST_CASE("a written .npz has numpy's layout, byte by byte") {
                                            {"s", scalar(2.5)}};
   save_tensors(tensors, path);
   if (const char* keep = std::getenv("UNROLL_NPZ_KEEP")) save_tensors(tensors, keep);
+  if (const char* keep = std::getenv("UNROLL_NPZ_KEEP_COMPRESSED")) save_tensors(tensors, keep, {.compress = true});
   const std::string file = slurp(path);
 
-  // first entry: local file header, stored, name "a.npy"
+  // first entry: local file header, stored, dated 1980-01-01 00:00, name "a.npy"
+  CHECK(reference_crc32("123456789") == 0xCBF43926u);  // the reference is the standard CRC-32
   REQUIRE(file.size() > 200);
   CHECK(file.substr(0, 4) == std::string("PK\x03\x04", 4));
   CHECK(u16(file, 8) == 0);  // method: stored
+  CHECK(u16(file, 10) == 0);
+  CHECK(u16(file, 12) == ((1 << 5) | 1));
   const uint32_t size = u32(file, 18);
   CHECK(u32(file, 22) == size);  // compressed == uncompressed
   CHECK(u16(file, 26) == 5);
   CHECK(file.substr(30, 5) == "a.npy");
   const size_t npy = 30 + 5 + u16(file, 28);
   const std::string entry = file.substr(npy, size);
-  CHECK(u32(file, 14) == crc32(entry.data(), entry.size()));
+  CHECK(u32(file, 14) == reference_crc32(entry));
 
   // the .npy inside: magic, version 1.0, header dict, padding to 64 bytes, then float32 data
   CHECK(entry.substr(0, 8) == std::string("\x93NUMPY\x01\x00", 8));
@@ -167,6 +194,48 @@ TEST_CASE("a written .npz has numpy's layout, byte by byte") {
   CHECK(back.at("m").to_vector<bool>() == std::vector<bool>{true, false, true});
   CHECK(back.at("s").shape() == Shape{});
   CHECK(back.at("s").item() == 2.5);
+
+  // the same arrays give the same bytes (fixed dates)
+  save_tensors(tensors, dir.file("again.npz"));
+  CHECK(slurp(dir.file("again.npz")) == file);
+}
+
+TEST_CASE("save(..., {.compress = true}) writes deflated entries, as numpy.savez_compressed, which read back exactly") {
+  unroll_test::TempDir dir;
+  const std::map<std::string, Tensor> tensors = {
+      {"w", reshape(arange(0.0, 4096.0, 1.0), {64, 64})},  // compressible: small integers in float32
+      {"z", zeros({100, 100}, kFloat64)},
+      {"i", tensor({int64_t{-1}, int64_t{1} << 40, std::numeric_limits<int64_t>::max()})},
+      {"m", tensor({true, false, true})},
+      {"s", scalar(2.5)},
+      {"e", zeros({0, 3})}};
+  save_tensors(tensors, dir.file("stored.npz"));
+  save_tensors(tensors, dir.file("deflated.npz"), {.compress = true});
+  const std::string stored = slurp(dir.file("stored.npz")), deflated = slurp(dir.file("deflated.npz"));
+  // every local header says method 8 (deflate), with a compressed size below the uncompressed one for the
+  // large arrays
+  int entries = 0;
+  for (size_t at = deflated.find("PK\x03\x04"); at != std::string::npos; at = deflated.find("PK\x03\x04", at + 4)) {
+    ++entries;
+    CHECK(u16(deflated, at + 8) == 8);
+    CHECK(u32(deflated, at + 18) <= u32(deflated, at + 22) + 16);
+  }
+  CHECK(entries == 6);
+  CHECK(deflated.size() < stored.size() / 4);  // 80 KiB of zeros and small integers
+  for (const std::string& path : {dir.file("stored.npz"), dir.file("deflated.npz")}) {
+    CAPTURE(path);
+    const auto back = load_tensors(path);
+    REQUIRE(back.size() == tensors.size());
+    for (const auto& [key, t] : tensors) {
+      CAPTURE(key);
+      CHECK(back.at(key).shape() == t.shape());
+      CHECK(bytes_of(back.at(key)) == bytes_of(t));
+    }
+  }
+  // in memory too, through the internal API the fuzz target uses
+  const NpzEntries arrays = decode_npz(deflated, "deflated");
+  CHECK(arrays.size() == 6);
+  CHECK(arrays[0].first == "e");  // in the order written (std::map's)
 }
 
 TEST_CASE("every dtype round-trips through .npz under NumPy's descr: '|b1', '<i8', '<f4', '<f8'") {
@@ -292,12 +361,109 @@ TEST_CASE("files NumPy and PyTorch wrote in each of the four dtypes load with th
   CHECK(masked_fill(zeros({4}), t.at("mask"), 1.0).to_vector() == std::vector<float>{1, 0, 0, 1});
 }
 
-TEST_CASE("numpy.savez_compressed files are rejected with a clear error") {
-  const std::string path = fixture("optim_compressed.npz");
+TEST_CASE("files numpy.savez_compressed wrote load, in each of the four dtypes") {
+  const auto w = load_tensors(fixture("optim_compressed.npz"));
+  REQUIRE(w.size() == 1);
+  CHECK(w.at("w").dtype() == kFloat32);
+  CHECK(w.at("w").to_vector() == std::vector<float>(16, 1.0f));
+
+  const auto n = load_tensors(fixture("optim_numpy_compressed.npz"));
+  REQUIRE(n.size() == 7);
+  CHECK(n.at("b1").dtype() == kBool);
+  CHECK(n.at("b1").to_vector<bool>() == std::vector<bool>{true, false, true, false, false, true});
+  CHECK(n.at("i8").dtype() == kInt64);
+  CHECK(n.at("i8").to_vector<int64_t>() ==
+        std::vector<int64_t>{-3, 0, int64_t{1} << 40, -(int64_t{1} << 62), std::numeric_limits<int64_t>::max()});
+  CHECK(n.at("f4").to_vector<float>() == std::vector<float>{0.5f, -1.25f, 3.0e38f});
+  CHECK(n.at("f8").dtype() == kFloat64);
+  CHECK(n.at("f8").to_vector<double>() == std::vector<double>{0.1, -2.5, 1e-300});
+  CHECK(n.at("scalar").shape() == Shape{});
+  CHECK(n.at("scalar").item<double>() == 2.5);
+  CHECK(n.at("empty").shape() == Shape{0, 3});
+  // 64 x 512 float32 (128 KiB, several deflate blocks): 0..7 repeated
+  const Tensor big = n.at("big");
+  REQUIRE(big.shape() == Shape{64, 512});
+  const std::vector<float> values = big.to_vector();
+  bool pattern = true;
+  for (size_t i = 0; i < values.size(); ++i) pattern = pattern && values[i] == static_cast<float>(i % 8);
+  CHECK(pattern);
+}
+
+TEST_CASE("sizes the zip directory declares are checked against the file before anything is allocated") {
+  unroll_test::TempDir dir;
+  const std::string path = dir.file("sizes.npz");
+  const std::string npy = encode_npy(f4_array({4}, {1, 2, 3, 4}));
+  // the offsets of an entry's sizes: local header +18 (compressed) +22 (uncompressed), central +20 / +24
+  auto with_sizes = [](std::string bytes, uint32_t compressed, uint32_t uncompressed) {
+    const size_t local = bytes.find("PK\x03\x04"), central = bytes.find("PK\x01\x02");
+    put_u32(bytes, local + 18, compressed);
+    put_u32(bytes, local + 22, uncompressed);
+    put_u32(bytes, central + 20, compressed);
+    put_u32(bytes, central + 24, uncompressed);
+    return bytes;
+  };
+  const std::string stored = zip_with(npy), deflated = zip_with(npy, true);
+  const uint32_t size = static_cast<uint32_t>(npy.size()), packed = u32(deflated, 18);
+  spit(path, with_sizes(stored, size, size));  // the control: the sizes as they are
+  CHECK(load_tensors(path).at("x").to_vector() == std::vector<float>{1, 2, 3, 4});
+  spit(path, with_sizes(deflated, packed, size));
+  CHECK(load_tensors(path).at("x").to_vector() == std::vector<float>{1, 2, 3, 4});
+
+  // a stored entry of 4 GiB - 2 in a file of a few hundred bytes
+  spit(path, with_sizes(stored, 0xFFFFFFFEu, 0xFFFFFFFEu));
+  CHECK_THROWS_AS(load_tensors(path), IoError);
+  // stored sizes that differ
+  spit(path, with_sizes(stored, size, size + 1));
+  CHECK_THROWS_AS(load_tensors(path), IoError);
+  // a deflated entry announcing 4 GiB from a few dozen bytes: more than deflate can expand
+  spit(path, with_sizes(deflated, packed, 0xFFFFFFF0u));
   CHECK_THROWS_WITH_AS(load_tensors(path),
-                       has(path + ": entry 'w.npy' is compressed (zip method 8); only stored entries are "
-                                  "supported: write the file with numpy.savez, not numpy.savez_compressed"),
+                       has(path + ": corrupted zip (deflated entry 'x.npy' declares 4294967280 bytes from " +
+                           std::to_string(packed) + " compressed bytes, more than deflate can expand)"),
                        IoError);
+  // a deflated entry that expands to more, or to less, than it declares
+  spit(path, with_sizes(deflated, packed, size - 1));
+  CHECK_THROWS_AS(load_tensors(path), IoError);
+  spit(path, with_sizes(deflated, packed, size + 1));
+  CHECK_THROWS_AS(load_tensors(path), IoError);
+  // a compressed size past the end of the file
+  spit(path, with_sizes(deflated, 0x7FFFFFFFu, size));
+  CHECK_THROWS_AS(load_tensors(path), IoError);
+
+  // a zip64 end record announcing 2^40 entries
+  std::string zip64(56, '\0');
+  put_u32(zip64, 0, 0x06064b50u);
+  zip64[4] = 44;                                                            // size of the rest of the record
+  for (const size_t at : {size_t{24}, size_t{32}}) zip64[at + 5] = '\x01';  // 2^40 entries
+  std::string locator(20, '\0');
+  put_u32(locator, 0, 0x07064b50u);
+  locator[16] = 1;  // one disk
+  std::string end = std::string("PK\x05\x06", 4) + std::string(18, '\0');
+  for (size_t at = 8; at < 20; ++at) end[at] = '\xff';  // every count, size and offset "in the zip64 record"
+  spit(path, zip64 + locator + end);
+  CHECK_THROWS_AS(load_tensors(path), IoError);
+}
+
+TEST_CASE("an entry compressed with another method than deflate, or encrypted, is refused naming it") {
+  unroll_test::TempDir dir;
+  const std::string path = dir.file("method.npz");
+  std::string bytes = zip_with(encode_npy(f4_array({2}, {1, 2})), true);
+  for (const std::string& header : {std::string("PK\x03\x04"), std::string("PK\x01\x02")}) {
+    const size_t at = bytes.find(header) + (header[2] == 3 ? 8 : 10);
+    bytes[at] = 12;  // bzip2
+  }
+  spit(path, bytes);
+  CHECK_THROWS_WITH_AS(load_tensors(path),
+                       has(path + ": entry 'x.npy' is compressed with zip method 12; only stored (numpy.savez) and "
+                                  "deflated (numpy.savez_compressed) entries are supported"),
+                       IoError);
+  bytes = zip_with(encode_npy(f4_array({2}, {1, 2})));
+  for (const std::string& header : {std::string("PK\x03\x04"), std::string("PK\x01\x02")}) {
+    const size_t at = bytes.find(header) + (header[2] == 3 ? 6 : 8);
+    bytes[at] = 1;  // flag bit 0: encrypted
+  }
+  spit(path, bytes);
+  CHECK_THROWS_AS(load_tensors(path), IoError);
 }
 
 TEST_CASE("bad .npy headers are IoErrors naming the file and entry") {
@@ -357,14 +523,32 @@ TEST_CASE("zip-level damage: not a zip, truncated at every length, non-.npy entr
     CHECK_THROWS_AS(load_tensors(path), IoError);
   }
 
+  save_tensors({{"w", tensor({1.0, 2.0, 3.0})}, {"v", tensor({4})}}, path, {.compress = true});
+  const std::string deflated = slurp(path);
+  for (size_t n = 0; n < deflated.size(); ++n) {
+    spit(path, deflated.substr(0, n));
+    CHECK_THROWS_AS(load_tensors(path), IoError);
+  }
+
   spit(path, encode_zip({{"readme.txt", "hi"}}));
   CHECK_THROWS_WITH_AS(load_tensors(path), has("entry 'readme.txt' is not a .npy array"), IoError);
   const std::string npy = encode_npy(f4_array({1}, {1}));
-  spit(path, encode_zip({{"a.npy", npy}, {"a.npy", npy}}));
-  CHECK_THROWS_WITH_AS(load_tensors(path), has("duplicate zip entry 'a.npy'"), IoError);
+  CHECK_THROWS_AS(encode_zip({{"a.npy", npy}, {"a.npy", npy}}), IoError);  // refused when writing
+  // two entries of the same name, made by renaming "b.npy" in both of its headers
+  spit(path, replace_all(encode_zip({{"a.npy", npy}, {"b.npy", npy}}), "b.npy", "a.npy"));
+  CHECK_THROWS_WITH_AS(load_tensors(path), has("duplicate zip entry"), IoError);
+  // an empty archive (what numpy.savez writes for no arrays) holds nothing
+  save_tensors({}, path);
+  CHECK(slurp(path).size() == 22);
+  CHECK(load_tensors(path).empty());
 }
 
-TEST_CASE("every single-bit flip is either detected or harmless (never silently wrong values)") {
+namespace {
+
+// Flips bits 0, 3 and 7 of every byte of a small file (stored or deflated) in turn: each damaged file must
+// be refused with IoError, or load the original values.
+void check_bit_flips(bool compress) {
+  CAPTURE(compress);
   unroll_test::TempDir dir;
   const std::string path = dir.file("flip.npz");
   // float32, float64, int64 and bool entries
@@ -372,7 +556,7 @@ TEST_CASE("every single-bit flip is either detected or harmless (never silently 
                 {"bias", tensor({-4.0, 5.0}, kFloat64)},
                 {"ids", tensor({3, 1})},
                 {"mask", tensor({true, false})}},
-               path);
+               path, {.compress = compress});
   const std::string file = slurp(path);
   const auto original = load_tensors(path);
   int detected = 0, harmless = 0;
@@ -387,8 +571,8 @@ TEST_CASE("every single-bit flip is either detected or harmless (never silently 
         for (const auto& [name, t] : original)
           same = same && loaded.count(name) && loaded.at(name).shape() == t.shape() &&
                  bytes_of(loaded.at(name)) == bytes_of(t);
-        // a flip in a field the reader does not use (times, attributes, the local copy of the sizes)
-        // may be harmless; a different entry count shows up as a missing entry when loading a model
+        // a flip in a field the reader does not use (times, attributes, version numbers) may be harmless; a
+        // different entry count shows up as a missing entry when loading a model
         CHECK_MESSAGE((same || loaded.size() < original.size()), "byte " << at << " bit " << bit << " changed values");
         ++harmless;
       } catch (const IoError&) {
@@ -397,7 +581,16 @@ TEST_CASE("every single-bit flip is either detected or harmless (never silently 
     }
   }
   CHECK(detected > 3 * static_cast<int>(file.size()) * 3 / 4);
-  MESSAGE(detected << " of " << detected + harmless << " bit flips detected; the rest touch fields the reader ignores");
+  MESSAGE(std::string(compress ? "deflated: " : "stored: ")
+          << detected << " of " << detected + harmless
+          << " bit flips detected; the rest touch fields the reader ignores");
+}
+
+}  // namespace
+
+TEST_CASE("every single-bit flip is either detected or harmless (never silently wrong values)") {
+  check_bit_flips(false);
+  check_bit_flips(true);
 }
 
 TEST_CASE("write_file_atomic: replaces the file, leaves no temporary behind, fails cleanly") {
@@ -422,8 +615,78 @@ TEST_CASE("write_file_atomic: replaces the file, leaves no temporary behind, fai
   CHECK(files == 2);  // f.bin and d
 }
 
-TEST_CASE("read_file: nonexistent files and directories") {
+TEST_CASE("read_npz: nonexistent files, directories, unreadable files") {
   unroll_test::TempDir dir;
-  CHECK_THROWS_WITH_AS(read_file(dir.file("nope.npz")), has("nope.npz: cannot open: No such file"), IoError);
-  CHECK_THROWS_WITH_AS(read_file(dir.path().string()), has("not a regular file"), IoError);
+  CHECK_THROWS_WITH_AS(read_npz(dir.file("nope.npz")), has("nope.npz: cannot open: No such file"), IoError);
+  CHECK_THROWS_WITH_AS(read_npz(dir.path().string()), (dir.path().string() + ": not a regular file").c_str(), IoError);
+  save_tensors({{"w", tensor({1.0})}}, dir.file("w.npz"));
+  if (::geteuid() != 0) {  // root reads any file
+    std::filesystem::permissions(dir.file("w.npz"), std::filesystem::perms::none);
+    CHECK_THROWS_WITH_AS(read_npz(dir.file("w.npz")), has("w.npz: cannot open: Permission denied"), IoError);
+  }
+}
+
+namespace {
+
+// A sparse file of `size` bytes (no disk space used) whose last bytes are `tail`.
+void sparse_file(const std::string& path, uint64_t size, const std::string& tail) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  REQUIRE(fd >= 0);
+  REQUIRE(::ftruncate(fd, static_cast<off_t>(size)) == 0);
+  REQUIRE(::pwrite(fd, tail.data(), tail.size(), static_cast<off_t>(size - tail.size())) ==
+          static_cast<ssize_t>(tail.size()));
+  ::close(fd);
+}
+
+struct ChildRun {
+  int code = -1;           // exit code, -1 if killed
+  long peak_rss_mib = -1;  // the child's peak resident memory
+  double seconds = 0;
+};
+
+// Runs load_tensors(path) in a child process (killed after 120 s): exit code 0 when it throws IoError whose
+// message contains `expected`, 1 when it returns, 2 for another exception, 3 for another message.
+ChildRun load_in_child(const std::string& path, const std::string& expected) {
+  std::fflush(nullptr);
+  const auto start = std::chrono::steady_clock::now();
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    ::alarm(120);
+    int code = 0;
+    try {
+      load_tensors(path);
+      code = 1;
+    } catch (const IoError& e) {
+      code = std::string(e.what()).find(expected) != std::string::npos ? 0 : 3;
+    } catch (...) {
+      code = 2;
+    }
+    ::_exit(code);
+  }
+  int status = 0;
+  rusage usage{};
+  REQUIRE(::wait4(child, &status, 0, &usage) == child);
+  ChildRun run;
+  run.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  run.peak_rss_mib = usage.ru_maxrss / 1024;  // KiB on Linux
+  run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return run;
+}
+
+}  // namespace
+
+TEST_CASE("a huge file that is not an .npz is refused from its end, without reading or allocating it") {
+  unroll_test::TempDir dir;
+  const std::string path = dir.file("huge.npz");
+  for (const uint64_t size : {uint64_t{64} << 30, uint64_t{3} << 30}) {  // 64 GiB, then 3 GiB
+    CAPTURE(size);
+    sparse_file(path, size, "garbage, not a zip directory");
+    const ChildRun run = load_in_child(path, path + ": not a zip/.npz file");
+    MESSAGE("a " << (size >> 30) << " GiB file: exit code " << run.code << ", peak RSS " << run.peak_rss_mib << " MiB, "
+                 << run.seconds << " s");
+    CHECK(run.code == 0);  // 2 was std::bad_alloc (64 GiB); a reader of the whole file used 3 GiB
+    CHECK(run.peak_rss_mib < 512);
+    std::filesystem::remove(path);
+  }
 }

@@ -164,7 +164,8 @@ TEST_CASE("scheduler load_state_dict: errors name the entry and change nothing")
   state = s.state_dict();
   state["step_size"] = scalar(0);
   state["last_epoch"] = scalar(7);
-  CHECK_THROWS_WITH_AS(s.load_state_dict(state), doctest::Contains("step_size must be > 0"), Error);
+  CHECK_THROWS_WITH_AS(s.load_state_dict(state),
+                       doctest::Contains("entry 'step_size' must be an integer in [1, 2^53), got 0"), Error);
   // dtypes: the counter and the integer option are int64, gamma float64, the type marker bool
   state["step_size"] = scalar(2.5, kFloat64);
   CHECK_THROWS_WITH_AS(s.load_state_dict(state),
