@@ -19,6 +19,7 @@
 #include "unroll/framework/ops.hpp"
 #include "unroll/framework/shape.hpp"
 #include "unroll/framework/tensor.hpp"
+#include "unroll/framework/threads.hpp"
 #include "unroll/layers/activation.hpp"
 #include "unroll/layers/cell.hpp"
 #include "unroll/layers/coupled_lstm_cell.hpp"

@@ -1,12 +1,13 @@
 // rnn_bench: training (or inference) throughput of unroll's RNN / LSTM / GRU, the same model and step as
 // bench/torch_rnn_bench.py so the two can be compared in one run (bench/compare).
 //
-//   build/bench/rnn_bench CELL LAYERS BATCH SEQ INPUT HIDDEN BIDIR [--no-grad] [--seconds S]
+//   build/bench/rnn_bench CELL LAYERS BATCH SEQ INPUT HIDDEN BIDIR [--no-grad] [--seconds S] [--threads T]
 //
 // Model: CELL(INPUT -> HIDDEN, LAYERS, bidirectional) on x: [SEQ, BATCH, INPUT], a Linear head to 10 classes
 // at every step, mean cross-entropy, clip_grad_norm 5, SGD lr 0.01. One step = zero_grad, forward,
 // backward, clip, update (--no-grad: forward only, under NoGradGuard). 3 warm-up steps, then steps for
-// >= 3 s and >= 5 steps. Last line: tokens_per_s=<N> ms_per_step=<M> (tokens = SEQ * BATCH per step).
+// >= 3 s and >= 5 steps. --threads: set_num_threads(T) (default: UNROLL_NUM_THREADS, else all cores).
+// Last line: tokens_per_s=<N> ms_per_step=<M> (tokens = SEQ * BATCH per step).
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -23,7 +24,8 @@ namespace {
 [[noreturn]] void usage() {
   std::fprintf(
       stderr,
-      "usage: rnn_bench CELL(rnn|lstm|gru) LAYERS BATCH SEQ INPUT HIDDEN BIDIR(0|1) [--no-grad] [--seconds S]\n");
+      "usage: rnn_bench CELL(rnn|lstm|gru) LAYERS BATCH SEQ INPUT HIDDEN BIDIR(0|1) [--no-grad] [--seconds S] "
+      "[--threads T]\n");
   std::exit(2);
 }
 }  // namespace
@@ -41,6 +43,8 @@ int main(int argc, char** argv) {
       no_grad = true;
     else if (std::strcmp(argv[i], "--seconds") == 0 && i + 1 < argc)
       seconds = std::atof(argv[++i]);
+    else if (std::strcmp(argv[i], "--threads") == 0 && i + 1 < argc)
+      set_num_threads(std::atoi(argv[++i]));
     else
       usage();
   }

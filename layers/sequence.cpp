@@ -1,7 +1,9 @@
 // Unidirectional, Bidirectional and Stacked: structure only. Each knows nothing about the layers inside.
 #include "unroll/layers/sequence.hpp"
 
+#include "unroll/framework/detail/blas.hpp"
 #include "unroll/framework/detail/check.hpp"
+#include "unroll/framework/detail/thread_pool.hpp"
 #include "unroll/framework/ops.hpp"
 
 namespace unroll::layers {
@@ -83,9 +85,21 @@ SequenceOutput Bidirectional::forward(const Tensor& x, const State& state, const
     forward_state = take_slots(state, 0, forward_slots);
     backward_state = take_slots(state, forward_slots, backward_slots);
   }
-  SequenceOutput ahead = forward_->forward(x, forward_state, lengths);
-  // the backward direction reads every sequence from its own last real step to its first
-  SequenceOutput behind = backward_->forward(reverse_sequences(x, lengths), backward_state, lengths);
+  SequenceOutput ahead, behind;
+  auto run_ahead = [&](int64_t) { ahead = forward_->forward(x, forward_state, lengths); };
+  auto run_behind = [&](int64_t) {
+    // the backward direction reads every sequence from its own last real step to its first
+    behind = backward_->forward(reverse_sequences(x, lengths), backward_state, lengths);
+  };
+  // The two directions are independent: on two threads when there are two (the same nodes and values as one
+  // after the other, see run_pair). float32 only: float64 products go to OpenBLAS, whose own threads and
+  // thread setting are global, as they are with UNROLL_GEMM=openblas.
+  if (x.dtype() == kFloat32 && detail::gemm_backend() != detail::GemmBackend::openblas) {
+    detail::run_pair(run_ahead, run_behind);
+  } else {
+    run_ahead(0);
+    run_behind(0);
+  }
   return {concat({ahead.output, reverse_sequences(behind.output, lengths)}, 2),
           concat_states({ahead.state, behind.state})};
 }

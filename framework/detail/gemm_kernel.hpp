@@ -1,22 +1,90 @@
-// Internal: unroll's own packed GEMM kernel (framework/detail/gemm_kernel.cpp), same contract as gemm().
+// Internal: unroll's own packed GEMM kernel, built once per instruction set and chosen at run time.
+//
+// gemm_kernel_impl.hpp is the kernel, a template over one instruction set; gemm_kernel_avx512.cpp,
+// gemm_kernel_avx2.cpp and gemm_kernel_generic.cpp instantiate it, each compiled with its own flags
+// (CMakeLists.txt), and gemm_kernel.cpp (compiled for the baseline) picks one at start-up from the CPU
+// (xsimd's detection), or from UNROLL_ISA, and splits large products between the worker threads.
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 namespace unroll::detail {
 
 // C[M, N] = alpha * op(A) * op(B) + beta * C, all row-major; op(X) = X or X^T by flag; lda/ldb/ldc are
-// the row strides as stored. beta = 0 never reads C. Single-threaded; safe to call from several threads.
+// the row strides as stored. beta = 0 never reads C. Runs on the instruction set gemm_isa() names; a
+// product of at least kParallelGemmWork multiply-adds is split between the threads of the pool
+// (thread_pool.hpp) by blocks of C, so the result is bit-identical whatever the thread count. Safe to call
+// from several threads at once.
 void packed_gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
                  int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
 
-}  // namespace unroll::detail
+// Products with at least this many multiply-adds (M * N * K) are split between threads. Measured with
+// bench/gemm_bench --sweep (docs/performance.md, "Threads"): from 2M on, two threads finish a product
+// faster than one on every RNN shape; at 0.5M the hand-off costs about what the second core saves.
+inline constexpr int64_t kParallelGemmWork = int64_t{2} << 20;
 
-namespace unroll::detail {
+// The threshold in use (kParallelGemmWork unless a benchmark or test changed it; 0 splits every product).
+int64_t parallel_gemm_work();
+void set_parallel_gemm_work(int64_t multiply_adds);
 
-// C[M, N] = alpha * A B^T + beta * C with A [M, K] and B [N, K] row-major, read in place (no packing):
-// every output is one dot product of two contiguous rows. packed_gemm uses it for short A times B^T.
-void dot_gemm(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const float* b, int64_t ldb,
-              float beta, float* c, int64_t ldc);
+// The instruction sets the kernel is built for. avx512: AVX-512 F/BW/DQ/VL with 16 floats per register;
+// avx2: AVX2 + FMA, 8 floats; generic: whatever the compiler's baseline for the target is (SSE2 on x86-64,
+// NEON on AArch64, plain C++ elsewhere).
+enum class GemmIsa { generic, avx2, avx512 };
+const char* isa_name(GemmIsa isa);
+
+// The instruction sets this build has kernels for AND this CPU (and operating system) can run, best first;
+// generic is always there.
+std::vector<GemmIsa> available_gemm_isas();
+
+// The kernel packed_gemm runs: the best available one, unless the environment variable UNROLL_ISA
+// (avx512 | avx2 | generic, read once at start-up) named another available one. An unknown or unavailable
+// name is ignored with a warning on stderr (a library cannot refuse to load).
+GemmIsa gemm_isa();
+
+// Switches the kernel for this process (tests and benchmarks). Throws Error when isa is not available.
+// Not to be called while products are running on other threads.
+void set_gemm_isa(GemmIsa isa);
+
+// ---- the interface between the dispatcher and the per-ISA kernels (gemm_kernel_impl.hpp) -----------
+
+// One product, as packed_gemm's arguments.
+struct GemmArgs {
+  bool ta, tb;
+  int64_t m, n, k;
+  float alpha;
+  const float* a;
+  int64_t lda;
+  const float* b;
+  int64_t ldb;
+  float beta;
+  float* c;
+  int64_t ldc;
+};
+
+// How a product is computed. Chosen once for the whole product, before it is split between threads, so
+// each part runs the same arithmetic as the whole would have.
+//   dot:         every C element one dot product of two rows read in place (A B^T, very short A)
+//   weight_rows: A B^T for short A as C^T = B A^T, the weight B read in place (an RNN step's h W^T)
+//   packed:      both operands packed into panels (Goto & van de Geijn)
+enum class GemmPath : uint8_t { dot, weight_rows, packed };
+
+// One instruction set's kernel.
+struct GemmIsaKernel {
+  GemmIsa isa;
+  int64_t mr, nr;  // the packed path's micro-tile: C is split between threads at multiples of these
+  GemmPath (*choose)(const GemmArgs& args);
+  void (*run)(GemmPath path, const GemmArgs& args);  // single-threaded; k > 0, m > 0, n > 0
+};
+
+// The kernels of this build: null when the build (compiler or target) has no such kernel.
+const GemmIsaKernel* gemm_kernel_avx512();
+const GemmIsaKernel* gemm_kernel_avx2();
+const GemmIsaKernel* gemm_kernel_generic();
+
+// This thread's scratch buffer number `which` (0: packed A, 1: packed B), at least `count` floats, 64-byte
+// aligned. Lives in gemm_kernel.cpp, so no standard-library template is instantiated with an ISA's flags.
+float* gemm_scratch(int which, int64_t count);
 
 }  // namespace unroll::detail

@@ -1,19 +1,48 @@
-// framework/detail/gemm_kernel.cpp (float32: unroll's packed kernel) and detail::gemm on double (OpenBLAS's
-// dgemm, what float64 matmul runs on) against a plain triple loop in long double, over shapes that hit every
-// edge (ragged panels, several K slices, M and N blocks), all transpose pairs, padded leading dimensions,
-// alpha and beta.
+// framework/detail/gemm_kernel.cpp (float32: unroll's packed kernel, on every instruction set this machine
+// runs) and detail::gemm on double (OpenBLAS's dgemm, what float64 matmul runs on) against a plain triple
+// loop in long double, over shapes that hit every edge (ragged panels, several K slices, M and N blocks),
+// all transpose pairs, padded leading dimensions, alpha and beta; and products split between threads
+// against the same product on one thread, bit for bit.
 #include <doctest/doctest.h>
 #include <unroll/framework/detail/blas.hpp>
 #include <unroll/framework/detail/gemm_kernel.hpp>
+#include <unroll/framework/detail/thread_pool.hpp>
+#include <unroll/framework/threads.hpp>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
 #include <limits>
 #include <random>
+#include <string>
 #include <vector>
 
+using unroll::detail::GemmIsa;
 using unroll::detail::packed_gemm;
 
 namespace {
+// Runs the enclosed code on one instruction set's kernel, then puts the previous one back.
+struct IsaScope {
+  GemmIsa saved = unroll::detail::gemm_isa();
+  explicit IsaScope(GemmIsa isa) { unroll::detail::set_gemm_isa(isa); }
+  ~IsaScope() { unroll::detail::set_gemm_isa(saved); }
+};
+
+// The thread count and the splitting threshold for the enclosed code.
+struct ThreadScope {
+  int saved_threads = unroll::get_num_threads();
+  int64_t saved_work = unroll::detail::parallel_gemm_work();
+  ThreadScope(int threads, int64_t work) {
+    unroll::set_num_threads(threads);
+    unroll::detail::set_parallel_gemm_work(work);
+  }
+  ~ThreadScope() {
+    unroll::set_num_threads(saved_threads);
+    unroll::detail::set_parallel_gemm_work(saved_work);
+  }
+};
+
 template <class T>
 struct Case {
   bool ta, tb;
@@ -111,9 +140,50 @@ int check_edges(Gemm gemm, std::mt19937& rng) {
 }
 }  // namespace
 
-TEST_CASE("packed_gemm (float32) matches a long-double triple loop on every edge") {
-  std::mt19937 rng(42);
-  CHECK(check_edges<float>(float_kernel, rng) > 500);
+TEST_CASE("this machine runs the generic kernel and, on x86-64 with AVX2 / AVX-512, the matching ones") {
+  const std::vector<GemmIsa> isas = unroll::detail::available_gemm_isas();
+  REQUIRE(!isas.empty());
+  CHECK(isas.back() == GemmIsa::generic);
+  MESSAGE("kernels this machine runs (best first): ", [&] {
+    std::string names;
+    for (GemmIsa isa : isas) names += std::string(unroll::detail::isa_name(isa)) + " ";
+    return names;
+  }());
+#if defined(__x86_64__) && defined(__GNUC__)
+  const auto has = [&](GemmIsa isa) { return std::find(isas.begin(), isas.end(), isa) != isas.end(); };
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) CHECK(has(GemmIsa::avx2));
+  if (__builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl")) CHECK(has(GemmIsa::avx512));
+  if (!__builtin_cpu_supports("avx512f")) CHECK(!has(GemmIsa::avx512));
+#endif
+}
+
+TEST_CASE("UNROLL_ISA chooses the kernel at start-up; set_gemm_isa refuses one the machine cannot run") {
+  // ctest runs this program once per kernel with UNROLL_ISA set (tests/CMakeLists.txt)
+  const char* forced = std::getenv("UNROLL_ISA");
+  const std::vector<GemmIsa> isas = unroll::detail::available_gemm_isas();
+  if (forced) {
+    bool known = false;
+    for (GemmIsa isa : isas)
+      if (std::strcmp(forced, unroll::detail::isa_name(isa)) == 0) {
+        known = true;
+        CHECK(unroll::detail::gemm_isa() == isa);
+      }
+    if (!known) CHECK(unroll::detail::gemm_isa() == isas.front());  // unavailable: the best one, with a warning
+  } else {
+    CHECK(unroll::detail::gemm_isa() == isas.front());
+  }
+  for (GemmIsa isa : {GemmIsa::avx512, GemmIsa::avx2, GemmIsa::generic})
+    if (std::find(isas.begin(), isas.end(), isa) == isas.end()) CHECK_THROWS(unroll::detail::set_gemm_isa(isa));
+}
+
+TEST_CASE("packed_gemm (float32) matches a long-double triple loop on every edge, on every kernel") {
+  for (GemmIsa isa : unroll::detail::available_gemm_isas()) {
+    const std::string isa_label = unroll::detail::isa_name(isa);
+    CAPTURE(isa_label);
+    IsaScope scope(isa);
+    std::mt19937 rng(42);
+    CHECK(check_edges<float>(float_kernel, rng) > 500);
+  }
 }
 
 TEST_CASE("gemm on double (OpenBLAS dgemm, float64 matmul) matches a long-double triple loop on every edge") {
@@ -122,15 +192,86 @@ TEST_CASE("gemm on double (OpenBLAS dgemm, float64 matmul) matches a long-double
 }
 
 TEST_CASE("packed_gemm crosses the N block (NC) and the in-place-B row limit; dgemm on the same shapes") {
+  for (GemmIsa isa : unroll::detail::available_gemm_isas()) {
+    const std::string isa_label = unroll::detail::isa_name(isa);
+    CAPTURE(isa_label);
+    IsaScope scope(isa);
+    std::mt19937 rng(7);
+    for (bool ta : {false, true})
+      for (bool tb : {false, true}) {
+        CHECK(check_case<float>({ta, tb, 3, 4100, 20, 1, 0}, rng, float_kernel) < kTolerance<float>);
+        CHECK(check_case<float>({ta, tb, 64, 40, 30, 1, 1}, rng, float_kernel) < kTolerance<float>);
+        CHECK(check_case<float>({ta, tb, 65, 40, 30, 1, 1}, rng, float_kernel) < kTolerance<float>);
+      }
+  }
   std::mt19937 rng(7);
   for (bool ta : {false, true})
     for (bool tb : {false, true}) {
-      CHECK(check_case<float>({ta, tb, 3, 4100, 20, 1, 0}, rng, float_kernel) < kTolerance<float>);
-      CHECK(check_case<float>({ta, tb, 64, 40, 30, 1, 1}, rng, float_kernel) < kTolerance<float>);
-      CHECK(check_case<float>({ta, tb, 65, 40, 30, 1, 1}, rng, float_kernel) < kTolerance<float>);
       CHECK(check_case<double>({ta, tb, 3, 4100, 20, 1, 0}, rng, double_gemm) < kTolerance<double>);
       CHECK(check_case<double>({ta, tb, 65, 40, 30, 1, 1}, rng, double_gemm) < kTolerance<double>);
     }
+}
+
+TEST_CASE("a product split between threads is right, and bit-identical to the same product on one thread") {
+  // Splitting every product (threshold 0) on 2 and 3 threads cuts C at every kind of boundary: rows of the
+  // packed path, columns of the short-A paths (dot, weight_rows), ragged last parts.
+  struct Shape {
+    bool ta, tb;
+    int64_t m, n, k;
+  };
+  const Shape shapes[] = {{false, true, 1, 301, 200},  {false, true, 8, 300, 130},  {false, true, 32, 517, 70},
+                          {false, true, 64, 260, 300}, {false, false, 20, 333, 90}, {true, false, 301, 70, 260},
+                          {false, true, 150, 97, 40},  {true, true, 77, 203, 33},   {false, false, 2, 1000, 9}};
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> dist(-1, 1);
+  for (GemmIsa isa : unroll::detail::available_gemm_isas()) {
+    IsaScope scope(isa);
+    for (const Shape& s : shapes) {
+      const std::string isa_label = unroll::detail::isa_name(isa);
+    CAPTURE(isa_label);
+      CAPTURE(s.ta);
+      CAPTURE(s.tb);
+      CAPTURE(s.m);
+      CAPTURE(s.n);
+      CAPTURE(s.k);
+      const int64_t lda = (s.ta ? s.m : s.k) + 1, ldb = (s.tb ? s.k : s.n) + 2, ldc = s.n + 3;
+      std::vector<float> a(static_cast<size_t>((s.ta ? s.k : s.m) * lda)), b(static_cast<size_t>((s.tb ? s.n : s.k) * ldb));
+      for (auto& x : a) x = dist(rng);
+      for (auto& x : b) x = dist(rng);
+      std::vector<float> c0(static_cast<size_t>(s.m * ldc));
+      for (auto& x : c0) x = dist(rng);
+      std::vector<float> one = c0;
+      {
+        ThreadScope threads(1, 0);
+        packed_gemm(s.ta, s.tb, s.m, s.n, s.k, 0.75f, a.data(), lda, b.data(), ldb, -0.5f, one.data(), ldc);
+      }
+      for (int t : {2, 3}) {
+        CAPTURE(t);
+        std::vector<float> many = c0;
+        ThreadScope threads(t, 0);
+        const int64_t jobs = unroll::detail::pool_jobs();
+        packed_gemm(s.ta, s.tb, s.m, s.n, s.k, 0.75f, a.data(), lda, b.data(), ldb, -0.5f, many.data(), ldc);
+        CHECK(unroll::detail::pool_jobs() == jobs + 1);  // it was split
+        CHECK(std::memcmp(one.data(), many.data(), one.size() * sizeof(float)) == 0);
+      }
+      ThreadScope threads(2, 0);
+      CHECK(check_case<float>({s.ta, s.tb, s.m, s.n, s.k, 0.75f, -0.5f}, rng, float_kernel) < kTolerance<float>);
+    }
+  }
+}
+
+TEST_CASE("the bit-identity check can fail: a different summation order changes the bits") {
+  // The same dot product summed forwards and backwards: if rounding never differed, the bitwise comparison
+  // above would prove nothing about the order of the sums.
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> dist(-1, 1);
+  std::vector<float> x(1000), y(1000);
+  for (auto& v : x) v = dist(rng);
+  for (auto& v : y) v = dist(rng);
+  float forwards = 0, backwards = 0;
+  for (size_t i = 0; i < x.size(); ++i) forwards += x[i] * y[i];
+  for (size_t i = x.size(); i-- > 0;) backwards += x[i] * y[i];
+  CHECK(std::memcmp(&forwards, &backwards, sizeof(float)) != 0);
 }
 
 TEST_CASE("the check can fail: a result off by more than a few units in the last place is caught") {
@@ -166,16 +307,21 @@ TEST_CASE("packed_gemm with k = 0 scales C by beta, and beta = 0 ignores NaN in 
   unroll::detail::gemm(false, false, 0, 2, 3, 1.0, nullptr, 3, nullptr, 2, 0.0, nullptr, 2);
 }
 
-TEST_CASE("packed_gemm agrees with OpenBLAS on an RNN step shape") {
+TEST_CASE("packed_gemm agrees with OpenBLAS on an RNN step shape, on every kernel") {
   std::mt19937 rng(3);
   std::uniform_real_distribution<float> dist(-1, 1);
   const int64_t m = 16, n = 256, k = 64;
   std::vector<float> a(m * k), b(n * k), ours(m * n), theirs(m * n);
   for (auto& x : a) x = dist(rng);
   for (auto& x : b) x = dist(rng);
-  packed_gemm(false, true, m, n, k, 1, a.data(), k, b.data(), k, 0, ours.data(), n);
   unroll::detail::blas_gemm(false, true, m, n, k, 1, a.data(), k, b.data(), k, 0, theirs.data(), n);
-  double worst = 0;
-  for (size_t i = 0; i < ours.size(); ++i) worst = std::max(worst, std::fabs(double(ours[i]) - theirs[i]));
-  CHECK(worst < 1e-4);
+  for (GemmIsa isa : unroll::detail::available_gemm_isas()) {
+    const std::string isa_label = unroll::detail::isa_name(isa);
+    CAPTURE(isa_label);
+    IsaScope scope(isa);
+    packed_gemm(false, true, m, n, k, 1, a.data(), k, b.data(), k, 0, ours.data(), n);
+    double worst = 0;
+    for (size_t i = 0; i < ours.size(); ++i) worst = std::max(worst, std::fabs(double(ours[i]) - theirs[i]));
+    CHECK(worst < 1e-4);
+  }
 }
