@@ -89,6 +89,7 @@ void record(Tensor& output, const char* name, std::vector<Tensor> inputs, Backwa
   auto node = std::allocate_shared<Node>(detail::PoolAllocator<Node>());
   node->name = name;
   node->time_step = t_time_step;
+  node->recorded_at = detail::inplace_clock.load(std::memory_order_relaxed);
   node->inputs.reserve(inputs.size());
   for (Tensor& t : inputs) node->inputs.push_back(t.impl_ptr());
   node->backward = std::move(backward);
@@ -288,6 +289,22 @@ std::vector<std::shared_ptr<TensorImpl>> topological_order(const std::vector<Ten
   return {postorder.rbegin(), postorder.rend()};
 }
 
+// Throws when an in-place op modified one of the node's inputs, or its output, after the node was recorded:
+// the backward would read values that are gone (as PyTorch's "one of the variables needed for gradient
+// computation has been modified by an inplace operation"). Called only when the in-place clock moved since.
+void check_not_modified(const Node& node, const TensorImpl& output) {
+  const auto modified = [&](const TensorImpl& t) { return t.storage && t.storage->modified_at > node.recorded_at; };
+  const auto refuse = [&](const std::string& what, const TensorImpl& t) {
+    detail::fail(
+        "backward: {} of '{}' ({} tensor of shape {}) was modified in place by {} after '{}' recorded it (it is at "
+        "version {}); the values its gradient needs are gone. Modify a clone() instead, or call backward() first",
+        what, node.name, name(t.dtype), t.shape, t.storage->modified_by, node.name, t.storage->version);
+  };
+  for (size_t i = 0; i < node.inputs.size(); ++i)
+    if (node.inputs[i] && modified(*node.inputs[i])) refuse(fmt::format("input {}", i), *node.inputs[i]);
+  if (modified(output)) refuse("the output", output);
+}
+
 }  // namespace
 
 void backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& seeds, bool retain_graph) {
@@ -344,6 +361,8 @@ void backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& seeds
       accumulate(impl->grad, grad.impl()->storage.use_count() == 1 ? grad : clone(grad));
     }
     if (!node) continue;
+    if (node->recorded_at != detail::inplace_clock.load(std::memory_order_relaxed)) [[unlikely]]
+      check_not_modified(*node, *impl);
     BackwardContext ctx(*node, *impl, grad);
     node->backward(ctx);
     if (!retain_graph) {

@@ -68,6 +68,12 @@ struct Node {
   std::vector<std::shared_ptr<TensorImpl>> inputs;
   BackwardFn backward;
   bool released = false;  // saved values freed by a backward pass without retain_graph
+  // The in-place clock (detail::inplace_clock) when the node was recorded. Before running the node's
+  // backward, the engine checks that no input and not the output was modified in place since (their
+  // Storage::modified_at is not later), and throws Error naming the op, the tensor and the in-place op
+  // otherwise: the values the backward would read are gone. As PyTorch's version check, but on every input
+  // and the output rather than only those the formula reads (a backward cannot say which it reads).
+  uint64_t recorded_at = 0;
 
   Node();
   ~Node();  // frees long chains iteratively, so dropping a 10,000-step graph cannot overflow the stack

@@ -341,6 +341,20 @@ bool Tensor::requires_grad() const { return impl_of(*this, "requires_grad").requ
 bool Tensor::is_leaf() const { return impl_of(*this, "is_leaf").grad_fn == nullptr; }
 Tensor Tensor::grad() const { return impl_of(*this, "grad").grad; }
 void Tensor::zero_grad() { impl_of(*this, "zero_grad").grad = Tensor(); }
+int64_t Tensor::version() const { return impl_of(*this, "version").storage->version; }
+
+void Tensor::set_grad(const Tensor& grad) {
+  TensorImpl& impl = impl_of(*this, "set_grad");
+  if (!grad.defined()) {
+    impl.grad = Tensor();
+    return;
+  }
+  check(grad.shape() == impl.shape, "set_grad: a gradient of shape {} for a tensor of shape {}", grad.shape(),
+        impl.shape);
+  check(grad.dtype() == impl.dtype, "set_grad: a {} gradient for a {} tensor of shape {}", name(grad.dtype()),
+        name(impl.dtype), impl.shape);
+  impl.grad = grad.detach();
+}
 const char* Tensor::grad_fn_name() const {
   const TensorImpl& impl = impl_of(*this, "grad_fn_name");
   return impl.grad_fn ? impl.grad_fn->name : "";

@@ -51,6 +51,14 @@ struct Storage {
   void* data = nullptr;
   int64_t nbytes = 0;
   int size_class = 0;  // which cache bucket the block returns to
+  // In-place modifications of these bytes (PyTorch's version counter, shared by every tensor viewing the
+  // buffer: reshape, detach). Bumped by the in-place methods (fill_, add_, ...; framework/ops/inplace.cpp),
+  // not by writes through data<T>() (optimizers, init:: helpers write that way, outside this mechanism).
+  int64_t version = 0;
+  // When the last in-place op ran, on a process-wide clock that every recorded Node also reads: backward
+  // refuses to run a node whose inputs or output were modified after it was recorded (autograd.cpp).
+  uint64_t modified_at = 0;
+  const char* modified_by = "";  // the in-place op that did it ("add_"), for that error message
 };
 
 // Bytes currently held by this thread's cache of free buffers, and a way to return them to the system.
@@ -107,6 +115,10 @@ class Tensor {
   // The accumulated gradient: set on leaves that require grad and on tensors that called retain_grad().
   // Undefined until a backward pass reaches the tensor.
   Tensor grad() const;
+  // Replaces the gradient (PyTorch's `p.grad = g`): g must have this tensor's shape and dtype; an undefined
+  // g clears it. The tensor keeps a detached handle on g's buffer; later backward passes accumulate into a
+  // copy, never into g itself.
+  void set_grad(const Tensor& grad);
   void zero_grad();    // drops the accumulated gradient (it reads as undefined afterwards)
   void retain_grad();  // keep dL/d(this) for a non-leaf after backward (leaves always keep theirs)
   // Reverse-mode differentiation from this tensor. Without a seed the tensor must hold one element and
@@ -115,6 +127,29 @@ class Tensor {
   void backward(const Tensor& seed = Tensor(), bool retain_graph = false) const;
   Tensor detach() const;             // same data, no history, requires_grad false
   const char* grad_fn_name() const;  // name of the op that produced it, or "" for a leaf
+  // How many in-place ops have modified this tensor's buffer (PyTorch's `_version`; shared with every
+  // tensor viewing the same buffer, e.g. its reshapes and detach()).
+  int64_t version() const;
+
+  // ---- in-place ops (framework/ops/inplace.cpp) ---------------------------------------------------
+  // For code outside the graph: initialization, masks, statistics, gradients, updates under NoGradGuard.
+  // They overwrite this tensor's buffer (so every view of it: reshape, detach) and return *this. They are
+  // not recorded: with grad mode on, a tensor that requires grad is refused (Error naming the op and the
+  // shape; run them under NoGradGuard, as optimizers do, or use the out-of-place op). Each bumps version();
+  // a backward pass that reaches an op which recorded this tensor (as input or output) before the
+  // modification throws Error instead of computing a wrong gradient (PyTorch's check; autograd.hpp).
+  // The result keeps this tensor's dtype: `other` and the numbers are converted, and a value that cannot be
+  // converted without losing its kind (a floating value into an int64 tensor, a number into a bool one) is
+  // refused, as PyTorch's "result type Float can't be cast to the desired output type Long".
+  const Tensor& fill_(Scalar value) const;  // every element = value
+  const Tensor& zero_() const;              // every element = 0
+  // Copies src's values, broadcast to this tensor's shape and converted to its dtype (any dtype to any).
+  const Tensor& copy_(const Tensor& src) const;
+  const Tensor& add_(const Tensor& other, Scalar alpha = 1) const;  // this += alpha * other (broadcast)
+  const Tensor& add_(Scalar other) const;                           // this += other
+  const Tensor& mul_(const Tensor& other) const;                    // this *= other (broadcast)
+  const Tensor& mul_(Scalar other) const;                           // this *= other
+  const Tensor& clamp_(Scalar min, Scalar max) const;               // this = min(max(this, min), max)
 
   // ---- method spellings of common ops (the free functions in ops.hpp are the primary API) --------
   Tensor reshape(const Shape& shape) const;

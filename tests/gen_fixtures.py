@@ -329,6 +329,162 @@ case("dropout_eval", lambda x: F.dropout(x, 0.5, training=False), D(randn(3, 4))
 case("dropout_p0_train", lambda x: F.dropout(x, 0.0, training=True), D(randn(3, 4)))
 
 
+# ---- ops of issue [Ops] item 1 -------------------------------------------------------------------------
+# extrema along an axis return (values, indices): one case checks the values (and their gradient), another
+# the int64 indices; over all elements, ties split the gradient evenly
+case("min_all", torch.min, D(distinct(3, 4)))
+case("min_1", lambda x: torch.min(x, 1).values, D(distinct(2, 3, 4)))
+case("min_0_keepdim", lambda x: torch.min(x, 0, keepdim=True).values, D(distinct(3, 4)))
+case("min_1_indices", lambda x: torch.min(x, 1).indices, N(distinct(2, 3, 4)))
+case("max_m1_indices", lambda x: torch.max(x, -1).indices, N(distinct(2, 3, 4)))
+case("max_all_ties", torch.max, D(vals([[1.0, 3.0, -2.0], [3.0, 0.5, 3.0]])))
+case("min_all_ties", torch.min, D(vals([[-1.0, 3.0, -2.0], [-2.0, 0.5, 3.0]])))
+case("argmin_1", lambda x: torch.argmin(x, 1), N(distinct(3, 5)))
+case("argmin_m1_keepdim", lambda x: torch.argmin(x, -1, keepdim=True), N(distinct(2, 3, 4)))
+case("maximum_same", torch.maximum, D(distinct(3, 4)), D(distinct(3, 4)))
+case("maximum_bcast", torch.maximum, D(distinct(2, 3, 1)), D(distinct(3, 4)))
+case("maximum_ties", torch.maximum, D(vals([[1.0, 2.0], [3.0, -4.0]])), D(vals([[1.0, 0.0], [3.0, 5.0]])))
+case("minimum_same", torch.minimum, D(distinct(3, 4)), D(distinct(3, 4)))
+case("minimum_bcast", torch.minimum, D(distinct(4)), D(distinct(2, 3, 4)))
+case("minimum_ties", torch.minimum, D(vals([[1.0, 2.0], [3.0, -4.0]])), D(vals([[1.0, 0.0], [3.0, 5.0]])))
+
+# sorting
+case("sort_m1", lambda x: torch.sort(x, -1).values, D(distinct(3, 5)))
+case("sort_m1_indices", lambda x: torch.sort(x, -1).indices, N(distinct(3, 5)))
+case("sort_0_desc", lambda x: torch.sort(x, 0, descending=True).values, D(distinct(4, 2, 3)))
+case("sort_0_desc_indices", lambda x: torch.sort(x, 0, descending=True).indices, N(distinct(4, 2, 3)))
+case("argsort_1", lambda x: torch.argsort(x, 1), N(distinct(2, 5, 3)))
+case("argsort_m1_desc", lambda x: torch.argsort(x, -1, descending=True), N(distinct(3, 4)))
+case("topk_2_m1", lambda x: torch.topk(x, 2, -1).values, D(distinct(3, 5)))
+case("topk_2_m1_indices", lambda x: torch.topk(x, 2, -1).indices, N(distinct(3, 5)))
+case("topk_3_0_smallest", lambda x: torch.topk(x, 3, 0, largest=False).values, D(distinct(4, 2, 3)))
+case("topk_3_0_smallest_indices", lambda x: torch.topk(x, 3, 0, largest=False).indices, N(distinct(4, 2, 3)))
+
+# cumsum, logsumexp, var, std, norm
+case("cumsum_0", lambda x: torch.cumsum(x, 0), D(randn(4, 3)))
+case("cumsum_m1", lambda x: torch.cumsum(x, -1), D(randn(2, 5)))
+case("cumsum_1_3d", lambda x: torch.cumsum(x, 1), D(randn(2, 3, 4)))
+case("logsumexp_1", lambda x: torch.logsumexp(x, 1), D(randn(3, 5)))
+case("logsumexp_0_2_keepdim", lambda x: torch.logsumexp(x, [0, 2], keepdim=True), D(randn(2, 3, 4)))
+case("logsumexp_all", lambda x: torch.logsumexp(x, [0, 1]), D(randn(3, 4)))
+case("logsumexp_large", lambda x: torch.logsumexp(x, 1), D(randn(2, 4) * 300.0))
+case("var_all", torch.var, D(randn(3, 4)))
+case("var_1", lambda x: torch.var(x, 1), D(randn(3, 5)))
+case("var_0_2_keepdim", lambda x: torch.var(x, [0, 2], keepdim=True), D(randn(2, 3, 4)))
+case("var_1_biased", lambda x: torch.var(x, 1, unbiased=False), D(randn(3, 5)))
+case("std_all", torch.std, D(randn(3, 4)))
+case("std_1", lambda x: torch.std(x, 1), D(randn(3, 5)))
+case("std_0_keepdim_biased", lambda x: torch.std(x, 0, unbiased=False, keepdim=True), D(randn(4, 3)))
+case("std_1_constant_row", lambda x: torch.std(x, 1), D(vals([[1.5, 1.5, 1.5], [0.5, 2.0, -1.0]])))
+case("norm_2_all", torch.norm, D(randn(3, 4)))
+case("norm_1_all", lambda x: torch.norm(x, 1), D(away(0.1, 3, 4)))
+case("norm_inf_all", lambda x: torch.norm(x, float("inf")), D(distinct(3, 4)))
+case("norm_2_1", lambda x: torch.norm(x, 2, dim=1), D(randn(3, 5)))
+case("norm_1_0_keepdim", lambda x: torch.norm(x, 1, dim=0, keepdim=True), D(away(0.1, 4, 3)))
+case("norm_inf_m1", lambda x: torch.norm(x, float("inf"), dim=-1), D(distinct(2, 3, 4)))
+case("norm_2_0_2", lambda x: torch.norm(x, 2, dim=[0, 2]), D(randn(2, 3, 4)))
+case("norm_2_zero_row", lambda x: torch.norm(x, 2, dim=1), D(vals([[0.0, 0.0, 0.0], [1.0, 2.0, -2.0]])))
+case("norm_inf_ties", lambda x: torch.norm(x, float("inf"), dim=1), D(vals([[1.0, -3.0, 3.0], [2.0, 0.5, -2.0]])))
+
+# one_hot, repeat, pad
+case("one_hot_4", lambda i: F.one_hot(i, 4), N(ids([[0, 3], [2, 2]])))
+case("one_hot_infer", lambda i: F.one_hot(i), N(ids([1, 0, 4])))
+case("repeat_2_1_3", lambda x: x.repeat(2, 1, 3), D(randn(2, 3, 2)))
+case("repeat_lead", lambda x: x.repeat(2, 3, 1), D(randn(2, 3)))
+case("repeat_1d", lambda x: x.repeat(3), D(randn(4)))
+case("pad_1_2", lambda x: F.pad(x, (1, 2)), D(randn(2, 3)))
+case("pad_2d_value", lambda x: F.pad(x, (1, 0, 2, 1), value=0.5), D(randn(2, 3, 2)))
+case("pad_negative", lambda x: F.pad(x, (-1, 2, 1, -1)), D(randn(3, 4)))
+
+# scatter (no duplicate positions: which write wins is unspecified), scatter_add (duplicates add), index_add.
+# src has index's shape: torch 1.13's scatter backward fails for a larger src (unroll's gives it zeros there)
+case("scatter_1", lambda x, i, s: torch.scatter(x, 1, i, s), D(randn(2, 4)), N(ids([[3, 0], [1, 2]])),
+     D(randn(2, 2)))
+case("scatter_0_3d", lambda x, i, s: torch.scatter(x, 0, i, s), D(randn(3, 2, 2)),
+     N(ids([[[2, 0], [1, 1]], [[0, 2], [2, 0]]])), D(randn(2, 2, 2)))
+case("scatter_value_m1", lambda x, i: torch.scatter(x, -1, i, -0.75), D(randn(3, 4)), N(ids([[1], [3], [0]])))
+case("scatter_add_1_dup", lambda x, i, s: torch.scatter_add(x, 1, i, s), D(randn(2, 4)),
+     N(ids([[3, 3, 0], [1, 1, 1]])), D(randn(2, 3)))
+case("scatter_add_0", lambda x, i, s: torch.scatter_add(x, 0, i, s), D(randn(3, 2)), N(ids([[2, 0], [2, 2]])),
+     D(randn(2, 2)))
+case("index_add_0_dup", lambda x, i, s: torch.index_add(x, 0, i, s), D(randn(4, 3)), N(ids([3, 0, 3])),
+     D(randn(3, 3)))
+case("index_add_1_alpha", lambda x, i, s: torch.index_add(x, 1, i, s, alpha=-2.5), D(randn(2, 4, 2)),
+     N(ids([1, 2])), D(randn(2, 2, 2)))
+
+# einsum: contractions (one matmul each), diagonals, sums, implicit outputs, ellipsis, broadcasting
+case("einsum_matmul", lambda a, b: torch.einsum("ij,jk->ik", a, b), D(randn(3, 4)), D(randn(4, 5)))
+case("einsum_batched", lambda a, b: torch.einsum("bij,bjk->bik", a, b), D(randn(2, 3, 4)), D(randn(2, 4, 5)))
+case("einsum_implicit", lambda a, b: torch.einsum("ij,jk", a, b), D(randn(3, 4)), D(randn(4, 2)))
+case("einsum_transposed", lambda a, b: torch.einsum("ji,kj->ik", a, b), D(randn(4, 3)), D(randn(5, 4)))
+case("einsum_bilinear", lambda a, w, b: torch.einsum("bn,anm,bm->ba", a, w, b), D(randn(2, 3)), D(randn(4, 3, 5)),
+     D(randn(2, 5)))
+case("einsum_outer", lambda a, b: torch.einsum("i,j->ij", a, b), D(randn(3)), D(randn(4)))
+case("einsum_dot", lambda a, b: torch.einsum("i,i->", a, b), D(randn(5)), D(randn(5)))
+case("einsum_hadamard", lambda a, b: torch.einsum("ij,ij->ij", a, b), D(randn(2, 3)), D(randn(2, 3)))
+case("einsum_rowdot", lambda a, b: torch.einsum("bi,bi->b", a, b), D(randn(3, 4)), D(randn(3, 4)))
+case("einsum_transpose", lambda a: torch.einsum("ij->ji", a), D(randn(2, 3)))
+case("einsum_sum", lambda a: torch.einsum("ijk->j", a), D(randn(2, 3, 4)))
+case("einsum_trace", lambda a: torch.einsum("ii", a), D(randn(3, 3)))
+case("einsum_diag", lambda a: torch.einsum("ii->i", a), D(randn(4, 4)))
+case("einsum_diag_3d", lambda a: torch.einsum("iji->ji", a), D(randn(3, 2, 3)))
+case("einsum_ellipsis", lambda a, b: torch.einsum("...ij,...jk->...ik", a, b), D(randn(2, 3, 4)), D(randn(4, 2)))
+case("einsum_ellipsis_sum", lambda a: torch.einsum("...ij->...", a), D(randn(2, 3, 4)))
+case("einsum_broadcast", lambda a, b: torch.einsum("bij,bjk->bik", a, b), D(randn(1, 2, 3)), D(randn(4, 3, 2)))
+case("einsum_heads", lambda q, k: torch.einsum("nhld,nhsd->nhls", q, k), D(randn(2, 2, 3, 4)), D(randn(2, 2, 5, 4)))
+case("einsum_upper", lambda a, b: torch.einsum("bA,ab", a, b), D(randn(2, 3)), D(randn(3, 2)))
+
+# pointwise functions and activations
+case("log1p", torch.log1p, D(uniform(-0.5, 3.0, 3, 4)))
+case("expm1", torch.expm1, D(uniform(-2.0, 2.0, 3, 4)))
+case("sin", torch.sin, D(uniform(-4.0, 4.0, 3, 4)))
+case("cos", torch.cos, D(uniform(-4.0, 4.0, 3, 4)))
+case("sign", torch.sign, D(away(0.1, 3, 4)))
+case("floor", torch.floor, D(avoiding(uniform(-3.0, 3.0, 3, 4), [-2, -1, 0, 1, 2], 0.05)))
+case("ceil", torch.ceil, D(avoiding(uniform(-3.0, 3.0, 3, 4), [-2, -1, 0, 1, 2], 0.05)))
+case("round", torch.round, D(vals([[0.5, 1.5, 2.5, -0.5], [-1.5, 0.49, -2.51, 3.7]])))
+case("softplus", F.softplus, D(uniform(-5.0, 5.0, 3, 4)))
+case("softplus_beta2_threshold5", lambda x: F.softplus(x, beta=2.0, threshold=5.0), D(uniform(-4.0, 4.0, 3, 4)))
+case("gelu", F.gelu, D(uniform(-4.0, 4.0, 3, 4)))
+case("gelu_tanh", lambda x: F.gelu(x, approximate="tanh"), D(uniform(-4.0, 4.0, 3, 4)))
+case("elu", F.elu, D(away(0.05, 3, 4)))
+case("elu_alpha_0_5", lambda x: F.elu(x, alpha=0.5), D(away(0.05, 3, 4)))
+case("leaky_relu", F.leaky_relu, D(away(0.05, 3, 4)))
+case("leaky_relu_0_2", lambda x: F.leaky_relu(x, 0.2), D(away(0.05, 3, 4)))
+case("silu", F.silu, D(uniform(-4.0, 4.0, 3, 4)))
+
+# layer_norm
+case("layer_norm_affine", lambda x, w, b: F.layer_norm(x, (4,), w, b), D(randn(2, 3, 4)), D(randn(4)), D(randn(4)))
+case("layer_norm_2d", lambda x, w, b: F.layer_norm(x, (3, 4), w, b, eps=1e-3), D(randn(2, 3, 4)), D(randn(3, 4)),
+     D(randn(3, 4)))
+case("layer_norm_plain", lambda x: F.layer_norm(x, (5,)), D(f32(randn(3, 5) * 4.0 + 2.0)))
+
+
+# scaled_dot_product_attention: torch 1.13 has it as torch._C._nn._scaled_dot_product_attention (a bool mask:
+# true = take part); the reference is written out, and checked against it where it applies
+def sdpa(q, k, v, mask=None, causal=False):
+    scores = q @ k.transpose(-1, -2) / q.shape[-1] ** 0.5
+    if causal:
+        mask = torch.ones(q.shape[-2], k.shape[-2], dtype=torch.bool).tril()
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf")) if mask.dtype == torch.bool else scores + mask
+    out = torch.softmax(scores, -1) @ v
+    if mask is None or mask.dtype == torch.bool:
+        torch_out = torch._C._nn._scaled_dot_product_attention(q, k, v, None if causal else mask, 0.0, False, causal)[0]
+        assert (torch_out - out).abs().max() < 1e-12
+    return out
+
+
+ATT_MASK = torch.tensor([[True, False, True, True, False], [True, True, False, False, True],
+                         [False, False, False, True, True]])
+case("sdpa_2d", sdpa, D(randn(3, 4)), D(randn(5, 4)), D(randn(5, 2)))
+case("sdpa_batched", sdpa, D(randn(2, 3, 4)), D(randn(2, 5, 4)), D(randn(2, 5, 6)))
+case("sdpa_heads", sdpa, D(randn(2, 2, 3, 4)), D(randn(2, 2, 5, 4)), D(randn(2, 2, 5, 3)))
+case("sdpa_bool_mask", sdpa, D(randn(2, 3, 4)), D(randn(2, 5, 4)), D(randn(2, 5, 2)), N(ATT_MASK))
+case("sdpa_float_mask", sdpa, D(randn(2, 3, 4)), D(randn(2, 5, 4)), D(randn(2, 5, 2)), D(randn(3, 5)))
+case("sdpa_causal", lambda q, k, v: sdpa(q, k, v, causal=True), D(randn(2, 4, 3)), D(randn(2, 4, 3)),
+     D(randn(2, 4, 5)))
+
 # ---- dtype cases (dtype_reference.txt) ---------------------------------------------------------------
 # Each case is named "<op>__<operands>": <op> picks the C++ lambda of test_dtype_vs_torch.cpp, <operands>
 # spells the operands' kinds: b, i, f, d = a bool, int64, float32, float64 tensor with dimensions, a trailing
@@ -517,6 +673,63 @@ dcase("to_float64", lambda x: x.to(F64), T([NAN, INF, -INF], F32), tag="special"
 for da, db in [(I64, F32), (B, I64), (F32, F64), (B, B), (B, F32), (I64, F64)]:
     dcase("concat_0", lambda a, b: torch.cat([a, b], 0), ARITH[da], ARITH[db])
 
+
+# ops of issue [Ops] item 1: the dtypes they take and give
+for d in DTYPES:
+    for op, fn in [("log1p", torch.log1p), ("expm1", torch.expm1), ("sin", torch.sin), ("cos", torch.cos),
+                   ("sign", torch.sign), ("floor", torch.floor), ("ceil", torch.ceil), ("round", torch.round),
+                   ("softplus", F.softplus), ("gelu", F.gelu), ("elu", F.elu), ("leaky_relu", F.leaky_relu),
+                   ("silu", F.silu)]:
+        dcase(op, fn, CMP[d] if d != F64 else ARITH[F64])
+    for db in DTYPES:
+        dcase("maximum", torch.maximum, CMP[d], CMP[db])
+        dcase("minimum", torch.minimum, CMP[d], CMP[db])
+    dcase("cumsum_1", lambda x: torch.cumsum(x, 1), RED[d])
+    dcase("min_all", torch.min, RED[d])
+    dcase("min_1", lambda x: torch.min(x, 1).values, RED[d])
+    dcase("min_1_indices", lambda x: torch.min(x, 1).indices, RED[d])
+    dcase("max_1_indices", lambda x: torch.max(x, 1).indices, RED[d])
+    dcase("argmin_1", lambda x: torch.argmin(x, 1), RED[d])
+    dcase("sort_1", lambda x: torch.sort(x, 1).values, RED[d])
+    dcase("sort_1_indices", lambda x: torch.sort(x, 1).indices, RED[d])
+    dcase("argsort_1_desc", lambda x: torch.argsort(x, 1, descending=True), RED[d])
+    dcase("topk_2_1", lambda x: torch.topk(x, 2, 1).values, RED[d])
+    dcase("logsumexp_1", lambda x: torch.logsumexp(x, 1), RED[d])
+    dcase("var_1", lambda x: torch.var(x, 1), RED[d])
+    dcase("std_1", lambda x: torch.std(x, 1), RED[d])
+    dcase("norm_1", lambda x: torch.norm(x, dim=1), RED[d])
+    dcase("repeat_2_1", lambda x: x.repeat(2, 1), RED[d])
+    dcase("pad_1_1", lambda x: F.pad(x, (1, 1), value=2.5), RED[d])
+    dcase("one_hot", lambda x: F.one_hot(x, 4), T([[0, 3], [1, 1]], d) if d != B else T([True, False], B))
+    dcase("scatter_1", lambda x, i, s: torch.scatter(x, 1, i, s), IDX_X[d], T([[2], [0]], I64), IDX_X[d])
+    dcase("scatter_add_1", lambda x, i, s: torch.scatter_add(x, 1, i, s), IDX_X[d], T([[2, 2], [0, 1]], I64),
+          IDX_X[d])
+    dcase("index_add_1", lambda x, i, s: torch.index_add(x, 1, i, s), IDX_X[d], T([2, 0, 2], I64), IDX_X[d])
+dcase("scatter_1", lambda x, i, s: torch.scatter(x, 1, i, s), IDX_X[F32], T([[2], [0]], I64), IDX_X[F64])
+dcase("index_add_1", lambda x, i, s: torch.index_add(x, 1, i, s), IDX_X[F64], T([2, 0, 2], I64), IDX_X[I64])
+dcase("scatter_1", lambda x, i, s: torch.scatter(x, 1, i, s), IDX_X[F32], T([[2.0], [0.0]], F32), IDX_X[F32])
+dcase("einsum_ij_jk", lambda a, b: torch.einsum("ij,jk->ik", a, b), T([[0.5, 1.0]], F32), T([[2.0], [0.1]], F64))
+
+# in-place ops: the result keeps the tensor's dtype; a value of a wider kind is refused
+INPLACE = [("add_", lambda a, b: a.clone().add_(b)), ("mul_", lambda a, b: a.clone().mul_(b)),
+           ("copy_", lambda a, b: a.clone().copy_(b))]
+for op, fn in INPLACE:
+    for da in DTYPES:
+        for db in DTYPES:
+            dcase(op, fn, ARITH[da], ARITH[db])
+        if op != "copy_":  # copy_ takes a tensor only
+            dcase(op, fn, ARITH[da], Num(2))
+            dcase(op, fn, ARITH[da], Num(0.5))
+dcase("add_alpha", lambda a, b, alpha: a.clone().add_(b, alpha=alpha), ARITH[F32], ARITH[I64], Num(2))
+dcase("add_alpha", lambda a, b, alpha: a.clone().add_(b, alpha=alpha), ARITH[F32], ARITH[F64], Num(-0.5))
+dcase("add_alpha", lambda a, b, alpha: a.clone().add_(b, alpha=alpha), ARITH[I64], ARITH[I64], Num(0.5))
+for d in DTYPES:
+    for v in [Num(2.7), Num(-3), Num(True)]:
+        dcase("fill_", lambda a, v: a.clone().fill_(v), ARITH[d], v)
+for x, lo, hi in [(SMALL, Num(-1), Num(3)), (SMALL, Num(-0.5), Num(2.5)), (ARITH[F32], Num(-1), Num(1)),
+                  (ARITH[F64], Num(0), Num(0.2)), (BOOLS, Num(0), Num(1))]:
+    dcase("clamp_", lambda a, lo, hi: a.clone().clamp_(lo, hi), x, lo, hi,
+          tag=str(lo.value).replace(".", "_").replace("-", "m"))
 
 # ---- evaluation and output -----------------------------------------------------------------------------
 DTYPE_NAMES = {B: "bool", I64: "int64", F32: "float32", F64: "float64"}

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <type_traits>
 
 #include "unroll/framework/detail/check.hpp"
@@ -218,5 +219,11 @@ Tensor broadcast_map(const char* op, const Tensor& a, const Tensor& b, F f) {
 
 // A Tensor handle on a node's saved value (same buffer, no history), for reuse in ops during backward.
 inline Tensor as_tensor(const TensorImpl& impl) { return as_tensor_view(impl); }
+
+// ---- in-place modifications (framework/ops/inplace.cpp) ----------------------------------------------
+// The process-wide in-place clock: every in-place op advances it and stamps the buffer it modified
+// (Storage::modified_at); record() stamps each Node with its current value (Node::recorded_at), and the
+// engine refuses to run a node whose inputs or output carry a later stamp. Recording only reads it.
+extern std::atomic<uint64_t> inplace_clock;
 
 }  // namespace unroll::detail

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <xtensor/xadapt.hpp>
+#include <xtensor/xaccumulator.hpp>
 #include <xtensor/xmath.hpp>
 #include <xtensor/xnoalias.hpp>
 #include <xtensor/xtensor.hpp>
@@ -17,6 +18,15 @@ template <class T>
 auto flat(const Tensor& t) {
   return xt::adapt(t.impl()->data<T>(), static_cast<size_t>(t.numel()), xt::no_ownership(),
                    std::array<size_t, 1>{static_cast<size_t>(t.numel())});
+}
+
+// A 3-D xtensor view [outer, size, inner] of a tensor's values (of type T): the layout every op "along an
+// axis" uses (detail::AxisView), for xtensor's reducers and accumulators over axis 1.
+template <class T>
+auto view3(const Tensor& t, int64_t outer, int64_t size, int64_t inner) {
+  return xt::adapt(t.impl()->data<T>(), static_cast<size_t>(t.numel()), xt::no_ownership(),
+                   std::array<size_t, 3>{static_cast<size_t>(outer), static_cast<size_t>(size),
+                                         static_cast<size_t>(inner)});
 }
 
 }  // namespace unroll::detail

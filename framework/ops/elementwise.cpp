@@ -374,6 +374,124 @@ Tensor clone(const Tensor& x) {
   return out;
 }
 
+Tensor log1p(const Tensor& x) {
+  detail::check_defined("log1p", x);
+  Tensor out = xt_map("log1p", x, [](const auto& v) { return xt::log1p(v); });
+  if (should_record({&x}))
+    record(out, "log1p", {x}, [](BackwardContext& c) {
+      c.add_grad(0, map(c.grad_output(), c.input(0), [](auto g, auto v) { return g / (1 + v); }));  // 1 / (1 + x)
+    });
+  return out;
+}
+
+Tensor expm1(const Tensor& x) {
+  detail::check_defined("expm1", x);
+  Tensor out = xt_map("expm1", x, [](const auto& v) { return xt::expm1(v); });
+  if (should_record({&x}))
+    record(out, "expm1", {x}, [](BackwardContext& c) {
+      c.add_grad(0, map(c.grad_output(), c.output(), [](auto g, auto y) { return g * (y + 1); }));  // e^x = y + 1
+    });
+  return out;
+}
+
+Tensor sin(const Tensor& x) {
+  detail::check_defined("sin", x);
+  Tensor out = xt_map("sin", x, [](const auto& v) { return xt::sin(v); });
+  if (should_record({&x}))
+    record(out, "sin", {x}, [](BackwardContext& c) {
+      c.add_grad(0, map(c.grad_output(), c.input(0), [](auto g, auto v) { return g * std::cos(v); }));
+    });
+  return out;
+}
+
+Tensor cos(const Tensor& x) {
+  detail::check_defined("cos", x);
+  Tensor out = xt_map("cos", x, [](const auto& v) { return xt::cos(v); });
+  if (should_record({&x}))
+    record(out, "cos", {x}, [](BackwardContext& c) {
+      c.add_grad(0, map(c.grad_output(), c.input(0), [](auto g, auto v) { return -g * std::sin(v); }));
+    });
+  return out;
+}
+
+// ---- rounding: piecewise constant, so the gradient is 0 (recorded all the same, as PyTorch does, so the
+// result requires grad and a backward through it reaches x with zeros) -----------------------------------
+namespace {
+// f applied to every element (floor, ceil and round leave integers as they are: integers_unchanged).
+template <class F>
+Tensor rounding(const char* op, const Tensor& x, bool integers_unchanged, F f) {
+  detail::check_defined(op, x);
+  Tensor out = visit_numeric(op, x.dtype(), [&]<class T>() {
+    if (!std::is_floating_point_v<T> && integers_unchanged) return clone(x.detach());
+    return detail::map_as<T>(x, [&f](T v) { return static_cast<T>(f(v)); });
+  });
+  if (should_record({&x}))
+    record(out, op, {x}, [](BackwardContext& c) { c.add_grad(0, zeros_like(c.grad_output())); });
+  return out;
+}
+}  // namespace
+
+Tensor floor(const Tensor& x) {
+  return rounding("floor", x, true, [](auto v) { return std::floor(v); });
+}
+Tensor ceil(const Tensor& x) {
+  return rounding("ceil", x, true, [](auto v) { return std::ceil(v); });
+}
+Tensor round(const Tensor& x) {
+  return rounding("round", x, true, [](auto v) { return std::nearbyint(v); });  // half to even (default rounding mode)
+}
+
+Tensor sign(const Tensor& x) {
+  detail::check_defined("sign", x);
+  if (x.dtype() == kBool) return clone(x.detach());  // as PyTorch: a bool is its own sign
+  return rounding("sign", x, false, [](auto v) { return v > 0 ? 1 : v < 0 ? -1 : 0; });
+}
+
+// ---- maximum / minimum ---------------------------------------------------------------------------------
+namespace {
+// maximum (kMax) or minimum of a and b elementwise, in their common dtype; a NaN on either side wins.
+template <bool kMax>
+Tensor extremum(const char* op, const Tensor& a, const Tensor& b) {
+  detail::check_defined(op, a, b);
+  Tensor out = visit_dtype(detail::result_type(a, b), [&]<class T>() {
+    return detail::broadcast_map_as<T>(op, a, b, [](T x, T y) {
+      if constexpr (std::is_floating_point_v<T>)
+        if (std::isnan(x)) return x;
+      return (kMax ? x > y : x < y) || x == y ? x : y;  // y when it beats x or is NaN
+    });
+  });
+  if (should_record({&a, &b})) {
+    const Shape& shape = out.shape();
+    const std::array<detail::Strides, 2> strides{detail::broadcast_strides(a.shape(), shape),
+                                                 detail::broadcast_strides(b.shape(), shape)};
+    record(out, op, {a, b}, [strides](BackwardContext& c) {
+      // PyTorch's formula: where(a == b, g / 2, g), zeroed for the operand that lost (a < b for maximum)
+      const Tensor& g = c.grad_output();
+      Tensor ga = zeros_like(g), gb = zeros_like(g);
+      visit_floating(kMax ? "maximum backward" : "minimum backward", g.dtype(), [&]<class T>() {
+        Tensor hold_a, hold_b;
+        const T* pa = detail::values_as<T>(detail::as_tensor(c.input(0)), hold_a);
+        const T* pb = detail::values_as<T>(detail::as_tensor(c.input(1)), hold_b);
+        const T* pg = g.impl()->data<T>();
+        T *pga = ga.impl()->data<T>(), *pgb = gb.impl()->data<T>();
+        detail::for_each_broadcast<2>(g.shape(), strides, [&](int64_t o, const std::array<int64_t, 2>& at) {
+          const T x = pa[at[0]], y = pb[at[1]];
+          const T share = x == y ? pg[o] / 2 : pg[o];
+          pga[o] = (kMax ? x < y : x > y) ? T(0) : share;
+          pgb[o] = (kMax ? x > y : x < y) ? T(0) : share;
+        });
+      });
+      c.add_grad(0, unbroadcast(ga, c.input(0).shape));
+      c.add_grad(1, unbroadcast(gb, c.input(1).shape));
+    });
+  }
+  return out;
+}
+}  // namespace
+
+Tensor maximum(const Tensor& a, const Tensor& b) { return extremum<true>("maximum", a, b); }
+Tensor minimum(const Tensor& a, const Tensor& b) { return extremum<false>("minimum", a, b); }
+
 // ---- selection -------------------------------------------------------------------------------------
 Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b) {
   detail::check_defined("where", condition, a, b);

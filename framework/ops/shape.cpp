@@ -5,7 +5,7 @@
 //   primitives: reshape, permute, narrow, concat, flip, expand
 //   composites: flatten, unsqueeze, squeeze (reshape); transpose (permute); slice (narrow, or
 //               index_select for step > 1); stack (unsqueeze + concat); split, chunk (narrow);
-//               unbind (narrow + squeeze)
+//               unbind (narrow + squeeze); repeat (index_select per axis); pad (narrow + concat)
 #include <algorithm>
 #include <cstring>
 
@@ -406,6 +406,89 @@ Tensor expand(const Tensor& x, const Shape& shape) {
       c.add_grad(0, detail::unbroadcast(c.grad_output(), c.input(0).shape));
     });
   return out;
+}
+
+// ---- repeat / pad (composites) ----------------------------------------------------------------------
+// x: [d_0, ..., d_{r-1}] viewed as [1, ..., 1, d_0, ..., d_{r-1}] with repeats.size() axes -> [repeats[i] *
+// size_i]. Each repeated axis is one index_select of the positions 0..n-1 taken repeats[i] times, so the
+// rank never grows (an interleaving reshape would need twice the rank) and the gradient of every copy adds
+// up in index_select's backward.
+Tensor repeat(const Tensor& x, const std::vector<int64_t>& repeats) {
+  detail::check_defined("repeat", x);
+  const int rank = static_cast<int>(repeats.size());
+  check(rank >= x.dim(),
+        "repeat: {} repeats given for a tensor of shape {}; the number of repeats can not be smaller than the "
+        "number of dimensions",
+        repeats.size(), x.shape());
+  check(rank <= Shape::kMaxRank, "repeat: {} repeats exceed the maximum rank {} (tensor of shape {})", rank,
+        Shape::kMaxRank, x.shape());
+  for (int64_t r : repeats)
+    check(r >= 0, "repeat: repeats must be non-negative, got {} (tensor of shape {})", r, x.shape());
+  Shape padded;
+  for (int i = 0; i < rank - x.dim(); ++i) padded.push_back(1);
+  for (int64_t d : x.shape()) padded.push_back(d);
+  Tensor out = reshape(x, padded);
+  for (int i = 0; i < rank; ++i) {
+    if (repeats[i] == 1) continue;
+    const int64_t n = padded[i];
+    check(n == 0 || repeats[i] <= kMaxTensorBytes / n, "repeat: repeats {} of axis {} of size {} is too large", repeats[i],
+          i, n);
+    Tensor positions = empty({n * repeats[i]}, kInt64);
+    int64_t* p = positions.data<int64_t>();
+    for (int64_t k = 0; k < n * repeats[i]; ++k) p[k] = k % n;
+    out = index_select(out, i, positions);
+  }
+  return out;
+}
+
+// pads = {before, after} for the last axis, then the one before it, ... Negative amounts cut elements off
+// (narrow); positive ones add blocks of `value` (concat). The gradient flows through both.
+Tensor pad(const Tensor& x, const std::vector<int64_t>& pads, Scalar value) {
+  detail::check_defined("pad", x);
+  check(pads.size() % 2 == 0, "pad: the padding length {} must be even (tensor of shape {})", pads.size(), x.shape());
+  check(static_cast<int>(pads.size() / 2) <= x.dim(),
+        "pad: {} pads cover more axes than the {} of a tensor of shape {}", pads.size(), x.dim(), x.shape());
+  // The padded size first, refused when over empty()'s limit before any block of it is allocated (a block
+  // of exactly the limit would be accepted and then fail in the allocator).
+  int64_t bytes = element_size(x.dtype());
+  for (int axis = 0; axis < x.dim(); ++axis) {
+    const size_t j = static_cast<size_t>(x.dim() - 1 - axis);
+    int64_t size = x.shape()[axis];
+    if (2 * j < pads.size()) {
+      const bool fits = !__builtin_add_overflow(size, pads[2 * j], &size) &&
+                        !__builtin_add_overflow(size, pads[2 * j + 1], &size);
+      check(fits, "pad: padding ({}, {}) of axis {} is too large (tensor of shape {})", pads[2 * j], pads[2 * j + 1],
+            axis, x.shape());
+    }
+    if (size > 0) {
+      check(bytes <= kMaxTensorBytes / size, "pad: padding axis {} to size {} makes a tensor of shape {} too large (over {} bytes)",
+            axis, size, x.shape(), kMaxTensorBytes);
+      bytes *= size;
+    }
+  }
+  Tensor out = x;
+  for (size_t j = 0; j < pads.size() / 2; ++j) {
+    const int axis = x.dim() - 1 - static_cast<int>(j);
+    const int64_t before = pads[2 * j], after = pads[2 * j + 1], n = out.shape()[axis];
+    check(n + std::min<int64_t>(before, 0) + std::min<int64_t>(after, 0) >= 0,
+          "pad: padding ({}, {}) of axis {} of size {} gives a negative size (tensor of shape {})", before, after, axis, n,
+          x.shape());
+    if (before < 0 || after < 0) {
+      const int64_t start = before < 0 ? -before : 0;
+      out = narrow(out, axis, start, n - start + std::min<int64_t>(after, 0));
+    }
+    std::vector<Tensor> parts;
+    const auto block = [&](int64_t size) {
+      Shape s = out.shape();
+      s[axis] = size;
+      return full(s, value, x.dtype());
+    };
+    if (before > 0) parts.push_back(block(before));
+    parts.push_back(out);
+    if (after > 0) parts.push_back(block(after));
+    if (parts.size() > 1) out = concat(parts, axis);
+  }
+  return out.impl() == x.impl() ? clone(x) : out;  // a new tensor even when nothing changed, as PyTorch
 }
 
 }  // namespace unroll

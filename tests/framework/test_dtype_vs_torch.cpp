@@ -91,8 +91,8 @@ const std::map<std::string, Op>& op_table() {
     t["sum_0"] = {[](const Inputs& in) { return sum(in[0].tensor, {0}); }, "sum:"};
     t["sum_1_keepdim"] = {[](const Inputs& in) { return sum(in[0].tensor, {1}, true); }, "sum:"};
     t["max_all"] = {[](const Inputs& in) { return max(in[0].tensor); }, "max:"};
-    t["max_1"] = {[](const Inputs& in) { return max(in[0].tensor, 1); }, "max:"};
-    t["max_0_keepdim"] = {[](const Inputs& in) { return max(in[0].tensor, 0, true); }, "max:"};
+    t["max_1"] = {[](const Inputs& in) { return max(in[0].tensor, 1).values; }, "max:"};
+    t["max_0_keepdim"] = {[](const Inputs& in) { return max(in[0].tensor, 0, true).values; }, "max:"};
     t["argmax_1"] = {[](const Inputs& in) { return argmax(in[0].tensor, 1); }, "argmax:"};
     t["mean_all"] = {[](const Inputs& in) { return mean(in[0].tensor); }, "mean:"};
     t["mean_1"] = {[](const Inputs& in) { return mean(in[0].tensor, {1}); }, "mean:"};
@@ -126,6 +126,89 @@ const std::map<std::string, Op>& op_table() {
     t["to_float32"] = {[](const Inputs& in) { return in[0].tensor.to(kFloat32); }, "to:"};
     t["to_float64"] = {[](const Inputs& in) { return in[0].tensor.to(kFloat64); }, "to:"};
     t["concat_0"] = {[](const Inputs& in) { return concat({in[0].tensor, in[1].tensor}, 0); }, "concat:"};
+    // ops of issue [Ops] item 1
+    using Unary = Tensor (*)(const Tensor&);
+    for (const auto& [op, f] : std::vector<std::pair<std::string, Unary>>{{"log1p", &unroll::log1p},
+                                                                          {"expm1", &unroll::expm1},
+                                                                          {"sin", &unroll::sin},
+                                                                          {"cos", &unroll::cos},
+                                                                          {"sign", &unroll::sign},
+                                                                          {"floor", &unroll::floor},
+                                                                          {"ceil", &unroll::ceil},
+                                                                          {"round", &unroll::round},
+                                                                          {"silu", &unroll::silu}})
+      t[op] = {[f](const Inputs& in) { return f(in[0].tensor); }, op + ":"};
+    t["softplus"] = {[](const Inputs& in) { return softplus(in[0].tensor); }, "softplus:"};
+    t["gelu"] = {[](const Inputs& in) { return gelu(in[0].tensor); }, "gelu:"};
+    t["elu"] = {[](const Inputs& in) { return elu(in[0].tensor); }, "elu:"};
+    t["leaky_relu"] = {[](const Inputs& in) { return leaky_relu(in[0].tensor); }, "leaky_relu:"};
+    t["maximum"] = {[](const Inputs& in) { return maximum(in[0].tensor, in[1].tensor); }, "maximum:"};
+    t["minimum"] = {[](const Inputs& in) { return minimum(in[0].tensor, in[1].tensor); }, "minimum:"};
+    t["cumsum_1"] = {[](const Inputs& in) { return cumsum(in[0].tensor, 1); }, "cumsum:"};
+    t["min_all"] = {[](const Inputs& in) { return min(in[0].tensor); }, "min:"};
+    t["min_1"] = {[](const Inputs& in) { return min(in[0].tensor, 1).values; }, "min:"};
+    t["min_1_indices"] = {[](const Inputs& in) { return min(in[0].tensor, 1).indices; }, "min:"};
+    t["max_1_indices"] = {[](const Inputs& in) { return max(in[0].tensor, 1).indices; }, "max:"};
+    t["argmin_1"] = {[](const Inputs& in) { return argmin(in[0].tensor, 1); }, "argmin:"};
+    t["sort_1"] = {[](const Inputs& in) { return sort(in[0].tensor, 1).values; }, "sort:"};
+    t["sort_1_indices"] = {[](const Inputs& in) { return sort(in[0].tensor, 1).indices; }, "sort:"};
+    t["argsort_1_desc"] = {[](const Inputs& in) { return argsort(in[0].tensor, 1, true); }, "argsort:"};
+    t["topk_2_1"] = {[](const Inputs& in) { return topk(in[0].tensor, 2, 1).values; }, "topk:"};
+    t["logsumexp_1"] = {[](const Inputs& in) { return logsumexp(in[0].tensor, {1}); }, "logsumexp:"};
+    t["var_1"] = {[](const Inputs& in) { return var(in[0].tensor, {1}); }, "var:"};
+    t["std_1"] = {[](const Inputs& in) { return unroll::std(in[0].tensor, {1}); }, "std:"};
+    t["norm_1"] = {[](const Inputs& in) { return norm(in[0].tensor, 2, {1}); }, "norm:"};
+    t["repeat_2_1"] = {[](const Inputs& in) { return repeat(in[0].tensor, {2, 1}); }, "repeat:"};
+    t["pad_1_1"] = {[](const Inputs& in) { return pad(in[0].tensor, {1, 1}, 2.5); }, "pad:"};
+    t["one_hot"] = {[](const Inputs& in) { return one_hot(in[0].tensor, 4); }, "one_hot:"};
+    t["scatter_1"] = {[](const Inputs& in) { return scatter(in[0].tensor, 1, in[1].tensor, in[2].tensor); },
+                      "scatter:"};
+    t["scatter_add_1"] = {[](const Inputs& in) { return scatter_add(in[0].tensor, 1, in[1].tensor, in[2].tensor); },
+                          "scatter_add:"};
+    t["index_add_1"] = {[](const Inputs& in) { return index_add(in[0].tensor, 1, in[1].tensor, in[2].tensor); },
+                        "index_add:"};
+    t["einsum_ij_jk"] = {[](const Inputs& in) { return einsum("ij,jk->ik", {in[0].tensor, in[1].tensor}); },
+                         "einsum:"};
+    // in-place ops, on a copy of the first input (the number form when the second input is a number)
+    const auto in_place = [](const char* op, auto with_tensor, auto with_number) -> Op {
+      return {[with_tensor, with_number](const Inputs& in) {
+                const Tensor self = clone(in[0].tensor);
+                if (in[1].number)
+                  with_number(self, *in[1].number);
+                else
+                  with_tensor(self, in[1].tensor);
+                return self;
+              },
+              std::string(op) + ":"};
+    };
+    t["add_"] = in_place(
+        "add_", [](const Tensor& s, const Tensor& o) { s.add_(o); }, [](const Tensor& s, Scalar v) { s.add_(v); });
+    t["mul_"] = in_place(
+        "mul_", [](const Tensor& s, const Tensor& o) { s.mul_(o); }, [](const Tensor& s, Scalar v) { s.mul_(v); });
+    t["copy_"] = {[](const Inputs& in) {
+                    const Tensor self = clone(in[0].tensor);
+                    self.copy_(in[1].tensor);
+                    return self;
+                  },
+                  "copy_:"};
+    t["add_alpha"] = {[](const Inputs& in) {
+                        const Tensor self = clone(in[0].tensor);
+                        self.add_(in[1].tensor, *in[2].number);
+                        return self;
+                      },
+                      "add_:"};
+    t["fill_"] = {[](const Inputs& in) {
+                    const Tensor self = clone(in[0].tensor);
+                    self.fill_(*in[1].number);
+                    return self;
+                  },
+                  "fill_:"};
+    t["clamp_"] = {[](const Inputs& in) {
+                     const Tensor self = clone(in[0].tensor);
+                     self.clamp_(*in[1].number, *in[2].number);
+                     return self;
+                   },
+                   "clamp_:"};
     return t;
   }();
   return table;
@@ -136,7 +219,12 @@ const unroll_test::Fixtures& fixtures() {
   return f;
 }
 
-std::string op_of(const std::string& case_name) { return case_name.substr(0, case_name.find("__")); }
+// The op a case is named after: "add__i_f" -> "add"; an in-place op's name ends in '_': "add___i_f" -> "add_".
+std::string op_of(const std::string& case_name) {
+  size_t end = case_name.find("__");
+  while (end != std::string::npos && end + 2 < case_name.size() && case_name[end + 2] == '_') ++end;
+  return case_name.substr(0, end);
+}
 
 DType dtype_named(const std::string& dtype) {
   if (dtype == "bool") return kBool;

@@ -185,9 +185,9 @@ const std::map<std::string, OpFn>& op_table() {
     t["mean_1_keepdim"] = [](const Inputs& x) { return mean(x[0], {1}, true); };
     t["mean_m1"] = [](const Inputs& x) { return mean(x[0], {-1}); };
     t["max_all"] = [](const Inputs& x) { return max(x[0]); };
-    t["max_1"] = [](const Inputs& x) { return max(x[0], 1); };
-    t["max_0_keepdim"] = [](const Inputs& x) { return max(x[0], 0, true); };
-    t["max_m1"] = [](const Inputs& x) { return max(x[0], -1); };
+    t["max_1"] = [](const Inputs& x) { return max(x[0], 1).values; };
+    t["max_0_keepdim"] = [](const Inputs& x) { return max(x[0], 0, true).values; };
+    t["max_m1"] = [](const Inputs& x) { return max(x[0], -1).values; };
     t["argmax_1"] = [](const Inputs& x) { return argmax(x[0], 1); };
     t["argmax_m1_keepdim"] = [](const Inputs& x) { return argmax(x[0], -1, true); };
     t["log_softmax_1"] = [](const Inputs& x) { return log_softmax(x[0], 1); };
@@ -225,6 +225,119 @@ const std::map<std::string, OpFn>& op_table() {
     // ---- random ops in their deterministic modes ----
     t["dropout_eval"] = [](const Inputs& x) { return dropout(x[0], 0.5, false); };
     t["dropout_p0_train"] = [](const Inputs& x) { return dropout(x[0], 0.0, true); };
+    // ---- extrema, sorting ----
+    t["min_all"] = [](const Inputs& x) { return min(x[0]); };
+    t["min_1"] = [](const Inputs& x) { return min(x[0], 1).values; };
+    t["min_0_keepdim"] = [](const Inputs& x) { return min(x[0], 0, true).values; };
+    t["min_1_indices"] = [](const Inputs& x) { return min(x[0], 1).indices; };
+    t["max_m1_indices"] = [](const Inputs& x) { return max(x[0], -1).indices; };
+    t["max_all_ties"] = [](const Inputs& x) { return max(x[0]); };
+    t["min_all_ties"] = [](const Inputs& x) { return min(x[0]); };
+    t["argmin_1"] = [](const Inputs& x) { return argmin(x[0], 1); };
+    t["argmin_m1_keepdim"] = [](const Inputs& x) { return argmin(x[0], -1, true); };
+    for (const char* suffix : {"_same", "_bcast", "_ties"}) {
+      t[std::string("maximum") + suffix] = [](const Inputs& x) { return maximum(x[0], x[1]); };
+      t[std::string("minimum") + suffix] = [](const Inputs& x) { return minimum(x[0], x[1]); };
+    }
+    t["sort_m1"] = [](const Inputs& x) { return sort(x[0], -1).values; };
+    t["sort_m1_indices"] = [](const Inputs& x) { return sort(x[0], -1).indices; };
+    t["sort_0_desc"] = [](const Inputs& x) { return sort(x[0], 0, true).values; };
+    t["sort_0_desc_indices"] = [](const Inputs& x) { return sort(x[0], 0, true).indices; };
+    t["argsort_1"] = [](const Inputs& x) { return argsort(x[0], 1); };
+    t["argsort_m1_desc"] = [](const Inputs& x) { return argsort(x[0], -1, true); };
+    t["topk_2_m1"] = [](const Inputs& x) { return topk(x[0], 2, -1).values; };
+    t["topk_2_m1_indices"] = [](const Inputs& x) { return topk(x[0], 2, -1).indices; };
+    t["topk_3_0_smallest"] = [](const Inputs& x) { return topk(x[0], 3, 0, false).values; };
+    t["topk_3_0_smallest_indices"] = [](const Inputs& x) { return topk(x[0], 3, 0, false).indices; };
+    // ---- cumsum, logsumexp, var, std, norm ----
+    t["cumsum_0"] = [](const Inputs& x) { return cumsum(x[0], 0); };
+    t["cumsum_m1"] = [](const Inputs& x) { return cumsum(x[0], -1); };
+    t["cumsum_1_3d"] = [](const Inputs& x) { return cumsum(x[0], 1); };
+    t["logsumexp_1"] = [](const Inputs& x) { return logsumexp(x[0], {1}); };
+    t["logsumexp_0_2_keepdim"] = [](const Inputs& x) { return logsumexp(x[0], {0, 2}, true); };
+    t["logsumexp_all"] = [](const Inputs& x) { return logsumexp(x[0], {0, 1}); };
+    t["logsumexp_large"] = [](const Inputs& x) { return logsumexp(x[0], {1}); };
+    t["var_all"] = [](const Inputs& x) { return var(x[0]); };
+    t["var_1"] = [](const Inputs& x) { return var(x[0], {1}); };
+    t["var_0_2_keepdim"] = [](const Inputs& x) { return var(x[0], {0, 2}, true, true); };
+    t["var_1_biased"] = [](const Inputs& x) { return var(x[0], {1}, false); };
+    t["std_all"] = [](const Inputs& x) { return unroll::std(x[0]); };
+    t["std_1"] = [](const Inputs& x) { return unroll::std(x[0], {1}); };
+    t["std_0_keepdim_biased"] = [](const Inputs& x) { return unroll::std(x[0], {0}, false, true); };
+    t["std_1_constant_row"] = [](const Inputs& x) { return unroll::std(x[0], {1}); };
+    t["norm_2_all"] = [](const Inputs& x) { return norm(x[0]); };
+    t["norm_1_all"] = [](const Inputs& x) { return norm(x[0], 1); };
+    t["norm_inf_all"] = [](const Inputs& x) { return norm(x[0], INFINITY); };
+    t["norm_2_1"] = [](const Inputs& x) { return norm(x[0], 2, {1}); };
+    t["norm_1_0_keepdim"] = [](const Inputs& x) { return norm(x[0], 1, {0}, true); };
+    t["norm_inf_m1"] = [](const Inputs& x) { return norm(x[0], INFINITY, {-1}); };
+    t["norm_2_0_2"] = [](const Inputs& x) { return norm(x[0], 2, {0, 2}); };
+    t["norm_2_zero_row"] = [](const Inputs& x) { return norm(x[0], 2, {1}); };
+    t["norm_inf_ties"] = [](const Inputs& x) { return norm(x[0], INFINITY, {1}); };
+    // ---- one_hot, repeat, pad ----
+    t["one_hot_4"] = [](const Inputs& x) { return one_hot(x[0], 4); };
+    t["one_hot_infer"] = [](const Inputs& x) { return one_hot(x[0]); };
+    t["repeat_2_1_3"] = [](const Inputs& x) { return repeat(x[0], {2, 1, 3}); };
+    t["repeat_lead"] = [](const Inputs& x) { return repeat(x[0], {2, 3, 1}); };
+    t["repeat_1d"] = [](const Inputs& x) { return repeat(x[0], {3}); };
+    t["pad_1_2"] = [](const Inputs& x) { return pad(x[0], {1, 2}); };
+    t["pad_2d_value"] = [](const Inputs& x) { return pad(x[0], {1, 0, 2, 1}, 0.5); };
+    t["pad_negative"] = [](const Inputs& x) { return pad(x[0], {-1, 2, 1, -1}); };
+    // ---- scatter, scatter_add, index_add ----
+    t["scatter_1"] = [](const Inputs& x) { return scatter(x[0], 1, x[1], x[2]); };
+    t["scatter_0_3d"] = [](const Inputs& x) { return scatter(x[0], 0, x[1], x[2]); };
+    t["scatter_value_m1"] = [](const Inputs& x) { return scatter(x[0], -1, x[1], -0.75); };
+    t["scatter_add_1_dup"] = [](const Inputs& x) { return scatter_add(x[0], 1, x[1], x[2]); };
+    t["scatter_add_0"] = [](const Inputs& x) { return scatter_add(x[0], 0, x[1], x[2]); };
+    t["index_add_0_dup"] = [](const Inputs& x) { return index_add(x[0], 0, x[1], x[2]); };
+    t["index_add_1_alpha"] = [](const Inputs& x) { return index_add(x[0], 1, x[1], x[2], -2.5); };
+    // ---- einsum ----
+    t["einsum_matmul"] = [](const Inputs& x) { return einsum("ij,jk->ik", {x[0], x[1]}); };
+    t["einsum_batched"] = [](const Inputs& x) { return einsum("bij,bjk->bik", {x[0], x[1]}); };
+    t["einsum_implicit"] = [](const Inputs& x) { return einsum("ij,jk", {x[0], x[1]}); };
+    t["einsum_transposed"] = [](const Inputs& x) { return einsum("ji,kj->ik", {x[0], x[1]}); };
+    t["einsum_bilinear"] = [](const Inputs& x) { return einsum("bn,anm,bm->ba", {x[0], x[1], x[2]}); };
+    t["einsum_outer"] = [](const Inputs& x) { return einsum("i,j->ij", {x[0], x[1]}); };
+    t["einsum_dot"] = [](const Inputs& x) { return einsum("i,i->", {x[0], x[1]}); };
+    t["einsum_hadamard"] = [](const Inputs& x) { return einsum("ij,ij->ij", {x[0], x[1]}); };
+    t["einsum_rowdot"] = [](const Inputs& x) { return einsum("bi,bi->b", {x[0], x[1]}); };
+    t["einsum_transpose"] = [](const Inputs& x) { return einsum("ij->ji", {x[0]}); };
+    t["einsum_sum"] = [](const Inputs& x) { return einsum("ijk->j", {x[0]}); };
+    t["einsum_trace"] = [](const Inputs& x) { return einsum("ii", {x[0]}); };
+    t["einsum_diag"] = [](const Inputs& x) { return einsum("ii->i", {x[0]}); };
+    t["einsum_diag_3d"] = [](const Inputs& x) { return einsum("iji->ji", {x[0]}); };
+    t["einsum_ellipsis"] = [](const Inputs& x) { return einsum("...ij,...jk->...ik", {x[0], x[1]}); };
+    t["einsum_ellipsis_sum"] = [](const Inputs& x) { return einsum("...ij->...", {x[0]}); };
+    t["einsum_broadcast"] = [](const Inputs& x) { return einsum("bij,bjk->bik", {x[0], x[1]}); };
+    t["einsum_heads"] = [](const Inputs& x) { return einsum("nhld,nhsd->nhls", {x[0], x[1]}); };
+    t["einsum_upper"] = [](const Inputs& x) { return einsum("bA,ab", {x[0], x[1]}); };
+    // ---- pointwise functions and activations ----
+    t["log1p"] = [](const Inputs& x) { return log1p(x[0]); };
+    t["expm1"] = [](const Inputs& x) { return expm1(x[0]); };
+    t["sin"] = [](const Inputs& x) { return sin(x[0]); };
+    t["cos"] = [](const Inputs& x) { return cos(x[0]); };
+    t["sign"] = [](const Inputs& x) { return sign(x[0]); };
+    t["floor"] = [](const Inputs& x) { return floor(x[0]); };
+    t["ceil"] = [](const Inputs& x) { return ceil(x[0]); };
+    t["round"] = [](const Inputs& x) { return round(x[0]); };
+    t["softplus"] = [](const Inputs& x) { return softplus(x[0]); };
+    t["softplus_beta2_threshold5"] = [](const Inputs& x) { return softplus(x[0], 2, 5); };
+    t["gelu"] = [](const Inputs& x) { return gelu(x[0]); };
+    t["gelu_tanh"] = [](const Inputs& x) { return gelu(x[0], "tanh"); };
+    t["elu"] = [](const Inputs& x) { return elu(x[0]); };
+    t["elu_alpha_0_5"] = [](const Inputs& x) { return elu(x[0], 0.5); };
+    t["leaky_relu"] = [](const Inputs& x) { return leaky_relu(x[0]); };
+    t["leaky_relu_0_2"] = [](const Inputs& x) { return leaky_relu(x[0], 0.2); };
+    t["silu"] = [](const Inputs& x) { return silu(x[0]); };
+    // ---- layer_norm, attention ----
+    t["layer_norm_affine"] = [](const Inputs& x) { return layer_norm(x[0], {4}, x[1], x[2]); };
+    t["layer_norm_2d"] = [](const Inputs& x) { return layer_norm(x[0], {3, 4}, x[1], x[2], 1e-3); };
+    t["layer_norm_plain"] = [](const Inputs& x) { return layer_norm(x[0], {5}); };
+    for (const char* name : {"sdpa_2d", "sdpa_batched", "sdpa_heads"})
+      t[name] = [](const Inputs& x) { return scaled_dot_product_attention(x[0], x[1], x[2]); };
+    for (const char* name : {"sdpa_bool_mask", "sdpa_float_mask"})
+      t[name] = [](const Inputs& x) { return scaled_dot_product_attention(x[0], x[1], x[2], x[3]); };
+    t["sdpa_causal"] = [](const Inputs& x) { return scaled_dot_product_attention(x[0], x[1], x[2], Tensor(), 0, true); };
     return t;
   }();
   return table;

@@ -266,3 +266,22 @@ TEST_CASE("undefined tensors are refused with Error by ops, layers and accessors
   }
   CHECK_FALSE(u.defined());  // defined() itself never throws
 }
+
+TEST_CASE("set_grad replaces the gradient (p.grad = g), checked against shape and dtype") {
+  Tensor p = tensor({1.0, 2.0});
+  p.requires_grad_();
+  const Tensor g = tensor({0.5, -0.5});
+  p.set_grad(g);
+  CHECK(p.grad().to_vector() == std::vector<float>{0.5, -0.5});
+  CHECK_FALSE(p.grad().requires_grad());
+  // a backward pass accumulates into it, without writing into the caller's g
+  sum(p * 2.0).backward();
+  CHECK(p.grad().to_vector() == std::vector<float>{2.5, 1.5});
+  CHECK(g.to_vector() == std::vector<float>{0.5, -0.5});
+  p.set_grad(Tensor());  // clears, like zero_grad()
+  CHECK_FALSE(p.grad().defined());
+  CHECK_THROWS_WITH_AS(p.set_grad(zeros({3})), "set_grad: a gradient of shape [3] for a tensor of shape [2]", Error);
+  CHECK_THROWS_WITH_AS(p.set_grad(zeros({2}, kFloat64)), "set_grad: a float64 gradient for a float32 tensor of shape [2]",
+                       Error);
+  CHECK_THROWS_WITH_AS(Tensor().set_grad(g), doctest::Contains("Tensor::set_grad: the tensor is undefined"), Error);
+}

@@ -703,6 +703,70 @@ std::vector<std::pair<std::string, Runner>> make_runners() {
     }
     return Outputs{expand(x, c.logged_shape(target, "shape"))};
   });
+  reg("repeat", [](Case& c) {
+    const Tensor x = c.input(c.shape(), "x");
+    std::vector<int64_t> repeats;
+    const int64_t count = c.integer(std::max(x.dim() - 1, 0), std::min(x.dim() + 2, Shape::kMaxRank + 1), "count");
+    std::string list;
+    for (int64_t i = 0; i < count; ++i) {
+      repeats.push_back(c.rng.chance(0.03) ? int64_t{1} << c.rng.between(40, 62) : c.rng.between(-1, 3));
+      list += std::to_string(repeats.back()) + ",";
+    }
+    c.log(" repeats=" + list);
+    return Outputs{repeat(x, repeats)};
+  });
+  reg("pad", [](Case& c) {
+    const Tensor x = c.input(c.shape(), "x");
+    std::vector<int64_t> pads;
+    const int64_t count = c.integer(0, 2 * x.dim() + 1, "count");
+    std::string list;
+    for (int64_t i = 0; i < count; ++i) {
+      pads.push_back(c.rng.chance(0.02) ? int64_t{1} << c.rng.between(40, 62) : c.rng.between(-3, 3));
+      list += std::to_string(pads.back()) + ",";
+    }
+    c.log(" pads=" + list);
+    return Outputs{pad(x, pads, c.number("value"))};
+  });
+  reg("einsum", [](Case& c) {
+    // a random equation over a few letters (sizes per letter, sometimes 1 to broadcast, sometimes wrong),
+    // maybe with "...", maybe with an explicit output, now and then malformed
+    const std::string letters = "ijkA";
+    int64_t size[4];
+    for (int64_t& s : size) s = c.dim();
+    const int64_t operands = c.integer(c.rng.chance(0.03) ? 0 : 1, 3, "operands");
+    const bool ellipsis = c.rng.chance(0.2);
+    const Shape lead = c.shape(2);
+    std::string equation;
+    std::vector<Tensor> xs;
+    std::string seen;
+    for (int64_t o = 0; o < operands; ++o) {
+      std::string term;
+      Shape shape;
+      if (ellipsis && c.rng.chance(0.7)) {
+        term += "...";
+        for (int64_t d : lead) shape.push_back(c.rng.chance(0.2) ? 1 : d);
+      }
+      for (int64_t i = 0, n = c.rng.between(0, 3); i < n; ++i) {
+        const int64_t l = c.rng.between(0, 3);
+        term += letters[l];
+        seen += letters[l];
+        shape.push_back(c.rng.chance(0.1) ? 1 : c.rng.chance(0.05) ? size[l] + 1 : size[l]);
+      }
+      if (shape.size() > 0 && c.rng.chance(0.03)) shape.push_back(2);  // one dim too many
+      equation += (o ? "," : "") + term;
+      xs.push_back(c.floating_input(shape, "operand"));
+    }
+    if (c.rng.chance(0.6)) {
+      equation += "->";
+      if (ellipsis && c.rng.chance(0.6)) equation += "...";
+      for (char l : letters)
+        if (seen.find(l) != std::string::npos && c.rng.chance(0.5)) equation += l;
+      if (c.rng.chance(0.03)) equation += c.rng.chance(0.5) ? "z" : "i";  // absent, or perhaps repeated
+    }
+    if (c.rng.chance(0.02)) equation += c.rng.chance(0.5) ? "1" : ".";
+    c.log(" equation=\"" + equation + "\"");
+    return Outputs{einsum(equation, xs)};
+  });
 
   // indexing
   reg("index_select", [](Case& c) {
@@ -725,6 +789,47 @@ std::vector<std::pair<std::string, Runner>> make_runners() {
     if (c.rng.chance(0.1)) is = c.shape();
     const int64_t n = x.dim() > 0 ? x.shape()[((a % x.dim()) + x.dim()) % x.dim()] : 1;
     return Outputs{gather(x, a, c.index(is, n, "index"))};
+  });
+  for (const int mode : {0, 1, 2}) {  // scatter, scatter with a number, scatter_add
+    reg(mode == 0 ? "scatter" : mode == 1 ? "scatter_value" : "scatter_add", [mode](Case& c) {
+      const Tensor x = c.input(c.shape(), "x");
+      const int a = c.logged_axis(x.dim());
+      const int64_t n = x.dim() > 0 ? x.shape()[((a % x.dim()) + x.dim()) % x.dim()] : 1;
+      Shape is = x.shape();
+      for (int i = 0; i < is.size(); ++i) is[i] = c.rng.between(0, is[i] + (c.rng.chance(0.1) ? 2 : 0));
+      if (c.rng.chance(0.1)) is = c.shape();
+      const Tensor index = c.index(is, n, "index");
+      if (mode == 1) return Outputs{scatter(x, a, index, c.number("value"))};
+      Shape ss = is;
+      for (int i = 0; i < ss.size(); ++i) ss[i] += c.rng.chance(0.2) ? 1 : 0;
+      const Tensor src = c.input(c.rng.chance(0.9) ? ss : c.shape(), "src", 0.65,
+                                 c.rng.chance(0.9) && x.defined() ? std::optional<DType>(x.dtype()) : std::nullopt);
+      return Outputs{mode == 0 ? scatter(x, a, index, src) : scatter_add(x, a, index, src)};
+    });
+  }
+  reg("index_add", [](Case& c) {
+    const Tensor x = c.input(c.shape(), "x");
+    const int a = c.logged_axis(x.dim());
+    const int64_t n = x.dim() > 0 ? x.shape()[((a % x.dim()) + x.dim()) % x.dim()] : 1;
+    const int64_t k = c.dim();
+    const Tensor index = c.index(c.rng.chance(0.9) ? Shape{k} : c.shape(), n, "index");
+    Shape ss = x.defined() ? x.shape() : Shape{};
+    if (ss.size() > 0 && c.rng.chance(0.9)) ss[((a % ss.size()) + ss.size()) % ss.size()] = k;
+    const Tensor source = c.input(c.rng.chance(0.9) ? ss : c.shape(), "source", 0.65,
+                                  c.rng.chance(0.9) && x.defined() ? std::optional<DType>(x.dtype()) : std::nullopt);
+    return Outputs{index_add(x, a, index, source, c.number("alpha"))};
+  });
+  reg("one_hot", [](Case& c) {
+    const int64_t classes = c.integer(0, 5, "classes");
+    const Tensor indices = c.index(c.shape(c.rng.chance(0.05) ? 8 : 3), std::max<int64_t>(classes, 1), "indices");
+    int64_t num_classes = c.rng.chance(0.3) ? -1 : c.integer(-2, classes + 1, "num_classes");
+    // Inferred from a value like 2^31, the class count asks for 2^37 bytes: under the 2^40-byte limit, so
+    // the machine's allocator decides (std::bad_alloc, docs/reliability.md "Not guaranteed"). Such a
+    // value is tried with an explicit count instead, which must refuse it.
+    if (num_classes == -1 && indices.dtype() == kInt64 && indices.numel() > 0 &&
+        max(indices).item<int64_t>() >= (int64_t{1} << 20))
+      num_classes = classes;
+    return Outputs{one_hot(indices, num_classes)};
   });
 
   // reductions
@@ -749,7 +854,8 @@ std::vector<std::pair<std::string, Runner>> make_runners() {
   reg("max_axis", [](Case& c) {
     const Tensor x = c.input(c.shape(), "x");
     const int a = c.logged_axis(x.dim());
-    return Outputs{max(x, a, c.flag("keepdim"))};
+    const ValuesIndices r = max(x, a, c.flag("keepdim"));
+    return Outputs{r.values, r.indices};
   });
   reg("argmax", [](Case& c) {
     const Tensor x = c.input(c.shape(), "x");
@@ -763,6 +869,210 @@ std::vector<std::pair<std::string, Runner>> make_runners() {
   reg("softmax", [](Case& c) {
     const Tensor x = c.input(c.shape(), "x");
     return Outputs{softmax(x, c.logged_axis(x.dim()))};
+  });
+  reg("min_all", [](Case& c) { return Outputs{min(c.input(c.shape(), "x"))}; });
+  reg("min_axis", [](Case& c) {
+    const Tensor x = c.input(c.shape(), "x");
+    const int a = c.logged_axis(x.dim());
+    const ValuesIndices r = min(x, a, c.flag("keepdim"));
+    return Outputs{r.values, r.indices};
+  });
+  reg("argmin", [](Case& c) {
+    const Tensor x = c.input(c.shape(), "x");
+    const int a = c.logged_axis(x.dim());
+    return Outputs{argmin(x, a, c.flag("keepdim"))};
+  });
+  // axes for the reductions over several axes: none (all), some (maybe repeated or out of range)
+  const auto axes_of = [](Case& c, int rank) {
+    std::vector<int> axes;
+    const int64_t count = c.rng.between(0, std::min(3, rank + 1));
+    std::string list;
+    for (int64_t i = 0; i < count; ++i) {
+      axes.push_back(c.axis(rank));
+      list += std::to_string(axes.back()) + ",";
+    }
+    c.log(" axes=" + list);
+    return axes;
+  };
+  reg("logsumexp", [axes_of](Case& c) {
+    const Tensor x = c.input(c.shape(), "x");
+    const std::vector<int> axes = axes_of(c, x.dim());
+    return Outputs{logsumexp(x, axes, c.flag("keepdim"))};
+  });
+  for (const bool is_std : {false, true}) {
+    reg(is_std ? "std" : "var", [is_std, axes_of](Case& c) {
+      const Tensor x = c.input(c.shape(), "x");
+      const std::vector<int> axes = axes_of(c, x.dim());
+      const bool unbiased = c.flag("unbiased"), keep = c.flag("keepdim");
+      return Outputs{is_std ? unroll::std(x, axes, unbiased, keep) : var(x, axes, unbiased, keep)};
+    });
+  }
+  reg("norm", [axes_of](Case& c) {
+    const Tensor x = c.input(c.shape(), "x");
+    const std::vector<double> ps = {1, 2, INFINITY, 1, 2, INFINITY, 3, 0, -INFINITY};
+    const double p = c.rng.pick(ps);
+    c.log(" p=" + Case::fmt_double(p));
+    const std::vector<int> axes = axes_of(c, x.dim());
+    return Outputs{norm(x, p, axes, c.flag("keepdim"))};
+  });
+  reg("cumsum", [](Case& c) {
+    const Tensor x = c.input(c.shape(), "x");
+    return Outputs{cumsum(x, c.logged_axis(std::max(x.dim(), 1)))};
+  });
+  reg("sort", [](Case& c) {
+    const Tensor x = c.input(c.shape(), "x");
+    const int a = c.logged_axis(std::max(x.dim(), 1));
+    const ValuesIndices r = sort(x, a, c.flag("descending"));
+    return Outputs{r.values, r.indices, argsort(x, a, c.flag("descending"))};
+  });
+  reg("topk", [](Case& c) {
+    const Tensor x = c.input(c.shape(), "x");
+    const int a = c.logged_axis(std::max(x.dim(), 1));
+    const int64_t n = x.dim() > 0 ? x.shape()[((a % x.dim()) + x.dim()) % x.dim()] : 1;
+    const int64_t k = c.integer(c.rng.chance(0.05) ? -1 : 0, n + (c.rng.chance(0.05) ? 1 : 0), "k");
+    const ValuesIndices r = topk(x, k, a, c.flag("largest"));
+    return Outputs{r.values, r.indices};
+  });
+
+  // maximum / minimum (broadcasting, promotion) and the new pointwise functions
+  for (auto [name, f] : std::vector<std::pair<const char*, Binary>>{{"maximum", &unroll::maximum},
+                                                                    {"minimum", &unroll::minimum}}) {
+    reg(name, [f](Case& c) {
+      const Tensor a = c.input(c.shape(), "a");
+      const Tensor b = c.input(c.like(a.shape()), "b");
+      return Outputs{f(a, b)};
+    });
+  }
+  for (auto [name, f] : std::vector<std::pair<const char*, Unary>>{{"log1p", &unroll::log1p},
+                                                                   {"expm1", &unroll::expm1},
+                                                                   {"sin", &unroll::sin},
+                                                                   {"cos", &unroll::cos},
+                                                                   {"sign", &unroll::sign},
+                                                                   {"floor", &unroll::floor},
+                                                                   {"ceil", &unroll::ceil},
+                                                                   {"round", &unroll::round},
+                                                                   {"silu", &unroll::silu}}) {
+    reg(name, [f](Case& c) { return Outputs{f(c.input(c.shape(), "x"))}; });
+  }
+  reg("activations", [](Case& c) {
+    const Tensor x = c.input(c.shape(), "x");
+    switch (c.integer(0, 3, "activation")) {
+      case 0: {
+        const double beta = c.rng.chance(0.05) ? 0 : c.real_value("beta"), threshold = c.real_value("threshold");
+        return Outputs{softplus(x, beta, threshold)};
+      }
+      case 1: {
+        const std::vector<std::string> modes = {"none", "tanh", "none", "tanh", "erf", ""};
+        const std::string mode = c.rng.pick(modes);
+        c.log(" approximate=" + mode);
+        return Outputs{gelu(x, mode)};
+      }
+      case 2:
+        return Outputs{elu(x, c.real_value("alpha"))};
+      default:
+        return Outputs{leaky_relu(x, c.real_value("negative_slope"))};
+    }
+  });
+  reg("layer_norm", [](Case& c) {
+    const Tensor x = c.floating_input(c.shape(), "x");
+    Shape ns;
+    const int nd = static_cast<int>(c.integer(x.dim() > 0 ? 1 : 0, std::max(x.dim(), 1), "normalized_dims"));
+    for (int i = x.dim() - nd; i < x.dim(); ++i) ns.push_back(i >= 0 ? x.shape()[i] : 1);
+    if (c.rng.chance(0.1)) ns = c.shape(2);
+    c.logged_shape(ns, "normalized_shape");
+    const Tensor w = c.rng.chance(0.3) ? Tensor() : c.floating_input(c.rng.chance(0.9) ? ns : c.shape(), "weight");
+    const Tensor b = c.rng.chance(0.3) ? Tensor() : c.floating_input(c.rng.chance(0.9) ? ns : c.shape(), "bias");
+    const double eps = c.rng.chance(0.9) ? 1e-5 : c.real_value("eps");
+    return Outputs{layer_norm(x, ns, w, b, eps)};
+  });
+  reg("scaled_dot_product_attention", [](Case& c) {
+    const int64_t l = c.dim(), s = c.dim(), e = c.dim(), ev = c.dim();
+    Shape batch;
+    for (int64_t i = 0, n = c.integer(0, 2, "batch_dims"); i < n; ++i) batch.push_back(c.dim());
+    const auto with_batch = [&](std::initializer_list<int64_t> tail) {
+      Shape out = batch;
+      for (int64_t d : tail) out.push_back(d);
+      return c.rng.chance(0.93) ? out : c.shape();
+    };
+    const Tensor q = c.floating_input(with_batch({l, e}), "query");
+    const Tensor k = c.floating_input(with_batch({s, e}), "key");
+    const Tensor v = c.floating_input(with_batch({s, ev}), "value");
+    Tensor mask;
+    const bool causal = c.rng.chance(0.2);
+    c.log(causal ? " causal" : "");
+    if (c.rng.chance(causal ? 0.1 : 0.5)) {
+      const Shape ms = c.rng.chance(0.6) ? Shape{l, s} : c.rng.chance(0.7) ? with_batch({l, s}) : c.shape();
+      mask = c.rng.chance(0.7) ? c.condition(ms, "attn_mask") : c.input(ms, "attn_mask");
+    }
+    const std::vector<double> ps = {0, 0, 0, 0.3, 0.9, 1, -0.1};
+    const double p = c.rng.pick(ps);
+    c.log(" dropout_p=" + Case::fmt_double(p));
+    Generator gen(c.rng.bits());
+    return Outputs{scaled_dot_product_attention(q, k, v, mask, p, causal, gen)};
+  });
+
+  // in-place ops: on tensors outside any graph they must compute or refuse with unroll::Error; on a leaf
+  // that requires grad, grad mode on, they must refuse; and a backward through a graph that recorded a tensor
+  // since modified in place must throw unroll::Error naming the modification, never compute
+  reg("in_place", [](Case& c) {
+    Tensor x = c.input(c.shape(), "x");
+    const bool no_grad = c.flag("no_grad");
+    const Tensor other = c.input(c.like(x.defined() ? x.shape() : Shape{}), "other");
+    std::optional<NoGradGuard> guard;
+    if (no_grad) guard.emplace();
+    switch (c.integer(0, 7, "op")) {
+      case 0:
+        x.fill_(c.number("value"));
+        break;
+      case 1:
+        x.zero_();
+        break;
+      case 2:
+        x.copy_(other);
+        break;
+      case 3:
+        x.add_(other, c.number("alpha"));
+        break;
+      case 4:
+        x.add_(c.number("other"));
+        break;
+      case 5:
+        x.mul_(other);
+        break;
+      case 6:
+        x.mul_(c.number("other"));
+        break;
+      default: {
+        const Scalar lo = c.number("min");
+        x.clamp_(lo, lo.to_double() + std::abs(c.value()));
+        break;
+      }
+    }
+    return Outputs{x};
+  });
+  reg("version_check", [](Case& c) {
+    Tensor x = c.floating_input(c.shape(), "x");
+    if (!x.requires_grad()) return Outputs{x};
+    const Tensor y = mul(exp(x), x);
+    const int modify = static_cast<int>(c.integer(0, 2, "modify"));  // nothing, x, or y
+    {
+      NoGradGuard no_grad;
+      if (modify == 1) x.mul_(2);
+      if (modify == 2) y.detach().add_(1);
+    }
+    std::string error;
+    try {
+      backward({y}, {ones_like(y)});
+    } catch (const Error& e) {
+      error = e.what();
+    }
+    x.zero_grad();
+    if (c.anomaly && error.rfind("anomaly:", 0) == 0) return Outputs{};
+    const bool refused = error.find("was modified in place") != std::string::npos;
+    if (modify != 0 && !refused)
+      throw std::logic_error("backward did not refuse a graph whose tensor was modified in place: " + error);
+    if (modify == 0 && !error.empty()) throw std::logic_error("backward threw for an unmodified graph: " + error);
+    return Outputs{};
   });
 
   // losses

@@ -2,6 +2,8 @@
 // in float32 and float64.
 #include <doctest/doctest.h>
 
+#include <cmath>
+
 #include <unroll/unroll.hpp>
 
 #include "support/gradcheck_helpers.hpp"
@@ -116,4 +118,79 @@ TEST_CASE("where and masked_fill route values and gradients") {
   CHECK_THROWS_WITH_AS(masked_fill(a, tensor({0.0, 1.0, 0.0}), -5),
                        "masked_fill: the mask must be a bool tensor, got float32 (mask shape [3], x shape [2, 3])",
                        Error);
+}
+
+TEST_CASE("log1p, expm1, sin, cos: values, dtypes, gradients") {
+  for (DType dt : {kFloat32, kFloat64}) {
+    CAPTURE(name(dt));
+    const Tensor x = tensor({1e-10, 0.5, -0.25}, dt);
+    const D l = values(log1p(x)), e = values(expm1(x));
+    CHECK(log1p(x).dtype() == dt);
+    CHECK(l[0] == doctest::Approx(1e-10).epsilon(1e-6));  // accurate near 0, where log(1 + x) is not
+    CHECK(l[1] == doctest::Approx(std::log1p(0.5)));
+    CHECK(e[0] == doctest::Approx(1e-10).epsilon(1e-6));
+    CHECK(e[2] == doctest::Approx(std::expm1(-0.25)));
+    CHECK(values(sin(x))[1] == doctest::Approx(std::sin(0.5)));
+    CHECK(values(cos(x))[2] == doctest::Approx(std::cos(-0.25)));
+  }
+  CHECK(sin(tensor({1, 2})).dtype() == kFloat32);  // int64 computes in the default dtype
+  CHECK(log1p(tensor({true})).dtype() == kFloat32);
+  const Tensor x = sample({3, 4}, -0.9, 3, 21);
+  expect_gradcheck([](const V& v) { return log1p(v[0]); }, {x});
+  expect_gradcheck([](const V& v) { return expm1(v[0]); }, {x});
+  expect_gradcheck([](const V& v) { return sin(v[0]); }, {x});
+  expect_gradcheck([](const V& v) { return cos(v[0]); }, {x});
+}
+
+TEST_CASE("sign, floor, ceil, round: values and dtypes; a zero gradient, as PyTorch") {
+  const Tensor x = tensor({-2.5, -0.5, 0.0, 0.5, 1.5, 2.5, 2.7, double(NAN)});
+  CHECK(values(floor(x))[0] == -3);
+  CHECK(values(ceil(x))[0] == -2);
+  const D r = values(round(x));  // half to even
+  CHECK(D(r.begin(), r.end() - 1) == D{-2, -0.0, 0, 0, 2, 2, 3});
+  const D s = values(sign(x));
+  CHECK(D(s.begin(), s.end() - 1) == D{-1, -1, 0, 1, 1, 1, 1});
+  CHECK(s.back() == 0);  // sign(NaN) = 0 (PyTorch's CPU kernel)
+  CHECK(std::isnan(values(floor(x)).back()));
+  // integers: floor/ceil/round leave them as they are, sign computes; bool: sign is itself, the rest refuse
+  const Tensor i = tensor({-3, 0, 2});
+  CHECK(floor(i).dtype() == kInt64);
+  CHECK(round(i).to_vector<int64_t>() == std::vector<int64_t>{-3, 0, 2});
+  CHECK(sign(i).to_vector<int64_t>() == std::vector<int64_t>{-1, 0, 1});
+  CHECK(sign(tensor({true, false})).to_vector<bool>() == std::vector<bool>{true, false});
+  CHECK_THROWS_WITH_AS(floor(tensor({true})), "floor: not supported for bool tensors", Error);
+  // the result requires grad and passes back zeros
+  for (const auto& op : {&unroll::sign, &unroll::floor, &unroll::ceil, &unroll::round}) {
+    Tensor leaf_x = tensor({1.2, -0.7}, kFloat64);
+    leaf_x.requires_grad_();
+    const Tensor y = op(leaf_x);
+    CHECK(y.requires_grad());
+    sum(y * leaf_x).backward();  // d/dx (f(x) x) = f(x) + 0
+    CHECK(leaf_x.grad().to_vector<double>() == y.to_vector<double>());
+  }
+}
+
+TEST_CASE("maximum and minimum: broadcasting, promotion, NaN wins, ties split the gradient") {
+  const Tensor a = tensor({{1.0, 5.0}, {-2.0, 3.0}});
+  const Tensor b = tensor({2.0, 3.0});
+  CHECK(maximum(a, b).to_vector() == std::vector<float>{2, 5, 2, 3});
+  CHECK(minimum(a, b).to_vector() == std::vector<float>{1, 3, -2, 3});
+  CHECK(maximum(tensor({1, 5}), tensor({2.5, 1.0})).to_vector() == std::vector<float>{2.5, 5});  // promotes
+  CHECK(maximum(tensor({1, 5}), tensor({2, 1})).dtype() == kInt64);
+  CHECK(maximum(tensor({true, false}), tensor({false, false})).to_vector<bool>() == std::vector<bool>{true, false});
+  const Tensor n = maximum(tensor({double(NAN), 1.0}), tensor({1.0, double(NAN)}));
+  CHECK((std::isnan(n.to_vector()[0]) && std::isnan(n.to_vector()[1])));
+  CHECK(std::isnan(minimum(tensor({double(NAN)}), tensor({1.0})).item()));
+  CHECK_THROWS_WITH_AS(maximum(zeros({2}), zeros({3})), "maximum: shapes [2] and [3] cannot be broadcast together",
+                       Error);
+  // ties: each side gets half (PyTorch's formula)
+  Tensor x = tensor({1.0, 2.0, 3.0}, kFloat64), y = tensor({1.0, 1.0, 4.0}, kFloat64);
+  x.requires_grad_();
+  y.requires_grad_();
+  sum(maximum(x, y)).backward();
+  CHECK(x.grad().to_vector<double>() == D{0.5, 1, 0});
+  CHECK(y.grad().to_vector<double>() == D{0.5, 0, 1});
+  const Tensor p = sample({3, 4}, -2, 2, 22), q = sample({4}, -2, 2, 23);
+  expect_gradcheck([](const V& v) { return maximum(v[0], v[1]); }, {p, q});
+  expect_gradcheck([](const V& v) { return minimum(v[0], v[1]); }, {p, q});
 }

@@ -469,3 +469,47 @@ TEST_CASE("reshape refuses shapes whose element count overflows (found by fuzz_o
   CHECK_THROWS_AS(reshape(zeros({0}), {0, int64_t{1} << 40, int64_t{1} << 40}), Error);
   CHECK(reshape(zeros({0, 3}), {3, 0, 5}).shape() == Shape{3, 0, 5});
 }
+
+// ---- repeat / pad ----------------------------------------------------------------------------------
+TEST_CASE("repeat tiles along every axis, with leading axes added as in torch.Tensor.repeat") {
+  const Tensor x = iota({2, 2});
+  CHECK(repeat(x, {1, 2}).to_vector<int64_t>() == V{0, 1, 0, 1, 2, 3, 2, 3});
+  CHECK(repeat(x, {2, 1}).to_vector<int64_t>() == V{0, 1, 2, 3, 0, 1, 2, 3});
+  CHECK(repeat(x, {3, 1, 1}).shape() == Shape{3, 2, 2});
+  CHECK(repeat(iota({2}), {2}).to_vector<int64_t>() == V{0, 1, 0, 1});
+  CHECK(repeat(x, {0, 2}).shape() == Shape{0, 4});
+  CHECK(repeat(scalar(7), {}).item<int64_t>() == 7);
+  CHECK(repeat(x.to(kBool), {1, 2}).dtype() == kBool);
+  CHECK_THROWS_WITH_AS(repeat(x, {2}),
+                       "repeat: 1 repeats given for a tensor of shape [2, 2]; the number of repeats can not be smaller "
+                       "than the number of dimensions",
+                       Error);
+  CHECK_THROWS_WITH_AS(repeat(x, {1, -1}), "repeat: repeats must be non-negative, got -1 (tensor of shape [2, 2])",
+                       Error);
+  const Tensor y = leaf({2, 3});
+  expect_gradcheck([](const std::vector<Tensor>& v) { return repeat(v[0], {2, 1, 3}); }, {y});
+  // every copy's gradient adds up
+  Tensor z = tensor({1.0, 2.0}, kFloat64);
+  z.requires_grad_();
+  sum(repeat(z, {3})).backward();
+  CHECK(z.grad().to_vector<double>() == D{3, 3});
+}
+
+TEST_CASE("pad: constant padding of the last axes, negative amounts cut, value in x's dtype") {
+  const Tensor x = iota({2, 3});
+  CHECK(pad(x, {1, 2}).to_vector<int64_t>() == V{0, 0, 1, 2, 0, 0, 0, 3, 4, 5, 0, 0});
+  CHECK(pad(x, {0, 0, 1, 0}, 9).to_vector<int64_t>() == V{9, 9, 9, 0, 1, 2, 3, 4, 5});
+  CHECK(pad(x, {-1, 1}, 7).to_vector<int64_t>() == V{1, 2, 7, 4, 5, 7});
+  CHECK(pad(x, {1, 1}, 2.5).to_vector<int64_t>()[0] == 2);  // as PyTorch: converted to int64
+  CHECK(pad(x.to(kFloat32), {1, 0}, 0.5).to_vector()[0] == 0.5);
+  const Tensor same = pad(x, {});
+  CHECK(same.to_vector<int64_t>() == x.to_vector<int64_t>());
+  CHECK(same.data_ptr() != x.data_ptr());  // a new tensor, as PyTorch
+  CHECK_THROWS_WITH_AS(pad(x, {1}), "pad: the padding length 1 must be even (tensor of shape [2, 3])", Error);
+  CHECK_THROWS_WITH_AS(pad(x, {1, 1, 1, 1, 1, 1}), "pad: 6 pads cover more axes than the 2 of a tensor of shape [2, 3]",
+                       Error);
+  CHECK_THROWS_WITH_AS(pad(x, {-2, -2}),
+                       "pad: padding (-2, -2) of axis 1 of size 3 gives a negative size (tensor of shape [2, 3])", Error);
+  const Tensor y = leaf({2, 3, 2});
+  expect_gradcheck([](const std::vector<Tensor>& v) { return pad(v[0], {1, 0, -1, 2}, 0.5); }, {y});
+}
