@@ -24,7 +24,7 @@
 #include <unroll/unroll.hpp>
 #include <vector>
 
-#include "common/args.hpp"
+#include "common/cli.hpp"
 #include "common/nan_guard.hpp"
 #include "common/plot.hpp"
 #include "common/progress.hpp"
@@ -90,23 +90,30 @@ double test_mse(Adder& model, const Batch& test) {
   return mse_loss(model.forward(test.x), test.y).item();
 }
 
-int main(int argc, char** argv) {
-  examples::Args args(argc, argv, "adding_problem: tanh RNN vs LSTM vs GRU on the adding problem");
-  const bool quick = args.flag("--quick", "small, fast run (T = 20, hidden 32, batch 32, 500 steps) for the tests");
-  const int64_t T = args.integer("--length", quick ? 20 : 50, "sequence length T (try 100, 200)");
-  const int64_t steps = args.integer("--steps", quick ? 500 : 1000, "training steps per model");
-  const int64_t H = args.integer("--hidden", quick ? 32 : 64, "hidden size");
-  const int64_t N = args.integer("--batch", quick ? 32 : 64, "batch size");
-  const double lr = args.number("--lr", 1e-2, "Adam learning rate");
-  const double clip = args.number("--clip", 1.0, "max gradient norm");
-  const int64_t eval_every = args.integer("--eval-every", 50, "steps between test evaluations");
-  const int64_t test_size = args.integer("--test-size", quick ? 500 : 1000, "test sequences");
-  const std::string model_list =
-      args.text("--models", quick ? "rnn,lstm" : "rnn,lstm,gru", "comma-separated: rnn, lstm, gru");
-  const uint64_t seed = args.integer("--seed", 0, "random seed");
-  const std::string out = args.text("--out", "examples_out", "directory for the SVG and CSV files");
-  const bool check = args.flag("--check", "exit 1 unless LSTM and GRU beat the RNN (quick: LSTM < 0.05)");
-  args.done();
+int run_adding_problem(int argc, char** argv) {
+  examples::Cli cli("adding_problem", "adding_problem: tanh RNN vs LSTM vs GRU on the adding problem");
+  bool quick = cli.peek_flag(argc, argv, "--quick"), check = false;
+  cli.flag("--quick", quick, "small, fast run (T = 20, hidden 32, batch 32, 500 steps) for the tests");
+  int64_t T = quick ? 20 : 50, steps = quick ? 500 : 1000, H = quick ? 32 : 64, N = quick ? 32 : 64;
+  int64_t eval_every = 50, test_size = quick ? 500 : 1000;
+  const int64_t kMax = examples::kMaxSize;
+  cli.count("--length", T, "sequence length T (try 100, 200)", 2, kMax);
+  cli.count("--steps", steps, "training steps per model");
+  cli.count("--hidden", H, "hidden size", 1, kMax);
+  cli.count("--batch", N, "batch size", 1, kMax);
+  double lr = 1e-2, clip = 1.0;
+  cli.number("--lr", lr, "Adam learning rate", examples::positive);
+  cli.number("--clip", clip, "max gradient norm", examples::positive);
+  cli.count("--eval-every", eval_every, "steps between test evaluations");
+  cli.count("--test-size", test_size, "test sequences", 1, kMax);
+  std::string model_list = quick ? "rnn,lstm" : "rnn,lstm,gru";
+  cli.text("--models", model_list, "comma-separated: rnn, lstm, gru");
+  uint64_t seed = 0;
+  cli.seed("--seed", seed, "random seed");
+  std::string out = "examples_out";
+  cli.text("--out", out, "directory for the SVG and CSV files");
+  cli.flag("--check", check, "exit 1 unless LSTM and GRU beat the RNN (quick: LSTM < 0.05)");
+  cli.parse(argc, argv);
 
   std::vector<std::string> kinds;
   for (size_t start = 0; start <= model_list.size();) {
@@ -114,6 +121,10 @@ int main(int argc, char** argv) {
     if (comma > start) kinds.push_back(model_list.substr(start, comma - start));
     start = comma + 1;
   }
+  for (const std::string& kind : kinds)
+    if (kind != "rnn" && kind != "lstm" && kind != "gru")
+      throw examples::UsageError("--models: unknown model '" + kind + "' (rnn, lstm or gru)");
+  if (kinds.empty()) throw examples::UsageError("--models: no model");
 
   Generator test_gen(seed + 1000);
   const Batch test = make_batch(T, test_size, test_gen);  // fixed test set: [T, test_size, 2]
@@ -181,4 +192,8 @@ int main(int argc, char** argv) {
     }
   }
   return ok ? 0 : 1;
+}
+
+int main(int argc, char** argv) {
+  return examples::run_example("adding_problem", [&] { return run_adding_problem(argc, argv); });
 }

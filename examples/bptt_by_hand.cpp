@@ -27,7 +27,7 @@
 #include <unroll/unroll.hpp>
 #include <vector>
 
-#include "common/args.hpp"
+#include "common/cli.hpp"
 
 using namespace unroll;
 
@@ -150,12 +150,15 @@ double compare(const char* name, const Mat& hand, const Mat& autograd) {
   return worst;
 }
 
-int main(int argc, char** argv) {
-  examples::Args args(argc, argv, "bptt_by_hand: the BPTT formulas for a 3-step tanh RNN against autograd");
-  const uint64_t seed = static_cast<uint64_t>(args.integer("--seed", 0, "random seed for U, W, V"));
-  const std::string out = args.text("--out", "examples_out", "directory for bptt_graph.dot (the recorded graph)");
-  const bool check = args.flag("--check", "exit 1 unless hand and autograd gradients agree to 1e-6");
-  args.done();
+int run_bptt_by_hand(int argc, char** argv) {
+  examples::Cli cli("bptt_by_hand", "bptt_by_hand: the BPTT formulas for a 3-step tanh RNN against autograd");
+  uint64_t seed = 0;
+  cli.seed("--seed", seed, "random seed for U, W, V");
+  std::string out = "examples_out";
+  cli.text("--out", out, "directory for bptt_graph.dot (the recorded graph)");
+  bool check = false;
+  cli.flag("--check", check, "exit 1 unless hand and autograd gradients agree to 1e-6");
+  cli.parse(argc, argv);
 
   // Parameters: U [H, D], W [H, H], V [K, H], float64, uniform in [-1, 1]; the sequence: words and next-word
   // targets. Every tensor below is float64 (matmul wants both operands of the same dtype).
@@ -226,4 +229,8 @@ int main(int argc, char** argv) {
     return ok ? 0 : 1;
   }
   return 0;
+}
+
+int main(int argc, char** argv) {
+  return examples::run_example("bptt_by_hand", [&] { return run_bptt_by_hand(argc, argv); });
 }

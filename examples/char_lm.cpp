@@ -36,8 +36,8 @@
 #include <unroll/unroll.hpp>
 #include <vector>
 
-#include "common/args.hpp"
 #include "common/checkpoint.hpp"
+#include "common/cli.hpp"
 #include "common/data_parallel.hpp"
 #include "common/nan_guard.hpp"
 #include "common/plot.hpp"
@@ -104,7 +104,7 @@ std::string default_corpus(std::string& description) {
   std::sort(docs.begin(), docs.end());  // a fixed order, so a seed means the same run
   files.insert(files.end(), docs.begin(), docs.end());
   if (files.empty())
-    throw std::runtime_error("no default corpus: neither " + (root / "README.md").string() + " nor " +
+    throw examples::DataError("no default corpus: neither " + (root / "README.md").string() + " nor " +
                              (root / "docs/*.md").string() + " exists; pass --data FILE");
   std::string text;
   for (const fs::path& f : files) text += read_file(f) + "\n";
@@ -135,7 +135,7 @@ Corpus make_corpus(const std::vector<char32_t>& text, std::vector<char32_t> voca
   for (size_t i = 0; i < text.size(); ++i) {
     const int64_t id = corpus.id(text[i]);
     if (id < 0)
-      throw std::runtime_error("the text has the character '" + encode_utf8(text[i]) +
+      throw examples::UsageError("the text has the character '" + encode_utf8(text[i]) +
                                "', which is not in the checkpoint's vocabulary (resume with the same text)");
     (i < n_train ? corpus.train : corpus.valid).push_back(id);
   }
@@ -215,7 +215,7 @@ class CharLM : public layers::Module {
     if (c.cell == "rnn")
       return std::make_unique<layers::RNN>(
           layers::RNNOptions{.input_size = c.embed, .hidden_size = c.hidden, .num_layers = c.layers, .dropout = p});
-    throw std::runtime_error("--cell must be rnn, lstm or gru, got '" + c.cell + "'");
+    throw examples::UsageError("--cell must be rnn, lstm or gru, got '" + c.cell + "'");
   }
 };
 
@@ -238,7 +238,7 @@ class Trainer {
         train_(distributed::shard_stream(corpus.train, config.batch, run.rank(), run.world_size()), config.batch) {
     steps_per_epoch_ = (train_.k - 1) / config.bptt;
     if (steps_per_epoch_ < 1)
-      throw std::runtime_error("the training text (" + std::to_string(corpus.train.size()) +
+      throw examples::UsageError("the training text (" + std::to_string(corpus.train.size()) +
                                " characters) is too short for --batch " + std::to_string(config.batch) + " x --bptt " +
                                std::to_string(config.bptt));
     manual_seed(config.seed);  // the initial weights
@@ -249,7 +249,7 @@ class Trainer {
     else if (config.optimizer == "sgd")
       optimizer_ = std::make_unique<optim::SGD>(model_->parameters(), optim::SGDOptions{.lr = config.lr});
     else
-      throw std::runtime_error("--optimizer must be adam or sgd, got '" + config.optimizer + "'");
+      throw examples::UsageError("--optimizer must be adam or sgd, got '" + config.optimizer + "'");
     if (config.lr_decay != 1)  // lr * lr_decay after every epoch
       schedule_ =
           std::make_unique<optim::ExponentialLR>(*optimizer_, optim::ExponentialLROptions{.gamma = config.lr_decay});
@@ -284,7 +284,7 @@ class Trainer {
   double evaluate(const std::vector<int64_t>& ids) {
     const int K = run_.world_size();
     if (static_cast<int64_t>(ids.size()) < 2 * config_.batch * K)
-      throw std::runtime_error("the validation text is too short for --batch " + std::to_string(config_.batch));
+      throw examples::UsageError("the validation text is too short for --batch " + std::to_string(config_.batch));
     const Streams streams(distributed::shard_stream(ids, config_.batch, run_.rank(), K), config_.batch);  // k >= 2
     const int64_t V = static_cast<int64_t>(corpus_.vocab.size());
     NoGradGuard no_grad;
@@ -326,21 +326,30 @@ class Trainer {
     });
   }
 
-  // Every entry of trainer.npz is checked, dtype included (common/checkpoint.hpp), before anything changes.
+  // Every entry of trainer.npz is checked before anything changes (common/checkpoint.hpp): its dtype, its
+  // shape, and its value: the settings must be this run's, the step must be a step (a negative one would
+  // read before the text), the carried state must have this model's shape [L, K*B, H] and finite values.
   void load(const fs::path& dir) {
     const std::string path = (dir / "trainer.npz").string();
     const std::map<std::string, Tensor> t = load_tensors(path);
+    const int64_t max = std::numeric_limits<int64_t>::max();
     for (const auto& [name, value] : settings())
-      if (name != "step" && examples::checkpoint_entry(t, path, name, kInt64).item<int64_t>() != value)
-        throw std::runtime_error(
+      if (name != "step" && examples::checkpoint_integer(t, path, name, std::numeric_limits<int64_t>::min(), max) != value)
+        throw examples::UsageError(
             "resume: " + dir.string() + " was written with another " + name +
             " (--cell, --batch, --bptt, --seed and the text must be the same as when it was saved)");
-    const int64_t step = examples::checkpoint_entry(t, path, "step", kInt64).item<int64_t>();
+    const int64_t step = examples::checkpoint_integer(t, path, "step", 0, max);
+    const std::vector<int64_t> shape = {config_.layers, config_.batch * run_.world_size(), config_.hidden};
+    const bool lstm = config_.cell == "lstm";
+    if (t.count("state.c") && (!lstm || !t.count("state.h")))
+      throw IoError(path + ": entry 'state.c' is there, but the model " + (lstm ? "has no 'state.h'" : "is no LSTM"));
+    if (lstm && t.count("state.h") && !t.count("state.c"))
+      throw IoError(path + ": no entry 'state.c' (an LSTM's state has h and c)");
     Tensor h, c;  // the carried state: float32, as the model
-    if (t.count("state.h")) h = my_streams(examples::checkpoint_entry(t, path, "state.h", kFloat32));
-    if (t.count("state.c")) c = my_streams(examples::checkpoint_entry(t, path, "state.c", kFloat32));
+    if (t.count("state.h")) h = my_streams(examples::checkpoint_state(t, path, "state.h", shape));
+    if (t.count("state.c")) c = my_streams(examples::checkpoint_state(t, path, "state.c", shape));
     if (schedule_ && !fs::exists(dir / "schedule.npz"))
-      throw std::runtime_error("resume: " + dir.string() + " has no schedule.npz (it was saved without --lr-decay)");
+      throw examples::UsageError("resume: " + dir.string() + " has no schedule.npz (it was saved without --lr-decay)");
     unroll::load(*model_, (dir / "model.npz").string());
     unroll::load(*optimizer_, (dir / "optimizer.npz").string());
     if (schedule_) unroll::load(*schedule_, (dir / "schedule.npz").string());
@@ -348,13 +357,22 @@ class Trainer {
     state_ = {h, c};
   }
 
-  // The vocabulary stored in a checkpoint (to encode the text the same way before building the Trainer).
+  // The vocabulary stored in a checkpoint (to encode the text the same way before building the Trainer):
+  // Unicode scalar values (U+0000 to U+10FFFF, no surrogates) in increasing order, as make_corpus sorts them.
   static std::vector<char32_t> saved_vocab(const fs::path& dir) {
     const std::string path = (dir / "trainer.npz").string();
     const std::map<std::string, Tensor> t = load_tensors(path);
+    const Tensor& entry = examples::checkpoint_entry(t, path, "vocab", kInt64);
+    if (entry.dim() != 1 || entry.numel() < 1)
+      throw IoError(path + ": entry 'vocab' has shape " + examples::shape_text(entry) + ", expected [V], V >= 1");
     std::vector<char32_t> vocab;
-    for (int64_t c : examples::checkpoint_entry(t, path, "vocab", kInt64).to_vector<int64_t>())
+    for (int64_t c : entry.to_vector<int64_t>()) {
+      const bool scalar_value = c >= 0 && c <= 0x10FFFF && !(c >= 0xD800 && c <= 0xDFFF);
+      if (!scalar_value || (!vocab.empty() && c <= static_cast<int64_t>(vocab.back())))
+        throw IoError(path + ": entry 'vocab' has " + std::to_string(c) + " at index " + std::to_string(vocab.size()) +
+                      ": not a Unicode code point in increasing order");
       vocab.push_back(static_cast<char32_t>(c));
+    }
     return vocab;
   }
 
@@ -471,7 +489,7 @@ Preset preset(const std::string& name) {
             1600,
             200,
             0};
-  throw std::runtime_error("--preset must be docs, quick or shakespeare, got '" + name + "'");
+  throw examples::UsageError("--preset must be docs, quick or shakespeare, got '" + name + "'");
 }
 
 bool same_bits(const std::vector<Tensor>& a, const std::vector<Tensor>& b, int64_t& differing, int64_t& total) {
@@ -483,53 +501,58 @@ bool same_bits(const std::vector<Tensor>& a, const std::vector<Tensor>& b, int64
 }
 
 int run_char_lm(int argc, char** argv) {
-  examples::Args args(argc, argv, "char_lm: a character-level RNN / LSTM / GRU language model with truncated BPTT");
-  const bool quick = args.flag("--quick", "small model, few steps, first 30,000 characters (same as --preset quick)");
-  const std::string preset_name =
-      args.text("--preset", quick ? "quick" : "docs", "defaults: docs, quick or shakespeare");
-  const Preset p = preset(preset_name);
-  Config c;
-  const std::string data =
-      args.text("--data", "", "a UTF-8 text file to learn; none: this repository's README.md + docs/*.md");
-  const int64_t max_chars = args.integer("--max-chars", p.max_chars, "use only the first N characters (0: all)");
-  c.cell = args.text("--cell", p.config.cell, "rnn, lstm or gru");
-  c.layers = args.integer("--layers", p.config.layers, "stacked recurrent layers L");
-  c.hidden = args.integer("--hidden", p.config.hidden, "hidden size H");
-  c.embed = args.integer("--embed", p.config.embed, "embedding size E");
-  c.dropout = args.number("--dropout", p.config.dropout, "dropout between layers and before the head");
-  c.batch = args.integer("--batch", p.config.batch, "parallel streams N (with --distributed: per rank)");
-  c.bptt = args.integer("--bptt", p.config.bptt, "time steps per chunk T (truncated BPTT length)");
-  c.optimizer = args.text("--optimizer", p.config.optimizer, "adam or sgd");
-  c.lr = args.number("--lr", c.optimizer == "sgd" ? 1.0 : p.config.lr,
-                     "learning rate (with --optimizer sgd: 1 unless given)");
-  c.clip = args.number("--clip", p.config.clip, "clip the gradient's global norm to this");
-  c.lr_decay = args.number("--lr-decay", p.config.lr_decay, "multiply the lr by this after every epoch (1: off)");
-  c.seed = static_cast<uint64_t>(args.integer("--seed", 0, "random seed (weights, dropout, sampling)"));
-  const int64_t steps = args.integer("--steps", p.steps, "total optimizer steps");
-  const int64_t epochs =
-      args.integer("--epochs", 0, "if > 0: train this many passes over the text (overrides --steps)");
-  const int64_t eval_every =
-      args.integer("--eval-every", p.eval_every, "validate (and print a line) every this many steps");
-  const double temperature = args.number("--temperature", 0.8, "sampling temperature (0: most likely character)");
-  const int64_t sample_chars = args.integer("--sample-chars", quick ? 120 : 400, "characters to sample after training");
-  const std::string prime = args.text("--prime", "The ", "text the sample starts from (\\n: a newline)");
-  const bool sample_each = args.flag("--sample-each", "also print a short sample at every validation");
-  const std::string save_dir =
-      args.text("--save", "", "checkpoint directory, written at every validation and at the end");
-  const std::string resume_dir = args.text("--resume", "", "continue training from this checkpoint directory");
-  const std::string out = args.text("--out", "examples_out", "directory for the loss curve (SVG + CSV)");
-  const bool check =
-      args.flag("--check", "exit 1 unless validation beats log(V) by 1.5 nats and resume is bit-identical");
-  const bool distributed = args.flag("--distributed", "data-parallel over the ranks of `mpirun -np K` (MPI build)");
-  const double timeout = args.number("--timeout", 300, "with --distributed: seconds to wait for a silent rank");
-  args.done();
+  examples::Cli cli("char_lm", "char_lm: a character-level RNN / LSTM / GRU language model with truncated BPTT");
+  // --quick and --preset choose the defaults of the other flags (shown by --help).
+  bool quick = cli.peek_flag(argc, argv, "--quick");
+  const std::vector<std::string> presets = {"docs", "quick", "shakespeare"};
+  std::string preset_name = cli.peek(argc, argv, "--preset").value_or(quick ? "quick" : "docs");
+  const bool known_preset = std::find(presets.begin(), presets.end(), preset_name) != presets.end();
+  const Preset p = preset(known_preset ? preset_name : quick ? "quick" : "docs");  // parse() refuses the unknown
+  Config c = p.config;
+  const int64_t kMax = examples::kMaxSize;
+  cli.flag("--quick", quick, "small model, few steps, first 30,000 characters (same as --preset quick)");
+  cli.choice("--preset", preset_name, presets, "the defaults of the flags below");
+  std::string data;
+  cli.text("--data", data, "a UTF-8 text file to learn; none: this repository's README.md + docs/*.md");
+  int64_t max_chars = p.max_chars;
+  cli.count("--max-chars", max_chars, "use only the first N characters (0: all)", 0);
+  cli.choice("--cell", c.cell, {"rnn", "lstm", "gru"}, "the recurrent cell");
+  cli.count("--layers", c.layers, "stacked recurrent layers L", 1, kMax);
+  cli.count("--hidden", c.hidden, "hidden size H", 1, kMax);
+  cli.count("--embed", c.embed, "embedding size E", 1, kMax);
+  cli.number("--dropout", c.dropout, "dropout between layers and before the head", examples::probability);
+  cli.count("--batch", c.batch, "parallel streams N (with --distributed: per rank)", 1, kMax);
+  cli.count("--bptt", c.bptt, "time steps per chunk T (truncated BPTT length)", 1, kMax);
+  c.optimizer = cli.peek(argc, argv, "--optimizer").value_or(c.optimizer);
+  if (c.optimizer == "sgd") c.lr = 1.0;
+  cli.choice("--optimizer", c.optimizer, {"adam", "sgd"}, "the optimizer");
+  cli.number("--lr", c.lr, "learning rate (with --optimizer sgd: 1 unless given)", examples::positive);
+  cli.number("--clip", c.clip, "clip the gradient's global norm to this", examples::positive);
+  cli.number("--lr-decay", c.lr_decay, "multiply the lr by this after every epoch (1: off)", examples::positive);
+  cli.seed("--seed", c.seed, "random seed (weights, dropout, sampling)");
+  int64_t steps = p.steps, epochs = 0, eval_every = p.eval_every, sample_chars = quick ? 120 : 400;
+  cli.count("--steps", steps, "total optimizer steps (0: train nothing, only evaluate and sample)", 0);
+  cli.count("--epochs", epochs, "train this many passes over the text (instead of --steps)")->default_str("");
+  cli.count("--eval-every", eval_every, "validate (and print a line) every this many steps");
+  double temperature = 0.8;
+  cli.number("--temperature", temperature, "sampling temperature (0: always the most likely character)",
+             examples::non_negative);
+  cli.count("--sample-chars", sample_chars, "characters to sample after training", 0);
+  std::string prime = "The ";
+  cli.text("--prime", prime, "text the sample starts from (\\n: a newline)");
+  bool sample_each = false, check = false, distributed = false;
+  cli.flag("--sample-each", sample_each, "also print a short sample at every validation");
+  std::string save_dir, resume_dir, out = "examples_out";
+  cli.text("--save", save_dir, "checkpoint directory, written at every validation and at the end");
+  cli.text("--resume", resume_dir, "continue training from this checkpoint directory");
+  cli.text("--out", out, "directory for the loss curve (SVG + CSV)");
+  cli.flag("--check", check, "exit 1 unless validation beats log(V) by 1.5 nats and resume is bit-identical");
+  cli.flag("--distributed", distributed, "data-parallel over the ranks of `mpirun -np K` (MPI build)");
+  double timeout = 300;
+  cli.number("--timeout", timeout, "with --distributed: seconds to wait for a silent rank", examples::positive);
+  cli.parse(argc, argv);
   examples::DataParallelRun run(distributed, timeout);  // rank 0 of 1 without --distributed
   const int K = run.world_size();
-  if (c.cell != "rnn" && c.cell != "lstm" && c.cell != "gru")
-    throw std::runtime_error("--cell must be rnn, lstm or gru");
-  if (c.optimizer != "adam" && c.optimizer != "sgd") throw std::runtime_error("--optimizer must be adam or sgd");
-  if (c.batch < 1 || c.bptt < 1 || eval_every < 1)
-    throw std::runtime_error("--batch, --bptt and --eval-every must be >= 1");
 
   // ---- the text ----
   std::string source;
@@ -538,7 +561,7 @@ int run_char_lm(int argc, char** argv) {
   std::vector<char32_t> text = decode_utf8(raw);
   if (max_chars > 0 && static_cast<int64_t>(text.size()) > max_chars) text.resize(max_chars);
   if (text.size() < 100)
-    throw std::runtime_error(source + ": the text has only " + std::to_string(text.size()) +
+    throw examples::DataError(source + ": the text has only " + std::to_string(text.size()) +
                              " characters (at least 100 needed)");
   const Corpus corpus =
       make_corpus(text, resume_dir.empty() ? std::vector<char32_t>{} : Trainer::saved_vocab(resume_dir));
@@ -547,8 +570,18 @@ int run_char_lm(int argc, char** argv) {
   std::printf("text: %zu characters (%s), vocabulary V = %lld; train %zu, validation %zu (the last 10%%)\n",
               text.size(), source.c_str(), static_cast<long long>(V), corpus.train.size(), corpus.valid.size());
 
+  // The prime is read before training, so that a character the model cannot read stops the run now.
+  std::vector<char32_t> prime_text = prime == "\\n" ? std::vector<char32_t>{U'\n'} : decode_utf8(prime);
+  const bool known = std::all_of(prime_text.begin(), prime_text.end(), [&](char32_t ch) { return corpus.id(ch) >= 0; });
+  if (!known && cli.given("--prime"))
+    throw examples::UsageError("--prime has a character that the text does not have");
+  if (prime_text.empty() || !known) prime_text = {text[0]};  // the default prime, another script
+
   Trainer trainer(c, corpus, run);
-  const int64_t total = epochs > 0 ? epochs * trainer.steps_per_epoch() : steps;
+  if (cli.given("--epochs") && epochs > std::numeric_limits<int64_t>::max() / trainer.steps_per_epoch())
+    throw examples::UsageError("--epochs " + std::to_string(epochs) + " x " +
+                               std::to_string(trainer.steps_per_epoch()) + " steps per epoch does not fit in 64 bits");
+  const int64_t total = cli.given("--epochs") ? epochs * trainer.steps_per_epoch() : steps;
   std::printf("model: embedding %lld -> %s %lld x %lld -> linear %lld: %lld parameters\n",
               static_cast<long long>(c.embed), c.cell.c_str(), static_cast<long long>(c.layers),
               static_cast<long long>(c.hidden), static_cast<long long>(V),
@@ -571,9 +604,6 @@ int run_char_lm(int argc, char** argv) {
 
   // The sample starts from a zero state and reads the prime first. Give it a few characters: training
   // rarely starts from a zero state, and after a lone newline the first guesses are wild (seen on the docs).
-  std::vector<char32_t> prime_text = prime == "\\n" ? std::vector<char32_t>{U'\n'} : decode_utf8(prime);
-  const bool known = std::all_of(prime_text.begin(), prime_text.end(), [&](char32_t ch) { return corpus.id(ch) >= 0; });
-  if (prime_text.empty() || (!known && prime == "The ")) prime_text = {text[0]};  // the default prime, another script
   Generator sampler(c.seed + 7);
 
   // ---- train, validating every eval_every steps ----
@@ -598,6 +628,7 @@ int run_char_lm(int argc, char** argv) {
     progress.update(trainer.step() - first, static_cast<double>(K * c.batch * c.bptt),
                     {{"loss", ema}, {"ppl", std::exp(ema)}});
     if (trainer.step() % eval_every == 0 || trainer.step() == total) {
+      progress.pause();  // validation, samples and checkpoints are not training time
       valid_loss = trainer.evaluate(corpus.valid);
       const double train_loss = window_loss / window;
       window_loss = 0, window = 0;
@@ -613,6 +644,7 @@ int run_char_lm(int argc, char** argv) {
       if (sample_each && run.is_root())
         std::printf("  sample: %s\n", sample(trainer.model(), corpus, prime_text, 120, temperature, sampler).c_str());
       if (!save_dir.empty()) trainer.save(save_dir);
+      progress.resume();
     }
   }
   progress.finish();
@@ -688,10 +720,5 @@ int run_char_lm(int argc, char** argv) {
 }
 
 int main(int argc, char** argv) {
-  try {
-    return run_char_lm(argc, argv);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "char_lm: %s\n", e.what());
-    return 2;
-  }
+  return examples::run_example("char_lm", [&] { return run_char_lm(argc, argv); });
 }

@@ -28,7 +28,7 @@
 #include <unroll/unroll.hpp>
 #include <vector>
 
-#include "common/args.hpp"
+#include "common/cli.hpp"
 #include "common/plot.hpp"
 #include "common/progress.hpp"
 
@@ -76,18 +76,23 @@ bool close(double got, double expected, double rtol) {
   return std::abs(got - expected) <= rtol * std::abs(expected);
 }
 
-int main(int argc, char** argv) {
-  examples::Args args(argc, argv, "cliff: y_1000 = w^999, the exploding/vanishing gradient, and gradient clipping");
-  const int64_t length = args.integer("--length", 1000, "time steps T (y_T = w^(T-1))");
-  const double lr = args.number("--lr", 9e-7, "SGD learning rate");
-  const double clip = args.number("--clip", 15, "clipping threshold (norm and value)");
-  int64_t steps = args.integer("--steps", 800, "clipped SGD steps from w = 1.01");
-  int64_t points = args.integer("--points", 241, "points of the loss scan over [0.9, 1.02]");
-  const std::string out = args.text("--out", "examples_out", "directory for the pictures (SVG + CSV)");
-  const uint64_t seed = static_cast<uint64_t>(args.integer("--seed", 0, "random seed (nothing here is random)"));
-  const bool quick = args.flag("--quick", "fewer scan points and training steps (for the test)");
-  const bool check = args.flag("--check", "exit 1 unless values, gradients and the clipped step are as expected");
-  args.done();
+int run_cliff(int argc, char** argv) {
+  examples::Cli cli("cliff", "cliff: y_1000 = w^999, the exploding/vanishing gradient, and gradient clipping");
+  int64_t length = 1000, steps = 800, points = 241;
+  cli.count("--length", length, "time steps T (y_T = w^(T-1))", 2, examples::kMaxSize);
+  double lr = 9e-7, clip = 15;
+  cli.number("--lr", lr, "SGD learning rate", examples::positive);
+  cli.number("--clip", clip, "clipping threshold (norm and value)", examples::positive);
+  cli.count("--steps", steps, "clipped SGD steps from w = 1.01");
+  cli.count("--points", points, "points of the loss scan over [0.9, 1.02]", 2, examples::kMaxSize);
+  std::string out = "examples_out";
+  cli.text("--out", out, "directory for the pictures (SVG + CSV)");
+  uint64_t seed = 0;
+  cli.seed("--seed", seed, "random seed (nothing here is random)");
+  bool quick = false, check = false;
+  cli.flag("--quick", quick, "fewer scan points and training steps (for the test)");
+  cli.flag("--check", check, "exit 1 unless values, gradients and the clipped step are as expected");
+  cli.parse(argc, argv);
   if (quick) steps = std::min<int64_t>(steps, 60), points = std::min<int64_t>(points, 25);
   manual_seed(seed);
   const float target = 1;  // we want y_T = 1, which w = 1 reaches exactly
@@ -232,4 +237,8 @@ int main(int argc, char** argv) {
     return ok ? 0 : 1;
   }
   return 0;
+}
+
+int main(int argc, char** argv) {
+  return examples::run_example("cliff", [&] { return run_cliff(argc, argv); });
 }

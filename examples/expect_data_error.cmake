@@ -2,9 +2,10 @@
 #       -P expect_data_error.cmake
 # The tests of the examples' input-file readers (common/text_file.hpp and each example's own format checks):
 # writes a small data set into DIR (in the build tree) with one defect, runs the example on it, and requires
-# the example's error exit code and the message naming the file and the line on stderr ("never a crash":
-# a signal or an uncaught exception fails the exit-code check). CASE "valid" writes the data set without a
-# defect and requires exit code 0: the control that the other cases fail for their defect alone.
+# exit code 2 (a refused input, as for a bad flag) and the message naming the file and the line on stderr
+# ("never a crash": a signal or an uncaught exception fails the exit-code check). CASE "valid" writes the data
+# set without a defect and requires exit code 0: the control that the other cases fail for their defect
+# alone. A few word_lm cases are accepted data sets of other layouts (exit code 0 and `expect_out` on stdout).
 cmake_minimum_required(VERSION 3.16)
 foreach(var PROGRAM EXAMPLE CASE DIR)
   if(NOT DEFINED ${var})
@@ -28,7 +29,7 @@ if(EXAMPLE STREQUAL "slot_filling")
     file(WRITE ${DIR}/${split}/label "PlayMusic\nBookRestaurant\n")
   endforeach()
   set(args --data ${DIR})
-  set(code 1)
+  set(code 2)
   if(CASE STREQUAL "bad_tag")
     file(WRITE ${DIR}/train/seq.out "O O B-genre\nO O Q O B-party_size\n")
     set(expect "/train/seq\\.out:2: bad tag 'Q'")
@@ -68,7 +69,8 @@ elseif(EXAMPLE STREQUAL "word_lm")
     file(WRITE ${DIR}/ptb.${split}.txt " the cat sat \n the dog ran \n")
   endforeach()
   set(args --data ${DIR} --quick)
-  set(code 1)
+  set(small --batch 1 --bptt 2 --epochs 1 --emb 4 --hidden 4 --out ${DIR}/out)  # for the accepted cases
+  set(code 2)
   if(CASE STREQUAL "empty_file")
     file(WRITE ${DIR}/ptb.valid.txt "")
     set(expect "/ptb\\.valid\\.txt: empty file")
@@ -80,10 +82,34 @@ elseif(EXAMPLE STREQUAL "word_lm")
     set(expect "/ptb\\.train\\.txt:1: invalid UTF-8 at byte 10")
   elseif(CASE STREQUAL "missing_file")
     file(REMOVE ${DIR}/ptb.test.txt)
-    set(expect "neither .*/ptb\\.test\\.txt nor .*/ptb\\.test\\.txt\\.gz exists")
-  elseif(CASE STREQUAL "unknown_word")  # valid and test words must be in the training vocabulary (or <unk>)
+    set(expect "/word_lm_missing_file: no test file \\(a name with 'test' in it")
+  elseif(CASE STREQUAL "two_files")  # two candidates for one split: the user must say which
+    file(WRITE ${DIR}/valid.txt " the cat sat \n")
+    set(expect "/word_lm_two_files: 2 valid files \\(ptb\\.valid\\.txt, valid\\.txt\\): name the one to use")
+  elseif(CASE STREQUAL "missing_explicit")  # a file named on the command line
+    set(args --train ${DIR}/ptb.train.txt --valid ${DIR}/ptb.valid.txt --test ${DIR}/nothing.txt --quick)
+    set(expect "neither .*/nothing\\.txt nor .*/nothing\\.txt\\.gz exists")
+  elseif(CASE STREQUAL "unknown_word")  # a valid word outside the training vocabulary becomes <unk>, counted
     file(WRITE ${DIR}/ptb.valid.txt " the bird sat \n")
-    set(expect "ptb\\.valid\\.txt: word 'bird' is not in the training vocabulary")
+    list(APPEND args ${small})
+    set(code 0)
+    set(expect "")
+    set(expect_out "valid: 1 of 4 tokens \\(25\\.00%\\) outside the vocabulary became <unk>")
+  elseif(CASE STREQUAL "other_names")  # WikiText's names, .gz beside a plain file: found by their split words
+    file(REMOVE ${DIR}/ptb.train.txt ${DIR}/ptb.valid.txt ${DIR}/ptb.test.txt)
+    file(WRITE ${DIR}/wiki.train.tokens " the cat sat \n the dog ran \n")
+    file(WRITE ${DIR}/wiki.valid.tokens " the dog sat \n")
+    file(WRITE ${DIR}/wiki.test.tokens " the cat ran \n")
+    list(APPEND args ${small})
+    set(code 0)
+    set(expect "")
+    set(expect_out "corpus: word_lm_other_names: [^\n]*wiki\\.train\\.tokens, [^\n]*wiki\\.valid\\.tokens, [^\n]*wiki\\.test\\.tokens\n.*wrote [^\n]*/word_lm_word_lm_other_names\\.svg")
+  elseif(CASE STREQUAL "explicit_files")  # --train/--valid/--test; the output is named after the files
+    file(WRITE ${DIR}/tm.train.txt " the cat sat \n the dog ran \n")
+    set(args --train ${DIR}/tm.train.txt --valid ${DIR}/ptb.valid.txt --test ${DIR}/ptb.test.txt ${small})
+    set(code 0)
+    set(expect "")
+    set(expect_out "corpus: tm: .*wrote [^\n]*/word_lm_tm\\.svg")
   endif()
 elseif(EXAMPLE STREQUAL "char_lm")
   # DIR/text.txt: any UTF-8 text of at least 100 characters.
@@ -117,6 +143,9 @@ if(NOT result STREQUAL code)
   message(FATAL_ERROR "${EXAMPLE} ${CASE}: expected exit code ${code}, got '${result}'\nstdout:\n${out}\nstderr:\n${err}")
 endif()
 if(code STREQUAL "0")
+  if(DEFINED expect_out AND NOT out MATCHES "${expect_out}")
+    message(FATAL_ERROR "${EXAMPLE} ${CASE}: stdout lacks '${expect_out}'\nstdout:\n${out}")
+  endif()
   message(STATUS "${EXAMPLE} ${CASE}: accepted as expected")
   return()
 endif()

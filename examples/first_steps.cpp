@@ -10,30 +10,21 @@
 #include <string>
 #include <unroll/unroll.hpp>
 
+#include "common/cli.hpp"
 #include "common/nan_guard.hpp"
 
 using namespace unroll;
 
-int main(int argc, char** argv) {
-  int steps = 500;
-  float lr = 0.1f;
+int run_first_steps(int argc, char** argv) {
+  examples::Cli cli("first_steps", "first_steps: a two-layer network learns sin(3x) by plain gradient descent");
+  int64_t steps = 500;
+  double rate = 0.1;
   uint64_t seed = 0;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (arg == "--help") {
-      std::printf("usage: first_steps [--steps N (500)] [--lr X (0.1)] [--seed S (0)]\n");
-      return 0;
-    } else if (arg == "--steps" && i + 1 < argc) {
-      steps = std::atoi(argv[++i]);
-    } else if (arg == "--lr" && i + 1 < argc) {
-      lr = static_cast<float>(std::atof(argv[++i]));
-    } else if (arg == "--seed" && i + 1 < argc) {
-      seed = std::strtoull(argv[++i], nullptr, 10);
-    } else {
-      std::fprintf(stderr, "first_steps: unknown argument '%s' (try --help)\n", arg.c_str());
-      return 2;
-    }
-  }
+  cli.count("--steps", steps, "gradient-descent steps", 1, 100000000);
+  cli.number("--lr", rate, "learning rate", examples::positive);
+  cli.seed("--seed", seed, "random seed for the initial weights");
+  cli.parse(argc, argv);  // --help lists the flags; a bad value: a one-line message and exit code 2
+  const float lr = static_cast<float>(rate);
   Generator gen(seed);
 
   // data: 64 points x in [-1, 1], targets sin(3x)      x, y: [64, 1] float32 (the default dtype)
@@ -52,7 +43,7 @@ int main(int argc, char** argv) {
   std::vector<Tensor> params = {w1, b1, w2, b2};
   for (Tensor& p : params) p.requires_grad_();
 
-  for (int step = 0; step <= steps; ++step) {
+  for (int64_t step = 0; step <= steps; ++step) {
     const Tensor hidden = tanh(linear(x, w1, b1));     // [64, 32]
     const Tensor prediction = linear(hidden, w2, b2);  // [64, 1]
     const Tensor loss = mse_loss(prediction, y);
@@ -69,8 +60,12 @@ int main(int argc, char** argv) {
     if (step % 50 == 0) {  // the loss is read only here: a diverged run stops at the next print
       const double loss_value = loss.item();
       examples::stop_if_not_finite(loss_value, step);
-      std::printf("step %4d  loss %.6f\n", step, loss_value);
+      std::printf("step %4lld  loss %.6f\n", static_cast<long long>(step), loss_value);
     }
   }
   return 0;
+}
+
+int main(int argc, char** argv) {
+  return examples::run_example("first_steps", [&] { return run_first_steps(argc, argv); });
 }

@@ -21,12 +21,13 @@
 // Shape legend: T = time steps, N = batch (1 here), I = inputs (2), H = hidden units (2), O = outputs (2).
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <sstream>
 #include <string>
 #include <unroll/unroll.hpp>
 #include <vector>
 
-#include "common/args.hpp"
+#include "common/cli.hpp"
 
 using namespace unroll;
 using namespace unroll::layers;
@@ -80,9 +81,16 @@ Tensor parse_sequence(const std::string& text) {
   for (std::string row; std::getline(rows, row, ';'); ++steps) {
     std::stringstream cols(row);
     int64_t count = 0;
-    for (std::string v; std::getline(cols, v, ','); ++count) values.push_back(static_cast<float>(std::stod(v)));
-    if (count != 2) throw std::invalid_argument("--inputs: each step needs 2 numbers, got '" + row + "'");
+    for (std::string v; std::getline(cols, v, ','); ++count) {
+      char* end = nullptr;
+      const float value = std::strtof(v.c_str(), &end);
+      if (v.empty() || *end || !std::isfinite(value))
+        throw examples::UsageError("--inputs: '" + v + "' in step '" + row + "' is not a finite number");
+      values.push_back(value);
+    }
+    if (count != 2) throw examples::UsageError("--inputs: each step needs 2 numbers, got '" + row + "'");
   }
+  if (steps == 0) throw examples::UsageError("--inputs: no step");
   return tensor(values, {steps, 1, 2});
 }
 
@@ -114,12 +122,15 @@ bool equal(const Tensor& y, const std::vector<float>& expected) {
   return sum(ne(y, tensor(expected, y.shape()))).item<int64_t>() == 0;  // ne: bool; sum of bool: int64 count
 }
 
-int main(int argc, char** argv) {
-  examples::Args args(argc, argv, "memory: the hand-worked linear RNN with all weights 1 (Elman and Jordan)");
-  const std::string inputs = args.text("--inputs", "1,1;1,1;2,2", "input sequence, steps separated by ';'");
-  args.integer("--seed", 0, "unused: nothing here is random");
-  const bool check = args.flag("--check", "exit 1 unless the seeds' numbers come out (default inputs only)");
-  args.done();
+int run_memory(int argc, char** argv) {
+  examples::Cli cli("memory", "memory: the hand-worked linear RNN with all weights 1 (Elman and Jordan)");
+  std::string inputs = "1,1;1,1;2,2";
+  cli.text("--inputs", inputs, "input sequence, steps separated by ';'");
+  uint64_t seed = 0;
+  cli.seed("--seed", seed, "unused: nothing here is random");
+  bool check = false;
+  cli.flag("--check", check, "exit 1 unless the seeds' numbers come out (default inputs only)");
+  cli.parse(argc, argv);
 
   const Tensor x = parse_sequence(inputs);  // [T, 1, 2]
   MemoryCell elman(2, 2, 2, /*jordan=*/false), jordan(2, 2, 2, /*jordan=*/true);
@@ -154,4 +165,8 @@ int main(int argc, char** argv) {
     return ok ? 0 : 1;
   }
   return 0;
+}
+
+int main(int argc, char** argv) {
+  return examples::run_example("memory", [&] { return run_memory(argc, argv); });
 }

@@ -23,7 +23,7 @@
 #include <unroll/unroll.hpp>
 #include <vector>
 
-#include "common/args.hpp"
+#include "common/cli.hpp"
 #include "common/nan_guard.hpp"
 #include "common/plot.hpp"
 #include "common/progress.hpp"
@@ -107,24 +107,34 @@ std::unique_ptr<Forecaster> train(const Options& o, bool many_to_many, uint64_t 
   return model;
 }
 
-int main(int argc, char** argv) {
-  examples::Args args(argc, argv, "sine_wave: many-to-one and many-to-many sine forecasting with an LSTM or GRU");
-  const bool quick = args.flag("--quick", "fewer training steps (for the test suite)");
+int run_sine_wave(int argc, char** argv) {
+  examples::Cli cli("sine_wave", "sine_wave: many-to-one and many-to-many sine forecasting with an LSTM or GRU");
+  bool quick = cli.peek_flag(argc, argv, "--quick"), check = false;
+  cli.flag("--quick", quick, "fewer training steps (for the test suite)");
   Options o;
-  o.cell = args.text("--cell", "lstm", "recurrent cell: lstm or gru");
-  o.steps = args.integer("--steps", quick ? 300 : 1500, "training steps per set-up");
-  o.hidden = args.integer("--hidden", 32, "hidden size");
-  o.batch = args.integer("--batch", 32, "batch size");
-  o.window = args.integer("--window", 20, "many-to-one: window length W");
-  o.length = args.integer("--length", quick ? 40 : 60, "many-to-many: sequence length T");
-  o.warmup = args.integer("--warmup", 5, "many-to-many: steps excluded from the 'after warm-up' MSE");
-  o.lr = args.number("--lr", 1e-2, "Adam learning rate (cosine-annealed to lr/20)");
-  o.clip = args.number("--clip", 1.0, "max gradient norm");
-  o.noise = static_cast<float>(args.number("--noise", 0, "std of Gaussian noise added to the series"));
-  const uint64_t seed = args.integer("--seed", 0, "random seed");
-  const std::string out = args.text("--out", "examples_out", "directory for the SVG and CSV files");
-  const bool check = args.flag("--check", "exit 1 unless both test MSEs are below their thresholds");
-  args.done();
+  const int64_t kMax = examples::kMaxSize;
+  o.cell = "lstm";
+  cli.choice("--cell", o.cell, {"lstm", "gru"}, "recurrent cell");
+  o.steps = quick ? 300 : 1500, o.hidden = 32, o.batch = 32, o.window = 20, o.length = quick ? 40 : 60, o.warmup = 5;
+  cli.count("--steps", o.steps, "training steps per set-up");
+  cli.count("--hidden", o.hidden, "hidden size", 1, kMax);
+  cli.count("--batch", o.batch, "batch size", 1, kMax);
+  cli.count("--window", o.window, "many-to-one: window length W", 1, kMax);
+  cli.count("--length", o.length, "many-to-many: sequence length T", 2, kMax);
+  cli.count("--warmup", o.warmup, "many-to-many: steps excluded from the 'after warm-up' MSE (< --length)", 0, kMax);
+  o.lr = 1e-2, o.clip = 1.0;
+  cli.number("--lr", o.lr, "Adam learning rate (cosine-annealed to lr/20)", examples::positive);
+  cli.number("--clip", o.clip, "max gradient norm", examples::positive);
+  double noise = 0;
+  cli.number("--noise", noise, "std of Gaussian noise added to the series", examples::non_negative);
+  uint64_t seed = 0;
+  cli.seed("--seed", seed, "random seed");
+  std::string out = "examples_out";
+  cli.text("--out", out, "directory for the SVG and CSV files");
+  cli.flag("--check", check, "exit 1 unless both test MSEs are below their thresholds");
+  cli.parse(argc, argv);
+  if (o.warmup >= o.length) throw examples::UsageError("--warmup must be below --length");
+  o.noise = static_cast<float>(noise);
 
   // Fixed test sets (noise-free targets even when training is noisy would be another choice; we keep
   // the same distribution as training).
@@ -186,4 +196,8 @@ int main(int argc, char** argv) {
   std::printf("check: many-to-one %.2e < %g, many-to-many (after warm-up) %.2e < %g: %s\n", mse_m2o, limit_m2o,
               mse_m2m_late, limit_m2m, ok ? "ok" : "FAIL");
   return ok ? 0 : 1;
+}
+
+int main(int argc, char** argv) {
+  return examples::run_example("sine_wave", [&] { return run_sine_wave(argc, argv); });
 }

@@ -6,22 +6,32 @@
 //   "taipei is where i arrive on november 2nd"        taipei = B-dest, but the word that says so comes later
 //
 // Three taggers: a feed-forward network that sees one word at a time, a unidirectional LSTM (the words so
-// far) and a bidirectional LSTM (the whole sentence). Three ways to turn a word into a vector: 1-of-N with
-// an "other" dimension for unknown words, a bag of letter trigrams (word hashing), a learned embedding.
-// The score is slot F1: a predicted slot counts only if its type and its exact span match the reference.
+// far) and a bidirectional LSTM (the whole sentence). Four ways to turn a word into a vector: 1-of-N with
+// an "other" dimension for unknown words, a bag of letter trigrams (word hashing), a learned embedding, and
+// a learned embedding beside learned vectors of the word's letter trigrams. Every model is trained jointly
+// on the request's intent (one label per sentence, from the mean of the tagger's features over the words).
+// The scores are the literature's: slot F1 (a predicted slot counts only if its type and its exact span
+// match the reference), intent accuracy, and exact match (the intent and every tag of the sentence right).
 //
-//   ./slot_filling                                  all 9 tagger x input pairs on generated requests (~1 min)
+//   ./slot_filling                                  all 12 tagger x input pairs on generated requests (~1 min)
 //   ./slot_filling --input embedding --tagger bilstm
-//   ./slot_filling --data DIR                        SNIPS in the seq.in / seq.out / label layout
-//                                                   (DIR/train, DIR/valid, DIR/test)
+//   ./slot_filling --data DIR                       SNIPS or ATIS in the seq.in / seq.out / label layout
+//                                                   (DIR/train, DIR/valid, DIR/test): a BiLSTM over
+//                                                   embedding+trigram input
+//   ./slot_filling ... --save CKPT / --resume CKPT  a checkpoint after every epoch / continue after its epoch
 //
-// Shapes: T = time steps (words), N = batch (sentences), F = input features per word, H = hidden size,
-// D = directions, C = number of tags.
+// Every model writes its test predictions as OUT/slot_filling_<data>_<tagger>_<input>.conll (token, gold tag,
+// predicted tag; a blank line after each sentence, as CoNLL-2000's conlleval reads them) and the intents as
+// the same name with _intents.txt (gold, predicted; one sentence a line).
+//
+// Shapes: T = time steps (words), N = batch (sentences), F = input features per word, K = letter trigrams
+// per word, H = hidden size, D = directions, C = number of tags, I = number of intents.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <memory>
 #include <numeric>
@@ -33,7 +43,8 @@
 #include <unroll/unroll.hpp>
 #include <vector>
 
-#include "common/args.hpp"
+#include "common/checkpoint.hpp"
+#include "common/cli.hpp"
 #include "common/nan_guard.hpp"
 #include "common/plot.hpp"
 #include "common/progress.hpp"
@@ -46,6 +57,7 @@ namespace {
 struct Sentence {
   std::vector<std::string> words;
   std::vector<std::string> tags;  // one per word: O, B-<slot> or I-<slot>
+  std::string intent;             // one per sentence: PlayMusic, BookRestaurant, ...
 };
 
 struct Dataset {
@@ -80,8 +92,7 @@ bool valid_tag(const std::string& tag) {
   return tag == "O" || (tag.size() > 2 && (tag[0] == 'B' || tag[0] == 'I') && tag[1] == '-');
 }
 
-// One split: DIR/seq.in (words), DIR/seq.out (one tag per word), DIR/label (one intent per line, checked
-// for alignment; this example does not use it).
+// One split: DIR/seq.in (words), DIR/seq.out (one tag per word), DIR/label (one intent per line).
 std::vector<Sentence> read_split(const std::string& dir) {
   const std::string in_path = dir + "/seq.in", out_path = dir + "/seq.out", label_path = dir + "/label";
   const auto in = read_lines(in_path), out = read_lines(out_path), labels = read_lines(label_path);
@@ -93,7 +104,7 @@ std::vector<Sentence> read_split(const std::string& dir) {
   std::vector<Sentence> sentences;
   for (size_t i = 0; i < in.size(); ++i) {
     const std::string line = std::to_string(i + 1);
-    Sentence s{split_words(in[i]), split_words(out[i])};
+    Sentence s{split_words(in[i]), split_words(out[i]), ""};
     if (s.words.empty()) throw DataError(in_path + ":" + line + ": empty sentence");
     if (s.tags.size() != s.words.size())
       throw DataError(out_path + ":" + line + ": " + std::to_string(s.tags.size()) + " tags for " +
@@ -101,7 +112,9 @@ std::vector<Sentence> read_split(const std::string& dir) {
     for (const auto& tag : s.tags)
       if (!valid_tag(tag))
         throw DataError(out_path + ":" + line + ": bad tag '" + tag + "' (expected O, B-<slot> or I-<slot>)");
-    if (split_words(labels[i]).size() != 1) throw DataError(label_path + ":" + line + ": expected one intent label");
+    const auto intent = split_words(labels[i]);
+    if (intent.size() != 1) throw DataError(label_path + ":" + line + ": expected one intent label");
+    s.intent = intent[0];
     sentences.push_back(std::move(s));
   }
   return sentences;
@@ -116,7 +129,9 @@ Dataset read_dataset(const std::string& dir) {
 // A template is a list of pieces: a literal word, or a slot to fill: "A" (a city one arrives at, tagged
 // dest), "L" (a city one leaves, tagged depart), "D" (a date), "T" (a time). Half of the templates name the
 // city before the word that decides its role ("... arrive taipei ..."), half after it ("taipei is where i
-// arrive ..."); in the second half the words before the city are the same for both roles.
+// arrive ..."); in the second half the words before the city are the same for both roles. The intent of a
+// request follows from its template: "arrival" (it names a destination only), "departure" (an origin only)
+// or "flight" (both).
 class RequestGenerator {
  public:
   explicit RequestGenerator(uint64_t seed) : gen_(seed) {}
@@ -148,6 +163,10 @@ class RequestGenerator {
     };
     const auto& pattern = coin(0.5) ? before[gen_.below(before.size())] : after[gen_.below(after.size())];
     Sentence s;
+    // The intent: what the traveller tells about, an arrival, a departure, or a flight from one city to another.
+    const bool arrive = std::count(pattern.begin(), pattern.end(), "A") > 0;
+    const bool leave = std::count(pattern.begin(), pattern.end(), "L") > 0;
+    s.intent = arrive && leave ? "flight" : arrive ? "arrival" : "departure";
     for (const auto& piece : pattern) {
       if (piece == "A" || piece == "L")
         add(s, city(rare), piece == "A" ? "dest" : "depart");
@@ -308,16 +327,52 @@ bool spans_self_test() {
   return s.correct == 1 && s.predicted == 2 && s.gold == 2 && std::abs(s.f1() - 0.5) < 1e-12;
 }
 
+// What a model says about one sentence, and the three scores of the literature over a data set.
+struct Prediction {
+  std::vector<std::string> tags;
+  std::string intent;
+};
+
+struct Evaluation {
+  Score slots;  // slot F1 (exact span and type)
+  int64_t intents_correct = 0, exact = 0, sentences = 0;
+  double intent_accuracy() const { return sentences ? static_cast<double>(intents_correct) / sentences : 0; }
+  // Sentence-level exact match ("semantic frame accuracy", Goo et al. 2018): the intent and every tag right.
+  double exact_match() const { return sentences ? static_cast<double>(exact) / sentences : 0; }
+};
+
+Evaluation evaluate(const std::vector<Sentence>& data, const std::vector<Prediction>& predicted) {
+  Evaluation e;
+  for (size_t i = 0; i < data.size(); ++i) {
+    add_score(e.slots, data[i].tags, predicted[i].tags);
+    const bool intent = predicted[i].intent == data[i].intent;
+    e.intents_correct += intent;
+    e.exact += intent && predicted[i].tags == data[i].tags;
+    ++e.sentences;
+  }
+  return e;
+}
+
 // ---- word encodings ------------------------------------------------------------------------------------
 
-enum class Input { OneHot, Trigram, Embedding };
+enum class Input { OneHot, Trigram, Embedding, EmbeddingTrigram };
 const char* input_name(Input i) {
-  return i == Input::OneHot ? "onehot" : i == Input::Trigram ? "trigram" : "embedding";
+  switch (i) {
+    case Input::OneHot:
+      return "onehot";
+    case Input::Trigram:
+      return "trigram";
+    case Input::Embedding:
+      return "embedding";
+    default:
+      return "embedding+trigram";
+  }
 }
 
 // Turns words into model inputs. onehot: float32 [T, N, V + 1] with 1 at the word's id (0 = "other");
 // trigram: float32 [T, N, K] with 1 at every hashed letter trigram of the word; embedding: int64 ids [T, N]
-// for a lookup.
+// for a lookup; embedding+trigram: the ids, and the word's trigram buckets as int64 [T, N, K] for a second
+// lookup (bucket + 1; 0 pads words with fewer trigrams).
 class Encoder {
  public:
   Encoder(Input kind, const std::vector<Sentence>& train, int64_t min_count, int64_t max_vocab, int64_t trigram_dim)
@@ -335,7 +390,8 @@ class Encoder {
 
   // Input features per word: F of the dense encodings, or the vocabulary size for a lookup table.
   int64_t size() const { return kind_ == Input::Trigram ? trigram_dim_ : static_cast<int64_t>(ids_.size()) + 1; }
-  bool dense() const { return kind_ != Input::Embedding; }
+  bool dense() const { return kind_ == Input::OneHot || kind_ == Input::Trigram; }
+  bool trigram_lookup() const { return kind_ == Input::EmbeddingTrigram; }
   int64_t id(const std::string& word) const {
     auto it = ids_.find(word);
     return it == ids_.end() ? 0 : it->second;  // the "other" dimension: words outside the vocabulary
@@ -381,6 +437,22 @@ class Encoder {
     return tensor(x, {T, N, F});
   }
 
+  // embedding+trigram: the trigram buckets of every word, + 1, as int64 [T, N, K] (K: the most trigrams a
+  // word of the batch has); 0 where a word has fewer, and at padding.
+  Tensor encode_trigrams(const std::vector<const Sentence*>& batch, int64_t T) const {
+    const int64_t N = static_cast<int64_t>(batch.size());
+    int64_t K = 1;
+    for (const auto* s : batch)
+      for (const auto& w : s->words) K = std::max<int64_t>(K, static_cast<int64_t>(characters(w).size()));
+    std::vector<int64_t> ids(static_cast<size_t>(T * N * K), 0);
+    for (int64_t n = 0; n < N; ++n)
+      for (size_t t = 0; t < batch[n]->words.size(); ++t) {
+        const std::vector<int64_t> buckets = trigrams(batch[n]->words[t]);
+        for (size_t k = 0; k < buckets.size(); ++k) ids[(static_cast<int64_t>(t) * N + n) * K + k] = buckets[k] + 1;
+      }
+    return tensor(ids, {T, N, K});
+  }
+
  private:
   Input kind_;
   int64_t trigram_dim_;
@@ -391,24 +463,51 @@ class Encoder {
 
 enum class Kind { FeedForward, LSTM, BiLSTM };
 const char* kind_name(Kind k) { return k == Kind::FeedForward ? "feed-forward" : k == Kind::LSTM ? "LSTM" : "BiLSTM"; }
+const char* kind_flag(Kind k) { return k == Kind::FeedForward ? "ff" : k == Kind::LSTM ? "lstm" : "bilstm"; }
 
 struct TaggerOptions {
-  int64_t input_size = 0;  // F, or the vocabulary size with a learned embedding
-  bool embed = false;      // look ids up in a learned table first
-  int64_t embedding_dim = 64;
-  int64_t hidden = 64;  // H
-  int64_t tags = 0;     // C
+  int64_t input_size = 0;       // F, or the vocabulary size with a learned embedding
+  bool embed = false;           // look ids up in a learned table first
+  int64_t embedding_dim = 64;   // E
+  int64_t trigram_buckets = 0;  // > 0: also a learned E-vector per trigram bucket, summed over the word's trigrams
+  int64_t hidden = 64;          // H
+  int64_t tags = 0;             // C
+  int64_t intents = 0;          // I
   double dropout = 0;
+};
+
+// One batch of sentences, time-major and padded to the longest.
+struct Batch {
+  std::vector<const Sentence*> sentences;
+  std::vector<size_t> index;  // where each sentence is in its data set
+  Tensor input;               // float32 [T, N, F], or int64 ids [T, N]
+  Tensor trigrams;            // embedding+trigram input only: int64 [T, N, K]
+  Tensor lengths;             // int64 [N]
+  Tensor mask;                // float32 [T, N, 1]: 1 at the words, 0 at padding
+  Tensor targets;             // int64 tag ids [T*N], -100 at padding and at tags training never showed
+  Tensor intents;             // int64 intent ids [N], -100 for an intent training never showed
+  int64_t T = 0, words = 0;
+};
+
+struct TaggerOutput {
+  Tensor slots;    // [T*N, C] tag scores of every word
+  Tensor intents;  // [N, I] intent scores of every sentence
 };
 
 class Tagger : public layers::Module {
  public:
   Tagger(Kind kind, const TaggerOptions& o) : kind_(kind), options_(o) {
     using namespace layers;
-    const int64_t F = o.embed ? o.embedding_dim : o.input_size;
+    const int64_t F = !o.embed ? o.input_size : o.trigram_buckets > 0 ? 2 * o.embedding_dim : o.embedding_dim;
     if (o.embed) {
-      embed_ = std::make_unique<Embedding>(EmbeddingOptions{.num_embeddings = o.input_size, .embedding_dim = F});
+      embed_ = std::make_unique<Embedding>(
+          EmbeddingOptions{.num_embeddings = o.input_size, .embedding_dim = o.embedding_dim});
       register_module("embed", *embed_);
+    }
+    if (o.trigram_buckets > 0) {
+      trigram_embed_ = std::make_unique<Embedding>(EmbeddingOptions{
+          .num_embeddings = o.trigram_buckets + 1, .embedding_dim = o.embedding_dim, .padding_idx = 0});
+      register_module("trigram_embed", *trigram_embed_);
     }
     if (kind == Kind::FeedForward) {
       hidden_ = std::make_unique<Linear>(LinearOptions{.in_features = F, .out_features = o.hidden});
@@ -421,12 +520,17 @@ class Tagger : public layers::Module {
     const int64_t D = kind == Kind::BiLSTM ? 2 : 1;
     head_ = std::make_unique<Linear>(LinearOptions{.in_features = D * o.hidden, .out_features = o.tags});
     register_module("head", *head_);
+    intent_head_ = std::make_unique<Linear>(LinearOptions{.in_features = D * o.hidden, .out_features = o.intents});
+    register_module("intent_head", *intent_head_);
   }
   std::string describe() const override { return std::string("Tagger(") + kind_name(kind_) + ")"; }
 
-  // input: [T, N, F] (or int64 ids [T, N]), lengths: int64 [N] -> logits [T*N, C]
-  Tensor forward(const Tensor& input, const Tensor& lengths) {
-    Tensor x = embed_ ? (*embed_)(input) : input;  // [T, N, F]
+  // The batch's input [T, N, F] (or ids [T, N], and trigram buckets [T, N, K]) -> tag scores [T*N, C] and
+  // intent scores [N, I].
+  TaggerOutput forward(const Batch& b) {
+    Tensor x = embed_ ? (*embed_)(b.input) : b.input;  // [T, N, E] or [T, N, F]
+    if (trigram_embed_)  // [T, N, K, E] summed over the word's trigrams, beside the word's own vector: [T, N, 2E]
+      x = concat({x, sum((*trigram_embed_)(b.trigrams), {2})}, 2);
     x = dropout(x, options_.dropout, is_training());
     Tensor h;
     if (hidden_) {
@@ -434,131 +538,290 @@ class Tagger : public layers::Module {
     } else {
       // Padded steps (t >= lengths[n]) are skipped; the backward direction of a BiLSTM reads each sentence
       // from its own last word, not from the padding.
-      h = lstm_->forward(x, {}, lengths).output;  // [T, N, D*H]
+      h = lstm_->forward(x, {}, b.lengths).output;  // [T, N, D*H]
     }
     h = dropout(h, options_.dropout, is_training());
     const Tensor logits = (*head_)(h);  // [T, N, C]
-    return reshape(logits, {-1, options_.tags});
+    // The intent reads the mean of the features over the sentence's words: [N, D*H] -> [N, I].
+    const Tensor pooled = div(sum(mul(h, b.mask), {0}), sum(b.mask, {0}));
+    return {reshape(logits, {-1, options_.tags}), (*intent_head_)(pooled)};
   }
 
  private:
   Kind kind_;
   TaggerOptions options_;
-  std::unique_ptr<layers::Embedding> embed_;
-  std::unique_ptr<layers::Linear> hidden_, head_;
+  std::unique_ptr<layers::Embedding> embed_, trigram_embed_;
+  std::unique_ptr<layers::Linear> hidden_, head_, intent_head_;
   std::unique_ptr<layers::LSTM> lstm_;
 };
 
 // ---- training and evaluation ------------------------------------------------------------------------------
 
-struct Batch {
-  std::vector<const Sentence*> sentences;
-  Tensor input, lengths, targets;  // input [T, N, F] or [T, N]; int64 lengths [N], targets [T*N] (-100 = padding)
-  int64_t T = 0, words = 0;
+// The tags and intents the models can output: those of the training set, sorted.
+struct Labels {
+  std::vector<std::string> tags, intents;
+  std::map<std::string, int64_t> tag_ids, intent_ids;
+  // Whether every I-x of the training set follows a B-x or an I-x (the BIO scheme called IOB2, as SNIPS and
+  // ATIS are written). Only then does decoding keep to such sequences (decode_bio): in IOB1 data an I-x
+  // after O is how a span starts.
+  bool iob2 = true;
+  explicit Labels(const std::vector<Sentence>& train) {
+    std::set<std::string> tag_set, intent_set;
+    for (const auto& s : train) {
+      tag_set.insert(s.tags.begin(), s.tags.end());
+      intent_set.insert(s.intent);
+      for (size_t t = 0; t < s.tags.size(); ++t)
+        if (s.tags[t][0] == 'I' && (t == 0 || s.tags[t - 1] == "O" || s.tags[t - 1].substr(2) != s.tags[t].substr(2)))
+          iob2 = false;
+    }
+    tags.assign(tag_set.begin(), tag_set.end());
+    intents.assign(intent_set.begin(), intent_set.end());
+    for (size_t i = 0; i < tags.size(); ++i) tag_ids[tags[i]] = static_cast<int64_t>(i);
+    for (size_t i = 0; i < intents.size(); ++i) intent_ids[intents[i]] = static_cast<int64_t>(i);
+  }
 };
 
-Batch make_batch(std::vector<const Sentence*> sentences, const Encoder& encoder,
-                 const std::map<std::string, int64_t>& tag_ids) {
-  Batch b{std::move(sentences), {}, {}, {}, 0, 0};
+Batch make_batch(std::vector<const Sentence*> sentences, std::vector<size_t> index, const Encoder& encoder,
+                 const Labels& labels) {
+  Batch b;
+  b.sentences = std::move(sentences);
+  b.index = std::move(index);
   const int64_t N = static_cast<int64_t>(b.sentences.size());
   for (const auto* s : b.sentences) b.T = std::max<int64_t>(b.T, static_cast<int64_t>(s->words.size()));
-  std::vector<int64_t> lengths(N), targets(static_cast<size_t>(b.T * N), -100);
+  std::vector<int64_t> lengths(N), targets(static_cast<size_t>(b.T * N), -100), intents(N);
+  std::vector<float> mask(static_cast<size_t>(b.T * N), 0);
   for (int64_t n = 0; n < N; ++n) {
     const Sentence& s = *b.sentences[n];
     lengths[n] = static_cast<int64_t>(s.words.size());
     b.words += static_cast<int64_t>(s.words.size());
     for (size_t t = 0; t < s.tags.size(); ++t) {
-      auto it = tag_ids.find(s.tags[t]);  // a tag never seen in training cannot be learned: it is ignored
-      targets[t * N + n] = it == tag_ids.end() ? -100 : it->second;
+      auto it = labels.tag_ids.find(s.tags[t]);  // a tag never seen in training cannot be learned: it is ignored
+      targets[t * N + n] = it == labels.tag_ids.end() ? -100 : it->second;
+      mask[t * N + n] = 1;
     }
+    const auto it = labels.intent_ids.find(s.intent);
+    intents[n] = it == labels.intent_ids.end() ? -100 : it->second;
   }
   b.input = encoder.encode(b.sentences, b.T);
+  if (encoder.trigram_lookup()) b.trigrams = encoder.encode_trigrams(b.sentences, b.T);
   b.lengths = tensor(lengths, {N});
+  b.mask = tensor(mask, {b.T, N, 1});
   b.targets = tensor(targets, {b.T * N});
+  b.intents = tensor(intents, {N});
   return b;
 }
 
 // Batches of similar lengths (less padding): shuffle, sort runs of 50 batches by length, shuffle the batches.
 std::vector<Batch> make_batches(const std::vector<Sentence>& data, int64_t batch_size, const Encoder& encoder,
-                                const std::map<std::string, int64_t>& tag_ids, Generator* shuffle) {
-  std::vector<const Sentence*> order;
-  for (const auto& s : data) order.push_back(&s);
+                                const Labels& labels, Generator* shuffle) {
+  std::vector<size_t> order(data.size());
+  std::iota(order.begin(), order.end(), size_t{0});
   if (shuffle)
     for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[shuffle->below(i)]);
-  const size_t run = static_cast<size_t>(batch_size) * 50;
+  const size_t batch = static_cast<size_t>(batch_size), run = batch * 50;
   for (size_t i = 0; i < order.size(); i += run)
     std::stable_sort(order.begin() + i, order.begin() + std::min(order.size(), i + run),
-                     [](const Sentence* a, const Sentence* b) { return a->words.size() < b->words.size(); });
+                     [&](size_t a, size_t b) { return data[a].words.size() < data[b].words.size(); });
   std::vector<Batch> batches;
-  for (size_t i = 0; i < order.size(); i += batch_size)
-    batches.push_back(
-        make_batch({order.begin() + i, order.begin() + std::min(order.size(), i + batch_size)}, encoder, tag_ids));
+  for (size_t i = 0; i < order.size(); i += batch) {
+    std::vector<size_t> index(order.begin() + i, order.begin() + std::min(order.size(), i + batch));
+    std::vector<const Sentence*> sentences;
+    for (size_t k : index) sentences.push_back(&data[k]);
+    batches.push_back(make_batch(std::move(sentences), std::move(index), encoder, labels));
+  }
   if (shuffle)
     for (size_t i = batches.size(); i > 1; --i) std::swap(batches[i - 1], batches[shuffle->below(i)]);
   return batches;
 }
 
-// Most likely tag at every word of every sentence.
-std::vector<std::vector<std::string>> predict(Tagger& model, const std::vector<Batch>& batches,
-                                              const std::vector<std::string>& tag_names) {
+// Decoding: the tag sequence with the largest sum of log-probabilities among the valid BIO sequences (an
+// I-x only right after B-x or I-x), by dynamic programming over the words (Viterbi). Taking the most likely
+// tag of each word on its own can produce an I-x after O, which the scorer reads as a span of its own,
+// almost always a wrong one. Without labels.iob2 every sequence is valid, and this is that per-word choice.
+// scores: log-probabilities [T][C] of one sentence -> tag ids [T].
+std::vector<int64_t> decode_bio(const std::vector<std::vector<float>>& scores, const Labels& labels) {
+  const size_t T = scores.size(), C = labels.tags.size();
+  // follows[j][i]: tag j may come right after tag i; starts[j]: tag j may begin a sentence.
+  std::vector<std::vector<char>> follows(C, std::vector<char>(C, 1));
+  std::vector<char> starts(C, 1);
+  for (size_t j = 0; j < C; ++j) {
+    const std::string& tag = labels.tags[j];
+    if (tag[0] != 'I' || !labels.iob2) continue;
+    starts[j] = 0;
+    for (size_t i = 0; i < C; ++i) {
+      const std::string& before = labels.tags[i];
+      follows[j][i] = before != "O" && before.compare(1, std::string::npos, tag, 1, std::string::npos) == 0;
+    }
+  }
+  const float none = -std::numeric_limits<float>::infinity();
+  std::vector<std::vector<float>> best(T, std::vector<float>(C, none));  // best[t][j]: of a path ending in j
+  std::vector<std::vector<int64_t>> from(T, std::vector<int64_t>(C, -1));
+  for (size_t j = 0; j < C; ++j)
+    if (starts[j]) best[0][j] = scores[0][j];
+  for (size_t t = 1; t < T; ++t)
+    for (size_t j = 0; j < C; ++j)
+      for (size_t i = 0; i < C; ++i)
+        if (follows[j][i] && best[t - 1][i] > none && best[t - 1][i] + scores[t][j] > best[t][j]) {
+          best[t][j] = best[t - 1][i] + scores[t][j];
+          from[t][j] = static_cast<int64_t>(i);
+        }
+  std::vector<int64_t> path(T);
+  path[T - 1] = std::max_element(best[T - 1].begin(), best[T - 1].end()) - best[T - 1].begin();
+  for (size_t t = T - 1; t > 0; --t) path[t - 1] = from[t][path[t]];
+  return path;
+}
+
+// The best valid tag sequence of every sentence (decode_bio) and its most likely intent, in the data set's
+// order.
+std::vector<Prediction> predict(Tagger& model, const std::vector<Batch>& batches, const Labels& labels) {
   NoGradGuard no_grad;
   model.eval();
-  std::vector<std::vector<std::string>> out;
+  size_t count = 0;
+  for (const auto& b : batches) count += b.sentences.size();
+  std::vector<Prediction> out(count);
+  const int64_t C = static_cast<int64_t>(labels.tags.size());
   for (const auto& b : batches) {
-    const Tensor best = argmax(model.forward(b.input, b.lengths), 1);  // int64 [T*N]
-    const int64_t* tag = best.data<int64_t>();
+    const TaggerOutput scores = model.forward(b);
+    const Tensor log_p = log_softmax(scores.slots, 1);        // [T*N, C]
+    const Tensor best_intent = argmax(scores.intents, 1);     // int64 [N]
+    const float* lp = log_p.data<float>();
+    const int64_t* intent = best_intent.data<int64_t>();
     const int64_t N = static_cast<int64_t>(b.sentences.size());
     for (int64_t n = 0; n < N; ++n) {
-      std::vector<std::string> tags;
-      for (size_t t = 0; t < b.sentences[n]->words.size(); ++t) tags.push_back(tag_names[tag[t * N + n]]);
-      out.push_back(std::move(tags));
+      std::vector<std::vector<float>> sentence;  // [T][C] of this sentence's words
+      for (size_t t = 0; t < b.sentences[n]->words.size(); ++t) {
+        const float* row = lp + (static_cast<int64_t>(t) * N + n) * C;
+        sentence.emplace_back(row, row + C);
+      }
+      Prediction& p = out[b.index[n]];
+      for (int64_t tag : decode_bio(sentence, labels)) p.tags.push_back(labels.tags[tag]);
+      p.intent = labels.intents[intent[n]];
     }
   }
   model.train();
   return out;
 }
 
-Score score(Tagger& model, const std::vector<Batch>& batches, const std::vector<std::string>& tag_names) {
-  const auto predicted = predict(model, batches, tag_names);
-  Score s;
-  size_t i = 0;
-  for (const auto& b : batches)
-    for (const auto* sentence : b.sentences) add_score(s, sentence->tags, predicted[i++]);
-  return s;
+// Writes the predictions in CoNLL form, one word a line: "token gold predicted", a blank line after every
+// sentence (what conlleval and seqeval read), and the intents beside it: "gold predicted", one a line.
+void write_predictions(const std::string& conll, const std::string& intents, const std::vector<Sentence>& data,
+                       const std::vector<Prediction>& predicted) {
+  std::ofstream out(conll), out_intents(intents);
+  for (size_t i = 0; i < data.size(); ++i) {
+    for (size_t t = 0; t < data[i].words.size(); ++t)
+      out << data[i].words[t] << ' ' << data[i].tags[t] << ' ' << predicted[i].tags[t] << '\n';
+    out << '\n';
+    out_intents << data[i].intent << ' ' << predicted[i].intent << '\n';
+  }
+  out.flush(), out_intents.flush();
+  if (!out) throw IoError("cannot write " + conll);
+  if (!out_intents) throw IoError("cannot write " + intents);
 }
 
 struct Config {
   int64_t epochs, batch, hidden, embedding_dim, min_count, max_vocab, trigram_dim;
   double lr, clip, dropout;
   uint64_t seed;
+  std::string save, resume;  // checkpoint directories (one tagger and input only)
 };
 
 struct Result {
-  double valid_f1 = 0, test_f1 = 0, seconds = 0;
+  Evaluation test;  // of the model of the best validation epoch
+  double seconds = 0;
   int64_t best_epoch = 0, parameters = 0;
-  std::vector<double> valid_curve;
-  std::vector<std::vector<std::string>> demo_tags;  // predicted tags of the demonstration sentences
+  std::vector<double> valid_curve;  // validation slot F1 after every epoch
+  std::vector<Prediction> demo;     // the demonstration sentences, tagged
 };
 
-Result run(Kind kind, Input input, const Dataset& data, const Config& cfg, const std::vector<std::string>& tag_names,
-           const std::vector<Sentence>& demo) {
-  std::map<std::string, int64_t> tag_ids;
-  for (size_t i = 0; i < tag_names.size(); ++i) tag_ids[tag_names[i]] = static_cast<int64_t>(i);
+// ---- checkpoints ------------------------------------------------------------------------------------------
+
+// The settings a checkpoint must share with the run that resumes it (int64; the seed keeps its bits).
+using Settings = std::vector<std::pair<std::string, int64_t>>;
+constexpr int64_t kMaxEpochs = 1000000;
+
+// A copy of the parameter values (the model of the best validation epoch).
+std::map<std::string, Tensor> copy_state(const layers::Module& model) {
+  NoGradGuard no_grad;
+  std::map<std::string, Tensor> copy;
+  for (const auto& [name, value] : model.state_dict()) copy[name] = clone(value);
+  return copy;
+}
+
+// After an epoch: the model, the optimizer, the best model so far (best.npz) and trainer.npz: the epoch, the
+// best epoch and the settings (int64 scalars), the validation figures of every epoch so far (float64
+// [epoch] each). Replaced as a whole (save_directory).
+void save_checkpoint(const std::string& dir, const Tagger& model, const optim::Adam& opt,
+                     const std::map<std::string, Tensor>& best, const Settings& settings, int64_t epoch,
+                     int64_t best_epoch, const std::vector<std::vector<double>>& curves) {
+  std::map<std::string, Tensor> t;
+  for (const auto& [name, value] : settings) t[name] = scalar(value);
+  t["epoch"] = scalar(epoch);
+  t["best_epoch"] = scalar(best_epoch);
+  t["valid_f1"] = tensor(curves[0], {epoch}, kFloat64);
+  t["valid_intent"] = tensor(curves[1], {epoch}, kFloat64);
+  t["valid_exact"] = tensor(curves[2], {epoch}, kFloat64);
+  save_directory(dir, [&](const std::string& staging) {
+    save(model, staging + "/model.npz");
+    save(opt, staging + "/optimizer.npz");
+    save_tensors(best, staging + "/best.npz");
+    save_tensors(t, staging + "/trainer.npz");
+  });
+}
+
+// Loads a checkpoint: returns the epoch it was written after; fills the best model, its epoch and the
+// curves. Every entry of trainer.npz is checked first (common/checkpoint.hpp): the settings against this
+// run's, the epoch in [1, kMaxEpochs], the best epoch in [1, epoch], every figure a fraction in [0, 1].
+int64_t load_checkpoint(const std::string& dir, Tagger& model, optim::Adam& opt, const Settings& settings,
+                        std::map<std::string, Tensor>& best, int64_t& best_epoch,
+                        std::vector<std::vector<double>>& curves) {
+  const std::string path = dir + "/trainer.npz";
+  const std::map<std::string, Tensor> t = load_tensors(path);
+  for (const auto& [name, value] : settings)
+    if (examples::checkpoint_integer(t, path, name, std::numeric_limits<int64_t>::min(),
+                                     std::numeric_limits<int64_t>::max()) != value)
+      throw examples::UsageError("--resume: " + dir + " was written with another " + name +
+                                 " (the data, --tagger, --input, --batch, --hidden, --emb, --min-count, --max-vocab, "
+                                 "--trigram-dim and --seed must match)");
+  const int64_t epoch = examples::checkpoint_integer(t, path, "epoch", 1, kMaxEpochs);
+  best_epoch = examples::checkpoint_integer(t, path, "best_epoch", 1, epoch);
+  curves = {examples::checkpoint_values(t, path, "valid_f1", epoch, 0, 1),
+            examples::checkpoint_values(t, path, "valid_intent", epoch, 0, 1),
+            examples::checkpoint_values(t, path, "valid_exact", epoch, 0, 1)};
+  const std::map<std::string, Tensor> saved_best = load_tensors(dir + "/best.npz");
+  model.load_state_dict(saved_best);  // checks every name and shape before it changes anything
+  best = copy_state(model);
+  load(model, dir + "/model.npz");
+  load(opt, dir + "/optimizer.npz");
+  return epoch;
+}
+
+// The shuffling of epoch `epoch`: a generator of its own, so that a resumed run shuffles as the
+// uninterrupted one would.
+uint64_t epoch_seed(uint64_t seed, int64_t epoch) { return seed ^ (0x9E3779B97F4A7C15ull * static_cast<uint64_t>(epoch)); }
+
+// Trains one tagger on one input, selects the epoch with the best validation slot F1 + intent accuracy, and
+// scores that model on the test set (whose predictions it writes to `conll`).
+Result run(Kind kind, Input input, const Dataset& data, const Config& cfg, const Labels& labels,
+           const std::vector<Sentence>& demo, const std::string& conll) {
   const Encoder encoder(input, data.train, cfg.min_count, input == Input::OneHot ? cfg.max_vocab : 0, cfg.trigram_dim);
+  const bool embed = input == Input::Embedding || input == Input::EmbeddingTrigram;
   manual_seed(cfg.seed);  // same initial weights whatever ran before
   Tagger model(kind, {.input_size = encoder.size(),
-                      .embed = input == Input::Embedding,
+                      .embed = embed,
                       .embedding_dim = cfg.embedding_dim,
+                      .trigram_buckets = encoder.trigram_lookup() ? cfg.trigram_dim : 0,
                       .hidden = cfg.hidden,
-                      .tags = static_cast<int64_t>(tag_names.size()),
+                      .tags = static_cast<int64_t>(labels.tags.size()),
+                      .intents = static_cast<int64_t>(labels.intents.size()),
                       .dropout = cfg.dropout});
   optim::Adam opt(model.parameters(), {.lr = cfg.lr});
-  Generator shuffle(cfg.seed + 1);
-  const auto valid = make_batches(data.valid, 64, encoder, tag_ids, nullptr);
-  const auto test = make_batches(data.test, 64, encoder, tag_ids, nullptr);
+  const auto valid = make_batches(data.valid, 64, encoder, labels, nullptr);
+  const auto test = make_batches(data.test, 64, encoder, labels, nullptr);
+  std::vector<size_t> demo_index(demo.size());
+  std::iota(demo_index.begin(), demo_index.end(), size_t{0});
   std::vector<const Sentence*> demo_order;
   for (const auto& d : demo) demo_order.push_back(&d);
-  const std::vector<Batch> demo_batch = {make_batch(demo_order, encoder, tag_ids)};  // in the given order
+  const std::vector<Batch> demo_batch = {make_batch(demo_order, demo_index, encoder, labels)};
 
   Result r;
   r.parameters = model.num_parameters();
@@ -566,34 +829,71 @@ Result run(Kind kind, Input input, const Dataset& data, const Config& cfg, const
   std::printf("-- %s tagger, %s input (%s %lld, %lld parameters)\n", kind_name(kind), input_name(input),
               encoder.dense() ? "features per word" : "vocabulary", static_cast<long long>(encoder.size()),
               static_cast<long long>(r.parameters));
-  examples::Progress progress(cfg.epochs * per_epoch, "words");
-  int64_t step = 0;
-  double last_loss = 0;
-  for (int64_t epoch = 1; epoch <= cfg.epochs; ++epoch) {
-    for (const Batch& b : make_batches(data.train, cfg.batch, encoder, tag_ids, &shuffle)) {
-      const Tensor logits = model.forward(b.input, b.lengths);                       // [T*N, C]
-      const Tensor loss = cross_entropy(logits, b.targets, {.ignore_index = -100});  // mean over real words
+  const Settings settings = {{"tagger", static_cast<int64_t>(kind)},
+                             {"input", static_cast<int64_t>(input)},
+                             {"vocabulary", encoder.size()},
+                             {"tags", static_cast<int64_t>(labels.tags.size())},
+                             {"intents", static_cast<int64_t>(labels.intents.size())},
+                             {"train_sentences", static_cast<int64_t>(data.train.size())},
+                             {"batch", cfg.batch},
+                             {"hidden", cfg.hidden},
+                             {"emb", cfg.embedding_dim},
+                             {"trigram_dim", cfg.trigram_dim},
+                             {"seed", static_cast<int64_t>(cfg.seed)}};
+  std::map<std::string, Tensor> best = copy_state(model);
+  std::vector<std::vector<double>> curves(3);  // validation slot F1, intent accuracy, exact match per epoch
+  int64_t first_epoch = 1;
+  if (!cfg.resume.empty()) {
+    first_epoch = load_checkpoint(cfg.resume, model, opt, settings, best, r.best_epoch, curves) + 1;
+    std::printf("resumed from %s after epoch %lld\n", cfg.resume.c_str(), static_cast<long long>(first_epoch - 1));
+  }
+  const auto selection = [&](int64_t epoch) { return curves[0][epoch - 1] + curves[1][epoch - 1]; };
+  examples::Progress progress(std::max<int64_t>(0, cfg.epochs - first_epoch + 1) * per_epoch, "words");
+  int64_t done = 0;
+  for (int64_t epoch = first_epoch; epoch <= cfg.epochs; ++epoch) {
+    Generator shuffle(epoch_seed(cfg.seed, epoch));
+    int64_t step = (epoch - 1) * per_epoch;
+    for (const Batch& b : make_batches(data.train, cfg.batch, encoder, labels, &shuffle)) {
+      manual_seed(cfg.seed + 2 + static_cast<uint64_t>(step++));  // dropout masks depend on (seed, step) only
+      const TaggerOutput out = model.forward(b);
+      const Tensor slot_loss = cross_entropy(out.slots, b.targets, {.ignore_index = -100});  // mean over words
+      const Tensor intent_loss = cross_entropy(out.intents, b.intents);                      // mean over sentences
+      const Tensor loss = add(slot_loss, intent_loss);
       opt.zero_grad();
       loss.backward();
       optim::clip_grad_norm(model.parameters(), cfg.clip);
       opt.step();
-      last_loss = loss.item();
-      examples::stop_if_not_finite(last_loss, step + 1);
-      progress.update(++step, static_cast<double>(b.words),
-                      {{"loss", last_loss}, {"valid F1", r.valid_curve.empty() ? 0.0 : r.valid_curve.back()}});
+      const double loss_value = loss.item();
+      examples::stop_if_not_finite(loss_value, step);
+      progress.update(++done, static_cast<double>(b.words),
+                      {{"loss", loss_value}, {"valid F1", curves[0].empty() ? 0.0 : curves[0].back()}});
     }
-    const double valid_f1 = score(model, valid, tag_names).f1();
-    r.valid_curve.push_back(valid_f1);
-    if (valid_f1 > r.valid_f1 || r.best_epoch == 0) {  // keep the test score of the best validation epoch
-      r.valid_f1 = valid_f1;
+    progress.pause();  // validation and checkpoints are not training time
+    const Evaluation e = evaluate(data.valid, predict(model, valid, labels));
+    curves[0].push_back(e.slots.f1());
+    curves[1].push_back(e.intent_accuracy());
+    curves[2].push_back(e.exact_match());
+    if (r.best_epoch == 0 || selection(epoch) > selection(r.best_epoch)) {
       r.best_epoch = epoch;
-      r.test_f1 = score(model, test, tag_names).f1();
-      r.demo_tags = predict(model, demo_batch, tag_names);
+      best = copy_state(model);
     }
+    if (!cfg.save.empty()) save_checkpoint(cfg.save, model, opt, best, settings, epoch, r.best_epoch, curves);
+    progress.resume();
   }
   r.seconds = progress.seconds();
-  std::printf("   valid F1 %.4f (best epoch %lld of %lld), test F1 %.4f, %.1f s\n", r.valid_f1,
-              static_cast<long long>(r.best_epoch), static_cast<long long>(cfg.epochs), r.test_f1, r.seconds);
+  r.valid_curve = curves[0];
+  if (r.best_epoch > 0) model.load_state_dict(best);
+  // The test set is scored once, with the model of the best validation epoch: it never chooses anything.
+  const std::vector<Prediction> predicted = predict(model, test, labels);
+  r.test = evaluate(data.test, predicted);
+  r.demo = predict(model, demo_batch, labels);
+  write_predictions(conll, conll.substr(0, conll.size() - 6) + "_intents.txt", data.test, predicted);
+  const int64_t b = r.best_epoch - 1;  // the validation figures of the chosen epoch, as measured then
+  std::printf("   valid (best epoch %lld of %lld): slot F1 %.4f, intent accuracy %.4f, exact match %.4f\n",
+              static_cast<long long>(r.best_epoch), static_cast<long long>(curves[0].size()), curves[0][b],
+              curves[1][b], curves[2][b]);
+  std::printf("   test: slot F1 %.4f, intent accuracy %.4f, exact match %.4f; %.1f s of training\n", r.test.slots.f1(),
+              r.test.intent_accuracy(), r.test.exact_match(), r.seconds);
   std::fflush(stdout);
   return r;
 }
@@ -609,66 +909,117 @@ std::vector<T> parse_list(const std::string& text, const std::vector<std::pair<s
       continue;
     }
     auto it = std::find_if(known.begin(), known.end(), [&](const auto& k) { return k.first == item; });
-    if (it == known.end()) throw std::invalid_argument(std::string(flag) + ": unknown value '" + item + "'");
-    out.push_back(it->second);
+    if (it == known.end()) {
+      std::string names;
+      for (const auto& k : known) names += k.first + ", ";
+      throw examples::UsageError(std::string(flag) + ": unknown value '" + item + "' (known: " + names + "all)");
+    }
+    if (std::find(out.begin(), out.end(), it->second) == out.end()) out.push_back(it->second);
   }
+  if (out.empty()) throw examples::UsageError(std::string(flag) + ": empty list");
   return out;
+}
+
+// Tags and intents of `data` that the training set never shows: no model can predict them, so their spans
+// count as missed and their sentences as wrong. Prints one line for the split.
+void report_unseen(const char* split, const std::vector<Sentence>& data, const Labels& labels) {
+  std::map<std::string, int64_t> tags, intents;  // unseen label -> words / sentences that have it
+  for (const auto& s : data) {
+    for (const auto& tag : s.tags)
+      if (!labels.tag_ids.count(tag)) ++tags[tag];
+    if (!labels.intent_ids.count(s.intent)) ++intents[s.intent];
+  }
+  if (tags.empty() && intents.empty()) {
+    std::printf("%s: every tag and intent occurs in training\n", split);
+    return;
+  }
+  std::string list;
+  for (const auto& [tag, n] : tags) list += (list.empty() ? "" : ", ") + tag + " (" + std::to_string(n) + " words)";
+  for (const auto& [intent, n] : intents)
+    list += (list.empty() ? "" : ", ") + std::string("intent ") + intent + " (" + std::to_string(n) + " sentences)";
+  std::printf("%s: %zu tags and %zu intents never seen in training, so never predicted: %s\n", split, tags.size(),
+              intents.size(), list.c_str());
+}
+
+// A data set's name for the output files: the --data folder's name ("generated" without one).
+std::string data_name(const std::string& dir) {
+  if (dir.empty()) return "generated";
+  std::string name = std::filesystem::weakly_canonical(dir).filename().string();
+  for (char& ch : name)
+    if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '-' && ch != '_' && ch != '.') ch = '_';
+  return name.empty() ? "data" : name;
 }
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  examples::Args args(argc, argv,
-                      "slot_filling: feed-forward vs LSTM vs BiLSTM taggers, three word encodings, slot F1");
-  const std::string data_dir =
-      args.text("--data", "", "SNIPS-style directory with train/ valid/ test/ (seq.in, seq.out, label)");
-  const std::string input_flag = args.text("--input", "all", "onehot|trigram|embedding|all, or a comma list");
-  const std::string tagger_flag = args.text("--tagger", "all", "ff|lstm|bilstm|all, or a comma list");
-  const bool quick = args.flag("--quick", "small data, embedding input only (a few seconds)");
-  const bool check = args.flag("--check", "exit 1 unless BiLSTM F1 > LSTM F1 >= feed-forward F1 and BiLSTM F1 >= 0.9");
+int run_slot_filling(int argc, char** argv) {
+  examples::Cli cli("slot_filling",
+                    "slot_filling: feed-forward vs LSTM vs BiLSTM taggers, four word encodings, joint intent; slot F1, "
+                    "intent accuracy, exact match");
+  // --data and --quick choose the defaults of the other flags (shown by --help).
+  std::string data_dir = cli.peek(argc, argv, "--data").value_or("");
+  bool quick = cli.peek_flag(argc, argv, "--quick"), check = false;
   const bool real_data = !data_dir.empty();
-  const int64_t sentences = args.integer("--sentences", quick ? 800 : 2000, "generated training sentences");
+  const int64_t kMax = examples::kMaxSize;
+  cli.text("--data", data_dir, "SNIPS-style directory with train/ valid/ test/ (seq.in, seq.out, label)");
+  std::string input_flag = real_data ? "embedding+trigram" : quick ? "embedding" : "all";
+  std::string tagger_flag = real_data ? "bilstm" : "all";
+  cli.text("--input", input_flag, "onehot|trigram|embedding|embedding+trigram|all, or a comma list");
+  cli.text("--tagger", tagger_flag, "ff|lstm|bilstm|all, or a comma list");
+  cli.flag("--quick", quick, "800 generated sentences, embedding input only (a few seconds)");
+  cli.flag("--check", check,
+           "exit 1 unless BiLSTM F1 > LSTM F1 >= feed-forward F1, BiLSTM F1 >= 0.9 and BiLSTM intent accuracy >= 0.95");
+  int64_t sentences = quick ? 800 : 2000;
+  cli.count("--sentences", sentences, "generated training sentences", 1, 10000000);
   Config cfg{};
-  cfg.epochs = args.integer("--epochs", real_data ? 10 : 6, "training epochs");
-  cfg.batch = args.integer("--batch", 32, "sentences per batch");
-  cfg.hidden = args.integer("--hidden", real_data ? 128 : 32, "hidden size H of every tagger (per direction)");
-  cfg.embedding_dim = args.integer("--emb", real_data ? 100 : 32, "embedding size with --input embedding");
-  cfg.min_count = args.integer("--min-count", 2, "words seen fewer times in training map to 'other'");
-  cfg.max_vocab =
-      args.integer("--max-vocab", real_data ? 2000 : 0, "onehot: keep only the most frequent words (0: all)");
-  cfg.trigram_dim = args.integer("--trigram-dim", real_data ? 2048 : 512, "hashed letter-trigram buckets K");
-  cfg.lr = args.number("--lr", real_data ? 2e-3 : 1e-2, "Adam learning rate");
-  cfg.clip = args.number("--clip", 5, "gradient norm clip");
-  cfg.dropout = args.number("--dropout", real_data ? 0.3 : 0.0, "dropout on the inputs and on the hidden features");
-  cfg.seed = static_cast<uint64_t>(args.integer("--seed", 0, "random seed"));
-  const std::string out_dir = args.text("--out", "examples_out", "directory for the SVG/CSV plot");
-  args.done();
+  cfg.epochs = real_data ? 20 : 6;
+  cfg.batch = 32;
+  cfg.hidden = real_data ? 200 : 32;
+  cfg.embedding_dim = real_data ? 100 : 32;
+  cfg.min_count = 2;
+  cfg.max_vocab = real_data ? 2000 : 0;
+  cfg.trigram_dim = real_data ? 2048 : 512;
+  cfg.lr = real_data ? 2e-3 : 1e-2;
+  cfg.clip = 5;
+  cfg.dropout = real_data ? 0.3 : 0.0;
+  cli.count("--epochs", cfg.epochs, "training epochs", 1, kMaxEpochs);
+  cli.count("--batch", cfg.batch, "sentences per batch", 1, kMax);
+  cli.count("--hidden", cfg.hidden, "hidden size H of every tagger (per direction)", 1, kMax);
+  cli.count("--emb", cfg.embedding_dim, "embedding size E (embedding inputs; per trigram too)", 1, kMax);
+  cli.count("--min-count", cfg.min_count, "words seen fewer times in training map to 'other'", 1);
+  cli.count("--max-vocab", cfg.max_vocab, "onehot: keep only the most frequent words (0: all)", 0);
+  cli.count("--trigram-dim", cfg.trigram_dim, "hashed letter-trigram buckets K", 1, kMax);
+  cli.number("--lr", cfg.lr, "Adam learning rate", examples::positive);
+  cli.number("--clip", cfg.clip, "gradient norm clip", examples::positive);
+  cli.number("--dropout", cfg.dropout, "dropout on the inputs and on the hidden features", examples::probability);
+  cli.seed("--seed", cfg.seed, "random seed");
+  std::string out_dir = "examples_out";
+  cli.text("--out", out_dir, "directory for the plots (SVG/CSV) and the test predictions (CoNLL)");
+  cli.text("--save", cfg.save, "checkpoint directory, written after every epoch (one --tagger and --input)");
+  cli.text("--resume", cfg.resume, "continue training after the epoch of this checkpoint");
+  cli.parse(argc, argv);
 
-  std::vector<Input> inputs;
-  std::vector<Kind> kinds;
-  Dataset data;
-  try {
-    inputs = parse_list<Input>(
-        quick && input_flag == "all" ? "embedding" : input_flag,
-        {{"onehot", Input::OneHot}, {"trigram", Input::Trigram}, {"embedding", Input::Embedding}}, "--input");
-    kinds = parse_list<Kind>(tagger_flag, {{"ff", Kind::FeedForward}, {"lstm", Kind::LSTM}, {"bilstm", Kind::BiLSTM}},
-                             "--tagger");
-    data = real_data ? read_dataset(data_dir) : generate_dataset(sentences, 2002);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "slot_filling: %s\n", e.what());
-    return 1;
-  }
+  const std::vector<Input> inputs = parse_list<Input>(input_flag,
+                                                      {{"onehot", Input::OneHot},
+                                                       {"trigram", Input::Trigram},
+                                                       {"embedding", Input::Embedding},
+                                                       {"embedding+trigram", Input::EmbeddingTrigram}},
+                                                      "--input");
+  const std::vector<Kind> kinds = parse_list<Kind>(
+      tagger_flag, {{"ff", Kind::FeedForward}, {"lstm", Kind::LSTM}, {"bilstm", Kind::BiLSTM}}, "--tagger");
+  if ((!cfg.save.empty() || !cfg.resume.empty()) && inputs.size() * kinds.size() != 1)
+    throw examples::UsageError("--save and --resume take one model: give one --tagger and one --input");
+  const Dataset data = real_data ? read_dataset(data_dir) : generate_dataset(sentences, 2002);
+  const std::string name = data_name(data_dir);
 
-  std::set<std::string> tag_set;  // the tags the models can output: those seen in training
+  const Labels labels(data.train);
   int64_t train_words = 0;
-  for (const auto& s : data.train) {
-    tag_set.insert(s.tags.begin(), s.tags.end());
-    train_words += static_cast<int64_t>(s.words.size());
-  }
-  const std::vector<std::string> tag_names(tag_set.begin(), tag_set.end());
-  std::printf("data: %s; %zu / %zu / %zu sentences (train / valid / test), %lld training words, %zu tags\n",
+  for (const auto& s : data.train) train_words += static_cast<int64_t>(s.words.size());
+  std::printf("data: %s; %zu / %zu / %zu sentences (train / valid / test), %lld training words, %zu tags, %zu intents\n",
               real_data ? data_dir.c_str() : "generated travel requests", data.train.size(), data.valid.size(),
-              data.test.size(), static_cast<long long>(train_words), tag_names.size());
+              data.test.size(), static_cast<long long>(train_words), labels.tags.size(), labels.intents.size());
+  report_unseen("valid", data.valid, labels);
+  report_unseen("test", data.test, labels);
 
   // Sentences tagged by every model at the end: on generated data, two pairs that differ in one word, the
   // deciding word before the city and after it; on real data the first two test sentences.
@@ -680,7 +1031,7 @@ int main(int argc, char** argv) {
                                    t = {"O", "O", "O", "O", "O", "B-dest", "O", "B-date", "I-date"},
                                    w2 = {"taipei", "is", "where", "i", "arrive", "on", "november", "2nd"},
                                    t2 = {"B-dest", "O", "O", "O", "O", "O", "B-date", "I-date"};
-    demo = {{w, t}, {w, t}, {w2, t2}, {w2, t2}};
+    demo = {{w, t, "arrival"}, {w, t, "departure"}, {w2, t2, "arrival"}, {w2, t2, "departure"}};
     demo[1].words[4] = demo[3].words[4] = "leave";
     demo[1].tags[5] = demo[3].tags[0] = "B-depart";
   }
@@ -691,44 +1042,58 @@ int main(int argc, char** argv) {
     if (!ok) return 1;
   }
 
+  std::filesystem::create_directories(out_dir);
   std::map<std::pair<Kind, Input>, Result> results;
   for (Input input : inputs)
-    for (Kind kind : kinds) results[{kind, input}] = run(kind, input, data, cfg, tag_names, demo);
+    for (Kind kind : kinds) {
+      const std::string conll = out_dir + "/slot_filling_" + name + "_" + kind_flag(kind) + "_" + input_name(input) +
+                                ".conll";
+      results[{kind, input}] = run(kind, input, data, cfg, labels, demo, conll);
+    }
 
-  // ---- results table: tagger x input -> test F1 ----
-  std::printf("\ntest slot F1 (exact span and type; model from the best validation epoch)\n\n| tagger |");
+  // ---- results table: tagger x input -> test slot F1, intent accuracy, exact match ----
+  std::printf("\ntest: slot F1 / intent accuracy / exact match (model from the best validation epoch)\n\n| tagger |");
   for (Input input : inputs) std::printf(" %s |", input_name(input));
   std::printf("\n|---|");
   for (size_t i = 0; i < inputs.size(); ++i) std::printf("---|");
   std::printf("\n");
   for (Kind kind : kinds) {
     std::printf("| %s |", kind_name(kind));
-    for (Input input : inputs) std::printf(" %.4f |", results[{kind, input}].test_f1);
+    for (Input input : inputs) {
+      const Evaluation& e = results[{kind, input}].test;
+      std::printf(" %.4f / %.4f / %.4f |", e.slots.f1(), e.intent_accuracy(), e.exact_match());
+    }
     std::printf("\n");
   }
 
   // ---- tagged sentences, in aligned columns ----
-  std::printf("\ntags from each model (%s input):\n", input_name(inputs.back()));
+  std::printf("\ntags and intents from each model (%s input):\n", input_name(inputs.back()));
   for (size_t d = 0; d < demo.size(); ++d) {
     std::vector<std::pair<std::string, std::vector<std::string>>> rows = {{"word", demo[d].words},
                                                                           {"reference", demo[d].tags}};
-    for (Kind kind : kinds) rows.push_back({kind_name(kind), results[{kind, inputs.back()}].demo_tags[d]});
+    std::vector<std::string> intents = {"", demo[d].intent};
+    for (Kind kind : kinds) {
+      const Prediction& p = results[{kind, inputs.back()}].demo[d];
+      rows.push_back({kind_name(kind), p.tags});
+      intents.push_back(p.intent);
+    }
     for (size_t t = 0; t < demo[d].words.size(); ++t) {
       size_t width = 0;
       for (const auto& row : rows) width = std::max(width, characters(row.second[t]).size());
       for (auto& row : rows) row.second[t] += std::string(width - characters(row.second[t]).size(), ' ');
     }
-    for (const auto& [name, cells] : rows) {
-      std::string line = "  " + name + std::string(12 - std::min<size_t>(12, name.size()), ' ');
+    for (size_t k = 0; k < rows.size(); ++k) {
+      const auto& [label, cells] = rows[k];
+      std::string line = "  " + label + std::string(12 - std::min<size_t>(12, label.size()), ' ');
       for (const auto& cell : cells) line += " " + cell;
+      if (!intents[k].empty()) line += "   (" + intents[k] + ")";
       line.erase(line.find_last_not_of(' ') + 1);
       std::printf("%s\n", line.c_str());
     }
     std::printf("\n");
   }
 
-  // ---- validation F1 per epoch, one plot per input ----
-  std::filesystem::create_directories(out_dir);
+  // ---- validation F1 per epoch, one plot per input; the predictions written ----
   for (Input input : inputs) {
     examples::LinePlot plot(std::string("Slot F1 on validation, ") + input_name(input) + " input", "epoch", "F1");
     for (Kind kind : kinds) {
@@ -737,22 +1102,33 @@ int main(int argc, char** argv) {
       std::iota(epochs.begin(), epochs.end(), 1.0);
       plot.add(kind_name(kind), epochs, curve);
     }
-    const std::string path = out_dir + "/slot_filling_" + (real_data ? "snips_" : "") + input_name(input) + ".svg";
+    const std::string path =
+        out_dir + "/slot_filling_" + (real_data ? name + "_" : std::string()) + input_name(input) + ".svg";
     plot.save(path);
     std::printf("wrote %s\n", path.c_str());
   }
+  std::printf("wrote the test predictions as %s/slot_filling_%s_<tagger>_<input>.conll (token gold predicted) and "
+              "_intents.txt\n",
+              out_dir.c_str(), name.c_str());
 
   if (check) {
     bool ok = kinds.size() == 3;
     for (Input input : inputs) {
-      const double ff = results[{Kind::FeedForward, input}].test_f1, uni = results[{Kind::LSTM, input}].test_f1,
-                   bi = results[{Kind::BiLSTM, input}].test_f1;
-      const bool pass = bi > uni && uni >= ff && bi >= 0.9;
-      std::printf("check (%s): BiLSTM %.4f > LSTM %.4f >= feed-forward %.4f, BiLSTM >= 0.9: %s\n", input_name(input),
-                  bi, uni, ff, pass ? "ok" : "FAILED");
+      if (!ok) break;
+      const double ff = results[{Kind::FeedForward, input}].test.slots.f1(),
+                   uni = results[{Kind::LSTM, input}].test.slots.f1(), bi = results[{Kind::BiLSTM, input}].test.slots.f1(),
+                   intent = results[{Kind::BiLSTM, input}].test.intent_accuracy();
+      const bool pass = bi > uni && uni >= ff && bi >= 0.9 && intent >= 0.95;
+      std::printf("check (%s): BiLSTM %.4f > LSTM %.4f >= feed-forward %.4f, BiLSTM >= 0.9, BiLSTM intent accuracy "
+                  "%.4f >= 0.95: %s\n",
+                  input_name(input), bi, uni, ff, intent, pass ? "ok" : "FAILED");
       ok = ok && pass;
     }
     if (!ok) return 1;
   }
   return 0;
+}
+
+int main(int argc, char** argv) {
+  return examples::run_example("slot_filling", [&] { return run_slot_filling(argc, argv); });
 }

@@ -24,7 +24,7 @@
 #include <unroll/unroll.hpp>
 #include <vector>
 
-#include "common/args.hpp"
+#include "common/cli.hpp"
 #include "common/plot.hpp"
 
 using namespace unroll;
@@ -93,17 +93,22 @@ double fitted_factor(const std::vector<double>& norms, size_t last) {
   return std::exp((n * sxy - sx * sy) / (n * sxx - sx * sx));
 }
 
-int main(int argc, char** argv) {
-  examples::Args args(argc, argv, "vanishing_gradients: ||dL/dh_t|| against T - t for RNN, IRNN, LSTM and GRU");
-  const int64_t T = args.integer("--steps", 100, "sequence length T");
-  const int64_t H = args.integer("--hidden", 64, "hidden size H");
-  const int64_t N = args.integer("--batch", 8, "batch size N (norms are taken over the whole batch)");
-  const int64_t I = args.integer("--input", 8, "input size I");
-  const uint64_t seed = args.integer("--seed", 0, "random seed");
-  const std::string out = args.text("--out", "examples_out", "directory for the SVG and CSV files");
-  const bool check = args.flag("--check", "exit 1 unless the expected decay is measured");
-  args.flag("--quick", "accepted for uniformity (the default run already takes about a second)");
-  args.done();
+int run_vanishing_gradients(int argc, char** argv) {
+  examples::Cli cli("vanishing_gradients", "vanishing_gradients: ||dL/dh_t|| against T - t for RNN, IRNN, LSTM and GRU");
+  int64_t T = 100, H = 64, N = 8, I = 8;
+  const int64_t kMax = examples::kMaxSize;
+  cli.count("--steps", T, "sequence length T", 2, kMax);
+  cli.count("--hidden", H, "hidden size H", 1, kMax);
+  cli.count("--batch", N, "batch size N (norms are taken over the whole batch)", 1, kMax);
+  cli.count("--input", I, "input size I", 1, kMax);
+  uint64_t seed = 0;
+  cli.seed("--seed", seed, "random seed");
+  std::string out = "examples_out";
+  cli.text("--out", out, "directory for the SVG and CSV files");
+  bool check = false, quick = false;
+  cli.flag("--check", check, "exit 1 unless the expected decay is measured");
+  cli.flag("--quick", quick, "accepted for uniformity (the default run already takes about a second)");
+  cli.parse(argc, argv);
   if (T < 60) std::printf("note: --check needs T >= 60 to look 50 steps back\n");
 
   manual_seed(seed);                            // parameter initialization
@@ -203,4 +208,8 @@ int main(int argc, char** argv) {
   std::printf("check: LSTM fb=1 / tanh RNN at T - t = 50: %.3e > 100: %s\n", lstm_vs_rnn, ok_lstm ? "ok" : "FAIL");
   std::printf("check: per-step factor <= sigma_max: %s\n", bound_holds ? "ok" : "FAIL");
   return ok_half && ok_lstm && bound_holds ? 0 : 1;
+}
+
+int main(int argc, char** argv) {
+  return examples::run_example("vanishing_gradients", [&] { return run_vanishing_gradients(argc, argv); });
 }

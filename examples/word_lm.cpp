@@ -9,6 +9,9 @@
 //   ./word_lm                                  a generated corpus (a small grammar), ~1 minute
 //   ./word_lm --data DIR --preset zaremba-small  Zaremba et al. 2014's small model on PTB (ptb.*.txt, or
 //                                              ptb.*.txt.gz read through `gzip -dc`)
+//   ./word_lm --data DIR                       any corpus in three files: DIR/train.txt, valid.txt, test.txt
+//                                              (or ptb.train.txt, wiki.train.tokens, ...; see find_split)
+//   ./word_lm --train A --valid B --test C     the same, the files named one by one
 //   ./word_lm --data DIR --preset zaremba-small --time-steps 100   time 100 steps, estimate an epoch
 //   ./word_lm ... --save DIR / --resume DIR    a checkpoint after every epoch / continue after its epoch
 //   mpirun -np 2 ./word_lm --distributed ...    data-parallel over 2 ranks, --batch streams each
@@ -16,20 +19,24 @@
 //
 // Shapes: T = bptt steps, N = batch (parallel streams), E = embedding size, H = hidden size, V = vocabulary.
 #include <algorithm>
+#include <cctype>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <memory>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 #include <string>
 #include <unroll/unroll.hpp>
 #include <vector>
 
-#include "common/args.hpp"
 #include "common/checkpoint.hpp"
+#include "common/cli.hpp"
 #include "common/data_parallel.hpp"
 #include "common/nan_guard.hpp"
 #include "common/plot.hpp"
@@ -47,33 +54,105 @@ struct Corpus {
   std::map<std::string, int64_t> ids;       // word -> id
   std::vector<int64_t> train, valid, test;  // token ids, one <eos> after every line
   double source_ppl = 0;                    // generated corpus only: the generating grammar's own test perplexity
+  int64_t unk_train = 0, unk_valid = 0, unk_test = 0;  // tokens that became <unk> (see read_corpus)
+  bool unk_in_training = true;                         // whether <unk> occurs in the training tokens
 };
 
-// Reads a whole file; `path.gz` (when `path` itself is absent) is decompressed by the gzip program.
-std::string read_text(const std::string& path) {
-  if (std::filesystem::exists(path)) {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream s;
-    s << in.rdbuf();
-    if (!in) throw std::runtime_error("cannot read " + path);
-    return s.str();
+// The three files of a data set and its name (for the output files): --train/--valid/--test, or found in
+// --data DIR by find_split.
+struct DataFiles {
+  std::string train, valid, test, name;
+};
+
+// The words of the usual names of each split: ptb.valid.txt, valid.txt, wiki.valid.tokens, dev.txt, ...
+const std::vector<std::string>& split_words(const std::string& split) {
+  static const std::map<std::string, std::vector<std::string>> words = {
+      {"train", {"train", "training"}}, {"valid", {"valid", "validation", "val", "dev"}}, {"test", {"test", "testing"}}};
+  return words.at(split);
+}
+
+// The parts of a file name between dots, dashes and underscores: "wiki.valid.tokens" -> wiki, valid, tokens.
+std::vector<std::string> name_parts(const std::string& name) {
+  std::vector<std::string> parts(1);
+  for (char ch : name) {
+    if (ch == '.' || ch == '_' || ch == '-') {
+      if (!parts.back().empty()) parts.emplace_back();
+    } else {
+      parts.back() += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    }
   }
+  if (parts.back().empty()) parts.pop_back();
+  return parts;
+}
+
+// The file of `split` in `dir`: the one regular file whose name has one of the split's words as a part
+// (ptb.train.txt, train.txt, wiki.train.tokens, timemachine-train.txt; valid also as validation, val, dev).
+// NAME.gz stands for NAME read through gzip, when NAME itself is not there.
+std::string find_split(const std::string& dir, const std::string& split) {
+  if (!std::filesystem::is_directory(dir)) throw examples::DataError(dir + ": not a directory");
+  std::set<std::string> found;  // without .gz
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    if (!entry.is_regular_file()) continue;
+    std::string name = entry.path().filename().string();
+    if (name.size() > 3 && name.compare(name.size() - 3, 3, ".gz") == 0) name.resize(name.size() - 3);
+    const auto parts = name_parts(name), &words = split_words(split);
+    if (std::any_of(parts.begin(), parts.end(),
+                    [&](const std::string& p) { return std::find(words.begin(), words.end(), p) != words.end(); }))
+      found.insert(name);
+  }
+  if (found.empty())
+    throw examples::DataError(dir + ": no " + split + " file (a name with '" + split_words(split)[0] +
+                              "' in it, as ptb." + split + ".txt, " + split + ".txt or wiki." + split +
+                              ".tokens; or give --" + split + " FILE)");
+  if (found.size() > 1) {
+    std::string names;
+    for (const auto& f : found) names += (names.empty() ? "" : ", ") + f;
+    throw examples::DataError(dir + ": " + std::to_string(found.size()) + " " + split + " files (" + names +
+                              "): name the one to use with --" + split + " FILE");
+  }
+  return (std::filesystem::path(dir) / *found.begin()).string();
+}
+
+// A data set's name for the output files: the folder's name with --data, else what the training file's name
+// has besides "train" and the extension ("timemachine.train.txt" -> timemachine), else its folder's name.
+std::string data_name(const std::string& data_dir, const std::string& train_path) {
+  namespace fs = std::filesystem;
+  std::string name;
+  if (!data_dir.empty()) {
+    name = fs::weakly_canonical(data_dir).filename().string();
+  } else {
+    for (const auto& part : name_parts(fs::path(train_path).filename().string()))
+      if (part != "train" && part != "training" && part != "txt" && part != "tokens" && part != "gz")
+        name += (name.empty() ? "" : "_") + part;
+    if (name.empty()) name = fs::weakly_canonical(train_path).parent_path().filename().string();
+  }
+  for (char& ch : name)
+    if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '-' && ch != '_' && ch != '.') ch = '_';
+  return name.empty() ? "data" : name;
+}
+
+// Reads a whole file; `path.gz` (when `path` itself is absent) is decompressed by the gzip program.
+// Either way the text must be non-empty, valid UTF-8 (common/text_file.hpp).
+std::string read_text(const std::string& path) {
+  if (std::filesystem::exists(path)) return examples::read_text_file(path);
   const std::string gz = path + ".gz";
-  if (!std::filesystem::exists(gz)) throw std::runtime_error("neither " + path + " nor " + gz + " exists");
+  if (!std::filesystem::exists(gz)) throw examples::DataError("neither " + path + " nor " + gz + " exists");
+  if (!std::filesystem::is_regular_file(gz)) throw examples::DataError(gz + ": not a regular file");
   // No zlib dependency: the gzip program does the decompression. The name is single-quoted for the shell.
   std::string quoted = "'";
   for (char ch : gz) quoted += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
   FILE* pipe = popen(("gzip -dc " + quoted + "'").c_str(), "r");
-  if (!pipe) throw std::runtime_error("cannot run gzip -dc on " + gz);
+  if (!pipe) throw examples::DataError(gz + ": cannot run gzip -dc on it");
   std::string text;
   char buffer[1 << 16];
   for (size_t n; (n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;) text.append(buffer, n);
-  if (pclose(pipe) != 0) throw std::runtime_error("gzip -dc failed on " + gz + " (is gzip installed?)");
+  if (pclose(pipe) != 0) throw examples::DataError(gz + ": gzip -dc failed (is gzip installed?)");
+  examples::check_text(text, gz);
   return text;
 }
 
 // PTB format: one sentence per line, words separated by spaces; every line ends with <eos>.
-std::vector<std::string> tokenize(const std::string& text, const std::string& name) {
+std::vector<std::string> tokenize(const std::string& text) {
   std::vector<std::string> out;
   std::istringstream lines(text);
   std::string line, word;
@@ -82,33 +161,36 @@ std::vector<std::string> tokenize(const std::string& text, const std::string& na
     while (words >> word) out.push_back(word);
     out.push_back("<eos>");
   }
-  if (out.empty()) throw std::runtime_error(name + " is empty");
   return out;
 }
 
-Corpus read_ptb(const std::string& dir) {
+// The vocabulary is the training words seen at least `min_count` times, in order of appearance. Every other
+// token becomes <unk>: rarer training words, and valid/test words the training text does not have (PTB
+// already has <unk> in its text and no such words; another corpus may have many). <unk> joins the
+// vocabulary (last) when some token needs it and the training text does not have it.
+Corpus read_corpus(const DataFiles& files, int64_t min_count) {
   Corpus c;
-  std::vector<std::string> split[3];
-  const char* names[3] = {"train", "valid", "test"};
-  for (int s = 0; s < 3; ++s) {
-    const std::string path = dir + "/ptb." + names[s] + ".txt";
-    const std::string text = read_text(path);
-    // An empty file or invalid UTF-8 is refused with the file name and line (common/text_file.hpp).
-    examples::check_text(text, std::filesystem::exists(path) ? path : path + ".gz");
-    split[s] = tokenize(text, path);
-  }
-  for (const auto& w : split[0])  // vocabulary: the training words, in order of appearance
-    if (c.ids.emplace(w, static_cast<int64_t>(c.words.size())).second) c.words.push_back(w);
+  const std::vector<std::string> split[3] = {tokenize(read_text(files.train)), tokenize(read_text(files.valid)),
+                                             tokenize(read_text(files.test))};
+  std::map<std::string, int64_t> count;
+  for (const auto& w : split[0]) ++count[w];
+  for (const auto& w : split[0])
+    if ((count[w] >= min_count || w == "<unk>") && c.ids.emplace(w, static_cast<int64_t>(c.words.size())).second)
+      c.words.push_back(w);
+  c.unk_in_training = c.ids.count("<unk>") > 0;
   std::vector<int64_t>* dest[3] = {&c.train, &c.valid, &c.test};
+  int64_t* unknown[3] = {&c.unk_train, &c.unk_valid, &c.unk_test};
   for (int s = 0; s < 3; ++s)
     for (const auto& w : split[s]) {
       auto it = c.ids.find(w);
-      if (it == c.ids.end()) it = c.ids.find("<unk>");
-      if (it == c.ids.end())
-        throw std::runtime_error(std::string("ptb.") + names[s] + ".txt: word '" + w +
-                                 "' is not in the training vocabulary");
+      if (it == c.ids.end()) {
+        ++*unknown[s];
+        it = c.ids.emplace("<unk>", static_cast<int64_t>(c.words.size())).first;
+        if (it->second == static_cast<int64_t>(c.words.size())) c.words.push_back("<unk>");
+      }
       dest[s]->push_back(it->second);
     }
+  c.unk_in_training = c.unk_in_training || c.unk_train > 0;
   return c;
 }
 
@@ -307,6 +389,7 @@ double evaluate(LanguageModel& model, const Batched& data, int64_t bptt, example
 // The settings a checkpoint must share with the run that resumes it ("batch" counts the streams of all
 // ranks, so K ranks x B and one process x K*B can continue each other's checkpoints).
 using Settings = std::vector<std::pair<std::string, int64_t>>;
+constexpr int64_t kMaxEpochs = 1000000;  // --epochs and a checkpoint's epoch
 
 // After an epoch: the model, the optimizer, and trainer.npz (the epoch and the settings as int64 scalars,
 // the perplexity curves so far as float64 [epoch]), replaced as a whole (save_directory). Called by rank 0
@@ -327,18 +410,23 @@ void save_checkpoint(const std::string& dir, const LanguageModel& model, const o
 }
 
 // Loads a checkpoint into the model and optimizer; returns the epoch it was written after (and its curves).
-// Every entry of trainer.npz must have the dtype save_checkpoint gives it (common/checkpoint.hpp).
+// Every entry of trainer.npz is checked before anything is loaded (common/checkpoint.hpp): its dtype and
+// shape, the settings against this run's, the epoch in [1, kMaxEpochs], and one finite perplexity >= 1 per
+// epoch in each curve.
 int64_t load_checkpoint(const std::string& dir, LanguageModel& model, optim::SGD& opt, const Settings& settings,
                         std::vector<double>& train_curve, std::vector<double>& valid_curve) {
   const std::string path = dir + "/trainer.npz";
   const std::map<std::string, Tensor> t = load_tensors(path);
   for (const auto& [name, value] : settings)
-    if (examples::checkpoint_entry(t, path, name, kInt64).item<int64_t>() != value)
-      throw std::runtime_error("--resume: " + dir + " was written with another " + name +
-                               " (the corpus, --batch x ranks, --bptt, --emb, --hidden and --layers must match)");
-  const int64_t epoch = examples::checkpoint_entry(t, path, "epoch", kInt64).item<int64_t>();
-  const std::vector<double> train_ppl = examples::checkpoint_entry(t, path, "train_ppl", kFloat64).to_vector<double>();
-  const std::vector<double> valid_ppl = examples::checkpoint_entry(t, path, "valid_ppl", kFloat64).to_vector<double>();
+    if (examples::checkpoint_integer(t, path, name, std::numeric_limits<int64_t>::min(),
+                                     std::numeric_limits<int64_t>::max()) != value)
+      throw examples::UsageError("--resume: " + dir + " was written with another " + name +
+                                 " (the corpus, --min-count, --batch x ranks, --bptt, --emb, --hidden and --layers "
+                                 "must match)");
+  const int64_t epoch = examples::checkpoint_integer(t, path, "epoch", 1, kMaxEpochs);
+  const double inf = std::numeric_limits<double>::infinity();
+  const std::vector<double> train_ppl = examples::checkpoint_values(t, path, "train_ppl", epoch, 1, inf);
+  const std::vector<double> valid_ppl = examples::checkpoint_values(t, path, "valid_ppl", epoch, 1, inf);
   load(model, dir + "/model.npz");
   load(opt, dir + "/optimizer.npz");
   train_curve.insert(train_curve.end(), train_ppl.begin(), train_ppl.end());
@@ -349,59 +437,99 @@ int64_t load_checkpoint(const std::string& dir, LanguageModel& model, optim::SGD
 }  // namespace
 
 int run_word_lm(int argc, char** argv) {
-  examples::Args args(argc, argv,
-                      "word_lm: word-level LSTM language model with truncated BPTT (Zaremba et al. 2014 on PTB)");
-  const std::string data_dir = args.text("--data", "", "directory with ptb.{train,valid,test}.txt (or .txt.gz)");
-  const std::string preset = args.text("--preset", "", "zaremba-small: 2x200 LSTM, 13 epochs, as the paper");
-  const bool quick = args.flag("--quick", "tiny corpus and model (a few seconds)");
-  const bool check = args.flag("--check", "exit 1 unless test perplexity falls well below the baselines");
+  examples::Cli cli("word_lm", "word_lm: word-level LSTM language model with truncated BPTT (Zaremba et al. 2014 on PTB)");
   // Defaults depend on the mode: the paper's configuration, the quick test, or the generated corpus.
+  bool quick = cli.peek_flag(argc, argv, "--quick");
+  std::string preset = cli.peek(argc, argv, "--preset").value_or("none");
   const bool zaremba = preset == "zaremba-small";
   const auto pick = [&](int64_t paper, int64_t fast, int64_t normal) {
     return zaremba ? paper : quick ? fast : normal;
   };
-  const int64_t epochs =
-      args.integer("--epochs", pick(13, 2, 4), "training epochs (zaremba-small 13; quick 2; else 4)");
-  const int64_t emb =
-      args.integer("--emb", pick(200, 32, 64), "embedding size E (zaremba-small 200; quick 32; else 64)");
-  const int64_t hidden =
-      args.integer("--hidden", pick(200, 64, 128), "LSTM hidden size H (zaremba-small 200; quick 64; else 128)");
-  const int64_t num_layers = args.integer("--layers", pick(2, 1, 2), "stacked LSTM layers (quick 1; else 2)");
-  const int64_t bptt = args.integer("--bptt", 20, "unrolled steps per window T");
-  const int64_t batch = args.integer("--batch", 20, "parallel streams N (with --distributed: per rank)");
-  const double lr0 = args.number("--lr", 1.0, "SGD learning rate");
-  const double decay = args.number("--decay", 0.5, "learning-rate factor per epoch after --decay-after");
-  const int64_t decay_after =
-      args.integer("--decay-after", pick(4, 3, 3), "epochs at full lr (zaremba-small 4; else 3)");
-  const double clip = args.number("--clip", 5.0, "clip the gradient norm to this");
-  const double init_range = args.number("--init", 0.1, "every parameter starts in U(-init, init)");
-  const int64_t corpus_tokens = args.integer("--corpus-tokens", quick ? 40000 : 100000,
-                                             "generated corpus: training tokens (quick 40000; else 100000)");
-  const int64_t time_steps = args.integer("--time-steps", 0, "only time this many training steps, estimate an epoch");
-  const uint64_t seed = static_cast<uint64_t>(args.integer("--seed", 0, "random seed"));
-  const std::string out_dir = args.text("--out", "examples_out", "directory for the SVG/CSV plot");
-  const bool distributed = args.flag("--distributed", "data-parallel over the ranks of `mpirun -np K` (MPI build)");
-  const double timeout = args.number("--timeout", 300, "with --distributed: seconds to wait for a silent rank");
-  const std::string save_dir = args.text("--save", "", "checkpoint directory, written after every epoch");
-  const std::string resume_dir = args.text("--resume", "", "continue training after the epoch of this checkpoint");
-  args.done();
+  const int64_t kMax = examples::kMaxSize;
+  std::string data_dir, train_path, valid_path, test_path;
+  cli.text("--data", data_dir,
+           "a folder with a train, a valid and a test file (ptb.train.txt, train.txt, wiki.train.tokens, ... "
+           "or NAME.gz)");
+  cli.text("--train", train_path, "the training text (instead of the one in --data)");
+  cli.text("--valid", valid_path, "the validation text (instead of the one in --data)");
+  cli.text("--test", test_path, "the test text (instead of the one in --data)");
+  cli.choice("--preset", preset, {"none", "zaremba-small"}, "zaremba-small: 2x200 LSTM, 13 epochs, as the paper");
+  bool check = false, distributed = false;
+  cli.flag("--quick", quick, "tiny corpus and model (a few seconds)");
+  cli.flag("--check", check, "exit 1 unless test perplexity falls well below the baselines");
+  int64_t epochs = pick(13, 2, 4), emb = pick(200, 32, 64), hidden = pick(200, 64, 128), num_layers = pick(2, 1, 2);
+  int64_t bptt = 20, batch = 20, decay_after = pick(4, 3, 3), corpus_tokens = quick ? 40000 : 100000, time_steps = 0;
+  int64_t min_count = 1;
+  cli.count("--epochs", epochs, "training epochs (zaremba-small 13; quick 2; else 4)", 1, kMaxEpochs);
+  cli.count("--emb", emb, "embedding size E (zaremba-small 200; quick 32; else 64)", 1, kMax);
+  cli.count("--hidden", hidden, "LSTM hidden size H (zaremba-small 200; quick 64; else 128)", 1, kMax);
+  cli.count("--layers", num_layers, "stacked LSTM layers (quick 1; else 2)", 1, kMax);
+  cli.count("--bptt", bptt, "unrolled steps per window T", 1, kMax);
+  cli.count("--batch", batch, "parallel streams N (with --distributed: per rank)", 1, kMax);
+  cli.count("--min-count", min_count, "training words seen fewer times become <unk>", 1);
+  double lr0 = 1.0, decay = 0.5, clip = 5.0, init_range = 0.1, timeout = 300;
+  cli.number("--lr", lr0, "SGD learning rate", examples::positive);
+  cli.number("--decay", decay, "learning-rate factor per epoch after --decay-after", examples::positive);
+  cli.count("--decay-after", decay_after, "epochs at full lr (zaremba-small 4; else 3)", 0, kMaxEpochs);
+  cli.number("--clip", clip, "clip the gradient norm to this", examples::positive);
+  cli.number("--init", init_range, "every parameter starts in U(-init, init)", examples::positive);
+  cli.count("--corpus-tokens", corpus_tokens, "generated corpus: training tokens (quick 40000; else 100000)", 1000,
+            100000000);
+  cli.count("--time-steps", time_steps, "only time this many training steps, estimate an epoch (0: off)", 0);
+  uint64_t seed = 0;
+  cli.seed("--seed", seed, "random seed");
+  std::string out_dir = "examples_out", save_dir, resume_dir;
+  cli.text("--out", out_dir, "directory for the SVG/CSV plot");
+  cli.flag("--distributed", distributed, "data-parallel over the ranks of `mpirun -np K` (MPI build)");
+  cli.number("--timeout", timeout, "with --distributed: seconds to wait for a silent rank", examples::positive);
+  cli.text("--save", save_dir, "checkpoint directory, written after every epoch");
+  cli.text("--resume", resume_dir, "continue training after the epoch of this checkpoint");
+  cli.parse(argc, argv);
+  const bool explicit_files = !train_path.empty() || !valid_path.empty() || !test_path.empty();
+  if (explicit_files && data_dir.empty() && (train_path.empty() || valid_path.empty() || test_path.empty()))
+    throw examples::UsageError("--train, --valid and --test go together (or with --data for the others)");
   examples::DataParallelRun run(distributed, timeout);  // rank 0 of 1 without --distributed
-  if (!preset.empty() && !zaremba) {
-    std::fprintf(stderr, "word_lm: unknown preset '%s' (known: zaremba-small)\n", preset.c_str());
-    return 2;
-  }
 
   Corpus corpus;
-  try {
-    corpus = data_dir.empty() ? generate_corpus(corpus_tokens, 2014) : read_ptb(data_dir);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "word_lm: %s\n", e.what());
-    return 1;
+  DataFiles files;
+  const bool real_data = !data_dir.empty() || explicit_files;
+  if (real_data) {
+    files.train = !train_path.empty() ? train_path : find_split(data_dir, "train");
+    files.valid = !valid_path.empty() ? valid_path : find_split(data_dir, "valid");
+    files.test = !test_path.empty() ? test_path : find_split(data_dir, "test");
+    files.name = data_name(explicit_files ? "" : data_dir, files.train);
+    corpus = read_corpus(files, min_count);
+  } else {
+    corpus = generate_corpus(corpus_tokens, 2014);
   }
   const int64_t V = static_cast<int64_t>(corpus.words.size());
-  std::printf("corpus: %s, vocabulary %lld, tokens train %zu / valid %zu / test %zu\n",
-              data_dir.empty() ? "generated (grammar)" : data_dir.c_str(), static_cast<long long>(V),
-              corpus.train.size(), corpus.valid.size(), corpus.test.size());
+  if (real_data) {
+    std::printf("corpus: %s: %s, %s, %s\n", files.name.c_str(), files.train.c_str(), files.valid.c_str(),
+                files.test.c_str());
+    std::printf("vocabulary %lld (training words seen at least %lld times), tokens train %zu / valid %zu / test %zu\n",
+                static_cast<long long>(V), static_cast<long long>(min_count), corpus.train.size(), corpus.valid.size(),
+                corpus.test.size());
+    const auto unk = [](const char* split, int64_t n, size_t total) {
+      std::printf("%s: %lld of %zu tokens (%.2f%%) outside the vocabulary became <unk>\n", split,
+                  static_cast<long long>(n), total, 100.0 * static_cast<double>(n) / static_cast<double>(total));
+    };
+    if (min_count > 1) unk("train", corpus.unk_train, corpus.train.size());
+    unk("valid", corpus.unk_valid, corpus.valid.size());
+    unk("test", corpus.unk_test, corpus.test.size());
+    if (!corpus.unk_in_training && corpus.unk_valid + corpus.unk_test > 0)
+      std::printf("note: <unk> never occurs in the training text, so the model cannot learn its probability "
+                  "(--min-count 2 turns the words seen once into <unk>)\n");
+  } else {
+    std::printf("corpus: generated (grammar), vocabulary %lld, tokens train %zu / valid %zu / test %zu\n",
+                static_cast<long long>(V), corpus.train.size(), corpus.valid.size(), corpus.test.size());
+  }
+  const int K = run.world_size();
+  // Every stream of every split needs two tokens at least (an input and its target).
+  for (const auto& [split, tokens] : {std::pair{"train", corpus.train.size()}, std::pair{"valid", corpus.valid.size()},
+                                      std::pair{"test", corpus.test.size()}})
+    if (static_cast<int64_t>(tokens) < 2 * batch * K)
+      throw examples::UsageError(std::string(split) + ": " + std::to_string(tokens) + " tokens are too few for " +
+                                 std::to_string(batch * K) + " streams (--batch x ranks) of 2 tokens or more");
 
   manual_seed(seed);
   LanguageModel model(V, emb, hidden, num_layers);
@@ -413,7 +541,6 @@ int run_word_lm(int argc, char** argv) {
   std::printf("training: SGD lr %g (x%g per epoch after epoch %lld), clip %g, bptt %lld, batch %lld, %lld epochs\n",
               lr0, decay, static_cast<long long>(decay_after), clip, static_cast<long long>(bptt),
               static_cast<long long>(batch), static_cast<long long>(epochs));
-  const int K = run.world_size();
   if (run.distributed())
     std::printf("distributed: %d ranks x batch %lld = the updates of one process with batch %lld\n", K,
                 static_cast<long long>(batch), static_cast<long long>(K * batch));
@@ -439,7 +566,7 @@ int run_word_lm(int argc, char** argv) {
     std::printf("resumed from %s after epoch %lld\n", resume_dir.c_str(), static_cast<long long>(first_epoch - 1));
   }
   for (int64_t epoch = first_epoch; epoch <= epochs; ++epoch) {
-    const double lr = lr0 * std::pow(decay, std::max<int64_t>(0, epoch - decay_after));
+    const double lr = lr0 * std::pow(decay, static_cast<double>(std::max<int64_t>(0, epoch - decay_after)));
     opt.set_lr(lr);
     const int64_t steps = time_steps > 0 ? std::min(time_steps, windows) : windows;
     examples::Progress progress(steps, "words");
@@ -464,21 +591,24 @@ int run_word_lm(int argc, char** argv) {
       progress.update(step + 1, static_cast<double>(T * batch * K), {{"ppl", std::exp(nll / count)}, {"lr", lr}});
     }
     progress.finish();
+    const double train_seconds = progress.seconds();  // training only: the validation below is timed apart
     if (time_steps > 0) {
-      const double per_word = progress.seconds() / static_cast<double>(count);
+      const double per_word = train_seconds / static_cast<double>(count);
       std::printf("timing: %lld steps, %.0f words/s, estimated epoch %.0f s (%zu words)\n",
                   static_cast<long long>(steps), 1.0 / per_word, per_word * static_cast<double>(corpus.train.size()),
                   corpus.train.size());
       if (run.distributed())
         std::printf("timing: %d ranks, %.1f MB of gradients summed per step, %.1f%% of the time in the allreduce\n", K,
                     static_cast<double>(run.bytes_per_step()) / 1e6,
-                    100 * run.communication_seconds() / progress.seconds());
+                    100 * run.communication_seconds() / train_seconds);
       return 0;
     }
+    const auto valid_start = std::chrono::steady_clock::now();
     const double train_ppl = std::exp(nll / count), valid_ppl = evaluate(model, valid, bptt, run);
-    std::printf("epoch %2lld  lr %.4g  train ppl %8.2f  valid ppl %8.2f  (%.0f s, %.0f words/s)\n",
-                static_cast<long long>(epoch), lr, train_ppl, valid_ppl, progress.seconds(),
-                static_cast<double>(count) / progress.seconds());
+    const double valid_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - valid_start).count();
+    std::printf("epoch %2lld  lr %.4g  train ppl %8.2f  valid ppl %8.2f  (train %.0f s, %.0f words/s; valid %.1f s)\n",
+                static_cast<long long>(epoch), lr, train_ppl, valid_ppl, train_seconds,
+                static_cast<double>(count) / train_seconds, valid_seconds);
     std::fflush(stdout);
     epoch_axis.push_back(static_cast<double>(epoch));
     train_curve.push_back(train_ppl);
@@ -502,11 +632,12 @@ int run_word_lm(int argc, char** argv) {
   }
   if (!run.is_root()) return 0;  // rank 0 writes the files
   std::filesystem::create_directories(out_dir);
-  examples::LinePlot plot("Word LM perplexity per epoch", "epoch", "perplexity");
+  examples::LinePlot plot("Word LM perplexity per epoch" + (real_data ? ", " + files.name : std::string()), "epoch",
+                          "perplexity");
   plot.log_y = true;
   plot.add("train", epoch_axis, train_curve);
   plot.add("valid", epoch_axis, valid_curve);
-  const std::string svg = out_dir + (data_dir.empty() ? "/word_lm.svg" : "/word_lm_ptb.svg");
+  const std::string svg = out_dir + (real_data ? "/word_lm_" + files.name + ".svg" : "/word_lm.svg");
   plot.save(svg);
   std::printf("wrote %s\n", svg.c_str());
 
@@ -523,10 +654,6 @@ int run_word_lm(int argc, char** argv) {
 }
 
 int main(int argc, char** argv) {
-  try {
-    return run_word_lm(argc, argv);
-  } catch (const std::exception& e) {  // e.g. distributed::TimeoutError: another rank died
-    std::fprintf(stderr, "word_lm: %s\n", e.what());
-    return 1;
-  }
+  // A refused flag, data file or checkpoint: exit code 2; distributed::TimeoutError (another rank died): 1.
+  return examples::run_example("word_lm", [&] { return run_word_lm(argc, argv); });
 }

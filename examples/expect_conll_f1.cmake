@@ -1,0 +1,37 @@
+# cmake -DPROGRAM=<slot_filling> -DDIR=<scratch dir> -DSCORER=<conll_f1.awk> -P expect_conll_f1.cmake
+# slot_filling writes its test predictions in CoNLL form so that any standard scorer can re-check its slot F1.
+# This runs a quick BiLSTM, scores the file it wrote with conll_f1.awk (conlleval's chunk rules, written
+# apart from the C++ scorer) and requires the F1 the program printed, the sentence count of the test set,
+# and one intent line per sentence.
+cmake_minimum_required(VERSION 3.16)
+file(REMOVE_RECURSE ${DIR})
+execute_process(COMMAND ${PROGRAM} --quick --tagger bilstm --input embedding --epochs 2 --out ${DIR}
+                RESULT_VARIABLE code OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if(NOT code STREQUAL "0")
+  message(FATAL_ERROR "slot_filling failed (${code})\nstdout:\n${out}\nstderr:\n${err}")
+endif()
+if(NOT out MATCHES "test: slot F1 ([0-9.]+), intent accuracy")
+  message(FATAL_ERROR "no test slot F1 in the output:\n${out}")
+endif()
+set(printed ${CMAKE_MATCH_1})
+set(conll ${DIR}/slot_filling_generated_bilstm_embedding.conll)
+execute_process(COMMAND awk -f ${SCORER} ${conll} RESULT_VARIABLE code OUTPUT_VARIABLE scored ERROR_VARIABLE err)
+if(NOT code STREQUAL "0")
+  message(FATAL_ERROR "conll_f1.awk failed on ${conll} (${code}): ${err}")
+endif()
+string(REGEX MATCH "([0-9.]+)\n$" f1 "${scored}")
+string(STRIP "${f1}" f1)
+if(NOT f1 STREQUAL printed)
+  message(FATAL_ERROR "${conll} scores F1 ${f1} (correct predicted gold: ${scored}), the program printed ${printed}")
+endif()
+file(STRINGS ${conll} lines)
+file(READ ${conll} text)
+string(REGEX MATCHALL "\n\n" blanks "${text}")
+list(LENGTH blanks sentences)
+file(STRINGS ${DIR}/slot_filling_generated_bilstm_embedding_intents.txt intents)
+list(LENGTH intents intent_lines)
+if(NOT out MATCHES "/ 200 sentences" OR NOT sentences EQUAL 200 OR NOT intent_lines EQUAL 200)
+  message(FATAL_ERROR "expected 200 test sentences: ${sentences} in the CoNLL file, ${intent_lines} intents")
+endif()
+message(STATUS "the CoNLL file scores ${f1} (correct predicted gold f1: ${scored}), as printed")
+file(REMOVE_RECURSE ${DIR})
