@@ -14,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 data=${1:-../shared/data/ptb} steps=${2:-200} rounds=${3:-5}
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
-mpirun=(mpirun --allow-run-as-root --oversubscribe --bind-to none)
+mpirun=(mpirun --allow-run-as-root --oversubscribe --bind-to none -x UNROLL_NUM_THREADS=1)  # one thread per rank
 word_lm=(./build/examples/word_lm --data "$data" --preset zaremba-small --time-steps "$steps")
 
 # word_lm prints "timing: 200 steps, 3242 words/s, ..." and, with --distributed, the share of the time spent
