@@ -105,3 +105,13 @@ def alternate(ours, theirs, runs, higher_is_better=True, screen=1.5):
 
 def threads_label(threads):
     return "1 thread" if threads == 1 else f"{threads} threads"
+
+
+def alternate_pair(first, second, runs):
+    """first(), second(): one measurement each (no thread settings to choose between). Runs them in turn RUNS
+    times, so load on the machine hits both alike. Returns (first's median, second's median)."""
+    first_samples, second_samples = [], []
+    for _ in range(runs):
+        first_samples.append(first())
+        second_samples.append(second())
+    return statistics.median(first_samples), statistics.median(second_samples)
