@@ -7,6 +7,9 @@
 // arrays is opt-in through <unroll/framework/xtensor_interop.hpp>.
 #pragma once
 
+#include "unroll/data/loader.hpp"
+#include "unroll/data/padding.hpp"
+#include "unroll/data/vocabulary.hpp"
 #include "unroll/framework/anomaly.hpp"
 #include "unroll/framework/autograd.hpp"
 #include "unroll/framework/config.hpp"
