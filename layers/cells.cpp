@@ -63,15 +63,22 @@ std::string RNNCell::describe() const {
 LSTMCell::LSTMCell(const LSTMCellOptions& options) : options_(options) {
   check_sizes("LSTMCell", options.input_size, options.hidden_size);
   check(options.bias || options.forget_bias == 0, "LSTMCell: forget_bias {} needs bias = true", options.forget_bias);
-  const int64_t H = options.hidden_size, I = options.input_size;
+  // PyTorch's messages (nn.LSTM): proj_size must be >= 0 and below hidden_size
+  check(options.proj_size >= 0,
+        "LSTMCell: proj_size should be a positive integer or zero to disable projections, got {}", options.proj_size);
+  check(options.proj_size == 0 || options.proj_size < options.hidden_size,
+        "LSTMCell: proj_size {} has to be smaller than hidden_size {}", options.proj_size, options.hidden_size);
+  const int64_t H = options.hidden_size, I = options.input_size, P = output_size();
   weight_ih = register_parameter("weight_ih", recurrent_init({4 * H, I}, H));
-  weight_hh = register_parameter("weight_hh", recurrent_init({4 * H, H}, H));
+  weight_hh = register_parameter("weight_hh", recurrent_init({4 * H, P}, H));
   if (options.bias) {
     Tensor b_ih = recurrent_init({4 * H}, H);
     detail::add_to_block(b_ih, H, H, options.forget_bias);  // block f of [i, f, g, o]
     bias_ih = register_parameter("bias_ih", b_ih);
     bias_hh = register_parameter("bias_hh", recurrent_init({4 * H}, H));
   }
+  if (options.proj_size > 0)
+    weight_hr = register_parameter("weight_hr", recurrent_init({P, H}, H));  // after the biases, as PyTorch
 }
 
 Tensor LSTMCell::project_input(const Tensor& x) {  // [..., 4H] = x W_ih^T + b_ih + b_hh
@@ -80,8 +87,14 @@ Tensor LSTMCell::project_input(const Tensor& x) {  // [..., 4H] = x W_ih^T + b_i
 
 State LSTMCell::step(const Tensor& projected_x, const State& state) {
   const int64_t H = options_.hidden_size;
-  check_step("LSTMCell", projected_x, 4 * H, state.h, H);
-  check_cell_state("LSTMCell", state.h, state.c);
+  check_step("LSTMCell", projected_x, 4 * H, state.h, output_size());
+  if (options_.proj_size == 0) {
+    check_cell_state("LSTMCell", state.h, state.c);
+  } else if (!(state.c.defined() && state.c.dim() == 2 && state.c.size(0) == state.h.size(0) && state.c.size(1) == H))
+      [[unlikely]] {
+    fail("LSTMCell: state c must be [{}, {}] (hidden_size; h is [N, proj_size]), got {}", state.h.size(0), H,
+         detail::shape_or_undefined(state.c));
+  }
   // gates: [N, 4H], one GEMM for all four gates
   const Tensor gates = add(projected_x, matmul(state.h, weight_hh, false, true));  // biases are in projected_x
   const std::vector<Tensor> g = chunk(gates, 4, 1);                                // i, f, g, o: [N, H] each
@@ -89,17 +102,18 @@ State LSTMCell::step(const Tensor& projected_x, const State& state) {
   const Tensor candidate = tanh(g[2]), output_gate = sigmoid(g[3]);
   const Tensor c = add(mul(forget_gate, state.c), mul(input_gate, candidate));  // c' = f c + i g
   const Tensor h = mul(output_gate, tanh(c));                                   // h' = o tanh(c')
+  if (options_.proj_size > 0) return {matmul(h, weight_hr, false, true), c};    // [N, H] W_hr^T -> [N, P]
   return {h, c};
 }
 
 State LSTMCell::initial_state(int64_t batch) const {
-  return {zeros({batch, options_.hidden_size}, weight_hh.dtype()),
-          zeros({batch, options_.hidden_size}, weight_hh.dtype())};
+  return {zeros({batch, output_size()}, weight_hh.dtype()), zeros({batch, options_.hidden_size}, weight_hh.dtype())};
 }
 
 std::string LSTMCell::describe() const {
-  return fmt::format("LSTMCell(input_size={}, hidden_size={}, bias={}, forget_bias={})", options_.input_size,
-                     options_.hidden_size, options_.bias, options_.forget_bias);
+  const std::string proj = options_.proj_size > 0 ? fmt::format(", proj_size={}", options_.proj_size) : "";
+  return fmt::format("LSTMCell(input_size={}, hidden_size={}, bias={}, forget_bias={}{})", options_.input_size,
+                     options_.hidden_size, options_.bias, options_.forget_bias, proj);
 }
 
 // ---- GRUCell ---------------------------------------------------------------------------------------

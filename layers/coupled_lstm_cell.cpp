@@ -7,6 +7,8 @@ namespace unroll::layers {
 
 CoupledLSTMCell::CoupledLSTMCell(const LSTMCellOptions& options) : options_(options) {
   detail::check_sizes("CoupledLSTMCell", options.input_size, options.hidden_size);
+  detail::check(options.proj_size == 0, "CoupledLSTMCell: proj_size is not supported (LSTMCell and LSTM have it), got {}",
+                options.proj_size);
   const int64_t H = options.hidden_size, I = options.input_size;
   weight_ih = register_parameter("weight_ih", detail::recurrent_init({3 * H, I}, H));
   weight_hh = register_parameter("weight_hh", detail::recurrent_init({3 * H, H}, H));

@@ -7,6 +7,8 @@ namespace unroll::layers {
 
 PeepholeLSTMCell::PeepholeLSTMCell(const LSTMCellOptions& options) : options_(options) {
   detail::check_sizes("PeepholeLSTMCell", options.input_size, options.hidden_size);
+  detail::check(options.proj_size == 0, "PeepholeLSTMCell: proj_size is not supported (LSTMCell and LSTM have it), got {}",
+                options.proj_size);
   // the standard LSTM parameters, initialized exactly as LSTMCell does (incl. forget_bias)
   LSTMCell base(options);
   const int64_t H = options.hidden_size;

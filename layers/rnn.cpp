@@ -1,6 +1,8 @@
 // RecurrentNetwork and the RNN / LSTM / GRU built on it.
 #include "unroll/layers/rnn.hpp"
 
+#include <utility>
+
 #include "unroll/framework/detail/check.hpp"
 #include "unroll/framework/ops.hpp"
 
@@ -13,6 +15,11 @@ RecurrentNetwork::RecurrentNetwork(int64_t input_size, const RecurrentOptions& o
   check(input_size > 0, "RecurrentNetwork: input_size must be positive, got {}", input_size);
   check(options.num_layers >= 1, "RecurrentNetwork: num_layers must be at least 1, got {}", options.num_layers);
   check(options.dropout >= 0 && options.dropout < 1, "RecurrentNetwork: dropout {} is outside [0, 1)", options.dropout);
+  const UnrollOptions recurrence{.input_dropout = options.input_dropout,
+                                 .recurrent_dropout = options.recurrent_dropout,
+                                 .zoneout = options.zoneout,
+                                 .zoneout_cell = options.zoneout_cell};
+  check_unroll_options("RecurrentNetwork", recurrence);
   std::vector<std::shared_ptr<SequenceLayer>> layers;
   int64_t layer_input = input_size;
   for (int64_t layer = 0; layer < options.num_layers; ++layer) {
@@ -26,7 +33,7 @@ RecurrentNetwork::RecurrentNetwork(int64_t input_size, const RecurrentOptions& o
       const std::string suffix = "_l" + std::to_string(layer) + (reverse ? "_reverse" : "");
       for (const auto& [name, p] : cell->named_parameters()) register_parameter(name + suffix, p);
       cells_.push_back(cell);
-      directions.push_back(std::make_shared<Unidirectional>(cell));
+      directions.push_back(std::make_shared<Unidirectional>(cell, recurrence));
     }
     layers.push_back(options.bidirectional ? std::make_shared<Bidirectional>(directions[0], directions[1])
                                            : directions[0]);
@@ -67,44 +74,66 @@ Cell& RecurrentNetwork::cell(int64_t layer, bool reverse) {
 }
 
 std::string RecurrentNetwork::describe() const {
-  return fmt::format("{}(input_size={}, hidden_size={}, num_layers={}, bidirectional={}, batch_first={}, dropout={})",
-                     name_, input_size_, cells_.empty() ? 0 : cells_.front()->output_size(), options_.num_layers,
-                     options_.bidirectional, options_.batch_first, options_.dropout);
+  std::string extra = describe_extra_;  // the recurrence's regularization, when set
+  for (const auto& [name, value] :
+       {std::pair{"input_dropout", options_.input_dropout}, std::pair{"recurrent_dropout", options_.recurrent_dropout},
+        std::pair{"zoneout", options_.zoneout}, std::pair{"zoneout_cell", options_.zoneout_cell}})
+    if (value != 0) extra += fmt::format(", {}={}", name, value);
+  const int64_t hidden_size = hidden_size_ > 0 ? hidden_size_ : cells_.front()->output_size();  // num_layers >= 1
+  return fmt::format("{}(input_size={}, hidden_size={}, num_layers={}, bidirectional={}, batch_first={}, dropout={}{})",
+                     name_, input_size_, hidden_size, options_.num_layers, options_.bidirectional, options_.batch_first,
+                     options_.dropout, extra);
 }
 
 namespace {
-RecurrentOptions structure(int64_t num_layers, bool bidirectional, double dropout, bool batch_first) {
-  return {.num_layers = num_layers, .bidirectional = bidirectional, .dropout = dropout, .batch_first = batch_first};
+template <class Options>
+RecurrentOptions structure(const Options& o, double zoneout_cell = 0) {
+  return {.num_layers = o.num_layers,
+          .bidirectional = o.bidirectional,
+          .dropout = o.dropout,
+          .batch_first = o.batch_first,
+          .input_dropout = o.input_dropout,
+          .recurrent_dropout = o.recurrent_dropout,
+          .zoneout = o.zoneout,
+          .zoneout_cell = zoneout_cell};
+}
+
+// nn.LSTM's argument checks (and messages), before any cell is built.
+const LSTMOptions& checked(const LSTMOptions& o) {
+  check(o.proj_size >= 0, "LSTM: proj_size should be a positive integer or zero to disable projections, got {}",
+        o.proj_size);
+  check(o.proj_size == 0 || o.proj_size < o.hidden_size, "LSTM: proj_size {} has to be smaller than hidden_size {}",
+        o.proj_size, o.hidden_size);  // (hidden_size itself is checked by the cell)
+  return o;
 }
 }  // namespace
 
 RNN::RNN(const RNNOptions& o)
-    : RecurrentNetwork(o.input_size, structure(o.num_layers, o.bidirectional, o.dropout, o.batch_first),
-                       [o](int64_t input_size, int64_t, bool) {
-                         return std::make_shared<RNNCell>(RNNCellOptions{.input_size = input_size,
-                                                                         .hidden_size = o.hidden_size,
-                                                                         .bias = o.bias,
-                                                                         .nonlinearity = o.nonlinearity});
-                       }) {
+    : RecurrentNetwork(o.input_size, structure(o), [o](int64_t input_size, int64_t, bool) {
+        return std::make_shared<RNNCell>(RNNCellOptions{
+            .input_size = input_size, .hidden_size = o.hidden_size, .bias = o.bias, .nonlinearity = o.nonlinearity});
+      }) {
   name_ = o.nonlinearity == Nonlinearity::Tanh ? "RNN" : "RNN[relu]";
 }
 
 LSTM::LSTM(const LSTMOptions& o)
-    : RecurrentNetwork(
-          o.input_size, structure(o.num_layers, o.bidirectional, o.dropout, o.batch_first),
-          [o](int64_t input_size, int64_t, bool) {
-            return std::make_shared<LSTMCell>(LSTMCellOptions{
-                .input_size = input_size, .hidden_size = o.hidden_size, .bias = o.bias, .forget_bias = o.forget_bias});
-          }) {
+    : RecurrentNetwork(o.input_size, structure(checked(o), o.zoneout_cell), [o](int64_t input_size, int64_t, bool) {
+        return std::make_shared<LSTMCell>(LSTMCellOptions{.input_size = input_size,
+                                                          .hidden_size = o.hidden_size,
+                                                          .bias = o.bias,
+                                                          .forget_bias = o.forget_bias,
+                                                          .proj_size = o.proj_size});
+      }) {
   name_ = "LSTM";
+  hidden_size_ = o.hidden_size;
+  if (o.proj_size > 0) describe_extra_ = fmt::format(", proj_size={}", o.proj_size);
 }
 
 GRU::GRU(const GRUOptions& o)
-    : RecurrentNetwork(o.input_size, structure(o.num_layers, o.bidirectional, o.dropout, o.batch_first),
-                       [o](int64_t input_size, int64_t, bool) {
-                         return std::make_shared<GRUCell>(
-                             GRUCellOptions{.input_size = input_size, .hidden_size = o.hidden_size, .bias = o.bias});
-                       }) {
+    : RecurrentNetwork(o.input_size, structure(o), [o](int64_t input_size, int64_t, bool) {
+        return std::make_shared<GRUCell>(
+            GRUCellOptions{.input_size = input_size, .hidden_size = o.hidden_size, .bias = o.bias});
+      }) {
   name_ = "GRU";
 }
 

@@ -5,8 +5,12 @@
 //   auto [y, state] = lstm(x);               // x: [T, N, I] -> y: [T, N, 2H]; state.h, state.c: [4, N, H]
 //   auto [y2, s2] = lstm(x, state, lengths); // ragged batch (lengths: [N]), carried state
 //
+// With LSTMOptions::proj_size = P, h and y are P wide per direction: y [T, N, D*P], state.h [L*D, N, P],
+// state.c [L*D, N, H].
+//
 // Parameter names are PyTorch's: weight_ih_l{k}, weight_hh_l{k}, bias_ih_l{k}, bias_hh_l{k}, with suffix
-// _reverse for the backward direction, so state dicts move between unroll and PyTorch unchanged.
+// _reverse for the backward direction (and weight_hr_l{k} with proj_size), so state dicts move between
+// unroll and PyTorch unchanged.
 #pragma once
 
 #include <functional>
@@ -25,6 +29,13 @@ struct RecurrentOptions {
   bool bidirectional = false;
   double dropout = 0;        // on the outputs of every layer but the last, in training only
   bool batch_first = false;  // x and y are [N, T, *] instead of [T, N, *] (the state stays [L*D, N, H])
+  // Inside the recurrence of every layer and direction (UnrollOptions, unroller.hpp): variational dropout
+  // (one mask per sequence and layer, reused at every step; training only) on the layer's input and on
+  // the h its cell reads, and zoneout of h and c (training: random per step; eval: the expectation).
+  double input_dropout = 0;      // in [0, 1)
+  double recurrent_dropout = 0;  // in [0, 1)
+  double zoneout = 0;            // in [0, 1]
+  double zoneout_cell = 0;       // in [0, 1]; cells with a cell state c only
 };
 
 // Stacked (and optionally bidirectional) network of cells made by `make_cell(layer_input_size, layer,
@@ -40,6 +51,7 @@ class RecurrentNetwork : public SequenceLayer {
   // x: [T, N, I] ([N, T, I] if batch_first); state components [L*D, N, H]; lengths [N] or undefined.
   SequenceOutput forward(const Tensor& x, const State& state, const Tensor& lengths) override;
   void train(bool on = true) override;
+  bool stochastic() const override { return stack_->stochastic(); }
   std::string describe() const override;
 
   // The cell of `layer` in direction `reverse` (for inspection and custom initialization).
@@ -49,6 +61,8 @@ class RecurrentNetwork : public SequenceLayer {
   int64_t input_size_;
   RecurrentOptions options_;
   std::string name_ = "RecurrentNetwork";
+  int64_t hidden_size_ = 0;     // for describe(); 0: the first cell's output size
+  std::string describe_extra_;  // appended to describe() by subclasses (e.g. ", proj_size=2")
 
  private:
   std::vector<std::shared_ptr<Cell>> cells_;  // layer-major: l0, l0_reverse, l1, ...
@@ -64,6 +78,10 @@ struct RNNOptions {
   bool batch_first = false;
   double dropout = 0;
   bool bidirectional = false;
+  // Variational dropout and zoneout inside the recurrence (RecurrentOptions; docs/layers.md)
+  double input_dropout = 0;
+  double recurrent_dropout = 0;
+  double zoneout = 0;
 };
 
 struct LSTMOptions {
@@ -75,6 +93,14 @@ struct LSTMOptions {
   double dropout = 0;
   bool bidirectional = false;
   double forget_bias = 0;  // added to every forget-gate bias at init (PyTorch: 0)
+  // Variational dropout and zoneout inside the recurrence (RecurrentOptions; docs/layers.md)
+  double input_dropout = 0;
+  double recurrent_dropout = 0;
+  double zoneout = 0;
+  double zoneout_cell = 0;  // zoneout of the cell state c
+  // PyTorch's proj_size: h = W_hr (o * tanh(c)), h and the output per direction are P wide, c stays H;
+  // adds weight_hr_l{k}[_reverse] [P, H]. 0 = off; 0 <= P < H.
+  int64_t proj_size = 0;
 };
 
 struct GRUOptions {
@@ -85,6 +111,10 @@ struct GRUOptions {
   bool batch_first = false;
   double dropout = 0;
   bool bidirectional = false;
+  // Variational dropout and zoneout inside the recurrence (RecurrentOptions; docs/layers.md)
+  double input_dropout = 0;
+  double recurrent_dropout = 0;
+  double zoneout = 0;
 };
 
 class RNN : public RecurrentNetwork {

@@ -1,6 +1,8 @@
 // Unidirectional, Bidirectional and Stacked: structure only. Each knows nothing about the layers inside.
 #include "unroll/layers/sequence.hpp"
 
+#include <optional>
+
 #include "unroll/framework/detail/blas.hpp"
 #include "unroll/framework/detail/check.hpp"
 #include "unroll/framework/detail/thread_pool.hpp"
@@ -43,9 +45,17 @@ void check_state(const char* op, const State& s, int64_t slots, int64_t batch) {
 }  // namespace
 
 // ---- Unidirectional --------------------------------------------------------------------------------
-Unidirectional::Unidirectional(std::shared_ptr<Cell> cell) : cell_(std::move(cell)) {
+Unidirectional::Unidirectional(std::shared_ptr<Cell> cell, const UnrollOptions& options)
+    : cell_(std::move(cell)), options_(options) {
   check(cell_ != nullptr, "Unidirectional: cell is null");
+  check_unroll_options("Unidirectional", options);
   register_module("cell", *cell_);
+}
+
+bool Unidirectional::stochastic() const {
+  const UnrollOptions& o = options_;
+  const bool zoneout = (o.zoneout > 0 && o.zoneout < 1) || (o.zoneout_cell > 0 && o.zoneout_cell < 1);
+  return is_training() && (o.input_dropout > 0 || o.recurrent_dropout > 0 || zoneout);
 }
 
 SequenceOutput Unidirectional::forward(const Tensor& x, const State& state, const Tensor& lengths) {
@@ -57,7 +67,9 @@ SequenceOutput Unidirectional::forward(const Tensor& x, const State& state, cons
     initial.h = reshape(state.h, {state.h.size(1), state.h.size(2)});  // [1, N, H] -> [N, H]
     if (state.c.defined()) initial.c = reshape(state.c, {state.c.size(1), state.c.size(2)});
   }
-  SequenceOutput result = unroll_cell(*cell_, x, initial, lengths);
+  UnrollOptions options = options_;
+  options.training = is_training();
+  SequenceOutput result = unroll_cell(*cell_, x, initial, lengths, options);
   result.state.h = unsqueeze(result.state.h, 0);  // back to [1, N, H]
   if (result.state.c.defined()) result.state.c = unsqueeze(result.state.c, 0);
   return result;
@@ -85,9 +97,30 @@ SequenceOutput Bidirectional::forward(const Tensor& x, const State& state, const
     forward_state = take_slots(state, 0, forward_slots);
     backward_state = take_slots(state, forward_slots, backward_slots);
   }
+  // Directions that draw random masks each run from their own generator state, seeded here from this
+  // thread's generator: the same masks on whichever thread runs them, and run_pair (which re-runs a pair
+  // that touched the default generator) need not run them twice.
+  const bool own_generators = stochastic();
+  const uint64_t seed_ahead = own_generators ? default_generator().next_u64() : 0;
+  const uint64_t seed_behind = own_generators ? default_generator().next_u64() : 0;
+  struct GeneratorScope {  // this thread's default generator seeded with `seed` until the scope ends
+    std::optional<Generator> saved;
+    GeneratorScope(bool on, uint64_t seed) {
+      if (!on) return;
+      saved = default_generator();
+      default_generator().seed(seed);
+    }
+    ~GeneratorScope() {
+      if (saved) default_generator() = *saved;
+    }
+  };
   SequenceOutput ahead, behind;
-  auto run_ahead = [&](int64_t) { ahead = forward_->forward(x, forward_state, lengths); };
+  auto run_ahead = [&](int64_t) {
+    GeneratorScope scope(own_generators, seed_ahead);
+    ahead = forward_->forward(x, forward_state, lengths);
+  };
   auto run_behind = [&](int64_t) {
+    GeneratorScope scope(own_generators, seed_behind);
     // the backward direction reads every sequence from its own last real step to its first
     behind = backward_->forward(reverse_sequences(x, lengths), backward_state, lengths);
   };
@@ -119,6 +152,13 @@ int64_t Stacked::state_slots() const {
   int64_t slots = 0;
   for (const auto& layer : layers_) slots += layer->state_slots();
   return slots;
+}
+
+bool Stacked::stochastic() const {
+  if (is_training() && dropout_ > 0) return true;
+  for (const auto& layer : layers_)
+    if (layer->stochastic()) return true;
+  return false;
 }
 
 std::string Stacked::describe() const {

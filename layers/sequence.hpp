@@ -23,20 +23,28 @@ class SequenceLayer : public Module {
   SequenceOutput operator()(const Tensor& x, const State& state = {}, const Tensor& lengths = {}) {
     return forward(x, state, lengths);
   }
+  // True when forward() draws from the default random generator in the current mode (dropout masks in
+  // training). Bidirectional then runs each direction from its own generator state, seeded from the
+  // caller's, so the two can run on two threads with results that depend only on manual_seed.
+  virtual bool stochastic() const { return false; }
 };
 
-// One cell run forward over time (unroll_cell). State slots: 1.
+// One cell run forward over time (unroll_cell with `options`; options.training follows train()/eval(),
+// so variational dropout and zoneout (UnrollOptions) apply as in training mode only). State slots: 1.
 class Unidirectional : public SequenceLayer {
  public:
-  explicit Unidirectional(std::shared_ptr<Cell> cell);
+  explicit Unidirectional(std::shared_ptr<Cell> cell, const UnrollOptions& options = {});
   int64_t output_size() const override { return cell_->output_size(); }
   int64_t state_slots() const override { return 1; }
   SequenceOutput forward(const Tensor& x, const State& state, const Tensor& lengths) override;
+  bool stochastic() const override;
   std::string describe() const override { return "Unidirectional"; }
   Cell& cell() { return *cell_; }
+  const UnrollOptions& options() const { return options_; }
 
  private:
   std::shared_ptr<Cell> cell_;
+  UnrollOptions options_;
 };
 
 // Runs `forward_layer` on x and `backward_layer` on each sequence reversed within its length, reverses the
@@ -48,6 +56,7 @@ class Bidirectional : public SequenceLayer {
   int64_t output_size() const override;
   int64_t state_slots() const override;
   SequenceOutput forward(const Tensor& x, const State& state, const Tensor& lengths) override;
+  bool stochastic() const override { return forward_->stochastic() || backward_->stochastic(); }
   std::string describe() const override { return "Bidirectional"; }
 
  private:
@@ -62,6 +71,7 @@ class Stacked : public SequenceLayer {
   int64_t output_size() const override { return layers_.back()->output_size(); }
   int64_t state_slots() const override;
   SequenceOutput forward(const Tensor& x, const State& state, const Tensor& lengths) override;
+  bool stochastic() const override;
   std::string describe() const override;
   size_t size() const { return layers_.size(); }
   SequenceLayer& layer(size_t i) { return *layers_[i]; }

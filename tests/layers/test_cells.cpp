@@ -197,6 +197,11 @@ TEST_CASE("fuzz regressions: absurd sizes and mis-shaped steps are refused with 
   CHECK_THROWS_AS(RNNCell({.input_size = huge, .hidden_size = 2}), Error);
   CHECK_THROWS_AS(PeepholeLSTMCell({.input_size = 2, .hidden_size = huge}), Error);
   CHECK_THROWS_AS(CoupledLSTMCell({.input_size = 2, .hidden_size = huge}), Error);
+  // proj_size is LSTMCell's: the peephole cell failed at its first step, the coupled one ignored it
+  CHECK_THROWS_WITH_AS(PeepholeLSTMCell({.input_size = 2, .hidden_size = 4, .proj_size = 2}),
+                       "PeepholeLSTMCell: proj_size is not supported (LSTMCell and LSTM have it), got 2", Error);
+  CHECK_THROWS_WITH_AS(CoupledLSTMCell({.input_size = 2, .hidden_size = 4, .proj_size = 2}),
+                       "CoupledLSTMCell: proj_size is not supported (LSTMCell and LSTM have it), got 2", Error);
   CHECK_THROWS_AS(JordanCell({.input_size = 2, .hidden_size = huge, .output_size = 2}), Error);
 
   // A rank-3 projected input broadcast into [1, N, 4H]; chunk() along axis 1 then gave N < 4 pieces and

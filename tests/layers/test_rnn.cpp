@@ -138,3 +138,145 @@ TEST_CASE("gradcheck (float64) of a bidirectional LSTM over a ragged batch, w.r.
       inputs);
   CHECK_MESSAGE(r.ok, r.message);
 }
+
+TEST_CASE("RNN / LSTM / GRU options reach the recurrence: variational dropout and zoneout") {
+  manual_seed(40);
+  LSTM lstm({.input_size = 3,
+             .hidden_size = 4,
+             .num_layers = 2,
+             .bidirectional = true,
+             .input_dropout = 0.3,
+             .recurrent_dropout = 0.3,
+             .zoneout = 0.1,
+             .zoneout_cell = 0.2});
+  CHECK(lstm.to_string().find("dropout=0, input_dropout=0.3, recurrent_dropout=0.3, zoneout=0.1, zoneout_cell=0.2)") !=
+        std::string::npos);
+  CHECK(lstm.stochastic());
+  const Tensor x = randn({5, 2, 3});
+  manual_seed(41);
+  const Tensor y1 = lstm(x).output;
+  manual_seed(41);
+  CHECK(lstm(x).output.to_vector() == y1.to_vector());  // reproducible
+  CHECK(lstm(x).output.to_vector() != y1.to_vector());  // fresh masks
+  lstm.eval();
+  CHECK(!lstm.stochastic());
+  const Tensor e1 = lstm(x).output;
+  CHECK(lstm(x).output.to_vector() == e1.to_vector());  // eval: deterministic (zoneout's expectation)
+  // zoneout 1 on h (and c for LSTM) keeps every layer's initial state
+  GRU gru({.input_size = 3, .hidden_size = 4, .num_layers = 2, .zoneout = 1});
+  RNN rnn({.input_size = 3, .hidden_size = 4, .bidirectional = true, .zoneout = 1});
+  LSTM frozen({.input_size = 3, .hidden_size = 4, .num_layers = 2, .zoneout = 1, .zoneout_cell = 1});
+  const Tensor h0 = randn({2, 2, 4}), c0 = randn({2, 2, 4});
+  CHECK(gru(x, {h0, Tensor()}).state.h.to_vector() == h0.to_vector());
+  CHECK(rnn(x, {h0, Tensor()}).state.h.to_vector() == h0.to_vector());
+  const auto s = frozen(x, {h0, c0}).state;
+  CHECK(s.h.to_vector() == h0.to_vector());
+  CHECK(s.c.to_vector() == c0.to_vector());
+  // input dropout with an RNN: training and eval differ, eval equals a network without the option
+  RNN with({.input_size = 3, .hidden_size = 4, .input_dropout = 0.5});
+  RNN without({.input_size = 3, .hidden_size = 4});
+  without.load_state_dict(with.state_dict());
+  CHECK(with(x).output.to_vector() != without(x).output.to_vector());
+  with.eval();
+  CHECK(with(x).output.to_vector() == without(x).output.to_vector());
+  CHECK_THROWS_WITH_AS(LSTM({.input_size = 3, .hidden_size = 4, .input_dropout = 1}),
+                       "RecurrentNetwork: input_dropout 1 is outside [0, 1)", Error);
+  CHECK_THROWS_WITH_AS(GRU({.input_size = 3, .hidden_size = 4, .recurrent_dropout = -0.1}),
+                       "RecurrentNetwork: recurrent_dropout -0.1 is outside [0, 1)", Error);
+  CHECK_THROWS_WITH_AS(RNN({.input_size = 3, .hidden_size = 4, .zoneout = 2}),
+                       "RecurrentNetwork: zoneout 2 is outside [0, 1]", Error);
+}
+
+TEST_CASE("gradcheck (float64, fixed seed) of a 2-layer LSTM with variational dropout and zoneout") {
+  manual_seed(42);
+  LSTM lstm({.input_size = 2,
+             .hidden_size = 2,
+             .num_layers = 2,
+             .bidirectional = true,
+             .input_dropout = 0.25,
+             .recurrent_dropout = 0.25,
+             .zoneout = 0.2,
+             .zoneout_cell = 0.3});
+  lstm.to(kFloat64);
+  Generator gen(43);
+  Tensor x = uniform({3, 2, 2}, -1, 1, kFloat64, gen).requires_grad_();
+  std::vector<Tensor> inputs = {x};
+  for (const Tensor& p : lstm.parameters()) inputs.push_back(p);
+  const Tensor lengths = tensor({3, 2});
+  const GradcheckResult r = gradcheck(
+      [&](const std::vector<Tensor>& in) {
+        manual_seed(44);  // the same masks at every evaluation
+        const auto out = lstm(in[0], {}, lengths);
+        return concat({reshape(out.output, {-1}), reshape(out.state.h, {-1}), reshape(out.state.c, {-1})}, 0);
+      },
+      inputs);
+  CHECK_MESSAGE(r.ok, r.message);
+}
+
+TEST_CASE("LSTM proj_size: shapes, PyTorch's parameter names and order, errors") {
+  LSTM lstm({.input_size = 3, .hidden_size = 5, .num_layers = 2, .bidirectional = true, .proj_size = 2});
+  std::vector<std::string> names;
+  for (const auto& [n, p] : lstm.named_parameters()) names.push_back(n);
+  const std::vector<std::string> expected = {
+      "weight_ih_l0",         "weight_hh_l0",         "bias_ih_l0",           "bias_hh_l0",
+      "weight_hr_l0",         "weight_ih_l0_reverse", "weight_hh_l0_reverse", "bias_ih_l0_reverse",
+      "bias_hh_l0_reverse",   "weight_hr_l0_reverse", "weight_ih_l1",         "weight_hh_l1",
+      "bias_ih_l1",           "bias_hh_l1",           "weight_hr_l1",         "weight_ih_l1_reverse",
+      "weight_hh_l1_reverse", "bias_ih_l1_reverse",   "bias_hh_l1_reverse",   "weight_hr_l1_reverse"};
+  CHECK(names == expected);
+  const auto params = lstm.named_parameters();
+  auto shape_of = [&](const std::string& n) {
+    for (const auto& [name, p] : params)
+      if (name == n) return p.shape();
+    return Shape{};
+  };
+  CHECK(shape_of("weight_hh_l0") == Shape{20, 2});
+  CHECK(shape_of("weight_hr_l0") == Shape{2, 5});
+  CHECK(shape_of("weight_ih_l1") == Shape{20, 4});  // layer 1 reads 2 directions * proj_size
+  const auto [y, state] = lstm(randn({6, 3, 3}), {}, tensor({6, 4, 1}));
+  CHECK(y.shape() == Shape{6, 3, 4});
+  CHECK(state.h.shape() == Shape{4, 3, 2});
+  CHECK(state.c.shape() == Shape{4, 3, 5});
+  CHECK(lstm.output_size() == 4);
+  CHECK(lstm.to_string().find("LSTM(input_size=3, hidden_size=5, num_layers=2, bidirectional=true, batch_first=false, "
+                              "dropout=0, proj_size=2)") == 0);
+  CHECK_THROWS_WITH_AS(lstm(randn({6, 3, 3}), {zeros({4, 3, 5}), zeros({4, 3, 5})}),
+                       doctest::Contains("LSTMCell: state h must be [3, 2], got [3, 5]"), Error);
+  CHECK_THROWS_WITH_AS(LSTM({.input_size = 3, .hidden_size = 4, .proj_size = 4}),
+                       "LSTM: proj_size 4 has to be smaller than hidden_size 4", Error);
+  CHECK_THROWS_WITH_AS(LSTM({.input_size = 3, .hidden_size = 4, .proj_size = -1}),
+                       "LSTM: proj_size should be a positive integer or zero to disable projections, got -1", Error);
+  // without a projection a bad hidden_size is reported as such, not as a proj_size problem
+  CHECK_THROWS_WITH_AS(LSTM({.input_size = 3, .hidden_size = 0}),
+                       doctest::Contains("input_size and hidden_size must be positive, got 3 and 0"), Error);
+  CHECK_THROWS_WITH_AS(LSTMCell({.input_size = 3, .hidden_size = 4, .proj_size = 5}),
+                       "LSTMCell: proj_size 5 has to be smaller than hidden_size 4", Error);
+  // the cell on its own: h [N, P], c [N, H]
+  LSTMCell cell({.input_size = 3, .hidden_size = 4, .proj_size = 3});
+  const State s = cell(randn({2, 3}));
+  CHECK(s.h.shape() == Shape{2, 3});
+  CHECK(s.c.shape() == Shape{2, 4});
+  CHECK(cell.describe() == "LSTMCell(input_size=3, hidden_size=4, bias=true, forget_bias=0, proj_size=3)");
+  CHECK_THROWS_WITH_AS(cell(randn({2, 3}), {zeros({2, 3}), zeros({2, 3})}),
+                       "LSTMCell: state c must be [2, 4] (hidden_size; h is [N, proj_size]), got [2, 3]", Error);
+}
+
+TEST_CASE("gradcheck (float64) of a projected bidirectional LSTM over a ragged batch") {
+  manual_seed(45);
+  LSTM lstm({.input_size = 2, .hidden_size = 3, .num_layers = 2, .bidirectional = true, .proj_size = 2});
+  lstm.to(kFloat64);
+  Generator gen(46);
+  Tensor x = uniform({3, 2, 2}, -1, 1, kFloat64, gen).requires_grad_();
+  Tensor h0 = uniform({4, 2, 2}, -0.5, 0.5, kFloat64, gen).requires_grad_();
+  Tensor c0 = uniform({4, 2, 3}, -0.5, 0.5, kFloat64, gen).requires_grad_();
+  std::vector<Tensor> inputs = {x, h0, c0};
+  for (const Tensor& p : lstm.parameters()) inputs.push_back(p);
+  const Tensor lengths = tensor({3, 1});
+  const GradcheckResult r = gradcheck(
+      [&](const std::vector<Tensor>& in) {
+        const auto out = lstm(in[0], {in[1], in[2]}, lengths);
+        return concat({reshape(out.output, {-1}), reshape(out.state.h, {-1}), reshape(out.state.c, {-1})}, 0);
+      },
+      inputs);
+  CHECK_MESSAGE(r.ok, r.message);
+}

@@ -1,7 +1,8 @@
 // Cross-check of layers::RNN / LSTM / GRU against PyTorch's nn.RNN / nn.LSTM / nn.GRU.
 //
-// tests/gen_rnn_fixtures.py writes tests/fixtures/rnn_reference.txt: 100 configs (every mode x num_layers
-// {1,2,3} x bidirectional x batch_first x {equal, ragged} lengths, plus four without biases), each with the
+// tests/gen_rnn_fixtures.py writes tests/fixtures/rnn_reference.txt: 105 configs (every mode x num_layers
+// {1,2,3} x bidirectional x batch_first x {equal, ragged} lengths, plus four without biases and five LSTMs
+// with proj_size = 2 (1 and 2 layers, uni- and bidirectional, ragged, batch_first)), each with the
 // module's parameters under their PyTorch state_dict names, an input, an initial state, torch's outputs,
 // final state and the gradients of loss = sum(output * w_out) + sum(h_n * w_h) (+ sum(c_n * w_c)) with
 // respect to the input, the initial state and every parameter.
@@ -30,7 +31,7 @@ using namespace unroll;
 namespace {
 
 constexpr double kTolerance = 1e-4;
-constexpr size_t kExpectedConfigs = 100;
+constexpr size_t kExpectedConfigs = 105;
 const char* const kFixturePath = UNROLL_FIXTURES_DIR "/rnn_reference.txt";
 
 // The largest relative error seen, overall and per kind of tensor (reported at the end, to show the margin).
@@ -64,7 +65,7 @@ const std::map<std::string, std::vector<std::string>>& param_order() {
   return order;
 }
 
-// What a case name (<mode>_L<layers>_<uni|bi>_<tm|bf>_<equal|ragged>[_nobias]) says.
+// What a case name (<mode>_L<layers>_<uni|bi>_<tm|bf>_<equal|ragged>[_nobias|_proj<P>]) says.
 struct Config {
   std::string mode;  // rnn_tanh, rnn_relu, lstm, gru
   int64_t layers = 0;
@@ -72,6 +73,7 @@ struct Config {
   bool batch_first = false;
   bool ragged = false;
   bool bias = true;
+  int64_t proj_size = 0;  // lstm only
 };
 
 bool parse_config(const std::string& name, Config& c) {
@@ -100,8 +102,15 @@ bool parse_config(const std::string& name, Config& c) {
   if (parts[i + 3] != "equal" && parts[i + 3] != "ragged") return false;
   c.ragged = parts[i + 3] == "ragged";
   if (parts.size() == i + 5) {
-    if (parts[i + 4] != "nobias") return false;
-    c.bias = false;
+    const std::string& extra = parts[i + 4];
+    if (extra == "nobias") {
+      c.bias = false;
+    } else if (c.mode == "lstm" && extra.size() == 5 && extra.rfind("proj", 0) == 0 && extra[4] >= '1' &&
+               extra[4] <= '9') {
+      c.proj_size = extra[4] - '0';
+    } else {
+      return false;
+    }
   }
   return true;
 }
@@ -115,6 +124,7 @@ std::unique_ptr<layers::RecurrentNetwork> make_layer(const Config& c, int64_t in
     o.bias = c.bias;
     o.batch_first = c.batch_first;
     o.bidirectional = c.bidirectional;
+    o.proj_size = c.proj_size;
     return std::make_unique<layers::LSTM>(o);
   }
   if (c.mode == "gru") {
@@ -175,7 +185,8 @@ std::string compare(const std::string& where, const std::string& role, const Ten
     return problems.str();
   }
   const std::vector<real> values = got.to_vector();
-  auto& worst_kind = g_worst[kind_of(role)];
+  // the projected LSTMs are reported on their own, to show their margin too
+  auto& worst_kind = g_worst[kind_of(role) + (where.find("_proj") != std::string::npos ? " (proj_size cases)" : "")];
   int bad = 0;
   double worst = 0;
   for (size_t i = 0; i < values.size(); ++i) {
@@ -215,8 +226,8 @@ bool run_config(const std::string& name, const unroll_test::Case& c) {
   const auto& x_fix = c.at("x");
   const auto& h0_fix = c.at("h0");
   const int64_t input_size = x_fix.shape.at(2);
-  const int64_t hidden_size = h0_fix.shape.at(2);
   const bool lstm = cfg.mode == "lstm";
+  const int64_t hidden_size = (lstm ? c.at("c0") : h0_fix).shape.at(2);  // h0 is proj_size wide with a projection
 
   std::unique_ptr<layers::RecurrentNetwork> layer;
   try {
@@ -280,14 +291,22 @@ bool run_config(const std::string& name, const unroll_test::Case& c) {
 
 }  // namespace
 
-TEST_CASE("rnn fixture file: 100 configs, every case name parses, parameters listed in every case") {
+TEST_CASE("rnn fixture file: 105 configs, every case name parses, parameters listed in every case") {
   const auto& cases = fixtures();
   CHECK(cases.size() == kExpectedConfigs);
   for (const auto& [name, c] : cases) {
     Config cfg;
     CHECK_MESSAGE(parse_config(name, cfg), "cannot parse fixture case name '" << name << "'");
     CHECK_MESSAGE(!param_order().at(name).empty(), name << " lists no parameters");
+    if (cfg.proj_size > 0) {  // the projection's weights are in the file, after each layer's biases
+      const auto& order = param_order().at(name);
+      CHECK_MESSAGE(std::find(order.begin(), order.end(), "weight_hr_l0") != order.end(),
+                    name << " has no weight_hr_l0");
+    }
   }
+  size_t projected = 0;
+  for (const auto& [name, c] : cases) projected += name.find("_proj") != std::string::npos;
+  CHECK(projected == 5);
 }
 
 TEST_CASE("RNN / LSTM / GRU agree with PyTorch: outputs, final states and all gradients") {

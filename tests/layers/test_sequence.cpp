@@ -73,3 +73,51 @@ TEST_CASE("wrappers compose any cell into a deep bidirectional network, differen
       inputs);
   CHECK_MESSAGE(r.ok, r.message);
 }
+
+TEST_CASE("Unidirectional forwards variational dropout and zoneout, in training only for the random parts") {
+  auto cell = std::make_shared<LSTMCell>(LSTMCellOptions{.input_size = 3, .hidden_size = 4});
+  Unidirectional plain(cell);
+  Unidirectional noisy(cell, {.input_dropout = 0.5, .recurrent_dropout = 0.5});
+  Unidirectional frozen(cell, {.zoneout = 1, .zoneout_cell = 1});
+  CHECK(!plain.stochastic());
+  CHECK(noisy.stochastic());
+  CHECK(!frozen.stochastic());  // z = 1 draws nothing
+  const Tensor x = randn({4, 2, 3});
+  const auto reference = plain(x);
+  CHECK(noisy(x).output.to_vector() != reference.output.to_vector());
+  noisy.eval();
+  CHECK(!noisy.stochastic());
+  CHECK(noisy(x).output.to_vector() == reference.output.to_vector());
+  const State s0{randn({1, 2, 4}), randn({1, 2, 4})};
+  const auto kept = frozen(x, s0);
+  CHECK(kept.state.h.to_vector() == s0.h.to_vector());
+  CHECK(kept.state.c.to_vector() == s0.c.to_vector());
+  CHECK_THROWS_WITH_AS(Unidirectional(cell, {.recurrent_dropout = 1}),
+                       "Unidirectional: recurrent_dropout 1 is outside [0, 1)", Error);
+}
+
+TEST_CASE("Bidirectional with random masks: reproducible from manual_seed, each direction its own masks") {
+  auto make = [] {
+    auto cell = std::make_shared<LSTMCell>(LSTMCellOptions{.input_size = 3, .hidden_size = 4});
+    return std::make_shared<Unidirectional>(cell, UnrollOptions{.input_dropout = 0.5, .zoneout = 0.3});
+  };
+  manual_seed(30);
+  Bidirectional bi(make(), make());
+  CHECK(bi.stochastic());
+  Stacked stack({std::make_shared<Bidirectional>(make(), make())});
+  CHECK(stack.stochastic());
+  const Tensor x = randn({6, 3, 3});
+  const Tensor lengths = tensor({6, 2, 5});
+  manual_seed(31);
+  const auto a = bi(x, {}, lengths);
+  manual_seed(31);
+  const auto b = bi(x, {}, lengths);
+  CHECK(a.output.to_vector() == b.output.to_vector());
+  CHECK(a.state.c.to_vector() == b.state.c.to_vector());
+  const auto c = bi(x, {}, lengths);  // the caller's generator moved on
+  CHECK(c.output.to_vector() != a.output.to_vector());
+  sum(a.output).backward();  // differentiable through both directions' masks
+  bi.eval();
+  CHECK(!bi.stochastic());
+  CHECK(bi(x, {}, lengths).output.to_vector() == bi(x, {}, lengths).output.to_vector());
+}

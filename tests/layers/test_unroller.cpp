@@ -156,3 +156,206 @@ TEST_CASE("an initial state whose batch differs from x is refused, with or witho
   CHECK_THROWS_AS(reverse_sequences(Tensor(), lengths), Error);
   CHECK_NOTHROW(unroll_cell(jordan, x, State{zeros({1, 2}), Tensor()}, lengths));
 }
+
+// ---- variational dropout and zoneout (UnrollOptions) -----------------------------------------------
+namespace {
+// h' = h + x over W units (I = H = W): shows exactly what the step read and what it carried.
+class AddCell : public Cell {
+ public:
+  explicit AddCell(int64_t width) : width_(width) {}
+  int64_t input_size() const override { return width_; }
+  int64_t output_size() const override { return width_; }
+  State step(const Tensor& x, const State& s) override { return {add(s.h, x), Tensor()}; }
+  State initial_state(int64_t batch) const override { return {zeros({batch, width_}), Tensor()}; }
+  std::string describe() const override { return "AddCell"; }
+
+ private:
+  int64_t width_;
+};
+
+std::vector<real> step_values(const Tensor& y, int64_t t) { return narrow(y, 0, t, 1).to_vector(); }  // y[t]
+}  // namespace
+
+TEST_CASE("variational input dropout: one mask per sequence, the same at every step, scaled 1/(1-p)") {
+  AddCell cell(16);
+  manual_seed(1);
+  // x = ones from h0 = 0: y[t] = (t + 1) * mask, mask in {0, 2} per (sequence, unit)
+  const auto [y, state] = unroll_cell(cell, ones({4, 8, 16}), {}, {}, {.input_dropout = 0.5});
+  const std::vector<real> mask = step_values(y, 0);
+  int64_t zeros_seen = 0, kept = 0;
+  for (real m : mask) {
+    CHECK((m == 0 || m == 2));
+    zeros_seen += m == 0;
+    kept += m == 2;
+  }
+  CHECK(zeros_seen > 20);  // 128 draws with p = 1/2
+  CHECK(kept > 20);
+  for (int64_t t = 1; t < 4; ++t) {
+    const std::vector<real> yt = step_values(y, t);
+    for (size_t k = 0; k < mask.size(); ++k) CHECK(yt[k] == real(t + 1) * mask[k]);
+  }
+  // the sequences of the batch have different masks
+  const Tensor first = narrow(y, 0, 0, 1);  // [1, 8, 16]
+  CHECK(narrow(first, 1, 0, 1).to_vector() != narrow(first, 1, 1, 1).to_vector());
+}
+
+TEST_CASE("variational recurrent dropout: the step reads h under one fixed mask, the carried h is unmasked") {
+  AddCell cell(16);
+  manual_seed(2);
+  // h0 = 1, x = 0: h_t = h_{t-1} * m, so y[t] = m^(t+1) only if the same mask m is used at every step
+  const auto [y, state] =
+      unroll_cell(cell, zeros({4, 8, 16}), {ones({8, 16}), Tensor()}, {}, {.recurrent_dropout = 0.5});
+  const std::vector<real> m = step_values(y, 0);
+  int64_t dropped = 0;
+  for (real v : m) {
+    CHECK((v == 0 || v == 2));
+    dropped += v == 0;
+  }
+  CHECK(dropped > 20);
+  CHECK(dropped < 108);
+  for (int64_t t = 1; t < 4; ++t) {
+    const std::vector<real> yt = step_values(y, t);
+    for (size_t k = 0; k < m.size(); ++k) CHECK(yt[k] == std::pow(m[k], real(t + 1)));
+  }
+  CHECK(state.h.to_vector() == step_values(y, 3));  // the final state is the last output, not re-masked
+}
+
+TEST_CASE("dropout options do nothing at eval; eval is deterministic; training is reproducible by seed") {
+  LSTMCell cell({.input_size = 3, .hidden_size = 4});
+  Generator gen(3);
+  const Tensor x = uniform({5, 2, 3}, -1, 1, gen);
+  const UnrollOptions noisy{.input_dropout = 0.3, .recurrent_dropout = 0.4, .training = false};
+  const auto plain = unroll_cell(cell, x);
+  const auto eval1 = unroll_cell(cell, x, {}, {}, noisy);
+  const auto eval2 = unroll_cell(cell, x, {}, {}, noisy);
+  CHECK(eval1.output.to_vector() == plain.output.to_vector());
+  CHECK(eval2.output.to_vector() == plain.output.to_vector());
+  UnrollOptions training = noisy;
+  training.training = true;
+  manual_seed(4);
+  const auto a = unroll_cell(cell, x, {}, {}, training);
+  manual_seed(4);
+  const auto b = unroll_cell(cell, x, {}, {}, training);
+  CHECK(a.output.to_vector() == b.output.to_vector());
+  CHECK(a.output.to_vector() != plain.output.to_vector());
+  const auto c = unroll_cell(cell, x, {}, {}, training);  // the generator moved on: new masks
+  CHECK(c.output.to_vector() != a.output.to_vector());
+}
+
+TEST_CASE("zoneout: z = 0 is the plain recurrence, z = 1 keeps the initial state, eval takes the expectation") {
+  LSTMCell lstm({.input_size = 3, .hidden_size = 4});
+  Generator gen(5);
+  const Tensor x = uniform({5, 2, 3}, -1, 1, gen);
+  const State s0{uniform({2, 4}, -1, 1, gen), uniform({2, 4}, -1, 1, gen)};
+  const auto plain = unroll_cell(lstm, x, s0);
+  const auto zero = unroll_cell(lstm, x, s0, {}, {.zoneout = 0, .zoneout_cell = 0});
+  CHECK(zero.output.to_vector() == plain.output.to_vector());
+  for (bool training : {true, false}) {
+    CAPTURE(training);
+    const auto frozen = unroll_cell(lstm, x, s0, {}, {.zoneout = 1, .zoneout_cell = 1, .training = training});
+    CHECK(frozen.state.h.to_vector() == s0.h.to_vector());
+    CHECK(frozen.state.c.to_vector() == s0.c.to_vector());
+    for (int64_t t = 0; t < 5; ++t) CHECK(step_values(frozen.output, t) == s0.h.to_vector());
+    // only c frozen: h still moves
+    const auto c_frozen = unroll_cell(lstm, x, s0, {}, {.zoneout_cell = 1, .training = training});
+    CHECK(c_frozen.state.c.to_vector() == s0.c.to_vector());
+    CHECK(c_frozen.state.h.to_vector() != s0.h.to_vector());
+  }
+  // eval: h_t = z h_{t-1} + (1 - z)(h_{t-1} + x_t) = h_{t-1} + (1 - z) x_t for the adding cell
+  AddCell cell(2);
+  const Tensor ones_x = ones({3, 1, 2});
+  const auto expected = unroll_cell(cell, ones_x, {}, {}, {.zoneout = 0.25, .training = false});
+  const std::vector<real> want = {0.75, 0.75, 1.5, 1.5, 2.25, 2.25};
+  const std::vector<real> got = expected.output.to_vector();
+  for (size_t k = 0; k < want.size(); ++k) CHECK(got[k] == doctest::Approx(want[k]).epsilon(1e-6));
+}
+
+TEST_CASE("zoneout in training: per step and unit, either the previous value or the new one") {
+  AddCell cell(32);
+  manual_seed(6);
+  // x = ones: each step each unit either stays (zoned out) or adds 1
+  const auto [y, state] = unroll_cell(cell, ones({6, 4, 32}), {}, {}, {.zoneout = 0.5});
+  std::vector<real> previous(4 * 32, 0);
+  int64_t kept = 0, updated = 0;
+  std::vector<std::vector<bool>> kept_at(6);
+  for (int64_t t = 0; t < 6; ++t) {
+    const std::vector<real> yt = step_values(y, t);
+    for (size_t k = 0; k < yt.size(); ++k) {
+      const real d = yt[k] - previous[k];
+      CHECK((d == 0 || d == 1));
+      kept += d == 0;
+      updated += d == 1;
+      kept_at[t].push_back(d == 0);
+    }
+    previous = yt;
+  }
+  CHECK(kept > 200);  // 768 draws with z = 1/2
+  CHECK(updated > 200);
+  CHECK(kept_at[0] != kept_at[1]);  // a fresh mask at every step (unlike variational dropout)
+}
+
+TEST_CASE("variational dropout and zoneout: gradcheck (float64, fixed seed), ragged batch, checkpointing agrees") {
+  LSTMCell cell({.input_size = 3, .hidden_size = 3});
+  cell.to(kFloat64);
+  Generator gen(7);
+  Tensor x = uniform({4, 2, 3}, -1, 1, kFloat64, gen).requires_grad_();
+  Tensor h0 = uniform({2, 3}, -0.5, 0.5, kFloat64, gen).requires_grad_();
+  Tensor c0 = uniform({2, 3}, -0.5, 0.5, kFloat64, gen).requires_grad_();
+  std::vector<Tensor> inputs = {x, h0, c0};
+  for (const Tensor& p : cell.parameters()) inputs.push_back(p);
+  const Tensor lengths = tensor({4, 3});
+  for (bool training : {true, false}) {
+    CAPTURE(training);
+    const UnrollOptions options{
+        .input_dropout = 0.3, .recurrent_dropout = 0.3, .zoneout = 0.3, .zoneout_cell = 0.4, .training = training};
+    const GradcheckResult r = gradcheck(
+        [&](const std::vector<Tensor>& in) {
+          manual_seed(11);  // the same masks at every evaluation
+          const auto out = unroll_cell(cell, in[0], {in[1], in[2]}, lengths, options);
+          return concat({reshape(out.output, {-1}), reshape(out.state.h, {-1}), reshape(out.state.c, {-1})}, 0);
+        },
+        inputs);
+    CHECK_MESSAGE(r.ok, r.message);
+  }
+  // checkpointed segments replay the same masks: the same values and gradients as the plain unroll
+  const UnrollOptions options{.input_dropout = 0.3, .recurrent_dropout = 0.3, .zoneout = 0.3, .zoneout_cell = 0.4};
+  UnrollOptions checkpointed = options;
+  checkpointed.checkpoint_every = 2;
+  std::vector<std::vector<double>> grads[2];
+  std::vector<double> outputs[2];
+  for (int run = 0; run < 2; ++run) {
+    for (Tensor& t : inputs) t.zero_grad();
+    manual_seed(12);
+    const auto out = unroll_cell(cell, x, {h0, c0}, lengths, run == 0 ? options : checkpointed);
+    add(sum(mul(out.output, out.output)), sum(out.state.c)).backward();
+    outputs[run] = out.output.to_vector<double>();
+    for (const Tensor& t : inputs) grads[run].push_back(t.grad().to_vector<double>());
+  }
+  CHECK(outputs[0] == outputs[1]);
+  for (size_t i = 0; i < grads[0].size(); ++i)
+    for (size_t k = 0; k < grads[0][i].size(); ++k)
+      CHECK(grads[1][i][k] == doctest::Approx(grads[0][i][k]).epsilon(1e-12));
+}
+
+TEST_CASE("dropout and zoneout rates outside their ranges are refused") {
+  AddCell cell(2);
+  const Tensor x = ones({2, 1, 2});
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  for (double p : {-0.1, 1.0, 1.5, nan}) {
+    CAPTURE(p);
+    CHECK_THROWS_AS(unroll_cell(cell, x, {}, {}, {.input_dropout = p}), Error);
+    CHECK_THROWS_AS(unroll_cell(cell, x, {}, {}, {.recurrent_dropout = p}), Error);
+  }
+  CHECK_THROWS_WITH_AS(unroll_cell(cell, x, {}, {}, {.input_dropout = 1}), "unroll: input_dropout 1 is outside [0, 1)",
+                       Error);
+  CHECK_THROWS_WITH_AS(unroll_cell(cell, x, {}, {}, {.recurrent_dropout = -0.5}),
+                       "unroll: recurrent_dropout -0.5 is outside [0, 1)", Error);
+  CHECK_THROWS_WITH_AS(unroll_cell(cell, x, {}, {}, {.zoneout = 1.5}), "unroll: zoneout 1.5 is outside [0, 1]", Error);
+  CHECK_THROWS_WITH_AS(unroll_cell(cell, x, {}, {}, {.zoneout_cell = -1}), "unroll: zoneout_cell -1 is outside [0, 1]",
+                       Error);
+  CHECK_THROWS_AS(unroll_cell(cell, x, {}, {}, {.zoneout = nan}), Error);
+  CHECK_THROWS_WITH_AS(unroll_cell(cell, x, {}, {}, {.zoneout_cell = 0.5}),
+                       "unroll: zoneout_cell 0.5 needs a cell state c, and AddCell has none", Error);
+  // the limits themselves are accepted
+  CHECK_NOTHROW(unroll_cell(cell, x, {}, {}, {.input_dropout = 0, .recurrent_dropout = 0.999, .zoneout = 1}));
+}
