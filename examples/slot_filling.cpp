@@ -369,33 +369,33 @@ const char* input_name(Input i) {
   }
 }
 
-// Turns words into model inputs. onehot: float32 [T, N, V + 1] with 1 at the word's id (0 = "other");
+// Turns words into model inputs. onehot: float32 [T, N, V + 1] with 1 at the word's id (0 = "other", the
+// vocabulary's <unk>);
 // trigram: float32 [T, N, K] with 1 at every hashed letter trigram of the word; embedding: int64 ids [T, N]
 // for a lookup; embedding+trigram: the ids, and the word's trigram buckets as int64 [T, N, K] for a second
 // lookup (bucket + 1; 0 pads words with fewer trigrams).
 class Encoder {
  public:
   Encoder(Input kind, const std::vector<Sentence>& train, int64_t min_count, int64_t max_vocab, int64_t trigram_dim)
-      : kind_(kind), trigram_dim_(trigram_dim) {
-    std::map<std::string, int64_t> count;
-    for (const auto& s : train)
-      for (const auto& w : s.words) ++count[w];
-    std::vector<std::pair<int64_t, std::string>> frequent;  // (-count, word): most frequent first, then by name
-    for (const auto& [w, c] : count)
-      if (c >= min_count) frequent.push_back({-c, w});
-    std::sort(frequent.begin(), frequent.end());
-    if (max_vocab > 0 && static_cast<int64_t>(frequent.size()) > max_vocab) frequent.resize(max_vocab);
-    for (const auto& [c, w] : frequent) ids_.emplace(w, static_cast<int64_t>(ids_.size()) + 1);  // 0 = other
+      : kind_(kind), trigram_dim_(trigram_dim), vocab_(build_vocabulary(train, min_count, max_vocab)) {}
+
+  // The training words seen at least min_count times, most frequent first (then by their bytes), at most
+  // max_vocab of them (0: all), after id 0 = <unk>: "other", every word outside the vocabulary.
+  static data::Vocabulary build_vocabulary(const std::vector<Sentence>& train, int64_t min_count, int64_t max_vocab) {
+    std::vector<std::vector<std::string>> sentences;
+    for (const auto& s : train) sentences.push_back(s.words);
+    return data::Vocabulary::build(sentences, {.min_freq = min_count,
+                                               .max_size = max_vocab > 0 ? max_vocab + 1 : 0,
+                                               .pad_token = "",
+                                               .unk_token = "<unk>",
+                                               .eos_token = ""});
   }
 
   // Input features per word: F of the dense encodings, or the vocabulary size for a lookup table.
-  int64_t size() const { return kind_ == Input::Trigram ? trigram_dim_ : static_cast<int64_t>(ids_.size()) + 1; }
+  int64_t size() const { return kind_ == Input::Trigram ? trigram_dim_ : vocab_.size(); }
   bool dense() const { return kind_ == Input::OneHot || kind_ == Input::Trigram; }
   bool trigram_lookup() const { return kind_ == Input::EmbeddingTrigram; }
-  int64_t id(const std::string& word) const {
-    auto it = ids_.find(word);
-    return it == ids_.end() ? 0 : it->second;  // the "other" dimension: words outside the vocabulary
-  }
+  int64_t id(const std::string& word) const { return vocab_.index(word); }  // <unk> (0) outside the vocabulary
 
   // Letter trigrams of "#word#" hashed into K buckets: "apple" -> #ap app ppl ple le#.
   std::vector<int64_t> trigrams(const std::string& word) const {
@@ -412,16 +412,10 @@ class Encoder {
     return out;
   }
 
-  // Sentences (time-major) -> input tensor: float32 [T, N, F] dense or int64 ids [T, N]. Padding stays 0
-  // (it is masked).
+  // The dense encodings (onehot, trigram) of sentences, time-major: float32 [T, N, F]. Padding stays 0 (it
+  // is masked). The lookups' ids [T, N] are the loader's padded inputs (make_batch).
   Tensor encode(const std::vector<const Sentence*>& batch, int64_t T) const {
     const int64_t N = static_cast<int64_t>(batch.size());
-    if (!dense()) {
-      std::vector<int64_t> ids(static_cast<size_t>(T * N), 0);
-      for (int64_t n = 0; n < N; ++n)
-        for (size_t t = 0; t < batch[n]->words.size(); ++t) ids[t * N + n] = id(batch[n]->words[t]);
-      return tensor(ids, {T, N});
-    }
     const int64_t F = size();
     std::vector<float> x(static_cast<size_t>(T * N * F), 0);
     for (int64_t n = 0; n < N; ++n)
@@ -456,7 +450,7 @@ class Encoder {
  private:
   Input kind_;
   int64_t trigram_dim_;
-  std::map<std::string, int64_t> ids_;
+  data::Vocabulary vocab_;
 };
 
 // ---- the taggers ----------------------------------------------------------------------------------------
@@ -557,82 +551,96 @@ class Tagger : public layers::Module {
 
 // ---- training and evaluation ------------------------------------------------------------------------------
 
-// The tags and intents the models can output: those of the training set, sorted.
+// The tags and intents the models can output: those of the training set, sorted (two vocabularies without
+// special tokens: a label never seen in training has no id).
 struct Labels {
-  std::vector<std::string> tags, intents;
-  std::map<std::string, int64_t> tag_ids, intent_ids;
+  data::Vocabulary tag_vocab, intent_vocab;
+  const std::vector<std::string>& tags;     // id -> tag
+  const std::vector<std::string>& intents;  // id -> intent
   // Whether every I-x of the training set follows a B-x or an I-x (the BIO scheme called IOB2, as SNIPS and
   // ATIS are written). Only then does decoding keep to such sequences (decode_bio): in IOB1 data an I-x
   // after O is how a span starts.
   bool iob2 = true;
-  explicit Labels(const std::vector<Sentence>& train) {
-    std::set<std::string> tag_set, intent_set;
-    for (const auto& s : train) {
-      tag_set.insert(s.tags.begin(), s.tags.end());
-      intent_set.insert(s.intent);
+  explicit Labels(const std::vector<Sentence>& train)
+      : tag_vocab(build(train, [](const Sentence& s) { return s.tags; })),
+        intent_vocab(build(train, [](const Sentence& s) { return std::vector<std::string>{s.intent}; })),
+        tags(tag_vocab.tokens()),
+        intents(intent_vocab.tokens()) {
+    for (const auto& s : train)
       for (size_t t = 0; t < s.tags.size(); ++t)
         if (s.tags[t][0] == 'I' && (t == 0 || s.tags[t - 1] == "O" || s.tags[t - 1].substr(2) != s.tags[t].substr(2)))
           iob2 = false;
-    }
-    tags.assign(tag_set.begin(), tag_set.end());
-    intents.assign(intent_set.begin(), intent_set.end());
-    for (size_t i = 0; i < tags.size(); ++i) tag_ids[tags[i]] = static_cast<int64_t>(i);
-    for (size_t i = 0; i < intents.size(); ++i) intent_ids[intents[i]] = static_cast<int64_t>(i);
+  }
+  Labels(const Labels&) = delete;
+
+  // The id of a tag / an intent; -100 (cross_entropy's ignore_index) for one training never showed: it
+  // cannot be learned, so it is left out of the loss.
+  int64_t tag_id(const std::string& tag) const { return tag_vocab.find(tag).value_or(-100); }
+  int64_t intent_id(const std::string& intent) const { return intent_vocab.find(intent).value_or(-100); }
+
+ private:
+  template <class Get>
+  static data::Vocabulary build(const std::vector<Sentence>& train, Get get) {
+    std::vector<std::vector<std::string>> labels;
+    for (const auto& s : train) labels.push_back(get(s));
+    return data::Vocabulary::build(
+        labels, {.pad_token = "", .unk_token = "", .eos_token = "", .order = data::TokenOrder::Sorted});
   }
 };
 
-Batch make_batch(std::vector<const Sentence*> sentences, std::vector<size_t> index, const Encoder& encoder,
-                 const Labels& labels) {
-  Batch b;
-  b.sentences = std::move(sentences);
-  b.index = std::move(index);
-  const int64_t N = static_cast<int64_t>(b.sentences.size());
-  for (const auto* s : b.sentences) b.T = std::max<int64_t>(b.T, static_cast<int64_t>(s->words.size()));
-  std::vector<int64_t> lengths(N), targets(static_cast<size_t>(b.T * N), -100), intents(N);
-  std::vector<float> mask(static_cast<size_t>(b.T * N), 0);
-  for (int64_t n = 0; n < N; ++n) {
-    const Sentence& s = *b.sentences[n];
-    lengths[n] = static_cast<int64_t>(s.words.size());
-    b.words += static_cast<int64_t>(s.words.size());
-    for (size_t t = 0; t < s.tags.size(); ++t) {
-      auto it = labels.tag_ids.find(s.tags[t]);  // a tag never seen in training cannot be learned: it is ignored
-      targets[t * N + n] = it == labels.tag_ids.end() ? -100 : it->second;
-      mask[t * N + n] = 1;
-    }
-    const auto it = labels.intent_ids.find(s.intent);
-    intents[n] = it == labels.intent_ids.end() ? -100 : it->second;
+// A data set as the loader serves it: per sentence its word ids (encoder.id), tag ids and intent id.
+data::SequenceDataset to_ids(const std::vector<Sentence>& sentences, const Encoder& encoder, const Labels& labels) {
+  data::SequenceDataset d;
+  for (const Sentence& s : sentences) {
+    std::vector<int64_t> words, tags;
+    for (const auto& w : s.words) words.push_back(encoder.id(w));
+    for (const auto& tag : s.tags) tags.push_back(labels.tag_id(tag));
+    d.inputs.push_back(std::move(words));
+    d.targets.push_back(std::move(tags));
+    d.labels.push_back(labels.intent_id(s.intent));
   }
-  b.input = encoder.encode(b.sentences, b.T);
+  return d;
+}
+
+// The batch of the sentences `indices` of `data`: the loader pads the ids, tags, lengths and mask; the
+// dense encodings and the trigrams are made here from the words.
+Batch make_batch(const std::vector<Sentence>& data, const data::Loader& loader, const std::vector<int64_t>& indices,
+                 const Encoder& encoder) {
+  const data::Batch padded = loader.batch(indices);  // inputs [T, N], targets [T, N] (-100 at padding)
+  Batch b;
+  for (const int64_t i : indices) {
+    b.sentences.push_back(&data[static_cast<size_t>(i)]);
+    b.index.push_back(static_cast<size_t>(i));
+    b.words += static_cast<int64_t>(data[static_cast<size_t>(i)].words.size());
+  }
+  b.T = padded.inputs.size(0);
+  const int64_t N = static_cast<int64_t>(indices.size());
+  b.input = encoder.dense() ? encoder.encode(b.sentences, b.T) : padded.inputs;
   if (encoder.trigram_lookup()) b.trigrams = encoder.encode_trigrams(b.sentences, b.T);
-  b.lengths = tensor(lengths, {N});
-  b.mask = tensor(mask, {b.T, N, 1});
-  b.targets = tensor(targets, {b.T * N});
-  b.intents = tensor(intents, {N});
+  b.lengths = padded.lengths;
+  b.mask = unsqueeze(padded.mask.to(kFloat32), 2);  // [T, N, 1]
+  b.targets = reshape(padded.targets, {b.T * N});
+  b.intents = padded.labels;
   return b;
 }
 
-// Batches of similar lengths (less padding): shuffle, sort runs of 50 batches by length, shuffle the batches.
-std::vector<Batch> make_batches(const std::vector<Sentence>& data, int64_t batch_size, const Encoder& encoder,
-                                const Labels& labels, Generator* shuffle) {
-  std::vector<size_t> order(data.size());
-  std::iota(order.begin(), order.end(), size_t{0});
-  if (shuffle)
-    for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[shuffle->below(i)]);
-  const size_t batch = static_cast<size_t>(batch_size), run = batch * 50;
-  for (size_t i = 0; i < order.size(); i += run)
-    std::stable_sort(order.begin() + i, order.begin() + std::min(order.size(), i + run),
-                     [&](size_t a, size_t b) { return data[a].words.size() < data[b].words.size(); });
-  std::vector<Batch> batches;
-  for (size_t i = 0; i < order.size(); i += batch) {
-    std::vector<size_t> index(order.begin() + i, order.begin() + std::min(order.size(), i + batch));
-    std::vector<const Sentence*> sentences;
-    for (size_t k : index) sentences.push_back(&data[k]);
-    batches.push_back(make_batch(std::move(sentences), std::move(index), encoder, labels));
+// The sentences of one split with their loader. Batches hold sentences of similar lengths (less padding):
+// the loader shuffles, sorts runs of 50 batches by length and shuffles the batches (data/loader.hpp).
+struct Split {
+  const std::vector<Sentence>& sentences;
+  data::Loader loader;
+  Split(const std::vector<Sentence>& data, const Encoder& encoder, const Labels& labels,
+        const data::LoaderOptions& options)
+      : sentences(data), loader(to_ids(data, encoder, labels), options) {}
+
+  // Every batch of `epoch` (the shuffling depends on the loader's seed and the epoch only, so a resumed run
+  // shuffles as the uninterrupted one would).
+  std::vector<Batch> batches(int64_t epoch, const Encoder& encoder) const {
+    std::vector<Batch> out;
+    for (const auto& indices : loader.plan(epoch)) out.push_back(make_batch(sentences, loader, indices, encoder));
+    return out;
   }
-  if (shuffle)
-    for (size_t i = batches.size(); i > 1; --i) std::swap(batches[i - 1], batches[shuffle->below(i)]);
-  return batches;
-}
+};
 
 // Decoding: the tag sequence with the largest sum of log-probabilities among the valid BIO sequences (an
 // I-x only right after B-x or I-x), by dynamic programming over the words (Viterbi). Taking the most likely
@@ -682,8 +690,8 @@ std::vector<Prediction> predict(Tagger& model, const std::vector<Batch>& batches
   const int64_t C = static_cast<int64_t>(labels.tags.size());
   for (const auto& b : batches) {
     const TaggerOutput scores = model.forward(b);
-    const Tensor log_p = log_softmax(scores.slots, 1);        // [T*N, C]
-    const Tensor best_intent = argmax(scores.intents, 1);     // int64 [N]
+    const Tensor log_p = log_softmax(scores.slots, 1);     // [T*N, C]
+    const Tensor best_intent = argmax(scores.intents, 1);  // int64 [N]
     const float* lp = log_p.data<float>();
     const int64_t* intent = best_intent.data<int64_t>();
     const int64_t N = static_cast<int64_t>(b.sentences.size());
@@ -795,10 +803,6 @@ int64_t load_checkpoint(const std::string& dir, Tagger& model, optim::Adam& opt,
   return epoch;
 }
 
-// The shuffling of epoch `epoch`: a generator of its own, so that a resumed run shuffles as the
-// uninterrupted one would.
-uint64_t epoch_seed(uint64_t seed, int64_t epoch) { return seed ^ (0x9E3779B97F4A7C15ull * static_cast<uint64_t>(epoch)); }
-
 // Trains one tagger on one input, selects the epoch with the best validation slot F1 + intent accuracy, and
 // scores that model on the test set (whose predictions it writes to `conll`).
 Result run(Kind kind, Input input, const Dataset& data, const Config& cfg, const Labels& labels,
@@ -815,13 +819,14 @@ Result run(Kind kind, Input input, const Dataset& data, const Config& cfg, const
                       .intents = static_cast<int64_t>(labels.intents.size()),
                       .dropout = cfg.dropout});
   optim::Adam opt(model.parameters(), {.lr = cfg.lr});
-  const auto valid = make_batches(data.valid, 64, encoder, labels, nullptr);
-  const auto test = make_batches(data.test, 64, encoder, labels, nullptr);
-  std::vector<size_t> demo_index(demo.size());
-  std::iota(demo_index.begin(), demo_index.end(), size_t{0});
-  std::vector<const Sentence*> demo_order;
-  for (const auto& d : demo) demo_order.push_back(&d);
-  const std::vector<Batch> demo_batch = {make_batch(demo_order, demo_index, encoder, labels)};
+  // Training batches are shuffled by (seed, epoch); validation and test batches keep one order.
+  const Split train(data.train, encoder, labels, {.batch_size = cfg.batch, .seed = cfg.seed});
+  const auto valid = Split(data.valid, encoder, labels, {.batch_size = 64, .shuffle = false}).batches(0, encoder);
+  const auto test = Split(data.test, encoder, labels, {.batch_size = 64, .shuffle = false}).batches(0, encoder);
+  const Split demo_split(demo, encoder, labels, {.shuffle = false});
+  std::vector<int64_t> demo_index(demo.size());
+  std::iota(demo_index.begin(), demo_index.end(), int64_t{0});
+  const std::vector<Batch> demo_batch = {make_batch(demo, demo_split.loader, demo_index, encoder)};
 
   Result r;
   r.parameters = model.num_parameters();
@@ -851,9 +856,8 @@ Result run(Kind kind, Input input, const Dataset& data, const Config& cfg, const
   examples::Progress progress(std::max<int64_t>(0, cfg.epochs - first_epoch + 1) * per_epoch, "words");
   int64_t done = 0;
   for (int64_t epoch = first_epoch; epoch <= cfg.epochs; ++epoch) {
-    Generator shuffle(epoch_seed(cfg.seed, epoch));
     int64_t step = (epoch - 1) * per_epoch;
-    for (const Batch& b : make_batches(data.train, cfg.batch, encoder, labels, &shuffle)) {
+    for (const Batch& b : train.batches(epoch, encoder)) {
       manual_seed(cfg.seed + 2 + static_cast<uint64_t>(step++));  // dropout masks depend on (seed, step) only
       const TaggerOutput out = model.forward(b);
       const Tensor slot_loss = cross_entropy(out.slots, b.targets, {.ignore_index = -100});  // mean over words
@@ -926,8 +930,8 @@ void report_unseen(const char* split, const std::vector<Sentence>& data, const L
   std::map<std::string, int64_t> tags, intents;  // unseen label -> words / sentences that have it
   for (const auto& s : data) {
     for (const auto& tag : s.tags)
-      if (!labels.tag_ids.count(tag)) ++tags[tag];
-    if (!labels.intent_ids.count(s.intent)) ++intents[s.intent];
+      if (!labels.tag_vocab.contains(tag)) ++tags[tag];
+    if (!labels.intent_vocab.contains(s.intent)) ++intents[s.intent];
   }
   if (tags.empty() && intents.empty()) {
     std::printf("%s: every tag and intent occurs in training\n", split);
@@ -1015,9 +1019,10 @@ int run_slot_filling(int argc, char** argv) {
   const Labels labels(data.train);
   int64_t train_words = 0;
   for (const auto& s : data.train) train_words += static_cast<int64_t>(s.words.size());
-  std::printf("data: %s; %zu / %zu / %zu sentences (train / valid / test), %lld training words, %zu tags, %zu intents\n",
-              real_data ? data_dir.c_str() : "generated travel requests", data.train.size(), data.valid.size(),
-              data.test.size(), static_cast<long long>(train_words), labels.tags.size(), labels.intents.size());
+  std::printf(
+      "data: %s; %zu / %zu / %zu sentences (train / valid / test), %lld training words, %zu tags, %zu intents\n",
+      real_data ? data_dir.c_str() : "generated travel requests", data.train.size(), data.valid.size(),
+      data.test.size(), static_cast<long long>(train_words), labels.tags.size(), labels.intents.size());
   report_unseen("valid", data.valid, labels);
   report_unseen("test", data.test, labels);
 
@@ -1046,8 +1051,8 @@ int run_slot_filling(int argc, char** argv) {
   std::map<std::pair<Kind, Input>, Result> results;
   for (Input input : inputs)
     for (Kind kind : kinds) {
-      const std::string conll = out_dir + "/slot_filling_" + name + "_" + kind_flag(kind) + "_" + input_name(input) +
-                                ".conll";
+      const std::string conll =
+          out_dir + "/slot_filling_" + name + "_" + kind_flag(kind) + "_" + input_name(input) + ".conll";
       results[{kind, input}] = run(kind, input, data, cfg, labels, demo, conll);
     }
 
@@ -1107,21 +1112,24 @@ int run_slot_filling(int argc, char** argv) {
     plot.save(path);
     std::printf("wrote %s\n", path.c_str());
   }
-  std::printf("wrote the test predictions as %s/slot_filling_%s_<tagger>_<input>.conll (token gold predicted) and "
-              "_intents.txt\n",
-              out_dir.c_str(), name.c_str());
+  std::printf(
+      "wrote the test predictions as %s/slot_filling_%s_<tagger>_<input>.conll (token gold predicted) and "
+      "_intents.txt\n",
+      out_dir.c_str(), name.c_str());
 
   if (check) {
     bool ok = kinds.size() == 3;
     for (Input input : inputs) {
       if (!ok) break;
       const double ff = results[{Kind::FeedForward, input}].test.slots.f1(),
-                   uni = results[{Kind::LSTM, input}].test.slots.f1(), bi = results[{Kind::BiLSTM, input}].test.slots.f1(),
+                   uni = results[{Kind::LSTM, input}].test.slots.f1(),
+                   bi = results[{Kind::BiLSTM, input}].test.slots.f1(),
                    intent = results[{Kind::BiLSTM, input}].test.intent_accuracy();
       const bool pass = bi > uni && uni >= ff && bi >= 0.9 && intent >= 0.95;
-      std::printf("check (%s): BiLSTM %.4f > LSTM %.4f >= feed-forward %.4f, BiLSTM >= 0.9, BiLSTM intent accuracy "
-                  "%.4f >= 0.95: %s\n",
-                  input_name(input), bi, uni, ff, intent, pass ? "ok" : "FAILED");
+      std::printf(
+          "check (%s): BiLSTM %.4f > LSTM %.4f >= feed-forward %.4f, BiLSTM >= 0.9, BiLSTM intent accuracy "
+          "%.4f >= 0.95: %s\n",
+          input_name(input), bi, uni, ff, intent, pass ? "ok" : "FAILED");
       ok = ok && pass;
     }
     if (!ok) return 1;

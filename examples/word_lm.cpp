@@ -50,8 +50,7 @@ namespace {
 // ---- data ---------------------------------------------------------------------------------------------
 
 struct Corpus {
-  std::vector<std::string> words;           // id -> word
-  std::map<std::string, int64_t> ids;       // word -> id
+  data::Vocabulary vocab;                   // word <-> id (data/vocabulary.hpp)
   std::vector<int64_t> train, valid, test;  // token ids, one <eos> after every line
   double source_ppl = 0;                    // generated corpus only: the generating grammar's own test perplexity
   int64_t unk_train = 0, unk_valid = 0, unk_test = 0;  // tokens that became <unk> (see read_corpus)
@@ -67,7 +66,9 @@ struct DataFiles {
 // The words of the usual names of each split: ptb.valid.txt, valid.txt, wiki.valid.tokens, dev.txt, ...
 const std::vector<std::string>& split_words(const std::string& split) {
   static const std::map<std::string, std::vector<std::string>> words = {
-      {"train", {"train", "training"}}, {"valid", {"valid", "validation", "val", "dev"}}, {"test", {"test", "testing"}}};
+      {"train", {"train", "training"}},
+      {"valid", {"valid", "validation", "val", "dev"}},
+      {"test", {"test", "testing"}}};
   return words.at(split);
 }
 
@@ -164,33 +165,19 @@ std::vector<std::string> tokenize(const std::string& text) {
   return out;
 }
 
-// The vocabulary is the training words seen at least `min_count` times, in order of appearance. Every other
-// token becomes <unk>: rarer training words, and valid/test words the training text does not have (PTB
-// already has <unk> in its text and no such words; another corpus may have many). <unk> joins the
-// vocabulary (last) when some token needs it and the training text does not have it.
+// The vocabulary: <unk> (id 0) and <eos> (1), then the training words seen at least `min_count` times,
+// most frequent first. Every other token becomes <unk>: rarer training words, and valid/test words the
+// training text does not have (PTB already has <unk> in its text and no such words; another corpus may have
+// many); the vocabulary counts them.
 Corpus read_corpus(const DataFiles& files, int64_t min_count) {
   Corpus c;
   const std::vector<std::string> split[3] = {tokenize(read_text(files.train)), tokenize(read_text(files.valid)),
                                              tokenize(read_text(files.test))};
-  std::map<std::string, int64_t> count;
-  for (const auto& w : split[0]) ++count[w];
-  for (const auto& w : split[0])
-    if ((count[w] >= min_count || w == "<unk>") && c.ids.emplace(w, static_cast<int64_t>(c.words.size())).second)
-      c.words.push_back(w);
-  c.unk_in_training = c.ids.count("<unk>") > 0;
-  std::vector<int64_t>* dest[3] = {&c.train, &c.valid, &c.test};
-  int64_t* unknown[3] = {&c.unk_train, &c.unk_valid, &c.unk_test};
-  for (int s = 0; s < 3; ++s)
-    for (const auto& w : split[s]) {
-      auto it = c.ids.find(w);
-      if (it == c.ids.end()) {
-        ++*unknown[s];
-        it = c.ids.emplace("<unk>", static_cast<int64_t>(c.words.size())).first;
-        if (it->second == static_cast<int64_t>(c.words.size())) c.words.push_back("<unk>");
-      }
-      dest[s]->push_back(it->second);
-    }
-  c.unk_in_training = c.unk_in_training || c.unk_train > 0;
+  c.vocab = data::Vocabulary::build(split[0], {.min_freq = min_count, .pad_token = ""});
+  c.train = c.vocab.lookup_indices(split[0], &c.unk_train);
+  c.valid = c.vocab.lookup_indices(split[1], &c.unk_valid);
+  c.test = c.vocab.lookup_indices(split[2], &c.unk_test);
+  c.unk_in_training = std::count(c.train.begin(), c.train.end(), c.vocab.unk_index()) > 0;
   return c;
 }
 
@@ -281,22 +268,27 @@ class Grammar {
   // clang-format on
 };
 
+// The vocabulary is every word the grammar produced, <eos> included, in order of appearance (no <unk>: no
+// word is unknown).
 Corpus generate_corpus(int64_t train_tokens, uint64_t seed) {
   Corpus c;
   Grammar grammar(seed);
-  auto fill = [&](std::vector<int64_t>& out, int64_t tokens) {
+  std::vector<std::string> split[3];
+  auto fill = [&](std::vector<std::string>& out, int64_t tokens) {
     while (static_cast<int64_t>(out.size()) < tokens)
-      for (const auto& w : grammar.sentence()) {
-        auto [it, added] = c.ids.emplace(w, static_cast<int64_t>(c.words.size()));
-        if (added) c.words.push_back(w);
-        out.push_back(it->second);
-      }
+      for (const auto& w : grammar.sentence()) out.push_back(w);
   };
-  fill(c.train, train_tokens);
-  fill(c.valid, train_tokens / 10);
+  fill(split[0], train_tokens);
+  fill(split[1], train_tokens / 10);
   grammar.log_prob = 0;  // count only the test sentences' probability
-  fill(c.test, train_tokens / 10);
-  c.source_ppl = std::exp(-grammar.log_prob / static_cast<double>(c.test.size()));
+  fill(split[2], train_tokens / 10);
+  c.source_ppl = std::exp(-grammar.log_prob / static_cast<double>(split[2].size()));
+  c.vocab = data::Vocabulary::build(
+      std::vector<std::vector<std::string>>(split, split + 3),
+      {.pad_token = "", .unk_token = "", .eos_token = "", .order = data::TokenOrder::FirstSeen});
+  c.train = c.vocab.lookup_indices(split[0]);
+  c.valid = c.vocab.lookup_indices(split[1]);
+  c.test = c.vocab.lookup_indices(split[2]);
   return c;
 }
 
@@ -386,6 +378,18 @@ double evaluate(LanguageModel& model, const Batched& data, int64_t bptt, example
 
 // ---- checkpoints ------------------------------------------------------------------------------------
 
+// The vocabulary's tokens in id order, hashed (FNV-1a, 64 bits, each token followed by a 0 byte): a checkpoint
+// whose model was trained with other ids (another corpus, another --min-count, or a version of this program
+// that numbered the words in another order) is refused rather than resumed with the words mixed up.
+int64_t fingerprint(const data::Vocabulary& vocab) {
+  uint64_t h = 1469598103934665603ull;
+  for (const std::string& token : vocab.tokens()) {
+    for (const unsigned char b : token) h = (h ^ b) * 1099511628211ull;
+    h *= 1099511628211ull;  // the 0 byte after the token: (h ^ 0) * prime
+  }
+  return static_cast<int64_t>(h);
+}
+
 // The settings a checkpoint must share with the run that resumes it ("batch" counts the streams of all
 // ranks, so K ranks x B and one process x K*B can continue each other's checkpoints).
 using Settings = std::vector<std::pair<std::string, int64_t>>;
@@ -437,7 +441,8 @@ int64_t load_checkpoint(const std::string& dir, LanguageModel& model, optim::SGD
 }  // namespace
 
 int run_word_lm(int argc, char** argv) {
-  examples::Cli cli("word_lm", "word_lm: word-level LSTM language model with truncated BPTT (Zaremba et al. 2014 on PTB)");
+  examples::Cli cli("word_lm",
+                    "word_lm: word-level LSTM language model with truncated BPTT (Zaremba et al. 2014 on PTB)");
   // Defaults depend on the mode: the paper's configuration, the quick test, or the generated corpus.
   bool quick = cli.peek_flag(argc, argv, "--quick");
   std::string preset = cli.peek(argc, argv, "--preset").value_or("none");
@@ -502,7 +507,7 @@ int run_word_lm(int argc, char** argv) {
   } else {
     corpus = generate_corpus(corpus_tokens, 2014);
   }
-  const int64_t V = static_cast<int64_t>(corpus.words.size());
+  const int64_t V = corpus.vocab.size();
   if (real_data) {
     std::printf("corpus: %s: %s, %s, %s\n", files.name.c_str(), files.train.c_str(), files.valid.c_str(),
                 files.test.c_str());
@@ -517,8 +522,9 @@ int run_word_lm(int argc, char** argv) {
     unk("valid", corpus.unk_valid, corpus.valid.size());
     unk("test", corpus.unk_test, corpus.test.size());
     if (!corpus.unk_in_training && corpus.unk_valid + corpus.unk_test > 0)
-      std::printf("note: <unk> never occurs in the training text, so the model cannot learn its probability "
-                  "(--min-count 2 turns the words seen once into <unk>)\n");
+      std::printf(
+          "note: <unk> never occurs in the training text, so the model cannot learn its probability "
+          "(--min-count 2 turns the words seen once into <unk>)\n");
   } else {
     std::printf("corpus: generated (grammar), vocabulary %lld, tokens train %zu / valid %zu / test %zu\n",
                 static_cast<long long>(V), corpus.train.size(), corpus.valid.size(), corpus.test.size());
@@ -554,9 +560,13 @@ int run_word_lm(int argc, char** argv) {
   optim::SGD opt(model.parameters(), {.lr = lr0});
   const int64_t windows = (train.rows - 1 + bptt - 1) / bptt;
 
-  const Settings settings = {{"vocabulary", V},     {"train_tokens", static_cast<int64_t>(corpus.train.size())},
-                             {"batch", batch * K},  {"bptt", bptt},
-                             {"emb", emb},          {"hidden", hidden},
+  const Settings settings = {{"vocabulary", V},
+                             {"vocabulary_hash", fingerprint(corpus.vocab)},
+                             {"train_tokens", static_cast<int64_t>(corpus.train.size())},
+                             {"batch", batch * K},
+                             {"bptt", bptt},
+                             {"emb", emb},
+                             {"hidden", hidden},
                              {"layers", num_layers}};
   std::vector<double> epoch_axis, train_curve, valid_curve;
   int64_t first_epoch = 1;
@@ -599,8 +609,7 @@ int run_word_lm(int argc, char** argv) {
                   corpus.train.size());
       if (run.distributed())
         std::printf("timing: %d ranks, %.1f MB of gradients summed per step, %.1f%% of the time in the allreduce\n", K,
-                    static_cast<double>(run.bytes_per_step()) / 1e6,
-                    100 * run.communication_seconds() / train_seconds);
+                    static_cast<double>(run.bytes_per_step()) / 1e6, 100 * run.communication_seconds() / train_seconds);
       return 0;
     }
     const auto valid_start = std::chrono::steady_clock::now();
