@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Generates the API reference from the public headers into build/docs/api/html (Doxygen from Debian,
-# installed when missing). Not needed to build or test unroll.
+# The API reference (Doxygen over the public headers and docs/*.md) into build/docs/html: installs doxygen
+# from Debian when missing, then runs the build's `docs` target (CMakeLists.txt, settings in docs/Doxyfile).
+# Not needed to build or test unroll.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 if ! command -v doxygen >/dev/null; then
@@ -9,6 +10,6 @@ if ! command -v doxygen >/dev/null; then
   "${sudo_cmd[@]}" apt-get update -qq
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq doxygen
 fi
-mkdir -p build/docs/api
-doxygen docs/Doxyfile
-echo "API reference: build/docs/api/html/index.html"
+cmake -S . -B build >/dev/null  # configure again, so that CMake finds doxygen
+cmake --build build --target docs
+echo "API reference: build/docs/html/index.html"
