@@ -4,7 +4,7 @@
 //   ./build/bench/gemm_bench [--isa all|avx512|avx2|generic] [--threads 1,2] [--no-openblas] [--runs 5]
 //   ./build/bench/gemm_bench --sweep      # 1 against 2 threads on growing products: the split threshold
 //
-// Peak: a loop of independent fused multiply-adds (16 chains on zmm / ymm registers; mul + add on xmm for the
+// Peak: a loop of independent fused multiply-adds (16 chains on zmm, 12 on ymm; 12 of mul + add on xmm for the
 // generic kernel, which has no FMA), the most one core can do with that register width. Each figure is the
 // median of RUNS measurements of >= 0.2 s; kernels and OpenBLAS alternate within a shape, so load on the
 // machine hits all alike. The percentage is of the peak of the kernel's register width times the thread
@@ -56,17 +56,20 @@ double rate(F&& f) {
 }
 
 // ---- peak: independent multiply-add chains, GFLOP/s of one core -----------------------------------------
-constexpr int kChains = 16;
+// Independent chains per loop: enough to cover the FMA latency on two ports (4 cycles x 2), few enough to
+// stay in registers: 16 of AVX-512's 32 zmm; 12 of the 16 ymm / xmm (16 there left no room for the two
+// constants and spilled to memory: 68 instead of ~108 GFLOP/s on ymm).
+constexpr int kChainsZmm = 16, kChains = 12;
 constexpr int64_t kPeakIters = 1 << 16;
 
 #if defined(__x86_64__)
 __attribute__((target("avx512f"))) float fma_zmm() {
-  __m512 acc[kChains];
-  for (int j = 0; j < kChains; ++j) acc[j] = _mm512_set1_ps(static_cast<float>(j) * 1e-3f);
+  __m512 acc[kChainsZmm];
+  for (int j = 0; j < kChainsZmm; ++j) acc[j] = _mm512_set1_ps(static_cast<float>(j) * 1e-3f);
   const __m512 a = _mm512_set1_ps(0.9999f), b = _mm512_set1_ps(1e-7f);
   for (int64_t i = 0; i < kPeakIters; ++i)
-    for (int j = 0; j < kChains; ++j) acc[j] = _mm512_fmadd_ps(acc[j], a, b);
-  for (int j = 1; j < kChains; ++j) acc[0] = _mm512_add_ps(acc[0], acc[j]);
+    for (int j = 0; j < kChainsZmm; ++j) acc[j] = _mm512_fmadd_ps(acc[j], a, b);
+  for (int j = 1; j < kChainsZmm; ++j) acc[0] = _mm512_add_ps(acc[0], acc[j]);
   return _mm512_reduce_add_ps(acc[0]);
 }
 __attribute__((target("avx2,fma"))) float fma_ymm() {
@@ -96,14 +99,14 @@ float mul_add_xmm() {
 // One core's peak for the kernel's register width, GFLOP/s (median of `runs`); 0 where not measurable.
 double peak_gflops(GemmIsa isa, int runs) {
 #if defined(__x86_64__)
-  int lanes = 4;
+  int lanes = 4, chains = kChains;
   float (*loop)() = &mul_add_xmm;
-  if (isa == GemmIsa::avx512) lanes = 16, loop = &fma_zmm;
+  if (isa == GemmIsa::avx512) lanes = 16, chains = kChainsZmm, loop = &fma_zmm;
   if (isa == GemmIsa::avx2) lanes = 8, loop = &fma_ymm;
   volatile float sink = 0;
   std::vector<double> samples;
   for (int r = 0; r < runs; ++r) samples.push_back(rate([&] { sink = sink + loop(); }));
-  return median(samples) * static_cast<double>(kPeakIters * kChains * lanes * 2) * 1e-9;
+  return median(samples) * static_cast<double>(kPeakIters * chains * lanes * 2) * 1e-9;
 #else
   (void)isa;
   (void)runs;
