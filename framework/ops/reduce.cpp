@@ -338,7 +338,9 @@ Tensor cumsum(const Tensor& x_in, int axis_arg) {
   const AxisView v = around(x.shape(), axis);
   Tensor out = empty(x.shape(), x.dtype());
   detail::visit_numeric("cumsum", x.dtype(), [&]<class T>() {
-    using Acc = std::conditional_t<std::is_floating_point_v<T>, double, int64_t>;
+    // int64 sums wrap around as PyTorch's do: accumulated as uint64 (int64 overflow is undefined behaviour;
+    // UBSan in fuzz_ops found it)
+    using Acc = std::conditional_t<std::is_floating_point_v<T>, double, uint64_t>;
     auto dst = detail::view3<T>(out, v.outer, v.size, v.inner);
     xt::noalias(dst) = xt::cumsum<Acc>(detail::view3<T>(x, v.outer, v.size, v.inner), 1);
   });

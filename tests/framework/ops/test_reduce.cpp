@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <limits>
 
 #include <unroll/unroll.hpp>
 
@@ -166,6 +167,10 @@ TEST_CASE("logsumexp: stable for large and infinite values, empty sums are -inf"
 }
 
 TEST_CASE("cumsum: int64 for integer and bool input, gradients are reversed running sums") {
+  // int64 running sums wrap around as PyTorch's (found by fuzz_ops under UBSan: overflow was undefined)
+  const int64_t big = std::numeric_limits<int64_t>::max();
+  CHECK(cumsum(tensor({big, int64_t{1}}), 0).to_vector<int64_t>() ==
+        std::vector<int64_t>{big, std::numeric_limits<int64_t>::min()});
   CHECK(cumsum(tensor({1.0, 2.0, 3.0}), 0).to_vector() == std::vector<float>{1, 3, 6});
   const Tensor m = tensor({{1, 2, 3}, {4, 5, 6}});
   CHECK(cumsum(m, 1).to_vector<int64_t>() == I{1, 3, 6, 4, 9, 15});
