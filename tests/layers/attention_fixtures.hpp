@@ -41,23 +41,7 @@ inline std::vector<std::string> cases_with_prefix(const std::string& prefix) {
 
 // The parameters' state_dict keys of a case in the file's (PyTorch's state_dict) order.
 inline std::vector<std::string> param_order(const std::string& case_name) {
-  static const std::map<std::string, std::vector<std::string>> order = [] {
-    std::map<std::string, std::vector<std::string>> out;
-    std::ifstream in(kFixturePath);
-    std::string line, current;
-    while (std::getline(in, line)) {
-      std::istringstream ss(line);
-      std::string keyword, word;
-      if (!(ss >> keyword)) continue;
-      if (keyword == "case" && (ss >> word)) {
-        current = word;
-        out[current];
-      } else if (keyword == "tensor" && (ss >> word) && word.rfind("param.", 0) == 0) {
-        out[current].push_back(word.substr(6));
-      }
-    }
-    return out;
-  }();
+  static const std::map<std::string, std::vector<std::string>> order = unroll_test::load_param_order(kFixturePath);
   return order.at(case_name);
 }
 

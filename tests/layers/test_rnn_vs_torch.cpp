@@ -42,26 +42,9 @@ const unroll_test::Fixtures& fixtures() {
   return f;
 }
 
-// The fixture reader keeps roles in a map; the parameters' order (PyTorch's state_dict order) is the order
-// of the 'tensor param.<name>' lines, read here: case name -> parameter names in file order.
+// Case name -> parameter names in PyTorch's state_dict order (unroll_test::load_param_order).
 const std::map<std::string, std::vector<std::string>>& param_order() {
-  static const std::map<std::string, std::vector<std::string>> order = [] {
-    std::map<std::string, std::vector<std::string>> out;
-    std::ifstream in(kFixturePath);
-    std::string line, current;
-    while (std::getline(in, line)) {
-      std::istringstream ss(line);
-      std::string keyword, word;
-      if (!(ss >> keyword)) continue;
-      if (keyword == "case" && (ss >> word)) {
-        current = word;
-        out[current];
-      } else if (keyword == "tensor" && (ss >> word) && word.rfind("param.", 0) == 0) {
-        out[current].push_back(word.substr(6));
-      }
-    }
-    return out;
-  }();
+  static const std::map<std::string, std::vector<std::string>> order = unroll_test::load_param_order(kFixturePath);
   return order;
 }
 

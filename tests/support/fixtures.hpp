@@ -188,4 +188,24 @@ inline Fixtures load_fixtures(const std::string& path) {
   return cases;
 }
 
+// The fixture reader keeps a case's tensors in a map; the parameters' order (PyTorch's state_dict order) is
+// the order of the file's 'tensor param.<name>' lines, read here: case name -> parameter names in file order.
+inline std::map<std::string, std::vector<std::string>> load_param_order(const std::string& path) {
+  std::map<std::string, std::vector<std::string>> out;
+  std::ifstream in(path);
+  std::string line, current;
+  while (std::getline(in, line)) {
+    std::istringstream ss(line);
+    std::string keyword, word;
+    if (!(ss >> keyword)) continue;
+    if (keyword == "case" && (ss >> word)) {
+      current = word;
+      out[current];
+    } else if (keyword == "tensor" && (ss >> word) && word.rfind("param.", 0) == 0) {
+      out[current].push_back(word.substr(6));
+    }
+  }
+  return out;
+}
+
 }  // namespace unroll_test
