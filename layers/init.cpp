@@ -2,9 +2,14 @@
 // floating dtype.
 #include "unroll/layers/init.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 #include <type_traits>
-#include <vector>
+
+#include <xtensor-blas/xlinalg.hpp>
+#include <xtensor/xtensor.hpp>
+#include <xtensor/xview.hpp>
 
 #include "unroll/framework/autograd.hpp"
 #include "unroll/framework/detail/dispatch.hpp"
@@ -154,66 +159,24 @@ Tensor orthogonal_(Tensor tensor, double gain, Generator& gen) {
   if (tensor.numel() == 0) return tensor;
   const int64_t rows = tensor.shape()[0], cols = tensor.numel() / rows;
   // A: [rows, cols] ~ N(0, 1), drawn in row-major order like torch's flattened.normal_(0, 1).
-  std::vector<double> a(rows * cols);
+  xt::xtensor<double, 2> a = xt::empty<double>({rows, cols});
   for (double& v : a) v = gen.normal();
-  // Factor M = A (rows >= cols) or A^T (rows < cols): M is [m, n] with m >= n, stored column-major in `q`
-  // so each Householder reflection works on contiguous columns.
+  // As torch: factor M = A (rows >= cols) or A^T (rows < cols), so M is [m, n] with m >= n, with LAPACK's
+  // Householder QR (dgeqrf + dorgqr, through xtensor-blas; OpenBLAS carries LAPACK, so no other library is
+  // loaded). The copies xt::linalg::qr makes cost nothing next to training: this runs once per weight.
   const bool transposed = rows < cols;
-  const int64_t m = transposed ? cols : rows, n = transposed ? rows : cols;
-  std::vector<double> r(m * n);  // column j at r[j * m]
-  for (int64_t i = 0; i < rows; ++i)
-    for (int64_t j = 0; j < cols; ++j) {
-      const double v = a[i * cols + j];
-      if (transposed)
-        r[i * m + j] = v;  // M[j][i] = A[i][j]
-      else
-        r[j * m + i] = v;  // M[i][j] = A[i][j]
-    }
-  // Householder QR: H_{n-1} ... H_0 M = R. v_k (unit, zero above k) is kept for forming Q.
-  std::vector<double> v(m * n, 0.0), diag(n, 0.0);
-  for (int64_t k = 0; k < n; ++k) {
-    double* x = &r[k * m];
-    double norm2 = 0;
-    for (int64_t i = k; i < m; ++i) norm2 += x[i] * x[i];
-    const double norm = std::sqrt(norm2);
-    if (norm == 0) continue;                       // a zero column (probability 0): H_k = I, R[k][k] = 0
-    const double alpha = x[k] > 0 ? -norm : norm;  // reflect onto -sign(x_k) e_k: no cancellation
-    double* vk = &v[k * m];
-    for (int64_t i = k; i < m; ++i) vk[i] = x[i];
-    vk[k] -= alpha;
-    double vnorm2 = 0;
-    for (int64_t i = k; i < m; ++i) vnorm2 += vk[i] * vk[i];
-    const double vnorm = std::sqrt(vnorm2);
-    for (int64_t i = k; i < m; ++i) vk[i] /= vnorm;
-    diag[k] = alpha;
-    for (int64_t j = k; j < n; ++j) {  // column j -= 2 v (v . column j)
-      double* c = &r[j * m];
-      double dot = 0;
-      for (int64_t i = k; i < m; ++i) dot += vk[i] * c[i];
-      for (int64_t i = k; i < m; ++i) c[i] -= 2 * dot * vk[i];
-    }
-  }
-  // Q = H_0 H_1 ... H_{n-1} [I_n; 0]: [m, n], column-major, built by applying the reflections in reverse.
-  std::vector<double> q(m * n, 0.0);
-  for (int64_t j = 0; j < n; ++j) q[j * m + j] = 1;
-  for (int64_t k = n - 1; k >= 0; --k) {
-    const double* vk = &v[k * m];
-    for (int64_t j = k; j < n; ++j) {  // columns < k of Q are still e_j, which H_k leaves alone
-      double* c = &q[j * m];
-      double dot = 0;
-      for (int64_t i = k; i < m; ++i) dot += vk[i] * c[i];
-      for (int64_t i = k; i < m; ++i) c[i] -= 2 * dot * vk[i];
-    }
-  }
+  check(std::max(rows, cols) <= std::numeric_limits<int>::max(),
+        "init::orthogonal_: shape {} viewed as [{}, {}] is too large for LAPACK's 32-bit sizes", tensor.shape(), rows,
+        cols);
+  auto [q, r] = transposed ? xt::linalg::qr(xt::transpose(a)) : xt::linalg::qr(a);  // q [m, n], r [n, n]
   // torch: q *= sign(diag(r)), which makes the factorization unique (R with a positive diagonal).
-  for (int64_t j = 0; j < n; ++j)
-    if (diag[j] < 0)
-      for (int64_t i = 0; i < m; ++i) q[j * m + i] = -q[j * m + i];
+  const auto n = static_cast<std::ptrdiff_t>(q.shape()[1]);
+  for (std::ptrdiff_t j = 0; j < n; ++j)
+    if (r(j, j) < 0) xt::view(q, xt::all(), j) *= -1.0;
   // Write gain * Q (or gain * Q^T) back as [rows, cols], row-major.
   return fill("init::orthogonal_", tensor, [&]<class T>(int64_t at) {
-    const int64_t i = at / cols, j = at % cols;
-    const double value = transposed ? q[i * m + j] /* Q^T[i][j] = Q[j][i] */ : q[j * m + i];
-    return gain * value;
+    const std::size_t i = static_cast<std::size_t>(at / cols), j = static_cast<std::size_t>(at % cols);
+    return gain * (transposed ? q(j, i) /* Q^T[i][j] = Q[j][i] */ : q(i, j));
   });
 }
 

@@ -177,6 +177,35 @@ TEST_CASE("kaiming_uniform_ and kaiming_normal_") {
   CHECK(init::kaiming_uniform_(empty({0, 5})).numel() == 0);  // zero elements: a no-op
 }
 
+// The QR factorisation's defining property, independent of how it is computed: with A the standard normal
+// draws orthogonal_ makes (replayed from a copy of its generator), W = Q (rows >= cols) or Q^T satisfies
+// A = Q R with R upper triangular with a positive diagonal (torch's sign convention). So Q^T A (or W A^T for
+// a wide tensor) must be upper triangular with a positive diagonal.
+TEST_CASE("orthogonal_: W is the Q of A = QR with R's diagonal positive, for the draws A it made") {
+  for (auto [rows, cols] : {std::pair<int64_t, int64_t>{7, 4}, {4, 7}, {5, 5}}) {
+    CAPTURE(rows);
+    CAPTURE(cols);
+    Generator gen(1234);
+    Generator replay(gen);
+    Tensor w = empty({rows, cols}, kFloat64);
+    init::orthogonal_(w, 1.0, gen);
+    std::vector<double> a(static_cast<size_t>(rows * cols));
+    for (double& v : a) v = replay.normal();
+    const bool wide = rows < cols;
+    const int64_t m = wide ? cols : rows, n = wide ? rows : cols;  // M = A or A^T: [m, n]
+    auto M = [&](int64_t i, int64_t j) { return wide ? a[j * cols + i] : a[i * cols + j]; };
+    const std::vector<double> wv = w.to_vector<double>();
+    auto Q = [&](int64_t i, int64_t j) { return wide ? wv[j * cols + i] : wv[i * cols + j]; };
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t j = 0; j < n; ++j) {
+        double r = 0;  // R[i][j] = (Q^T M)[i][j]
+        for (int64_t k = 0; k < m; ++k) r += Q(k, i) * M(k, j);
+        if (i > j) CHECK(std::abs(r) < 1e-12);
+        if (i == j) CHECK(r > 0);
+      }
+  }
+}
+
 TEST_CASE("orthogonal_: W W^T = I for square and wide, W^T W = I for tall") {
   Tensor square = empty({64, 64});
   init::orthogonal_(square);
