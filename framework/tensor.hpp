@@ -50,7 +50,8 @@ struct Storage {
 
   void* data = nullptr;
   int64_t nbytes = 0;
-  int size_class = 0;  // which cache bucket the block returns to
+  int size_class = 0;   // which cache bucket the block returns to
+  void* home = nullptr;  // the cache of the thread that allocated the block (framework/tensor.cpp)
   // In-place modifications of these bytes (PyTorch's version counter, shared by every tensor viewing the
   // buffer: reshape, detach). Bumped by the in-place methods (fill_, add_, ...; framework/ops/inplace.cpp),
   // not by writes through data<T>() (optimizers, init:: helpers write that way, outside this mechanism).

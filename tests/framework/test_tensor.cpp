@@ -2,6 +2,8 @@
 #include <doctest/doctest.h>
 
 #include <functional>
+#include <future>
+#include <thread>
 #include <sstream>
 #include <unroll/unroll.hpp>
 
@@ -284,4 +286,27 @@ TEST_CASE("set_grad replaces the gradient (p.grad = g), checked against shape an
   CHECK_THROWS_WITH_AS(p.set_grad(zeros({2}, kFloat64)), "set_grad: a float64 gradient for a float32 tensor of shape [2]",
                        Error);
   CHECK_THROWS_WITH_AS(Tensor().set_grad(g), doctest::Contains("Tensor::set_grad: the tensor is undefined"), Error);
+}
+
+// A buffer goes back to the cache of the thread that allocated it, wherever it is freed: a graph recorded
+// on a worker thread and freed by backward on the caller must not leave the worker asking the system for
+// fresh memory every step while the caller's cache fills up (framework/tensor.cpp).
+TEST_CASE("a buffer freed on another thread returns to the cache of the thread that made it") {
+  std::promise<Tensor> made;
+  std::promise<void> dropped;
+  std::promise<const void*> remade;
+  std::thread worker([&] {
+    made.set_value(empty({12345}));
+    dropped.get_future().wait();
+    Tensor again = empty({12345});  // the same size class: served from this thread's cache
+    remade.set_value(again.data<float>());
+  });
+  Tensor from_worker = made.get_future().get();
+  const void* first = from_worker.data<float>();
+  const int64_t cached_here = cached_buffer_bytes();
+  from_worker = Tensor();
+  CHECK(cached_buffer_bytes() == cached_here);  // not parked in this thread's cache
+  dropped.set_value();
+  CHECK(remade.get_future().get() == first);
+  worker.join();
 }
