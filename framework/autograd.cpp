@@ -108,7 +108,8 @@ bool BackwardContext::needs_grad(int i) const {
 
 namespace {
 // slot += grad (both of the tensor's floating dtype), in place when nobody else can see slot's buffer,
-// otherwise into a fresh tensor.
+// otherwise into a fresh tensor. The loop (vectorized by the compiler) rather than xt::noalias(slot) += grad:
+// xtensor took 1.2-1.8x its time on [256, 1024] float32 (bench/xtensor_vs_loops, 2026-12-02).
 void accumulate(Tensor& slot, Tensor grad) {
   if (!slot.defined()) {
     slot = std::move(grad);

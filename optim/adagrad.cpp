@@ -4,6 +4,7 @@
 
 #include "unroll/framework/autograd.hpp"
 #include "unroll/framework/detail/dispatch.hpp"
+#include "unroll/framework/detail/xtensor.hpp"
 #include "unroll/optim/detail/state.hpp"
 
 namespace unroll::optim {
@@ -55,17 +56,25 @@ void Adagrad::step() {
       const T lambda = static_cast<T>(options_.weight_decay);
       const T sign = options_.maximize ? -1 : 1;
       const T neg_clr = static_cast<T>(-(options_.lr / (1 + (t - 1) * options_.lr_decay)));  // -lr_t
-      T* p = params_[i].data<T>();
-      const T* g_in = grad.data<T>();
-      T* sum = buffer(i, "sum").data<T>();
-      const int64_t n = params_[i].numel();
-      for (int64_t k = 0; k < n; ++k) {
-        T g = sign * g_in[k];                    // g_t (negated to maximize)
-        if (lambda != 0) g = g + lambda * p[k];  // g_t <- g_t + lambda theta_{t-1}
-        sum[k] = sum[k] + g * g;                 // s_t <- s_{t-1} + g_t^2
-        const T std = std::sqrt(sum[k]) + eps;   // sqrt(s_t) + eps
-        p[k] = p[k] + neg_clr * g / std;         // theta_t <- theta_{t-1} - lr_t g_t / (sqrt(s_t) + eps)
+      // xtensor expressions over the buffers, one pass per line: 0.21-0.27x the time of the fused scalar loop
+      // they replaced on 1M floats (which the compiler did not vectorize), same bits (bench/xtensor_vs_loops,
+      // 2026-12-02)
+      auto p = unroll::detail::flat<T>(params_[i]);
+      auto sum = unroll::detail::flat<T>(buffer(i, "sum"));
+      // g_t (negated to maximize) + lambda theta_{t-1}; a new buffer only when it differs from the gradient
+      Tensor g_t = grad;
+      if (lambda != 0 || options_.maximize) {
+        g_t = empty(grad.shape(), grad.dtype());
+        auto g_new = unroll::detail::flat<T>(g_t);
+        if (lambda != 0)
+          xt::noalias(g_new) = sign * unroll::detail::flat<T>(grad) + lambda * p;
+        else
+          xt::noalias(g_new) = sign * unroll::detail::flat<T>(grad);
       }
+      const auto g = unroll::detail::flat<T>(g_t);
+      xt::noalias(sum) = sum + g * g;  // s_t <- s_{t-1} + g_t^2
+      xt::noalias(p) =
+          p + neg_clr * g / (xt::sqrt(sum) + eps);  // theta_t <- theta_{t-1} - lr_t g_t / (sqrt(s_t) + eps)
     });
   }
 }

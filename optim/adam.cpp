@@ -5,6 +5,7 @@
 
 #include "unroll/framework/autograd.hpp"
 #include "unroll/framework/detail/dispatch.hpp"
+#include "unroll/framework/detail/xtensor.hpp"
 #include "unroll/optim/detail/state.hpp"
 
 namespace unroll::optim {
@@ -63,22 +64,35 @@ void adam_step(const AdamConfig& c, std::vector<Tensor>& params, std::vector<Par
       const T sign = c.maximize ? -1 : 1;
       const T neg_step_size = static_cast<T>(-(c.lr / bias_correction1));  // -lr / (1 - beta1^t)
       const T bias_correction2_sqrt = static_cast<T>(std::sqrt(bias_correction2));
-      T* p = params[i].data<T>();
-      const T* g_in = grad.data<T>();
-      T* m = buffer(i, "exp_avg").template data<T>();
-      T* v = buffer(i, "exp_avg_sq").template data<T>();
-      T* v_max = c.amsgrad ? buffer(i, "max_exp_avg_sq").template data<T>() : nullptr;
-      const int64_t n = params[i].numel();
-      for (int64_t k = 0; k < n; ++k) {
-        T g = sign * g_in[k];                                    // g_t (negated to maximize)
-        if (c.decoupled) p[k] = p[k] * decay;                    // AdamW: theta <- theta (1 - lr lambda)
-        if (!c.decoupled && lambda != 0) g = g + lambda * p[k];  // Adam: g_t <- g_t + lambda theta_{t-1}
-        m[k] = beta1 * m[k] + one_minus_beta1 * g;               // m_t <- beta1 m_{t-1} + (1 - beta1) g_t
-        v[k] = beta2 * v[k] + one_minus_beta2 * (g * g);         // v_t <- beta2 v_{t-1} + (1 - beta2) g_t^2
-        T second = v[k];
-        if (v_max) second = v_max[k] = std::max(v_max[k], v[k]);          // amsgrad: v_max <- max(v_max, v_t)
-        const T denom = std::sqrt(second) / bias_correction2_sqrt + eps;  // sqrt(v_t / (1 - beta2^t)) + eps
-        p[k] = p[k] + neg_step_size * m[k] / denom;                       // theta_t <- theta_{t-1} - lr m_t-hat / denom
+      // xtensor expressions over the buffers, one pass per line: 0.23-0.3x the time of the fused scalar loop
+      // they replaced on 1M floats (bench/xtensor_vs_loops, 2026-12-02); the same bits but where the compiler had
+      // contracted that loop's a * b + c into fused multiply-adds (the last bit of ~0.6% of the elements)
+      auto p = unroll::detail::flat<T>(params[i]);
+      auto m = unroll::detail::flat<T>(buffer(i, "exp_avg"));
+      auto v = unroll::detail::flat<T>(buffer(i, "exp_avg_sq"));
+      // g_t (negated to maximize); Adam: g_t <- g_t + lambda theta_{t-1}. A new buffer only when it differs.
+      Tensor g_t = grad;
+      const bool coupled_decay = !c.decoupled && lambda != 0;
+      if (c.maximize || coupled_decay) {
+        g_t = empty(grad.shape(), grad.dtype());
+        auto g_new = unroll::detail::flat<T>(g_t);
+        if (coupled_decay)
+          xt::noalias(g_new) = sign * unroll::detail::flat<T>(grad) + lambda * p;
+        else
+          xt::noalias(g_new) = sign * unroll::detail::flat<T>(grad);
+      }
+      const auto g = unroll::detail::flat<T>(g_t);
+      if (c.decoupled) xt::noalias(p) = p * decay;             // AdamW: theta <- theta (1 - lr lambda)
+      xt::noalias(m) = beta1 * m + one_minus_beta1 * g;        // m_t <- beta1 m_{t-1} + (1 - beta1) g_t
+      xt::noalias(v) = beta2 * v + one_minus_beta2 * (g * g);  // v_t <- beta2 v_{t-1} + (1 - beta2) g_t^2
+      if (c.amsgrad) {
+        auto v_max = unroll::detail::flat<T>(buffer(i, "max_exp_avg_sq"));
+        xt::noalias(v_max) = xt::where(v_max < v, v, v_max);  // v_max <- max(v_max, v_t) (std::max's NaN rule)
+        // theta_t <- theta_{t-1} - lr m_t-hat / (sqrt(v_max / (1 - beta2^t)) + eps)
+        xt::noalias(p) = p + neg_step_size * m / (xt::sqrt(v_max) / bias_correction2_sqrt + eps);
+      } else {
+        // theta_t <- theta_{t-1} - lr m_t-hat / (sqrt(v_t / (1 - beta2^t)) + eps)
+        xt::noalias(p) = p + neg_step_size * m / (xt::sqrt(v) / bias_correction2_sqrt + eps);
       }
     });
   }

@@ -4,6 +4,7 @@
 
 #include "unroll/framework/autograd.hpp"
 #include "unroll/framework/detail/dispatch.hpp"
+#include "unroll/framework/detail/xtensor.hpp"
 #include "unroll/optim/detail/state.hpp"
 
 namespace unroll::optim {
@@ -49,20 +50,39 @@ void RMSprop::step() {
       const T lambda = static_cast<T>(options_.weight_decay);
       const T mu = static_cast<T>(options_.momentum);
       const T sign = options_.maximize ? -1 : 1;
-      T* p = params_[i].data<T>();
-      const T* g_in = grad.data<T>();
-      T* v = buffer(i, "square_avg").data<T>();
-      T* a = options_.centered ? buffer(i, "grad_avg").data<T>() : nullptr;
-      T* b = options_.momentum > 0 ? buffer(i, "momentum_buffer").data<T>() : nullptr;
-      const int64_t n = params_[i].numel();
-      for (int64_t k = 0; k < n; ++k) {
-        T g = sign * g_in[k];                                        // g_t (negated to maximize)
-        if (lambda != 0) g = g + lambda * p[k];                      // g_t <- g_t + lambda theta_{t-1}
-        v[k] = alpha * v[k] + one_minus_alpha * (g * g);             // v_t <- alpha v_{t-1} + (1 - alpha) g_t^2
-        if (a) a[k] = alpha * a[k] + one_minus_alpha * g;            // a_t <- alpha a_{t-1} + (1 - alpha) g_t
-        const T d = std::sqrt(a ? v[k] - a[k] * a[k] : v[k]) + eps;  // d_t <- sqrt(v_t [- a_t^2]) + eps
-        if (b) b[k] = mu * b[k] + g / d;                             // b_t <- mu b_{t-1} + g_t / d_t
-        p[k] = b ? p[k] - lr * b[k] : p[k] + neg_lr * g / d;  // theta_t <- theta_{t-1} - lr b_t  (or - lr g_t / d_t)
+      // xtensor expressions over the buffers, one pass per line: 0.20-0.25x the time of the fused scalar loop
+      // they replaced on 1M floats (which the compiler did not vectorize), same bits (bench/xtensor_vs_loops,
+      // 2026-12-02)
+      auto p = unroll::detail::flat<T>(params_[i]);
+      auto v = unroll::detail::flat<T>(buffer(i, "square_avg"));
+      // g_t (negated to maximize) + lambda theta_{t-1}; a new buffer only when it differs from the gradient
+      Tensor g_t = grad;
+      if (lambda != 0 || options_.maximize) {
+        g_t = empty(grad.shape(), grad.dtype());
+        auto g_new = unroll::detail::flat<T>(g_t);
+        if (lambda != 0)
+          xt::noalias(g_new) = sign * unroll::detail::flat<T>(grad) + lambda * p;
+        else
+          xt::noalias(g_new) = sign * unroll::detail::flat<T>(grad);
+      }
+      const auto g = unroll::detail::flat<T>(g_t);
+      xt::noalias(v) = alpha * v + one_minus_alpha * (g * g);  // v_t <- alpha v_{t-1} + (1 - alpha) g_t^2
+      // the rest, given d_t (an expression, alive for the call that builds it)
+      const auto update = [&](const auto& d) {
+        if (options_.momentum > 0) {
+          auto b = unroll::detail::flat<T>(buffer(i, "momentum_buffer"));
+          xt::noalias(b) = mu * b + g / d;  // b_t <- mu b_{t-1} + g_t / d_t
+          xt::noalias(p) = p - lr * b;      // theta_t <- theta_{t-1} - lr b_t
+        } else {
+          xt::noalias(p) = p + neg_lr * g / d;  // theta_t <- theta_{t-1} - lr g_t / d_t
+        }
+      };
+      if (options_.centered) {
+        auto a = unroll::detail::flat<T>(buffer(i, "grad_avg"));
+        xt::noalias(a) = alpha * a + one_minus_alpha * g;  // a_t <- alpha a_{t-1} + (1 - alpha) g_t
+        update(xt::sqrt(v - a * a) + eps);                 // d_t <- sqrt(v_t - a_t^2) + eps
+      } else {
+        update(xt::sqrt(v) + eps);  // d_t <- sqrt(v_t) + eps
       }
     });
   }

@@ -1,6 +1,10 @@
 // Direct cblas calls, and the choice between OpenBLAS and unroll's own kernel (gemm_kernel.cpp). Kept in
 // its own file: xtensor-blas ships CBLAS declarations that clash with the system <cblas.h> in one
-// translation unit, and this way no other file pays for either.
+// translation unit, and this way no other file pays for either. xt::linalg::dot is not used: it allocates its
+// result at every call and rejects column blocks, and on one thread it took 1.5-2.0x the time of unroll::matmul
+// for [32,256] x [256,1024] (with OpenBLAS as this environment sets it, OPENBLAS_CORETYPE=Haswell, and with
+// OpenBLAS's own CPU detection); for [1120,256] x [256,1024] 1.45-1.9x, or 0.85x with OpenBLAS's own detection,
+// which UNROLL_GEMM=openblas gives without the copy (bench/xtensor_vs_loops, 2026-12-02).
 #include "unroll/framework/detail/blas.hpp"
 
 #include <cblas.h>
