@@ -389,11 +389,12 @@ Tensor sigmoid(const Tensor& x) {
 
 Tensor relu(const Tensor& x) {
   detail::check_defined("relu", x);
+  // As PyTorch: NaN stays NaN (and passes its gradient on), -0 stays -0 (with gradient 0).
   Tensor out = visit_numeric("relu", x.dtype(),
-                             [&]<class T>() { return detail::map_as<T>(x, [](T v) { return v > 0 ? v : T(0); }); });
+                             [&]<class T>() { return detail::map_as<T>(x, [](T v) { return v < 0 ? T(0) : v; }); });
   if (should_record({&x}))
     record(out, "relu", {x}, [](BackwardContext& c) {
-      c.add_grad(0, map(c.grad_output(), c.input(0), [](auto g, auto v) { return v > 0 ? g : decltype(g)(0); }));
+      c.add_grad(0, map(c.grad_output(), c.input(0), [](auto g, auto v) { return v <= 0 ? decltype(g)(0) : g; }));
     });
   return out;
 }

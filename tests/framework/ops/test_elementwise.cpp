@@ -78,6 +78,14 @@ TEST_CASE("pointwise values and conventions match PyTorch") {
     CAPTURE(name(dt));
     CHECK(relu(tensor({-1.0, 0.0, 2.0}, dt)).dtype() == dt);
     CHECK(values(relu(tensor({-1.0, 0.0, 2.0}, dt))) == D{0, 0, 2});
+    {  // PyTorch: relu(NaN) = NaN with gradient 1, relu(-0) = -0 with gradient 0
+      Tensor special = tensor({std::nan(""), -0.0}, dt).requires_grad_();
+      const D r = values(relu(special));
+      CHECK(std::isnan(r[0]));
+      CHECK((r[1] == 0 && std::signbit(r[1])));
+      sum(relu(special)).backward();
+      CHECK(values(special.grad()) == D{1, 0});
+    }
     CHECK(values(clamp(tensor({-3.0, 0.5, 3.0}, dt), -1, 1)) == D{-1, 0.5, 1});
     CHECK(values(sigmoid(tensor({-1000.0, 0.0, 1000.0}, dt))) == D{0, 0.5, 1});  // no overflow
     CHECK(values(tanh(tensor({-1000.0, 1000.0}, dt))) == D{-1, 1});
