@@ -125,11 +125,12 @@ SequenceOutput Bidirectional::forward(const Tensor& x, const State& state, const
     behind = backward_->forward(reverse_sequences(x, lengths), backward_state, lengths);
   };
   // The two directions are independent: on two threads when there are two (the same nodes and values as one
-  // after the other, see run_pair). float32 only: float64 products go to OpenBLAS, whose own threads and
-  // thread setting are global, as they are with UNROLL_GEMM=openblas. Without grad only: recording the two
-  // graphs on two threads made training 4x slower (bench/rnn_bench lstm 2 32 35 128 256 1: 2126 against
-  // 8565 tokens/s one after the other, 2026-12-02), while inference gains (3.1x PyTorch in bench/compare).
-  if (x.dtype() == kFloat32 && !is_grad_enabled() && detail::gemm_backend() != detail::GemmBackend::openblas) {
+  // after the other, see run_pair), in training and inference. float32 only: float64 products go to OpenBLAS,
+  // whose own threads and thread setting are global, as they are with UNROLL_GEMM=openblas. Training with the
+  // directions paired: bench/rnn_bench lstm 2 32 35 128 256 1 ran at 12833 tokens/s against 11732 one after
+  // the other (median of 3 alternated, idle machine, 2026-12-02), once a graph recorded on a worker thread
+  // could return its buffers to that thread (framework/tensor.cpp; before that it was 4x slower).
+  if (x.dtype() == kFloat32 && detail::gemm_backend() != detail::GemmBackend::openblas) {
     detail::run_pair(run_ahead, run_behind);
   } else {
     run_ahead(0);
