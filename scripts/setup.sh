@@ -6,9 +6,10 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 # libopenmpi-dev + openmpi-bin: the opt-in data-parallel component (unroll::distributed), whose tests run
-# under mpirun; the core library does not use them.
+# under mpirun; the core library does not use them. dpkg-dev (dpkg-shlibdeps) + pkg-config: the package_deb
+# test, which makes the .deb packages with cpack and builds a program against them with pkg-config.
 packages=(g++ cmake make libxtensor-dev libxtensor-blas-dev xtl-dev libxsimd-dev libfmt-dev doctest-dev libopenblas-dev libzip-dev libcli11-dev
-          libopenmpi-dev openmpi-bin)
+          libopenmpi-dev openmpi-bin dpkg-dev pkg-config)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
