@@ -67,6 +67,15 @@ ProcessGroup::ProcessGroup(ProcessGroupOptions options) : options_(options), mpi
   check_mpi(MPI_Comm_set_errhandler(mpi_->comm, MPI_ERRORS_RETURN), "MPI_Comm_set_errhandler");
   check_mpi(MPI_Comm_rank(mpi_->comm, &rank_), "MPI_Comm_rank");
   check_mpi(MPI_Comm_size(mpi_->comm, &world_size_), "MPI_Comm_size");
+  // Every rank's host name, once, while all ranks are here: a timeout later names the ranks it waited for.
+  std::vector<char> names(static_cast<size_t>(world_size_) * MPI_MAX_PROCESSOR_NAME, '\0');
+  const std::string mine = host();
+  std::copy(mine.begin(), mine.end(), names.begin() + static_cast<std::ptrdiff_t>(rank_) * MPI_MAX_PROCESSOR_NAME);
+  check_mpi(
+      MPI_Allgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, names.data(), MPI_MAX_PROCESSOR_NAME, MPI_CHAR, mpi_->comm),
+      "MPI_Allgather of the host names");
+  for (int r = 0; r < world_size_; ++r)
+    hosts_.emplace_back(names.data() + static_cast<size_t>(r) * MPI_MAX_PROCESSOR_NAME);
 }
 
 ProcessGroup::~ProcessGroup() {
@@ -95,6 +104,23 @@ void ProcessGroup::check_usable(const char* what) const {
                 "out or failed); end the job");
 }
 
+// "rank 1 on host b" with two ranks, "one of rank 1 on host b, rank 2 on host c, ..." with more: a
+// non-blocking collective cannot tell which of the others is missing. At most 8 are listed.
+std::string ProcessGroup::peers_description() const {
+  std::string peers;
+  int listed = 0;
+  for (int r = 0; r < world_size_; ++r) {
+    if (r == rank_) continue;
+    if (listed == 8) {
+      peers += fmt::format(" and {} more", world_size_ - 1 - listed);
+      break;
+    }
+    peers += fmt::format("{}rank {} on host {}", listed ? ", " : "", r, hosts_[static_cast<size_t>(r)]);
+    ++listed;
+  }
+  return world_size_ > 2 ? "one of " + peers : peers;
+}
+
 void ProcessGroup::wait(void* request_ptr, const char* what, int64_t count) {
   MPI_Request& request = *static_cast<MPI_Request*>(request_ptr);
   using Clock = std::chrono::steady_clock;
@@ -113,9 +139,10 @@ void ProcessGroup::wait(void* request_ptr, const char* what, int64_t count) {
     if (now > deadline) {
       broken_ = true;
       throw TimeoutError(fmt::format(
-          "distributed: {} of {} values on rank {} of {} did not complete within {} s: another rank has died or "
-          "stopped responding (ProcessGroupOptions::timeout_seconds)",
-          what, count, rank_, world_size_, options_.timeout_seconds));
+          "distributed: {} of {} values on rank {} of {} (host {}) did not complete within {} s: another rank has "
+          "died or stopped responding ({}; ProcessGroupOptions::timeout_seconds)",
+          what, count, rank_, world_size_, hosts_[static_cast<size_t>(rank_)], options_.timeout_seconds,
+          peers_description()));
     }
     // Poll continuously for the first 50 ms (the transfer only advances inside MPI_Test, and a step's
     // collective normally completes well within that), then gently, leaving the core to other work.

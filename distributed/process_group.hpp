@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "unroll/framework/config.hpp"
 #include "unroll/framework/error.hpp"
@@ -49,6 +50,7 @@ class ProcessGroup {
   int world_size() const { return world_size_; }  // number of ranks (mpirun -np K)
   bool is_root() const { return rank_ == 0; }     // rank 0 prints, saves checkpoints, broadcasts the start
   std::string host() const;                       // this rank's host name (MPI_Get_processor_name)
+  const std::vector<std::string>& hosts() const { return hosts_; }  // every rank's host name, by rank
   double timeout_seconds() const { return options_.timeout_seconds; }
   bool broken() const { return broken_; }  // a collective timed out or failed: no further use
 
@@ -73,7 +75,8 @@ class ProcessGroup {
   // Waits for a started non-blocking collective, polling until it completes or the timeout passes.
   void wait(void* request, const char* what, int64_t count);
   void check_usable(const char* what) const;
-  template <class T>  // float, double, uint64_t (process_group.cpp)
+  std::string peers_description() const;  // the other ranks and their hosts, for a timeout's message
+  template <class T>                      // float, double, uint64_t (process_group.cpp)
   void all_reduce_values(T* data, int64_t count);
   template <class T>
   void all_gather_values(const T* send, int64_t count, T* recv);
@@ -81,7 +84,8 @@ class ProcessGroup {
   ProcessGroupOptions options_;
   std::unique_ptr<Mpi> mpi_;
   int rank_ = 0, world_size_ = 1;
-  bool initialized_mpi_ = false;  // this object called MPI_Init, so it finalizes
+  std::vector<std::string> hosts_;  // hosts_[r]: rank r's host, gathered once so a timeout can name its peers
+  bool initialized_mpi_ = false;    // this object called MPI_Init, so it finalizes
   bool broken_ = false;
 };
 

@@ -70,8 +70,9 @@ status=$?
 echo "job ended $(($(date +%s) - start)) s after rank 1 got SIG${mode^^}, exit code $status"
 [ "$status" -ne 0 ] || fail "the job exited with code 0"
 if [ "$mode" = stop ]; then
-  grep -q "did not complete within $timeout s: another rank has died or stopped responding" "$work/log" ||
-    fail "rank 0 did not report the timeout"
+  grep -q "did not complete within $timeout s: another rank has died or stopped responding (rank 1 on host " \
+    "$work/log" || fail "rank 0 did not report the timeout naming rank 1 and its host"
+  grep -m1 -o "char_lm: distributed: .*did not complete.*" "$work/log"
 fi
 for _ in $(seq 100); do [ -z "$(rank_pid 0)$(rank_pid 1)" ] && break; sleep 0.2; done
 [ -z "$(rank_pid 0)$(rank_pid 1)" ] || fail "a rank is still running 20 s after the job ended"

@@ -24,6 +24,13 @@ TEST_CASE("all_reduce_sum adds every rank's values, in place, for real and doubl
   CHECK(d[1] == 1e300 * K);
 }
 
+TEST_CASE("hosts() lists every rank's host name, this rank's at its rank") {
+  ProcessGroup& g = test_group();
+  REQUIRE(g.hosts().size() == static_cast<size_t>(g.world_size()));
+  CHECK(g.hosts()[static_cast<size_t>(g.rank())] == g.host());
+  for (const std::string& h : g.hosts()) CHECK(!h.empty());
+}
+
 TEST_CASE("broadcast copies the root's values to every rank") {
   ProcessGroup& g = test_group();
   const int root = g.world_size() - 1;
@@ -66,6 +73,9 @@ TEST_CASE("a collective that another rank never joins throws TimeoutError instea
     }
     CHECK(message.find("all_reduce_sum of 1 values on rank 0 of") != std::string::npos);
     CHECK(message.find("did not complete within 0.5 s: another rank has died") != std::string::npos);
+    // it names the ranks it waited for and their hosts
+    CHECK(message.find("rank 1 on host " + g.hosts()[1]) != std::string::npos);
+    CHECK(message.find("(host " + g.host() + ")") != std::string::npos);
     const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     CHECK(waited >= 0.5);
     CHECK(waited < 10);
