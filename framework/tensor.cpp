@@ -56,7 +56,7 @@ struct BufferCache {
   std::vector<void*> free_blocks[kSizeClasses];
   size_t total = 0;  // bytes in free_blocks
   std::mutex returned_mutex;
-  bool owned = false;             // a live thread uses this cache (guarded by returned_mutex)
+  bool owned = false;              // a live thread uses this cache (guarded by returned_mutex)
   std::vector<Returned> returned;  // blocks freed on other threads (guarded by returned_mutex)
   size_t returned_bytes = 0;
   std::atomic<bool> has_returned{false};
