@@ -8,8 +8,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # libopenmpi-dev + openmpi-bin: the opt-in data-parallel component (unroll::distributed), whose tests run
 # under mpirun; the core library does not use them. dpkg-dev (dpkg-shlibdeps) + pkg-config: the package_deb
 # test, which makes the .deb packages with cpack and builds a program against them with pkg-config.
+# iproute2 (ip netns): the two-host tests, which join two network namespaces with a veth link.
 packages=(g++ cmake make libxtensor-dev libxtensor-blas-dev xtl-dev libxsimd-dev libfmt-dev doctest-dev libopenblas-dev libzip-dev libcli11-dev
-          libopenmpi-dev openmpi-bin dpkg-dev pkg-config)
+          libopenmpi-dev openmpi-bin dpkg-dev pkg-config iproute2)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
