@@ -7,6 +7,7 @@
 #include "unroll/framework/detail/dispatch.hpp"
 #include "unroll/framework/detail/xtensor.hpp"
 #include "unroll/optim/detail/state.hpp"
+#include "unroll/optim/detail/update.hpp"
 
 namespace unroll::optim {
 
@@ -70,17 +71,9 @@ void adam_step(const AdamConfig& c, std::vector<Tensor>& params, std::vector<Par
       auto p = unroll::detail::flat<T>(params[i]);
       auto m = unroll::detail::flat<T>(buffer(i, "exp_avg"));
       auto v = unroll::detail::flat<T>(buffer(i, "exp_avg_sq"));
-      // g_t (negated to maximize); Adam: g_t <- g_t + lambda theta_{t-1}. A new buffer only when it differs.
-      Tensor g_t = grad;
+      // g_t (negated to maximize); Adam: g_t <- g_t + lambda theta_{t-1} (AdamW decays theta below instead)
       const bool coupled_decay = !c.decoupled && lambda != 0;
-      if (c.maximize || coupled_decay) {
-        g_t = empty(grad.shape(), grad.dtype());
-        auto g_new = unroll::detail::flat<T>(g_t);
-        if (coupled_decay)
-          xt::noalias(g_new) = sign * unroll::detail::flat<T>(grad) + lambda * p;
-        else
-          xt::noalias(g_new) = sign * unroll::detail::flat<T>(grad);
-      }
+      const Tensor g_t = unroll::detail::regularized_gradient<T>(grad, params[i], sign, coupled_decay ? lambda : T(0));
       const auto g = unroll::detail::flat<T>(g_t);
       if (c.decoupled) xt::noalias(p) = p * decay;             // AdamW: theta <- theta (1 - lr lambda)
       xt::noalias(m) = beta1 * m + one_minus_beta1 * g;        // m_t <- beta1 m_{t-1} + (1 - beta1) g_t

@@ -6,6 +6,7 @@
 #include "unroll/framework/detail/dispatch.hpp"
 #include "unroll/framework/detail/xtensor.hpp"
 #include "unroll/optim/detail/state.hpp"
+#include "unroll/optim/detail/update.hpp"
 
 namespace unroll::optim {
 
@@ -52,16 +53,8 @@ void SGD::step() {
       const T lambda = static_cast<T>(options_.weight_decay);
       const T sign = options_.maximize ? -1 : 1;
       auto p = unroll::detail::flat<T>(params_[i]);
-      // g_t <- g_t (negated to maximize) + lambda theta_{t-1}; a new buffer only when it differs from the gradient
-      Tensor g_t = grad;
-      if (lambda != 0 || options_.maximize) {
-        g_t = empty(grad.shape(), grad.dtype());
-        auto g_new = unroll::detail::flat<T>(g_t);
-        if (lambda != 0)
-          xt::noalias(g_new) = sign * unroll::detail::flat<T>(grad) + lambda * p;
-        else
-          xt::noalias(g_new) = sign * unroll::detail::flat<T>(grad);
-      }
+      // g_t <- g_t (negated to maximize) + lambda theta_{t-1}
+      const Tensor g_t = unroll::detail::regularized_gradient<T>(grad, params_[i], sign, lambda);
       const auto g = unroll::detail::flat<T>(g_t);
       if (options_.momentum == 0) {
         xt::noalias(p) = p - lr * g;  // theta_t <- theta_{t-1} - lr g_t
