@@ -2,7 +2,7 @@
 //
 // The task: a calendar date written in one of twelve surface forms goes in, the same date in ISO form comes out:
 //
-//   "tuesday, march 3rd 2021"  "3 Mar 2021"  "03/03/2021"  "March 3, 2021"  "2021.3.3"  "sat 3 march 21" ...
+//   "wednesday, march 3rd 2021"  "3 Mar 2021"  "03/03/2021"  "March 3, 2021"  "2021.3.3"  "wed 3 march 21" ...
 //     -> "2021-03-03"
 //
 // Words are tokens, digits and punctuation are tokens of their own ("3rd" is "3" "rd"), and the output is
