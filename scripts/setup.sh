@@ -9,7 +9,10 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # under mpirun; the core library does not use them. dpkg-dev (dpkg-shlibdeps) + pkg-config: the package_deb
 # test, which makes the .deb packages with cpack and builds a program against them with pkg-config.
 # iproute2 (ip netns): the two-host tests, which join two network namespaces with a veth link.
-packages=(g++ cmake make libxtensor-dev libxtensor-blas-dev xtl-dev libxsimd-dev libfmt-dev doctest-dev libopenblas-dev libzip-dev libcli11-dev
+# zipcmp, zipmerge, ziptool: Debian 12's libzip-dev CMake package (libzip-targets.cmake) refuses to load unless
+# these three programs exist, but libzip-dev does not depend on them; without them a fresh machine stops at
+# find_package(libzip).
+packages=(g++ cmake make libxtensor-dev libxtensor-blas-dev xtl-dev libxsimd-dev libfmt-dev doctest-dev libopenblas-dev libzip-dev zipcmp zipmerge ziptool libcli11-dev
           libopenmpi-dev openmpi-bin dpkg-dev pkg-config iproute2)
 missing=()
 for p in "${packages[@]}"; do
