@@ -134,6 +134,10 @@ Tensor silu(const Tensor& x);
 // b: [B..., K, N] with equal batch dims. Transposes are BLAS flags, never copies. Both operands float32
 // (unroll's own kernel) or both float64 (OpenBLAS's dgemm), as PyTorch does not promote here either.
 Tensor matmul(const Tensor& a, const Tensor& b, bool transpose_a = false, bool transpose_b = false);
+// input + op(a) op(b) (torch.addmm with beta = alpha = 1): a [..., M, K] x b [K, N] as matmul (or 2-D operands with
+// transposes), input broadcastable to the product's shape (a bias [N], or [..., M, N]); one dtype for all three.
+// The GEMM adds the product to the broadcast input.
+Tensor addmm(const Tensor& input, const Tensor& a, const Tensor& b, bool transpose_a = false, bool transpose_b = false);
 // (composite) x: [..., I], weight: [O, I], bias: [O] or undefined -> [..., O]   (torch.nn.functional.linear)
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor());
 // (composite) Einstein summation, as torch.einsum: "ij,jk->ik", "bij,bjk->bik", "ii->i", "...ij,...jk",

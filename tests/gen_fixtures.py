@@ -484,6 +484,23 @@ case("sdpa_bool_mask", sdpa, D(randn(2, 3, 4)), D(randn(2, 5, 4)), D(randn(2, 5,
 case("sdpa_float_mask", sdpa, D(randn(2, 3, 4)), D(randn(2, 5, 4)), D(randn(2, 5, 2)), D(randn(3, 5)))
 case("sdpa_causal", lambda q, k, v: sdpa(q, k, v, causal=True), D(randn(2, 4, 3)), D(randn(2, 4, 3)),
      D(randn(2, 4, 5)))
+# addmm (beta = alpha = 1): input broadcast to the product. Last of the cases, with inputs from their own
+# generator, so that adding them changed no earlier case's values.
+_addmm_gen = torch.Generator().manual_seed(20261202)
+
+
+def randn_addmm(*shape):
+    return f32(torch.randn(tuple(shape), dtype=DT, generator=_addmm_gen))
+
+
+case("addmm_full", torch.addmm, D(randn_addmm(3, 5)), D(randn_addmm(3, 4)), D(randn_addmm(4, 5)))
+case("addmm_bias", torch.addmm, D(randn_addmm(5)), D(randn_addmm(3, 4)), D(randn_addmm(4, 5)))
+case("addmm_column", torch.addmm, D(randn_addmm(3, 1)), D(randn_addmm(3, 4)), D(randn_addmm(4, 5)))
+case("addmm_tb", lambda c, a, b: torch.addmm(c, a, b.t()), D(randn_addmm(3, 5)), D(randn_addmm(3, 4)),
+     D(randn_addmm(5, 4)))
+case("addmm_ta_tb", lambda c, a, b: torch.addmm(c, a.t(), b.t()), D(randn_addmm(1, 5)), D(randn_addmm(4, 3)),
+     D(randn_addmm(5, 4)))
+case("addmm_fold_tb", lambda c, a, b: c + a @ b.t(), D(randn_addmm(5)), D(randn_addmm(2, 3, 4)), D(randn_addmm(5, 4)))
 
 # ---- dtype cases (dtype_reference.txt) ---------------------------------------------------------------
 # Each case is named "<op>__<operands>": <op> picks the C++ lambda of test_dtype_vs_torch.cpp, <operands>

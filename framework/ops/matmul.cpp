@@ -5,6 +5,8 @@
 #include "unroll/framework/detail/kernels.hpp"
 #include "unroll/framework/ops.hpp"
 
+#include <cstring>
+
 namespace unroll {
 
 using detail::check;
@@ -19,16 +21,16 @@ struct GemmShape {
   Shape out;
 };
 
-GemmShape plan(const Shape& a, const Shape& b, bool ta, bool tb) {
+GemmShape plan(const char* op, const Shape& a, const Shape& b, bool ta, bool tb) {
   check(a.size() >= 2 && b.size() >= 2,
-        "matmul: expects tensors of rank >= 2, got {} x {} (reshape vectors to [1, K] or [K, 1])", a, b);
+        "{}: expects tensors of rank >= 2, got {} x {} (reshape vectors to [1, K] or [K, 1])", op, a, b);
   GemmShape g{};
   g.a_rows = a[a.size() - 2];
   g.a_cols = a.back();
   g.b_rows = b[b.size() - 2];
   g.b_cols = b.back();
   const int64_t a_inner = ta ? g.a_rows : g.a_cols, b_inner = tb ? g.b_cols : g.b_rows;
-  check(a_inner == b_inner, "matmul: inner dimensions differ: {}{} x {}{}", a, ta ? "^T" : "", b, tb ? "^T" : "");
+  check(a_inner == b_inner, "{}: inner dimensions differ: {}{} x {}{}", op, a, ta ? "^T" : "", b, tb ? "^T" : "");
   g.k = a_inner;
   g.n = tb ? g.b_rows : g.b_cols;
   if (b.size() == 2 && !ta) {
@@ -41,8 +43,8 @@ GemmShape plan(const Shape& a, const Shape& b, bool ta, bool tb) {
     g.a_rows = g.m;
     return g;
   }
-  check(a.size() == b.size(), "matmul: batched operands need the same rank, got {} x {}", a, b);
-  for (int i = 0; i + 2 < a.size(); ++i) check(a[i] == b[i], "matmul: batch dimensions differ: {} x {}", a, b);
+  check(a.size() == b.size(), "{}: batched operands need the same rank, got {} x {}", op, a, b);
+  for (int i = 0; i + 2 < a.size(); ++i) check(a[i] == b[i], "{}: batch dimensions differ: {} x {}", op, a, b);
   g.m = ta ? g.a_cols : g.a_rows;
   g.batch = Shape(a.begin(), a.end() - 2).numel();  // not a division: M or K may be 0
   g.batched_b = true;
@@ -62,15 +64,17 @@ void batched_gemm(const GemmShape& g, bool ta, bool tb, const T* a, const T* b, 
 }
 
 // C = A'B' with A' = op(A), B' = op(B):  dA' = dC B'^T,  dB' = A'^T dC. All three in T (matmul has no
-// promotion: the output, its gradient and both inputs share one dtype).
+// promotion: the output, its gradient and both inputs share one dtype). A and B are the node's inputs ia and
+// ia + 1 (matmul: 0 and 1; addmm: 1 and 2).
 template <class T>
-void matmul_backward(BackwardContext& c, const GemmShape& g, bool ta, bool tb) {
+void matmul_backward(BackwardContext& c, const GemmShape& g, bool ta, bool tb, int ia = 0) {
+  const int ib = ia + 1;
   const T* dc = c.grad_output().impl()->data<T>();
-  const T* a = c.input(0).data<T>();
-  const T* b = c.input(1).data<T>();
+  const T* a = c.input(ia).data<T>();
+  const T* b = c.input(ib).data<T>();
   const DType dt = dtype_of<T>();
-  if (c.needs_grad(0)) {
-    Tensor da = g.n == 0 ? zeros(c.input(0).shape, dt) : empty(c.input(0).shape, dt);  // N = 0: dA sums nothing
+  if (c.needs_grad(ia)) {
+    Tensor da = g.n == 0 ? zeros(c.input(ia).shape, dt) : empty(c.input(ia).shape, dt);  // N = 0: dA sums nothing
     const int64_t a_step = g.a_rows * g.a_cols, b_step = g.batched_b ? g.b_rows * g.b_cols : 0, c_step = g.m * g.n;
     for (int64_t i = 0; g.n > 0 && i < g.batch; ++i) {
       T* dai = da.impl()->data<T>() + i * a_step;
@@ -80,14 +84,14 @@ void matmul_backward(BackwardContext& c, const GemmShape& g, bool ta, bool tb) {
       else  // dA[K, M] = op(B) dC^T
         detail::gemm(tb, true, g.k, g.m, g.n, 1, bi, g.b_cols, dci, g.n, 0, dai, g.a_cols);
     }
-    c.add_grad(0, std::move(da));
+    c.add_grad(ia, std::move(da));
   }
-  if (c.needs_grad(1) && g.batch == 1 && !ta && g.m > 0 && g.k > 0 && g.n > 0) {
+  if (c.needs_grad(ib) && g.batch == 1 && !ta && g.m > 0 && g.k > 0 && g.n > 0) {
     // B is one matrix (typically a weight shared by every time step): hand the engine A and dC so it
     // can sum all of B's products as one GEMM over the stacked rows once B's gradient is complete
-    c.add_matmul_grad(1, detail::as_tensor(c.input(0)), c.grad_output(), tb);
-  } else if (c.needs_grad(1)) {
-    Tensor db = g.m == 0 ? zeros(c.input(1).shape, dt) : empty(c.input(1).shape, dt);  // M = 0: dB sums nothing
+    c.add_matmul_grad(ib, detail::as_tensor(c.input(ia)), c.grad_output(), tb);
+  } else if (c.needs_grad(ib)) {
+    Tensor db = g.m == 0 ? zeros(c.input(ib).shape, dt) : empty(c.input(ib).shape, dt);  // M = 0: dB sums nothing
     const int64_t a_step = g.a_rows * g.a_cols, b_step = g.b_rows * g.b_cols, c_step = g.m * g.n;
     for (int64_t i = 0; g.m > 0 && i < g.batch; ++i) {
       // a shared B (batched_b false, batch 1 after folding) gets the whole [batch*M] product at once
@@ -98,7 +102,7 @@ void matmul_backward(BackwardContext& c, const GemmShape& g, bool ta, bool tb) {
       else  // dB[N, K] = dC^T op(A)
         detail::gemm(true, ta, g.n, g.k, g.m, 1, dci, g.n, ai, g.a_cols, 0, dbi, g.b_cols);
     }
-    c.add_grad(1, std::move(db));
+    c.add_grad(ib, std::move(db));
   }
 }
 
@@ -106,7 +110,7 @@ void matmul_backward(BackwardContext& c, const GemmShape& g, bool ta, bool tb) {
 
 Tensor matmul(const Tensor& a, const Tensor& b, bool transpose_a, bool transpose_b) {
   detail::check_defined("matmul", a, b);
-  const GemmShape g = plan(a.shape(), b.shape(), transpose_a, transpose_b);
+  const GemmShape g = plan("matmul", a.shape(), b.shape(), transpose_a, transpose_b);
   check(a.dtype() == b.dtype(),
         "matmul: both operands must have the same dtype, got {} {} x {} {} (convert one with "
         ".to())",
@@ -121,6 +125,50 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool transpose_a, bool transpose
     record(out, "matmul", {a, b}, [g, ta = transpose_a, tb = transpose_b](BackwardContext& c) {
       detail::visit_floating("matmul backward", c.grad_output().dtype(),
                              [&]<class T>() { matmul_backward<T>(c, g, ta, tb); });
+    });
+  return out;
+}
+
+// out = input + op(A) op(B) (torch.addmm with beta = alpha = 1). For K beyond the kernel's KC slice the sum is
+// grouped (input + first slice) + next slices: the last bits may differ from add(input, matmul(a, b)), as
+// torch.addmm's do. Not used by linear or the cells: measured on bench/rnn_bench (2x256 inference, 1 thread,
+// median of 11 alternated runs), linear through addmm ran at 0.95x (LSTM) and 0.97x (GRU) of add(matmul): the
+// GEMM reading C (beta = 1) cost more than the separate add pass it saved.
+Tensor addmm(const Tensor& input, const Tensor& a, const Tensor& b, bool transpose_a, bool transpose_b) {
+  detail::check_defined("addmm", input, a, b);
+  const GemmShape g = plan("addmm", a.shape(), b.shape(), transpose_a, transpose_b);
+  check(g.batch == 1,
+        "addmm: expects a matrix product ([..., M, K] x [K, N], or [M, K] x [K, N] with transposes), got {}{} x {}{}",
+        a.shape(), transpose_a ? "^T" : "", b.shape(), transpose_b ? "^T" : "");
+  check(a.dtype() == b.dtype() && input.dtype() == a.dtype(),
+        "addmm: input and both operands must have the same dtype, got {} {} + {} {} x {} {} (convert with .to())",
+        name(input.dtype()), input.shape(), name(a.dtype()), a.shape(), name(b.dtype()), b.shape());
+  const Shape& is = input.shape();
+  bool broadcasts = is.size() <= g.out.size();  // NumPy rules, aligned at the last axis, toward the product's shape
+  for (int i = 1; broadcasts && i <= is.size(); ++i)
+    broadcasts = is[is.size() - i] == 1 || is[is.size() - i] == g.out[g.out.size() - i];
+  check(broadcasts, "addmm: input of shape {} does not broadcast to the product's shape {} ({} x {})", is, g.out,
+        a.shape(), b.shape());
+  const DType dt = a.dtype();
+  // out = input broadcast (a copy when the shapes agree, the same row copied to every row for a bias [N] or
+  // [1, N], the general broadcast of expand() otherwise); the GEMM then adds the product to it (beta = 1).
+  const bool same = input.shape() == g.out;
+  const bool bias_row = input.numel() == g.n && (input.dim() == 0 || input.shape().back() == g.n);
+  Tensor out = same || bias_row ? empty(g.out, dt) : expand(input, g.out);
+  detail::visit_floating("addmm", dt, [&]<class T>() {
+    T* o = out.impl()->data<T>();
+    const T* in = input.impl()->data<T>();
+    const int64_t row = same ? g.n : 0;  // input's row stride: a bias row is the same for every row of out
+    if (same || bias_row)
+      for (int64_t i = 0; i < g.m; ++i) std::memcpy(o + i * g.n, in + i * row, static_cast<size_t>(g.n) * sizeof(T));
+    if (g.k > 0 && g.m > 0 && g.n > 0)
+      batched_gemm<T>(g, transpose_a, transpose_b, a.impl()->data<T>(), b.impl()->data<T>(), 1, o);
+  });
+  if (should_record({&input, &a, &b}))
+    record(out, "addmm", {input, a, b}, [g, ta = transpose_a, tb = transpose_b](BackwardContext& c) {
+      if (c.needs_grad(0)) c.add_grad(0, detail::unbroadcast(c.grad_output(), c.input(0).shape));
+      detail::visit_floating("addmm backward", c.grad_output().dtype(),
+                             [&]<class T>() { matmul_backward<T>(c, g, ta, tb, 1); });
     });
   return out;
 }

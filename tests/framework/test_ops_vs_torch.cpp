@@ -118,6 +118,12 @@ const std::map<std::string, OpFn>& op_table() {
     t["matmul_batched_4d"] = [](const Inputs& x) { return matmul(x[0], x[1]); };
     t["linear_bias"] = [](const Inputs& x) { return linear(x[0], x[1], x[2]); };
     t["linear_nobias"] = [](const Inputs& x) { return linear(x[0], x[1]); };
+    t["addmm_full"] = [](const Inputs& x) { return addmm(x[0], x[1], x[2]); };
+    t["addmm_bias"] = [](const Inputs& x) { return addmm(x[0], x[1], x[2]); };
+    t["addmm_column"] = [](const Inputs& x) { return addmm(x[0], x[1], x[2]); };
+    t["addmm_tb"] = [](const Inputs& x) { return addmm(x[0], x[1], x[2], false, true); };
+    t["addmm_ta_tb"] = [](const Inputs& x) { return addmm(x[0], x[1], x[2], true, true); };
+    t["addmm_fold_tb"] = [](const Inputs& x) { return addmm(x[0], x[1], x[2], false, true); };
     // ---- shape ----
     t["reshape_4_m1"] = [](const Inputs& x) { return reshape(x[0], Shape{4, -1}); };
     t["reshape_rank0_to_1"] = [](const Inputs& x) { return reshape(x[0], Shape{1}); };

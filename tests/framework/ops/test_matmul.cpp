@@ -112,3 +112,84 @@ TEST_CASE("matmul with a zero-size dimension: zeros and zero gradients, no crash
     CHECK(w.grad().shape() == Shape{0, 1});
   }
 }
+
+// ---- addmm -----------------------------------------------------------------------------------------
+
+TEST_CASE("addmm is input + op(a) op(b) for every form of input, in both dtypes") {
+  for (DType dt : {kFloat32, kFloat64}) {
+    CAPTURE(name(dt));
+    Generator gen(7);
+    const Tensor a = uniform({3, 4}, -1, 1, dt, gen), at = uniform({4, 3}, -1, 1, dt, gen);
+    const Tensor b = uniform({4, 5}, -1, 1, dt, gen), bt = uniform({5, 4}, -1, 1, dt, gen);
+    // K = 4 lies inside one slice of the kernel, so input + product is rounded once, as add(input, matmul) is
+    for (const Shape& s : std::vector<Shape>{{3, 5}, {5}, {1, 5}, {3, 1}, {1, 1}, {}}) {
+      CAPTURE(s);
+      const Tensor input = uniform(s, -1, 1, dt, gen);
+      CHECK(addmm(input, a, b).shape() == Shape{3, 5});
+      CHECK(values(addmm(input, a, b)) == values(add(input, matmul(a, b))));
+      CHECK(values(addmm(input, a, bt, false, true)) == values(add(input, matmul(a, bt, false, true))));
+      CHECK(values(addmm(input, at, b, true, false)) == values(add(input, matmul(at, b, true, false))));
+      CHECK(values(addmm(input, at, bt, true, true)) == values(add(input, matmul(at, bt, true, true))));
+    }
+    // [T, N, K] x [K, M] folds as in matmul; a bias broadcasts over T and N, a full input is [T, N, M]
+    const Tensor a3 = uniform({2, 3, 4}, -1, 1, dt, gen), bias = uniform({5}, -1, 1, dt, gen);
+    const Tensor full3 = uniform({2, 3, 5}, -1, 1, dt, gen);
+    CHECK(addmm(bias, a3, bt, false, true).shape() == Shape{2, 3, 5});
+    CHECK(values(addmm(bias, a3, bt, false, true)) == values(add(bias, matmul(a3, bt, false, true))));
+    CHECK(values(addmm(full3, a3, b)) == values(add(full3, matmul(a3, b))));
+    CHECK(addmm(bias, a, b).dtype() == dt);
+    // the input is read, never written
+    const std::vector<double> before = values(bias);
+    (void)addmm(bias, a, b);
+    CHECK(values(bias) == before);
+  }
+}
+
+TEST_CASE("addmm refuses what it cannot compute, naming the shapes and dtypes") {
+  CHECK_THROWS_WITH_AS(addmm(ones({4}), ones({3, 4}), ones({4, 5})),
+                       "addmm: input of shape [4] does not broadcast to the product's shape [3, 5] ([3, 4] x [4, 5])",
+                       Error);
+  CHECK_THROWS_WITH_AS(addmm(ones({2, 3, 5}), ones({3, 4}), ones({4, 5})),
+                       doctest::Contains("addmm: input of shape [2, 3, 5] does not broadcast"), Error);
+  CHECK_THROWS_WITH_AS(addmm(ones({5}), ones({3, 4}), ones({3, 5})), "addmm: inner dimensions differ: [3, 4] x [3, 5]",
+                       Error);
+  CHECK_THROWS_WITH_AS(addmm(ones({5}), ones({2, 3, 4}), ones({2, 4, 5})),
+                       doctest::Contains("addmm: expects a matrix product"), Error);
+  CHECK_THROWS_WITH_AS(addmm(ones({5}, kFloat64), ones({3, 4}), ones({4, 5})),
+                       "addmm: input and both operands must have the same dtype, got float64 [5] + float32 [3, 4] x "
+                       "float32 [4, 5] (convert with .to())",
+                       Error);
+  CHECK_THROWS_WITH_AS(addmm(ones({5}, kInt64), ones({3, 4}, kInt64), ones({4, 5}, kInt64)),
+                       "addmm: expected a floating tensor (float32, float64), got int64", Error);
+  CHECK_THROWS_AS(addmm(Tensor(), ones({3, 4}), ones({4, 5})), Error);
+}
+
+TEST_CASE("gradcheck: addmm with every form of input, in every layout") {
+  const Tensor a = sample({3, 4}, 21), at = sample({4, 3}, 22), b = sample({4, 2}, 23), bt = sample({2, 4}, 24);
+  for (const Shape& s : std::vector<Shape>{{3, 2}, {2}, {1, 2}, {3, 1}, {}}) {
+    CAPTURE(s);
+    const Tensor input = sample(s, 25);
+    expect_gradcheck([](const V& v) { return addmm(v[0], v[1], v[2]); }, {input, a, b});
+    expect_gradcheck([](const V& v) { return addmm(v[0], v[1], v[2], false, true); }, {input, a, bt});
+    expect_gradcheck([](const V& v) { return addmm(v[0], v[1], v[2], true, false); }, {input, at, b});
+    expect_gradcheck([](const V& v) { return addmm(v[0], v[1], v[2], true, true); }, {input, at, bt});
+  }
+  // folded leading dims, as linear uses it
+  expect_gradcheck([](const V& v) { return addmm(v[0], v[1], v[2], false, true); },
+                   {sample({2}, 26), sample({2, 3, 4}, 27), bt});
+}
+
+TEST_CASE("addmm with a zero-size dimension: the broadcast input, zero gradients, no crash") {
+  for (DType dt : {kFloat32, kFloat64}) {
+    CAPTURE(name(dt));
+    Tensor input = full({2}, 1.5, dt), a = ones({3, 0}, dt), b = ones({0, 2}, dt);
+    for (Tensor* t : {&input, &a, &b}) t->requires_grad_();
+    Tensor c = addmm(input, a, b);  // K = 0: an empty product, so the output is the input broadcast
+    CHECK(values(c) == D(6, 1.5));
+    sum(c).backward();
+    CHECK(values(input.grad()) == D{3, 3});
+    CHECK(a.grad().shape() == Shape{3, 0});
+    CHECK(b.grad().shape() == Shape{0, 2});
+    CHECK(addmm(zeros({2}, dt), ones({0, 4}, dt), ones({4, 2}, dt)).shape() == Shape{0, 2});  // M = 0
+  }
+}
