@@ -5,8 +5,6 @@
 #include "unroll/framework/detail/kernels.hpp"
 #include "unroll/framework/ops.hpp"
 
-#include <cstring>
-
 namespace unroll {
 
 using detail::check;
@@ -149,20 +147,15 @@ Tensor addmm(const Tensor& input, const Tensor& a, const Tensor& b, bool transpo
     broadcasts = is[is.size() - i] == 1 || is[is.size() - i] == g.out[g.out.size() - i];
   check(broadcasts, "addmm: input of shape {} does not broadcast to the product's shape {} ({} x {})", is, g.out,
         a.shape(), b.shape());
-  const DType dt = a.dtype();
-  // out = input broadcast (a copy when the shapes agree, the same row copied to every row for a bias [N] or
-  // [1, N], the general broadcast of expand() otherwise); the GEMM then adds the product to it (beta = 1).
-  const bool same = input.shape() == g.out;
-  const bool bias_row = input.numel() == g.n && (input.dim() == 0 || input.shape().back() == g.n);
-  Tensor out = same || bias_row ? empty(g.out, dt) : expand(input, g.out);
-  detail::visit_floating("addmm", dt, [&]<class T>() {
-    T* o = out.impl()->data<T>();
-    const T* in = input.impl()->data<T>();
-    const int64_t row = same ? g.n : 0;  // input's row stride: a bias row is the same for every row of out
-    if (same || bias_row)
-      for (int64_t i = 0; i < g.m; ++i) std::memcpy(o + i * g.n, in + i * row, static_cast<size_t>(g.n) * sizeof(T));
+  // out = input broadcast to the product's shape (a new tensor, not recorded: addmm's node covers it); the GEMM
+  // adds the product to it (beta = 1)
+  Tensor out = [&] {
+    NoGradGuard not_recorded;
+    return expand(input, g.out);
+  }();
+  detail::visit_floating("addmm", a.dtype(), [&]<class T>() {
     if (g.k > 0 && g.m > 0 && g.n > 0)
-      batched_gemm<T>(g, transpose_a, transpose_b, a.impl()->data<T>(), b.impl()->data<T>(), 1, o);
+      batched_gemm<T>(g, transpose_a, transpose_b, a.impl()->data<T>(), b.impl()->data<T>(), 1, out.impl()->data<T>());
   });
   if (should_record({&input, &a, &b}))
     record(out, "addmm", {input, a, b}, [g, ta = transpose_a, tb = transpose_b](BackwardContext& c) {

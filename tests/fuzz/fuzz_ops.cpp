@@ -553,6 +553,19 @@ std::vector<std::pair<std::string, Runner>> make_runners() {
     if (c.rng.chance(0.1)) b[b.size() > 0 ? c.rng.between(0, b.size() - 1) : 0] += 1;  // mismatch
     return Outputs{matmul(c.input(a, "a"), c.input(b, "b"), ta, tb)};
   });
+  reg("addmm", [](Case& c) {
+    const bool ta = c.flag("ta"), tb = c.flag("tb");
+    const int64_t m = c.dim(), k = c.dim(), n = c.dim();
+    Shape a = ta ? Shape{k, m} : Shape{m, k};
+    const Shape b = tb ? Shape{n, k} : Shape{k, n};
+    if (!ta && c.rng.chance(0.2)) a.insert(0, c.dim());  // leading dims folded into M
+    if (c.rng.chance(0.1)) a = c.shape();                 // anything
+    // input: a bias row, a column, the product's shape, or any shape (mostly refused)
+    const Shape product = a.size() == 3 ? Shape{a[0], m, n} : Shape{m, n};
+    const int64_t form = c.rng.between(0, 3);
+    const Shape input = form == 0 ? Shape{n} : form == 1 ? Shape{m, 1} : form == 2 ? product : c.shape();
+    return Outputs{addmm(c.input(input, "input"), c.input(a, "a"), c.input(b, "b"), ta, tb)};
+  });
   reg("linear", [](Case& c) {
     const int64_t in = c.dim(), out = c.dim();
     Shape xs = c.shape(3);
