@@ -129,9 +129,10 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool transpose_a, bool transpose
 
 // out = input + op(A) op(B) (torch.addmm with beta = alpha = 1). For K beyond the kernel's KC slice the sum is
 // grouped (input + first slice) + next slices: the last bits may differ from add(input, matmul(a, b)), as
-// torch.addmm's do. Not used by linear or the cells: measured on bench/rnn_bench (2x256 inference, 1 thread,
-// median of 11 alternated runs), linear through addmm ran at 0.95x (LSTM) and 0.97x (GRU) of add(matmul): the
-// GEMM reading C (beta = 1) cost more than the separate add pass it saved.
+// torch.addmm's do. Not used by linear or the cells: on bench/rnn_bench 2x256 inference (alternated with a build
+// using add(matmul), medians of 7-11 runs) it gained nothing beyond the noise for the LSTM's projections (0.95x
+// to 1.05x in three runs) and cost the GRU, whose step is linear(h, W_hh, b_hh), 0.87x-0.97x: for a short A the
+// kernel writes C transposed, element by element, and reading C there (beta = 1) costs more than the add saves.
 Tensor addmm(const Tensor& input, const Tensor& a, const Tensor& b, bool transpose_a, bool transpose_b) {
   detail::check_defined("addmm", input, a, b);
   const GemmShape g = plan("addmm", a.shape(), b.shape(), transpose_a, transpose_b);
