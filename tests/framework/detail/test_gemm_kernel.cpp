@@ -72,12 +72,13 @@ T op_at(const std::vector<T>& x, int64_t ld, bool t, int64_t i, int64_t j) {
 
 // Max |C - reference| / (|alpha| * sum_k |a||b| + |beta * c0| + tiny): a relative error per element that
 // is fair to sums with cancellation.
+// B's rows are ldb apart when given (>= its width), else padded by one.
 template <class T, class Gemm>
-double check_case(const Case<T>& cs, std::mt19937& rng, Gemm gemm) {
+double check_case(const Case<T>& cs, std::mt19937& rng, Gemm gemm, int64_t ldb_given = 0) {
   std::uniform_real_distribution<T> dist(-1, 1);
   const int64_t a_rows = cs.ta ? cs.k : cs.m, a_cols = cs.ta ? cs.m : cs.k;
   const int64_t b_rows = cs.tb ? cs.n : cs.k, b_cols = cs.tb ? cs.k : cs.n;
-  const int64_t lda = a_cols + 3, ldb = b_cols + 1, ldc = cs.n + 2;  // padded rows
+  const int64_t lda = a_cols + 3, ldb = ldb_given > 0 ? ldb_given : b_cols + 1, ldc = cs.n + 2;  // padded rows
   std::vector<T> a(static_cast<size_t>(a_rows * lda)), b(static_cast<size_t>(b_rows * ldb)),
       c(static_cast<size_t>(cs.m * ldc));
   for (auto& x : a) x = dist(rng);
@@ -210,6 +211,28 @@ TEST_CASE("packed_gemm crosses the N block (NC) and the in-place-B row limit; dg
       CHECK(check_case<double>({ta, tb, 3, 4100, 20, 1, 0}, rng, double_gemm) < kTolerance<double>);
       CHECK(check_case<double>({ta, tb, 65, 40, 30, 1, 1}, rng, double_gemm) < kTolerance<double>);
     }
+}
+
+TEST_CASE("packed_gemm copies B's panels where its rows are 4 KB apart, and cuts weight_rows' k at 4096") {
+  for (GemmIsa isa : unroll::detail::available_gemm_isas()) {
+    const std::string isa_label = unroll::detail::isa_name(isa);
+    CAPTURE(isa_label);
+    IsaScope scope(isa);
+    std::mt19937 rng(13);
+    // B read in place (short A, op(B) = B) with rows 1024 floats apart: more than 32 rows of A copy each
+    // panel first (full panels and a ragged last one, two K slices); 32 rows read it in place.
+    for (float beta : {0.0f, 1.0f}) {
+      CAPTURE(beta);
+      for (int64_t m : {33, 40, 64, 32}) {
+        CAPTURE(m);
+        CHECK(check_case<float>({false, false, m, 70, 300, 1, beta}, rng, float_kernel, 1024) < kTolerance<float>);
+        CHECK(check_case<float>({true, false, m, 70, 300, 0.75f, beta}, rng, float_kernel, 2048) < kTolerance<float>);
+      }
+    }
+    // A B^T with short A (the weight_rows path) and k beyond one 4096 slice; rows 4 KB apart as well.
+    CHECK(check_case<float>({false, true, 20, 13, 4100, 1, -0.5f}, rng, float_kernel) < kTolerance<float>);
+    CHECK(check_case<float>({false, true, 40, 9, 4097, 1, 0}, rng, float_kernel, 5120) < kTolerance<float>);
+  }
 }
 
 TEST_CASE("a product split between threads is right, and bit-identical to the same product on one thread") {
