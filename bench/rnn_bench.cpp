@@ -2,11 +2,14 @@
 // bench/torch_rnn_bench.py so the two can be compared in one run (bench/compare).
 //
 //   build/bench/rnn_bench CELL LAYERS BATCH SEQ INPUT HIDDEN BIDIR [--no-grad] [--seconds S] [--threads T]
+//                         [--split-work MACS]
 //
 // Model: CELL(INPUT -> HIDDEN, LAYERS, bidirectional) on x: [SEQ, BATCH, INPUT], a Linear head to 10 classes
 // at every step, mean cross-entropy, clip_grad_norm 5, SGD lr 0.01. One step = zero_grad, forward,
 // backward, clip, update (--no-grad: forward only, under NoGradGuard). 3 warm-up steps, then steps for
 // >= 3 s and >= 5 steps. --threads: set_num_threads(T) (default: UNROLL_NUM_THREADS, else all cores).
+// --split-work: the matrix kernel's threshold for splitting a product between threads, in multiply-adds
+// (detail::set_parallel_gemm_work; for measuring where splitting pays).
 // Last line: tokens_per_s=<N> ms_per_step=<M> (tokens = SEQ * BATCH per step).
 #include <algorithm>
 #include <chrono>
@@ -16,6 +19,7 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <unroll/framework/detail/gemm_kernel.hpp>
 #include <unroll/unroll.hpp>
 
 using namespace unroll;
@@ -25,7 +29,7 @@ namespace {
   std::fprintf(
       stderr,
       "usage: rnn_bench CELL(rnn|lstm|gru) LAYERS BATCH SEQ INPUT HIDDEN BIDIR(0|1) [--no-grad] [--seconds S] "
-      "[--threads T]\n");
+      "[--threads T] [--split-work MACS]\n");
   std::exit(2);
 }
 }  // namespace
@@ -45,6 +49,8 @@ int main(int argc, char** argv) {
       seconds = std::atof(argv[++i]);
     else if (std::strcmp(argv[i], "--threads") == 0 && i + 1 < argc)
       set_num_threads(std::atoi(argv[++i]));
+    else if (std::strcmp(argv[i], "--split-work") == 0 && i + 1 < argc)
+      detail::set_parallel_gemm_work(std::atoll(argv[++i]));
     else
       usage();
   }

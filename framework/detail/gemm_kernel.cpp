@@ -168,7 +168,8 @@ void packed_gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64
   const GemmArgs g{transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc};
   const GemmIsaKernel& kernel = *current_kernel().load(std::memory_order_relaxed);
   const GemmPath path = kernel.choose(g);
-  const int width = m * n * k >= parallel_gemm_work() ? parallel_width() : 1;
+  const int64_t split_from = m <= kSplitShortRows ? parallel_gemm_work() : parallel_gemm_work() * kSplitBatchedFactor;
+  const int width = m * n * k >= split_from ? parallel_width() : 1;
   if (width < 2) return kernel.run(path, g);
   run_split(kernel, path, g, width);
 }

@@ -13,9 +13,8 @@ namespace unroll::detail {
 
 // C[M, N] = alpha * op(A) * op(B) + beta * C, all row-major; op(X) = X or X^T by flag; lda/ldb/ldc are
 // the row strides as stored. beta = 0 never reads C. Runs on the instruction set gemm_isa() names; a
-// product of at least kParallelGemmWork multiply-adds is split between the threads of the pool
-// (thread_pool.hpp) by blocks of C, so the result is bit-identical whatever the thread count. Safe to call
-// from several threads at once.
+// large product (below) is split between the threads of the pool (thread_pool.hpp) by blocks of C, so the
+// result is bit-identical whatever the thread count. Safe to call from several threads at once.
 void packed_gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
                  int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
 
@@ -24,7 +23,20 @@ void packed_gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64
 // faster than one on every RNN shape; at 0.5M the hand-off costs about what the second core saves.
 inline constexpr int64_t kParallelGemmWork = int64_t{2} << 20;
 
-// The threshold in use (kParallelGemmWork unless a benchmark or test changed it; 0 splits every product).
+// ... that holds for an RNN step's products (M = the batch, at most kSplitShortRows): each thread computes
+// the same block of C at every step from the same block of the weight, which stays in that core's cache.
+// A product with more rows is one batched over the time steps (the input projection, dX, a weight's
+// gradient): it reads activations the calling thread has just written and writes an output it reads next,
+// and the worker's half of them has to move between the cores. Those are split from kSplitBatchedFactor
+// times the threshold (16M). rnn_bench, --split-work against the default, 5-7 alternated runs: lstm 1 x 64
+// (whose products batched over T = 50 have 6.5M-13M multiply-adds) 1.085x training, 1.043x inference without
+// splitting them, while not splitting the 2 x 256 models' step products (2.1M-8.4M) loses (rnn 0.73x
+// inference, gru 0.87x, lstm 0.93x; training 0.89-0.96x).
+inline constexpr int64_t kSplitShortRows = 64;
+inline constexpr int64_t kSplitBatchedFactor = 8;
+
+// The threshold in use for short products (kParallelGemmWork unless a benchmark or test changed it; 0 splits
+// every product, batched ones included).
 int64_t parallel_gemm_work();
 void set_parallel_gemm_work(int64_t multiply_adds);
 

@@ -283,6 +283,28 @@ TEST_CASE("a product split between threads is right, and bit-identical to the sa
   }
 }
 
+TEST_CASE("a step's product (short A) is split from kParallelGemmWork, one batched over time steps from 8x that") {
+  using unroll::detail::kParallelGemmWork;
+  using unroll::detail::kSplitBatchedFactor;
+  using unroll::detail::kSplitShortRows;
+  ThreadScope threads(2, kParallelGemmWork);
+  const auto split = [](int64_t m, int64_t n, int64_t k) {
+    std::vector<float> a(static_cast<size_t>(m * k), 0.5f), b(static_cast<size_t>(k * n), 0.25f),
+        c(static_cast<size_t>(m * n));
+    const int64_t jobs = unroll::detail::pool_jobs();
+    packed_gemm(false, false, m, n, k, 1, a.data(), k, b.data(), n, 0, c.data(), n);
+    CHECK(c.front() == doctest::Approx(0.125 * static_cast<double>(k)));
+    return unroll::detail::pool_jobs() > jobs;
+  };
+  const int64_t k = 256;
+  CHECK(split(kSplitShortRows, kParallelGemmWork / (kSplitShortRows * k), k));          // exactly the threshold
+  CHECK_FALSE(split(kSplitShortRows, kParallelGemmWork / (kSplitShortRows * k) - 1, k));  // just below
+  const int64_t tall = 2 * kSplitShortRows;
+  CHECK_FALSE(split(tall, kParallelGemmWork / (tall * k), k));                           // batched: not yet
+  CHECK_FALSE(split(tall, kSplitBatchedFactor * kParallelGemmWork / (tall * k) - 1, k));
+  CHECK(split(tall, kSplitBatchedFactor * kParallelGemmWork / (tall * k), k));
+}
+
 TEST_CASE("the bit-identity check can fail: a different summation order changes the bits") {
   // The same dot product summed forwards and backwards: if rounding never differed, the bitwise comparison
   // above would prove nothing about the order of the sums.
