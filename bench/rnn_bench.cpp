@@ -26,10 +26,9 @@ using namespace unroll;
 
 namespace {
 [[noreturn]] void usage() {
-  std::fprintf(
-      stderr,
-      "usage: rnn_bench CELL(rnn|lstm|gru) LAYERS BATCH SEQ INPUT HIDDEN BIDIR(0|1) [--no-grad] [--seconds S] "
-      "[--threads T] [--split-work MACS]\n");
+  std::fprintf(stderr,
+               "usage: rnn_bench CELL(rnn|lstm|gru) LAYERS BATCH SEQ INPUT HIDDEN BIDIR(0|1) [--no-grad] [--seconds S] "
+               "[--threads T] [--split-work MACS]\n");
   std::exit(2);
 }
 }  // namespace

@@ -251,14 +251,15 @@ TEST_CASE("a product split between threads is right, and bit-identical to the sa
     IsaScope scope(isa);
     for (const Shape& s : shapes) {
       const std::string isa_label = unroll::detail::isa_name(isa);
-    CAPTURE(isa_label);
+      CAPTURE(isa_label);
       CAPTURE(s.ta);
       CAPTURE(s.tb);
       CAPTURE(s.m);
       CAPTURE(s.n);
       CAPTURE(s.k);
       const int64_t lda = (s.ta ? s.m : s.k) + 1, ldb = (s.tb ? s.k : s.n) + 2, ldc = s.n + 3;
-      std::vector<float> a(static_cast<size_t>((s.ta ? s.k : s.m) * lda)), b(static_cast<size_t>((s.tb ? s.n : s.k) * ldb));
+      std::vector<float> a(static_cast<size_t>((s.ta ? s.k : s.m) * lda)),
+          b(static_cast<size_t>((s.tb ? s.n : s.k) * ldb));
       for (auto& x : a) x = dist(rng);
       for (auto& x : b) x = dist(rng);
       std::vector<float> c0(static_cast<size_t>(s.m * ldc));
@@ -297,10 +298,10 @@ TEST_CASE("a step's product (short A) is split from kParallelGemmWork, one batch
     return unroll::detail::pool_jobs() > jobs;
   };
   const int64_t k = 256;
-  CHECK(split(kSplitShortRows, kParallelGemmWork / (kSplitShortRows * k), k));          // exactly the threshold
+  CHECK(split(kSplitShortRows, kParallelGemmWork / (kSplitShortRows * k), k));            // exactly the threshold
   CHECK_FALSE(split(kSplitShortRows, kParallelGemmWork / (kSplitShortRows * k) - 1, k));  // just below
   const int64_t tall = 2 * kSplitShortRows;
-  CHECK_FALSE(split(tall, kParallelGemmWork / (tall * k), k));                           // batched: not yet
+  CHECK_FALSE(split(tall, kParallelGemmWork / (tall * k), k));  // batched: not yet
   CHECK_FALSE(split(tall, kSplitBatchedFactor * kParallelGemmWork / (tall * k) - 1, k));
   CHECK(split(tall, kSplitBatchedFactor * kParallelGemmWork / (tall * k), k));
 }
