@@ -227,9 +227,9 @@ case $mode in
     [ -f "$work/ckpt/trainer.npz" ] || fail "no checkpoint after 60 s"
     echo "first checkpoint $(elapsed "$t0") s after the start"
     sleep 1  # a few more steps and checkpoints
-    # The lookup is retried for 2 s: under a full ctest -j2 it has come back empty while the job went on training
-    # (seen in 2 of some 10 full runs, even with the RESOURCE_LOCK; cause not found). A failure lists what runs
-    # in each namespace.
+    # The lookup is retried for 2 s: under a full ctest -j2 it came back empty while the job went on training, on
+    # 2026-12-02 once before the RESOURCE_LOCK (examples/CMakeLists.txt) and once with it; cause not found. A
+    # failure lists what runs in each namespace.
     victim=
     for _ in $(seq 20); do
       victim=$(rank_in "$ns_b" 1)

@@ -341,11 +341,9 @@ struct Gemm {
             const bool direct = b_in_place && jp < full_cols;
             const float* b_panel = direct ? g.b + p0 * g.ldb + j0 + jp : packed_b + jp * kc;
             int64_t ldb_panel = direct ? g.ldb : NR;
-            if (direct && copy_panels) {
-              float* panel = packed_b + jp * kc;
-              for (int64_t p = 0; p < kc; ++p)
-                std::memcpy(panel + p * NR, b_panel + p * g.ldb, static_cast<size_t>(NR) * sizeof(float));
-              b_panel = panel;
+            if (direct && copy_panels) {  // this one panel packed, just before the micro-tiles use it
+              pack_b<NR>(g.b, g.ldb, false, p0, kc, j0 + jp, NR, packed_b + jp * kc);
+              b_panel = packed_b + jp * kc;
               ldb_panel = NR;
             }
             for (int64_t ip = 0; ip < mc; ip += MR)

@@ -127,7 +127,7 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool transpose_a, bool transpose
   return out;
 }
 
-// out = input + op(A) op(B) (torch.addmm with beta = alpha = 1). For K beyond the kernel's KC slice the sum is
+// out = input + op(A) op(B) (torch.addmm with beta = alpha = 1). For K beyond the kernel's K slice the sum is
 // grouped (input + first slice) + next slices: the last bits may differ from add(input, matmul(a, b)), as
 // torch.addmm's do. Not used by linear or the cells: on bench/rnn_bench 2x256 inference (alternated with a build
 // using add(matmul), medians of 7-11 runs) it gained nothing beyond the noise for the LSTM's projections (0.95x
