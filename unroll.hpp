@@ -16,6 +16,7 @@
 #include "unroll/framework/dtype.hpp"
 #include "unroll/framework/error.hpp"
 #include "unroll/framework/floating_point.hpp"
+#include "unroll/framework/fused.hpp"
 #include "unroll/framework/gradcheck.hpp"
 #include "unroll/framework/gradient_checkpoint.hpp"
 #include "unroll/framework/graph_export.hpp"
