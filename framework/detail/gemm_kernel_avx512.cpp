@@ -4,9 +4,11 @@
 #include "unroll/framework/detail/gemm_kernel.hpp"
 
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512DQ__) && defined(__AVX512VL__)
-// GCC 12's _mm512_shuffle_f32x4 (in xsimd's haddp) starts from `__m512 __Y = __Y;`, which
-// -Wmaybe-uninitialized reports wherever it is inlined: a false positive inside the compiler's header.
+// GCC 12's _mm512_shuffle_f32x4 and _mm512_unpack*_ps (in xsimd's haddp and the transposed store) start
+// from `__m512 __Y = __Y;`, which -Wmaybe-uninitialized / -Wuninitialized report wherever they are inlined:
+// a false positive inside the compiler's header.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #include "unroll/framework/detail/gemm_kernel_impl.hpp"
 
 namespace unroll::detail {
