@@ -66,10 +66,11 @@ struct FusedRun {
   // (lstm 1x64 training 0.92x).
   const int* saved_index = nullptr;
   void* saved = nullptr;
-  // scratch, num_slots * kFusedBlock elements each (64-byte aligned), num_slots pointers, num_slots flags
+  // scratch, num_slots * kFusedBlock elements each (64-byte aligned), num_slots pointers, strides and flags
   void* values = nullptr;
   void* grads = nullptr;
   const void** value = nullptr;
+  int64_t* ld = nullptr;
   unsigned char* written = nullptr;
 };
 

@@ -139,123 +139,146 @@ struct Fused {
   static constexpr int64_t W = static_cast<int64_t>(V::size);
   static_assert(kFusedBlock % W == 0);
 
-  // ---- one block: n elements (columns c .. c + n of row r) of every slot ---------------------------
+  // ---- one block: rows r .. r + rb of the [rows, cols] values, columns c .. c + n -------------------
+  // A block is at most kFusedBlock elements: one row's columns in slices of kFusedBlock, or, when a row is
+  // shorter and a whole number of batches, several rows (an LSTM 1x64's [16, 64] in 4 blocks of 4 rows
+  // instead of 16 of one: the interpreter's per-instruction cost is paid per block). Slot k's block starts
+  // at value[k] with rows ld[k] elements apart: in place in an input, an output or the saved values, or in
+  // the buffers (row length n).
+  //
   // A block of whole batches reads its inputs in place and writes each output that an operation makes
-  // straight to its place in out (when out is not null); a ragged block works in `values`, padded to whole
-  // batches with zeros. On return value[k] points at slot k's n values. (Copying every input into the
-  // buffers and every output out of them cost 1.06x the time of the LSTM chain on [32, 256].)
+  // straight to its place in out (when out is not null); a ragged block (always one row) works in the
+  // buffers, padded to whole batches with zeros. (Copying every input into the buffers and every output
+  // out of them cost 1.06x the time of the LSTM chain on [32, 256].)
   //
   // Saved slots (run.saved_index): with `reuse_saved` (backward) they are read from run.saved like inputs,
   // and so is every slot an operation makes that is an output, from out (the recorded result; not copied
   // again into saved); otherwise, when run.saved is set, computed straight into it (whole blocks) or copied
   // there.
-  static void forward_block(const FusedRun& run, int64_t r, int64_t c, int64_t n, void* const* out, bool reuse_saved) {
+  static void forward_block(const FusedRun& run, int64_t r, int64_t rb, int64_t c, int64_t n, void* const* out,
+                            bool reuse_saved) {
     const bool whole = n % W == 0;
     const int64_t nv = (n + W - 1) / W * W;
     T* values = static_cast<T*>(run.values);
     const T** value = reinterpret_cast<const T**>(run.value);
+    int64_t* ld = run.ld;
     const int64_t numel = run.rows * run.cols;
     for (int64_t k = 0; k < run.num_slots; ++k) {
       const FusedInstruction& ins = run.code[k];
       T* y = values + k * kFusedBlock;
+      int64_t ldy = nv;
       T* saved = run.saved != nullptr && run.saved_index[k] >= 0
                      ? static_cast<T*>(run.saved) + run.saved_index[k] * numel + r * run.cols + c
                      : nullptr;
       if (reuse_saved && out != nullptr && run.output_of_slot[k] >= 0)
         saved = static_cast<T*>(out[run.output_of_slot[k]]) + r * run.cols + c;
       if (ins.code == FusedCode::input || (saved != nullptr && reuse_saved)) {
-        const T* src = saved != nullptr ? saved
-                                        : static_cast<const T*>(run.in[ins.input]) + r * run.in_row[ins.input] +
-                                              ins.piece * run.cols + c;
+        const bool from_input = saved == nullptr || !reuse_saved;
+        const T* src =
+            from_input ? static_cast<const T*>(run.in[ins.input]) + r * run.in_row[ins.input] + ins.piece * run.cols + c
+                       : saved;
+        const int64_t lds = from_input ? run.in_row[ins.input] : run.cols;
         if (whole) {
           value[k] = src;
-        } else {
+          ld[k] = lds;
+        } else {  // one row
           std::memcpy(y, src, static_cast<size_t>(n) * sizeof(T));
           for (int64_t q = n; q < nv; ++q) y[q] = T(0);
           value[k] = y;
+          ld[k] = nv;
         }
         continue;
       }
-      if (whole && saved != nullptr)
+      if (whole && saved != nullptr) {
         y = saved;
-      else if (whole && out != nullptr && run.output_of_slot[k] >= 0)
+        ldy = run.cols;
+      } else if (whole && out != nullptr && run.output_of_slot[k] >= 0) {
         y = static_cast<T*>(out[run.output_of_slot[k]]) + r * run.cols + c;
+        ldy = run.cols;
+      }
       value[k] = y;
-      const T* a = value[ins.a];
-      const T* b = ins.b >= 0 ? value[ins.b] : nullptr;
+      ld[k] = ldy;
+      const Operand a{value[ins.a], ld[ins.a]};
+      const Operand b{ins.b >= 0 ? value[ins.b] : nullptr, ins.b >= 0 ? ld[ins.b] : 0};
       const V kv(static_cast<T>(ins.constant));
+      const Shape2 sh{rb, nv};
       switch (ins.code) {
         case FusedCode::add:
-          forward_binary<AddOp>(a, b, y, nv);
+          forward_binary<AddOp>(a, b, y, ldy, sh);
           break;
         case FusedCode::sub:
-          forward_binary<SubOp>(a, b, y, nv);
+          forward_binary<SubOp>(a, b, y, ldy, sh);
           break;
         case FusedCode::mul:
-          forward_binary<MulOp>(a, b, y, nv);
+          forward_binary<MulOp>(a, b, y, ldy, sh);
           break;
         case FusedCode::neg:
-          forward_unary<NegOp>(a, kv, y, nv);
+          forward_unary<NegOp>(a, kv, y, ldy, sh);
           break;
         case FusedCode::add_scalar:
-          forward_unary<AddScalarOp>(a, kv, y, nv);
+          forward_unary<AddScalarOp>(a, kv, y, ldy, sh);
           break;
         case FusedCode::mul_scalar:
-          forward_unary<MulScalarOp>(a, kv, y, nv);
+          forward_unary<MulScalarOp>(a, kv, y, ldy, sh);
           break;
         case FusedCode::scalar_sub:
-          forward_unary<ScalarSubOp>(a, kv, y, nv);
+          forward_unary<ScalarSubOp>(a, kv, y, ldy, sh);
           break;
         case FusedCode::sigmoid:
-          forward_unary<SigmoidOp>(a, kv, y, nv);
+          forward_unary<SigmoidOp>(a, kv, y, ldy, sh);
           break;
         case FusedCode::tanh:
-          forward_unary<TanhOp>(a, kv, y, nv);
+          forward_unary<TanhOp>(a, kv, y, ldy, sh);
           break;
         case FusedCode::relu:
-          forward_unary<ReluOp>(a, kv, y, nv);
+          forward_unary<ReluOp>(a, kv, y, ldy, sh);
           break;
         case FusedCode::exp:
-          forward_unary<ExpOp>(a, kv, y, nv);
+          forward_unary<ExpOp>(a, kv, y, ldy, sh);
           break;
         case FusedCode::input:
           break;
       }
-      if (saved != nullptr && y != saved) std::memcpy(saved, y, static_cast<size_t>(n) * sizeof(T));
+      if (saved != nullptr && y != saved)
+        for (int64_t q = 0; q < rb; ++q)
+          std::memcpy(saved + q * run.cols, y + q * ldy, static_cast<size_t>(n) * sizeof(T));
     }
   }
 
-  // grads (slot k's block at grads + k * kFusedBlock) holds the gradients of the slots marked in `written`
-  // (the outputs', on entry); the rest are not initialized. On return, every input slot's gradient is there
-  // if `written` says so, else it is zero. Instructions run in reverse, so a slot's gradient is complete
-  // before its own op reads it; an op whose slot no gradient reached passes nothing on. The first part of a
-  // slot's gradient is stored, later ones added: nothing is zeroed (zeroing every slot's block per block
-  // of a 64-wide row was 6-9% of lstm 1x64 training).
-  static void backward_block(const FusedRun& run, int64_t n) {
+  // grads (slot k's block at grads + k * kFusedBlock, rows nv apart) holds the gradients of the slots
+  // marked in `written` (the outputs', on entry); the rest are not initialized. On return, every input
+  // slot's gradient is there if `written` says so, else it is zero. Instructions run in reverse, so a slot's
+  // gradient is complete before its own op reads it; an op whose slot no gradient reached passes nothing
+  // on. The first part of a slot's gradient is stored, later ones added: nothing is zeroed (zeroing every
+  // slot's block per block of a 64-wide row was 6-9% of lstm 1x64 training).
+  static void backward_block(const FusedRun& run, int64_t rb, int64_t n) {
     const int64_t nv = (n + W - 1) / W * W;
     T* grads = static_cast<T*>(run.grads);
     unsigned char* written = run.written;
     const T* const* value = reinterpret_cast<const T* const*>(run.value);
+    const int64_t* ld = run.ld;
+    const Shape2 sh{rb, nv};
     for (int64_t k = run.num_slots; k-- > 0;) {
       const FusedInstruction& ins = run.code[k];
       if (ins.code == FusedCode::input || !written[k]) continue;
       const T* g = grads + k * kFusedBlock;
-      const T* y = value[k];
-      const T* a = value[ins.a];
+      const Operand y{value[k], ld[k]};
+      const Operand a{value[ins.a], ld[ins.a]};
       T* ga = grads + ins.a * kFusedBlock;
       const V kv(static_cast<T>(ins.constant));
       if (is_binary(ins.code)) {
-        const T* b = value[ins.b];
+        const Operand b{value[ins.b], ld[ins.b]};
         T* gb = grads + ins.b * kFusedBlock;
+        const bool add_a = written[ins.a], add_b = written[ins.b];
         switch (ins.code) {
           case FusedCode::add:
-            backward_binary<AddOp>(g, a, b, y, ga, gb, written[ins.a], written[ins.b], nv);
+            backward_binary<AddOp>(g, a, b, y, ga, gb, add_a, add_b, sh);
             break;
           case FusedCode::sub:
-            backward_binary<SubOp>(g, a, b, y, ga, gb, written[ins.a], written[ins.b], nv);
+            backward_binary<SubOp>(g, a, b, y, ga, gb, add_a, add_b, sh);
             break;
           default:
-            backward_binary<MulOp>(g, a, b, y, ga, gb, written[ins.a], written[ins.b], nv);
+            backward_binary<MulOp>(g, a, b, y, ga, gb, add_a, add_b, sh);
             break;
         }
         written[ins.a] = written[ins.b] = 1;
@@ -264,28 +287,28 @@ struct Fused {
       const bool add_to = written[ins.a];
       switch (ins.code) {
         case FusedCode::neg:
-          backward_unary<NegOp>(g, a, y, kv, ga, add_to, nv);
+          backward_unary<NegOp>(g, a, y, kv, ga, add_to, sh);
           break;
         case FusedCode::add_scalar:
-          backward_unary<AddScalarOp>(g, a, y, kv, ga, add_to, nv);
+          backward_unary<AddScalarOp>(g, a, y, kv, ga, add_to, sh);
           break;
         case FusedCode::mul_scalar:
-          backward_unary<MulScalarOp>(g, a, y, kv, ga, add_to, nv);
+          backward_unary<MulScalarOp>(g, a, y, kv, ga, add_to, sh);
           break;
         case FusedCode::scalar_sub:
-          backward_unary<ScalarSubOp>(g, a, y, kv, ga, add_to, nv);
+          backward_unary<ScalarSubOp>(g, a, y, kv, ga, add_to, sh);
           break;
         case FusedCode::sigmoid:
-          backward_unary<SigmoidOp>(g, a, y, kv, ga, add_to, nv);
+          backward_unary<SigmoidOp>(g, a, y, kv, ga, add_to, sh);
           break;
         case FusedCode::tanh:
-          backward_unary<TanhOp>(g, a, y, kv, ga, add_to, nv);
+          backward_unary<TanhOp>(g, a, y, kv, ga, add_to, sh);
           break;
         case FusedCode::relu:
-          backward_unary<ReluOp>(g, a, y, kv, ga, add_to, nv);
+          backward_unary<ReluOp>(g, a, y, kv, ga, add_to, sh);
           break;
         case FusedCode::exp:
-          backward_unary<ExpOp>(g, a, y, kv, ga, add_to, nv);
+          backward_unary<ExpOp>(g, a, y, kv, ga, add_to, sh);
           break;
         default:
           break;
@@ -294,90 +317,124 @@ struct Fused {
     }
   }
 
-  template <class Op>
-  static void forward_binary(const T* a, const T* b, T* y, int64_t nv) {
-    for (int64_t i = 0; i < nv; i += W)
-      Op::forward(V::load_unaligned(a + i), V::load_unaligned(b + i)).store_unaligned(y + i);
-  }
-  template <class Op>
-  static void forward_unary(const T* a, V k, T* y, int64_t nv) {
-    for (int64_t i = 0; i < nv; i += W) Op::forward(V::load_unaligned(a + i), k).store_unaligned(y + i);
-  }
-  template <class Op>
-  static void backward_binary(const T* g, const T* a, const T* b, const T* y, T* ga, T* gb, bool add_a, bool add_b,
-                              int64_t nv) {
-    for (int64_t i = 0; i < nv; i += W) {
-      V da, db;
-      Op::backward(V::load_aligned(g + i), V::load_unaligned(a + i), V::load_unaligned(b + i), V::load_unaligned(y + i),
-                   da, db);
-      if (ga == gb) {  // a op a: both parts go to one slot
-        const V both = da + db;
-        (add_a ? V::load_aligned(ga + i) + both : both).store_aligned(ga + i);
-      } else {
-        (add_a ? V::load_aligned(ga + i) + da : da).store_aligned(ga + i);
-        (add_b ? V::load_aligned(gb + i) + db : db).store_aligned(gb + i);
-      }
-    }
-  }
-  template <class Op>
-  static void backward_unary(const T* g, const T* a, const T* y, V k, T* ga, bool add, int64_t nv) {
-    for (int64_t i = 0; i < nv; i += W) {
-      const V da = Op::backward(V::load_aligned(g + i), V::load_unaligned(a + i), V::load_unaligned(y + i), k);
-      (add ? V::load_aligned(ga + i) + da : da).store_aligned(ga + i);
-    }
-  }
+  struct Operand {  // a slot's block: rows ld elements apart
+    const T* p;
+    int64_t ld;
+  };
+  struct Shape2 {  // rows of a block, and elements per row (whole batches)
+    int64_t rows, nv;
+  };
 
-  // ---- whole calls ---------------------------------------------------------------------------------
-  static void forward(const FusedRun& run) {
-    const T** value = reinterpret_cast<const T**>(run.value);
-    for (int64_t r = 0; r < run.rows; ++r)
-      for (int64_t c = 0; c < run.cols; c += kFusedBlock) {
-        const int64_t n = run.cols - c < kFusedBlock ? run.cols - c : kFusedBlock;
-        forward_block(run, r, c, n, run.out, false);
-        for (int64_t j = 0; j < run.num_outputs; ++j) {  // the outputs not written in place
-          T* to = static_cast<T*>(run.out[j]) + r * run.cols + c;
-          const T* from = value[run.outputs[j]];
-          if (from != to) std::memcpy(to, from, static_cast<size_t>(n) * sizeof(T));
+  template <class Op>
+  static void forward_binary(Operand a, Operand b, T* y, int64_t ldy, Shape2 sh) {
+    for (int64_t q = 0; q < sh.rows; ++q)
+      for (int64_t i = 0; i < sh.nv; i += W)
+        Op::forward(V::load_unaligned(a.p + q * a.ld + i), V::load_unaligned(b.p + q * b.ld + i))
+            .store_unaligned(y + q * ldy + i);
+  }
+  template <class Op>
+  static void forward_unary(Operand a, V k, T* y, int64_t ldy, Shape2 sh) {
+    for (int64_t q = 0; q < sh.rows; ++q)
+      for (int64_t i = 0; i < sh.nv; i += W)
+        Op::forward(V::load_unaligned(a.p + q * a.ld + i), k).store_unaligned(y + q * ldy + i);
+  }
+  // Gradient buffers (g, ga, gb) are the block's own: rows nv apart, aligned.
+  template <class Op>
+  static void backward_binary(const T* g, Operand a, Operand b, Operand y, T* ga, T* gb, bool add_a, bool add_b,
+                              Shape2 sh) {
+    for (int64_t q = 0; q < sh.rows; ++q)
+      for (int64_t i = 0; i < sh.nv; i += W) {
+        const int64_t at = q * sh.nv + i;
+        V da, db;
+        Op::backward(V::load_aligned(g + at), V::load_unaligned(a.p + q * a.ld + i),
+                     V::load_unaligned(b.p + q * b.ld + i), V::load_unaligned(y.p + q * y.ld + i), da, db);
+        if (ga == gb) {  // a op a: both parts go to one slot
+          const V both = da + db;
+          (add_a ? V::load_aligned(ga + at) + both : both).store_aligned(ga + at);
+        } else {
+          (add_a ? V::load_aligned(ga + at) + da : da).store_aligned(ga + at);
+          (add_b ? V::load_aligned(gb + at) + db : db).store_aligned(gb + at);
         }
       }
   }
+  template <class Op>
+  static void backward_unary(const T* g, Operand a, Operand y, V k, T* ga, bool add, Shape2 sh) {
+    for (int64_t q = 0; q < sh.rows; ++q)
+      for (int64_t i = 0; i < sh.nv; i += W) {
+        const int64_t at = q * sh.nv + i;
+        const V da = Op::backward(V::load_aligned(g + at), V::load_unaligned(a.p + q * a.ld + i),
+                                  V::load_unaligned(y.p + q * y.ld + i), k);
+        (add ? V::load_aligned(ga + at) + da : da).store_aligned(ga + at);
+      }
+  }
 
-  // Recomputes each block's values (the saved ones read back), seeds the outputs' gradients, runs the reverse sweep,
-  // and writes every wanted input piece's gradient (each element of an input belongs to exactly one piece: written
-  // once).
+  // ---- whole calls ---------------------------------------------------------------------------------
+  // Calls f(r, rb, c, n) for every block (see forward_block).
+  template <class F>
+  static void for_each_block(const FusedRun& run, F&& f) {
+    const int64_t rows_per_block =
+        run.cols % W == 0 && run.cols > 0 && run.cols < kFusedBlock ? kFusedBlock / run.cols : 1;
+    for (int64_t r = 0; r < run.rows; r += rows_per_block) {
+      const int64_t rb = run.rows - r < rows_per_block ? run.rows - r : rows_per_block;
+      for (int64_t c = 0; c < run.cols; c += kFusedBlock)
+        f(r, rb, c, run.cols - c < kFusedBlock ? run.cols - c : kFusedBlock);
+    }
+  }
+
+  static void forward(const FusedRun& run) {
+    const T** value = reinterpret_cast<const T**>(run.value);
+    for_each_block(run, [&](int64_t r, int64_t rb, int64_t c, int64_t n) {
+      forward_block(run, r, rb, c, n, run.out, false);
+      for (int64_t j = 0; j < run.num_outputs; ++j) {  // the outputs not written in place
+        T* to = static_cast<T*>(run.out[j]) + r * run.cols + c;
+        const T* from = value[run.outputs[j]];
+        if (from == to) continue;
+        for (int64_t q = 0; q < rb; ++q)
+          std::memcpy(to + q * run.cols, from + q * run.ld[run.outputs[j]], static_cast<size_t>(n) * sizeof(T));
+      }
+    });
+  }
+
+  // Recomputes each block's values (the saved ones read back), seeds the outputs' gradients, runs the reverse
+  // sweep, and writes every wanted input piece's gradient (each element of an input belongs to exactly one
+  // piece: written once).
   static void backward(const FusedRun& run) {
     const T* grad_out = static_cast<const T*>(run.grad_out);
     T* grads = static_cast<T*>(run.grads);
     const int64_t numel = run.rows * run.cols;
-    for (int64_t r = 0; r < run.rows; ++r)
-      for (int64_t c = 0; c < run.cols; c += kFusedBlock) {
-        const int64_t n = run.cols - c < kFusedBlock ? run.cols - c : kFusedBlock;
-        forward_block(run, r, c, n, run.out, true);
-        const int64_t nv = (n + W - 1) / W * W;
-        for (int64_t k = 0; k < run.num_slots; ++k) run.written[k] = 0;
-        for (int64_t j = 0; j < run.num_outputs; ++j) {  // seeds; an output listed twice gets both gradients
-          const int slot = run.outputs[j];
-          T* seed = grads + slot * kFusedBlock;
-          const T* src = grad_out + j * numel + r * run.cols + c;
-          if (run.written[slot]) {
-            for (int64_t q = 0; q < n; ++q) seed[q] += src[q];
+    for_each_block(run, [&](int64_t r, int64_t rb, int64_t c, int64_t n) {
+      forward_block(run, r, rb, c, n, run.out, true);
+      const int64_t nv = (n + W - 1) / W * W;
+      for (int64_t k = 0; k < run.num_slots; ++k) run.written[k] = 0;
+      for (int64_t j = 0; j < run.num_outputs; ++j) {  // seeds; an output listed twice gets both gradients
+        const int slot = run.outputs[j];
+        T* seed = grads + slot * kFusedBlock;
+        const bool add = run.written[slot];
+        for (int64_t q = 0; q < rb; ++q) {
+          const T* src = grad_out + j * numel + (r + q) * run.cols + c;
+          T* row = seed + q * nv;
+          if (add) {
+            for (int64_t i = 0; i < n; ++i) row[i] += src[i];
           } else {
-            std::memcpy(seed, src, static_cast<size_t>(n) * sizeof(T));
-            for (int64_t q = n; q < nv; ++q) seed[q] = T(0);
-            run.written[slot] = 1;
+            std::memcpy(row, src, static_cast<size_t>(n) * sizeof(T));
+            for (int64_t i = n; i < nv; ++i) row[i] = T(0);
           }
         }
-        backward_block(run, n);
-        for (int64_t k = 0; k < run.num_slots && run.code[k].code == FusedCode::input; ++k) {
-          const FusedInstruction& ins = run.code[k];
-          if (run.grad_in[ins.input] == nullptr) continue;
-          T* to = static_cast<T*>(run.grad_in[ins.input]) + r * run.in_row[ins.input] + ins.piece * run.cols + c;
+        run.written[slot] = 1;
+      }
+      backward_block(run, rb, n);
+      for (int64_t k = 0; k < run.num_slots && run.code[k].code == FusedCode::input; ++k) {
+        const FusedInstruction& ins = run.code[k];
+        if (run.grad_in[ins.input] == nullptr) continue;
+        for (int64_t q = 0; q < rb; ++q) {
+          T* to = static_cast<T*>(run.grad_in[ins.input]) + (r + q) * run.in_row[ins.input] + ins.piece * run.cols + c;
           if (run.written[k])
-            std::memcpy(to, grads + k * kFusedBlock, static_cast<size_t>(n) * sizeof(T));
+            std::memcpy(to, grads + k * kFusedBlock + q * nv, static_cast<size_t>(n) * sizeof(T));
           else  // no output depends on this piece
             std::memset(to, 0, static_cast<size_t>(n) * sizeof(T));
         }
       }
+    });
   }
 };
 

@@ -291,6 +291,8 @@ std::vector<Tensor> Program::operator()(const std::vector<Tensor>& inputs) const
   run.in = in.data();
   run.out = dst.data();
   run.value = value.data();
+  std::vector<int64_t> ld(p.code.size());
+  run.ld = ld.data();
   Tensor saved;  // the transcendentals' values, for backward
   if (recording && p.num_saved > 0) {
     saved = empty(Shape{p.num_saved * numel}, dt);
@@ -334,6 +336,8 @@ std::vector<Tensor> Program::operator()(const std::vector<Tensor>& inputs) const
     }
     run.grad_in = grad_in.data();
     run.value = value.data();
+    std::vector<int64_t> ld(p.code.size());
+    run.ld = ld.data();
     std::vector<unsigned char> written(p.code.size());
     run.written = written.data();
     visit_floating(p.name.c_str(), dt, [&]<class T>() {

@@ -68,9 +68,10 @@ Tensor every_op_plain_sum(const Tensor& a, const Tensor& b2) {  // sum of every_
 }  // namespace
 
 TEST_CASE("fused: the LSTM chain equals the plain ops, values and gradients, on block edges") {
-  // columns 1, 63, 64, 65, 130 around the 64-element block; rows 1 and 3
-  for (int64_t H : {1, 63, 64, 65, 130})
-    for (int64_t N : {1, 3})
+  // rows of 1 to 130 columns (ragged, whole batches, past a block); 32 and 64 columns put several rows in one
+  // block of 256 elements (9 rows: a full block and a partial one)
+  for (int64_t H : {1, 32, 63, 64, 65, 130, 300})
+    for (int64_t N : {1, 3, 9})
       for (DType dt : {kFloat32, kFloat64}) {
         CAPTURE(H);
         CAPTURE(N);
