@@ -132,6 +132,9 @@ struct ExpOp {  // dy/da = y
 };
 
 inline bool is_binary(FusedCode c) { return c == FusedCode::add || c == FusedCode::sub || c == FusedCode::mul; }
+// forward_block and backward_block each map a code to its operation with their own switch. One mapping
+// (a with_op(code, generic lambda) that both call) measured 0.90-0.92x on bench/fused_bench [32, 256]
+// inference (1.35-1.38x against 1.49-1.50x, also with always_inline): kept as two switches.
 
 template <class T, class Arch>
 struct Fused {
