@@ -27,6 +27,11 @@ class SequenceLayer : public Module {
   // training). Bidirectional then runs each direction from its own generator state, seeded from the
   // caller's, so the two can run on two threads with results that depend only on manual_seed.
   virtual bool stochastic() const { return false; }
+  // True when output step t depends on input steps <= t only and forward() may be called on consecutive
+  // stretches of time, each from the state the previous one returned, with the results of one call on the
+  // whole sequence. Stacked then runs its layers as a wavefront in inference (see Stacked). A user's layer
+  // that overrides this promises exactly that.
+  virtual bool causal() const { return false; }
 };
 
 // One cell run forward over time (unroll_cell with `options`; options.training follows train()/eval(),
@@ -38,6 +43,7 @@ class Unidirectional : public SequenceLayer {
   int64_t state_slots() const override { return 1; }
   SequenceOutput forward(const Tensor& x, const State& state, const Tensor& lengths) override;
   bool stochastic() const override;
+  bool causal() const override { return true; }
   std::string describe() const override { return "Unidirectional"; }
   Cell& cell() { return *cell_; }
   const UnrollOptions& options() const { return options_; }
@@ -65,6 +71,10 @@ class Bidirectional : public SequenceLayer {
 
 // Layers applied one after another, with dropout (training only) on the outputs between them. The state
 // stacks every layer's slots in order.
+//
+// In inference (no grad mode, nothing random) on two or more threads, when every layer is causal(), the
+// layers run as a wavefront over stretches of time: layer i works on stretch k while layer i + 1 works on
+// stretch k - 1, each on its own thread, with the same results as one layer after the other.
 class Stacked : public SequenceLayer {
  public:
   explicit Stacked(std::vector<std::shared_ptr<SequenceLayer>> layers, double dropout = 0);
@@ -72,11 +82,15 @@ class Stacked : public SequenceLayer {
   int64_t state_slots() const override;
   SequenceOutput forward(const Tensor& x, const State& state, const Tensor& lengths) override;
   bool stochastic() const override;
+  bool causal() const override;
   std::string describe() const override;
   size_t size() const { return layers_.size(); }
   SequenceLayer& layer(size_t i) { return *layers_[i]; }
 
  private:
+  bool runs_as_wavefront(const Tensor& x, const Tensor& lengths) const;
+  SequenceOutput forward_wavefront(const Tensor& x, const State& state);
+
   std::vector<std::shared_ptr<SequenceLayer>> layers_;
   double dropout_;
 };

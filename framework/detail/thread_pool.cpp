@@ -291,16 +291,16 @@ bool same_stream(const Generator& a, const Generator& b) {
 }
 }  // namespace
 
-void run_pair(TaskRef first, TaskRef second) {
-  if (parallel_width() < 2) {
-    first(0);
-    second(0);
+void run_independent(int64_t n, TaskRef task) {
+  if (n <= 0) return;
+  if (n == 1 || parallel_width() < 2) {
+    for (int64_t i = 0; i < n; ++i) task(i);
     return;
   }
   const ThreadState state = ThreadState::current();
   const Generator start = default_generator();
-  bool drew[2] = {false, false};
-  auto task = [&](int64_t i) {
+  std::vector<char> drew(static_cast<size_t>(n), 0);
+  auto piece = [&](int64_t i) {
     ThreadStateScope scope(state);
     // Each piece starts from the caller's generator state on whichever thread runs it; the thread's own
     // generator is put back afterwards.
@@ -309,15 +309,21 @@ void run_pair(TaskRef first, TaskRef second) {
       SwapGenerator(const Generator& start) { default_generator() = start; }
       ~SwapGenerator() { default_generator() = own; }
     } swap(start);
-    (i == 0 ? first : second)(0);
-    drew[i] = !same_stream(default_generator(), start);
+    task(i);
+    drew[static_cast<size_t>(i)] = !same_stream(default_generator(), start);
   };
-  parallel_for(2, task);
-  if (drew[0] || drew[1]) {  // random draws depend on the order: the order of one thread, then
-    default_generator() = start;
-    first(0);
-    second(0);
-  }
+  parallel_for(n, piece);
+  for (const char d : drew)
+    if (d) {  // random draws depend on the order: the order of one thread, then
+      default_generator() = start;
+      for (int64_t i = 0; i < n; ++i) task(i);
+      return;
+    }
+}
+
+void run_pair(TaskRef first, TaskRef second) {
+  auto either = [&](int64_t i) { (i == 0 ? first : second)(0); };
+  run_independent(2, either);
 }
 
 }  // namespace unroll::detail

@@ -71,11 +71,15 @@ class ThreadStateScope {
   TimeStepScope time_step_;
 };
 
-// Runs first() and second(), two pieces of graph work that do not depend on each other (the two directions
-// of a bidirectional layer), on two threads when the pool has a second one free, with the results of
-// running them one after the other on this thread: the caller's ThreadState on both, and when either draws
-// from the default random generator (a user's layer with dropout inside), the pair is run again, in order,
-// on this thread, from the generator state it started with. An exception from either reaches the caller.
+// Runs task(0), ..., task(n - 1), pieces of graph work that do not depend on each other (the two directions
+// of a bidirectional layer, the layers of a stack working on different stretches of time), on the pool's
+// threads when it has a second one free, with the results of running them in order on this thread: the
+// caller's ThreadState on every piece, and when any draws from the default random generator (a user's layer
+// with dropout inside), the pieces are run again, in order, on this thread, from the generator state they
+// started with. An exception from any reaches the caller (the lowest-numbered, as parallel_for).
+void run_independent(int64_t n, TaskRef task);
+
+// run_independent of two pieces: first(0), then second(0).
 void run_pair(TaskRef first, TaskRef second);
 
 }  // namespace unroll::detail

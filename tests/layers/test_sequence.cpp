@@ -3,6 +3,9 @@
 
 #include <unroll/unroll.hpp>
 
+#include <mutex>
+#include <optional>
+
 using namespace unroll;
 using namespace unroll::layers;
 
@@ -17,6 +20,68 @@ class SumCell : public Cell {  // h' = h + x, I = H = 1
 };
 std::shared_ptr<SequenceLayer> sum_layer() { return std::make_shared<Unidirectional>(std::make_shared<SumCell>()); }
 }  // namespace
+
+namespace {
+// A causal layer that remembers the length of every stretch it was called on (from any thread).
+class RecordingLayer : public SequenceLayer {
+ public:
+  explicit RecordingLayer(bool causal) : inner_(sum_layer()), causal_(causal) {}
+  int64_t output_size() const override { return 1; }
+  int64_t state_slots() const override { return 1; }
+  SequenceOutput forward(const Tensor& x, const State& state, const Tensor& lengths) override {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      calls.push_back(x.size(0));
+    }
+    return inner_->forward(x, state, lengths);
+  }
+  bool causal() const override { return causal_; }
+  std::string describe() const override { return "RecordingLayer"; }
+  std::vector<int64_t> calls;
+
+ private:
+  std::shared_ptr<SequenceLayer> inner_;
+  bool causal_;
+  std::mutex mutex_;
+};
+
+struct Threads {
+  int saved = get_num_threads();
+  explicit Threads(int n) { set_num_threads(n); }
+  ~Threads() { set_num_threads(saved); }
+};
+}  // namespace
+
+TEST_CASE("Stacked runs causal layers as a wavefront in inference on two threads, with the same results") {
+  // running sums of running sums: layer 2 of x = 1, 2, ..., 25 (one sequence), from states 1 and 2
+  const int64_t T = 25;
+  std::vector<real> steps(T);
+  for (int64_t t = 0; t < T; ++t) steps[t] = static_cast<real>(t + 1);
+  const Tensor x = tensor(steps, {T, 1, 1});
+  const State start{tensor(std::vector<real>{1, 2}, {2, 1, 1}), Tensor()};
+  std::vector<real> expected(T);
+  real first = 1, second = 2;
+  for (int64_t t = 0; t < T; ++t) expected[t] = second += first += steps[t];
+  auto run = [&](bool causal, bool grad) {
+    auto lower = std::make_shared<RecordingLayer>(causal), upper = std::make_shared<RecordingLayer>(causal);
+    Stacked stack({lower, upper});
+    std::optional<NoGradGuard> no_grad;
+    if (!grad) no_grad.emplace();
+    const auto [y, state] = stack(x, start);
+    CHECK(y.to_vector() == expected);
+    CHECK(state.h.to_vector() == std::vector<real>{first, second});
+    return std::pair{lower->calls, upper->calls};
+  };
+  Threads two(2);
+  const std::vector<int64_t> stretches{3, 3, 3, 3, 3, 3, 3, 3, 1};  // 10 wanted, 3 steps each: 9
+  CHECK(run(true, false) == std::pair{stretches, stretches});
+  CHECK(run(false, false) == std::pair{std::vector<int64_t>{T}, std::vector<int64_t>{T}});  // not causal
+  CHECK(run(true, true) == std::pair{std::vector<int64_t>{T}, std::vector<int64_t>{T}});  // recording a graph
+  {
+    Threads one(1);
+    CHECK(run(true, false) == std::pair{std::vector<int64_t>{T}, std::vector<int64_t>{T}});
+  }
+}
 
 TEST_CASE("Bidirectional: the backward direction starts at each sequence's true end") {
   Bidirectional bi(sum_layer(), sum_layer());

@@ -199,6 +199,31 @@ TEST_CASE("run_pair draws random numbers in the order of one thread, even on two
   CHECK(one[0] != one[3]);  // a and b really are different draws
 }
 
+TEST_CASE("run_independent runs n pieces once each, in the order of one thread when any draws") {
+  auto run = [](int threads, bool draw) {
+    Threads scope(threads);
+    manual_seed(7);
+    std::vector<float> drawn(5, 0.0f);
+    std::atomic<int> calls{0};
+    auto piece = [&](int64_t i) {
+      ++calls;
+      drawn[static_cast<size_t>(i)] = draw && i % 2 == 1 ? rand({1}).data()[0] : static_cast<float>(i);
+    };
+    detail::run_independent(5, piece);
+    drawn.push_back(rand({1}).data()[0]);  // where the generator was left
+    return std::pair{drawn, calls.load()};
+  };
+  for (bool draw : {false, true}) {
+    const auto [one, one_calls] = run(1, draw);
+    const auto [two, two_calls] = run(2, draw);
+    CHECK(one == two);
+    CHECK(one_calls == 5);
+    CHECK(two_calls == (draw ? 10 : 5));  // pieces that drew are run again, in order, on this thread
+  }
+  const auto [drawn, calls] = run(1, true);
+  CHECK(drawn[1] != drawn[3]);  // the draws really are different numbers
+}
+
 TEST_CASE("run_pair passes an exception from either piece to the caller") {
   Threads two(2);
   auto fine = [](int64_t) {};
