@@ -23,9 +23,11 @@ class Cell : public Module {
   virtual int64_t input_size() const = 0;
   virtual int64_t output_size() const = 0;  // size of output(state), what the layer emits per step
 
-  // x: [..., I] -> [..., G]: the part of a step that does not depend on the state. The unroller calls it
-  // once on the whole sequence ([T, N, I]: one big GEMM instead of T small ones) and hands step() one time
-  // slice at a time. The default is the identity (G = I).
+  // x: [..., I] -> [..., G]: the part of a step that does not depend on the state, each time step on its
+  // own. The unroller calls it once on the sequence it is given ([T, N, I]: one big GEMM instead of T small
+  // ones) and hands step() one time slice at a time; in inference, Stacked may give a layer stretches of
+  // the sequence one after another (its wavefront), so it must not mix time steps. The default is the
+  // identity (G = I).
   virtual Tensor project_input(const Tensor& x) { return x; }
   // One time step: projected input [N, G] and state (components [N, H]) -> next state.
   virtual State step(const Tensor& projected_x, const State& state) = 0;
