@@ -29,7 +29,8 @@ class Cell : public Module {
   // the sequence one after another (its wavefront), so it must not mix time steps. The default is the
   // identity (G = I).
   virtual Tensor project_input(const Tensor& x) { return x; }
-  // One time step: projected input [N, G] and state (components [N, H]) -> next state.
+  // One time step: projected input [N, G] and state (components [N, H]) -> next state. Each batch row on its
+  // own: in inference on two or more threads, Unidirectional may run slices of the batch on different threads.
   virtual State step(const Tensor& projected_x, const State& state) = 0;
   // The state at t = 0 when none is given: zeros in the parameters' dtype (so the cell keeps working after
   // module.to(kFloat64): matmul takes both operands in one dtype).

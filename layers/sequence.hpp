@@ -32,10 +32,17 @@ class SequenceLayer : public Module {
   // whole sequence. Stacked then runs its layers as a wavefront in inference (see Stacked). A user's layer
   // that overrides this promises exactly that.
   virtual bool causal() const { return false; }
+  // True when each batch row's outputs and final state depend on that row's input, initial state and length
+  // only, so that forward() on a slice of the batch gives those rows of forward() on the whole batch, to
+  // the bit. Unidirectional and Stacked then run slices of the batch on the pool's threads in inference
+  // (see Stacked). A user's layer that overrides this promises exactly that.
+  virtual bool rows_independent() const { return false; }
 };
 
 // One cell run forward over time (unroll_cell with `options`; options.training follows train()/eval(),
 // so variational dropout and zoneout (UnrollOptions) apply as in training mode only). State slots: 1.
+// Causal and rows_independent(): the cell must treat time steps (project_input) and batch rows on their
+// own, as every built-in cell does.
 class Unidirectional : public SequenceLayer {
  public:
   explicit Unidirectional(std::shared_ptr<Cell> cell, const UnrollOptions& options = {});
@@ -44,6 +51,7 @@ class Unidirectional : public SequenceLayer {
   SequenceOutput forward(const Tensor& x, const State& state, const Tensor& lengths) override;
   bool stochastic() const override;
   bool causal() const override { return true; }
+  bool rows_independent() const override { return true; }
   std::string describe() const override { return "Unidirectional"; }
   Cell& cell() { return *cell_; }
   const UnrollOptions& options() const { return options_; }
@@ -63,6 +71,7 @@ class Bidirectional : public SequenceLayer {
   int64_t state_slots() const override;
   SequenceOutput forward(const Tensor& x, const State& state, const Tensor& lengths) override;
   bool stochastic() const override { return forward_->stochastic() || backward_->stochastic(); }
+  bool rows_independent() const override { return forward_->rows_independent() && backward_->rows_independent(); }
   std::string describe() const override { return "Bidirectional"; }
 
  private:
@@ -72,9 +81,11 @@ class Bidirectional : public SequenceLayer {
 // Layers applied one after another, with dropout (training only) on the outputs between them. The state
 // stacks every layer's slots in order.
 //
-// In inference (no grad mode, nothing random) on two or more threads, when every layer is causal(), the
+// In inference (no grad mode, nothing random) on two or more threads, when every layer is rows_independent(),
+// each thread runs the whole stack on its own slice of the batch; else, when every layer is causal(), the
 // layers run as a wavefront over stretches of time: layer i works on stretch k while layer i + 1 works on
-// stretch k - 1, each on its own thread, with the same results as one layer after the other.
+// stretch k - 1, each on its own thread. Either way the results are those of one layer after the other on
+// one thread, to the bit.
 class Stacked : public SequenceLayer {
  public:
   explicit Stacked(std::vector<std::shared_ptr<SequenceLayer>> layers, double dropout = 0);
@@ -83,11 +94,13 @@ class Stacked : public SequenceLayer {
   SequenceOutput forward(const Tensor& x, const State& state, const Tensor& lengths) override;
   bool stochastic() const override;
   bool causal() const override;
+  bool rows_independent() const override;
   std::string describe() const override;
   size_t size() const { return layers_.size(); }
   SequenceLayer& layer(size_t i) { return *layers_[i]; }
 
  private:
+  SequenceOutput forward_layers(const Tensor& x, const State& state, const Tensor& lengths);
   bool runs_as_wavefront(const Tensor& x, const Tensor& lengths) const;
   SequenceOutput forward_wavefront(const Tensor& x, const State& state);
 

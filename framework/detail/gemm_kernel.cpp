@@ -149,6 +149,20 @@ void set_gemm_isa(GemmIsa isa) {
 int64_t parallel_gemm_work() { return g_parallel_work.load(std::memory_order_relaxed); }
 void set_parallel_gemm_work(int64_t multiply_adds) { g_parallel_work.store(multiply_adds, std::memory_order_relaxed); }
 
+namespace {
+struct BatchSlice {
+  int64_t whole = 1, part = 1;
+};
+thread_local BatchSlice t_batch_slice;
+}  // namespace
+
+BatchSliceScope::BatchSliceScope(int64_t whole, int64_t part)
+    : saved_whole_(t_batch_slice.whole), saved_part_(t_batch_slice.part) {
+  check(whole >= part && part >= 1, "BatchSliceScope: a slice of {} rows out of {}", part, whole);
+  t_batch_slice = {whole, part};
+}
+BatchSliceScope::~BatchSliceScope() { t_batch_slice = {saved_whole_, saved_part_}; }
+
 float* gemm_scratch(int which, int64_t count) {
   thread_local Scratch scratch;  // one per thread: the engine is used from several threads at once
   auto& buffer = scratch.buffer[which];
@@ -167,7 +181,9 @@ void packed_gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64
   FlushDenormalsScope flush_denormals;  // denormal products would run ~100x slower
   const GemmArgs g{transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc};
   const GemmIsaKernel& kernel = *current_kernel().load(std::memory_order_relaxed);
-  const GemmPath path = kernel.choose(g);
+  GemmArgs as_whole = g;  // the path the whole batch would take (BatchSliceScope)
+  as_whole.m = m * t_batch_slice.whole / t_batch_slice.part;
+  const GemmPath path = kernel.choose(as_whole);
   const int64_t split_from = m <= kSplitShortRows ? parallel_gemm_work() : parallel_gemm_work() * kSplitBatchedFactor;
   const int width = m * n * k >= split_from ? parallel_width() : 1;
   if (width < 2) return kernel.run(path, g);

@@ -40,6 +40,23 @@ inline constexpr int64_t kSplitBatchedFactor = 8;
 int64_t parallel_gemm_work();
 void set_parallel_gemm_work(int64_t multiply_adds);
 
+// A slice of a batch computes its products as the whole batch would: while a scope is alive on a thread,
+// packed_gemm there chooses the path (GemmPath below) of a product of m rows as for one of m * whole / part
+// rows (an RNN step's m = the batch, an input projection's T * the batch). Every path computes a row of C the
+// same way whatever rows surround it, so a layer that runs slices of a batch on different threads
+// (layers/sequence.cpp) gets exactly those rows of the whole batch's results: without it, a batch of 16 in
+// slices of 8 would take the dot path for k >= 128 where the whole batch takes weight_rows.
+class BatchSliceScope {
+ public:
+  BatchSliceScope(int64_t whole, int64_t part);
+  ~BatchSliceScope();
+  BatchSliceScope(const BatchSliceScope&) = delete;
+  BatchSliceScope& operator=(const BatchSliceScope&) = delete;
+
+ private:
+  int64_t saved_whole_, saved_part_;
+};
+
 // The instruction sets the kernel is built for. avx512: AVX-512 F/BW/DQ/VL with 16 floats per register;
 // avx2: AVX2 + FMA, 8 floats; generic: whatever the compiler's baseline for the target is (SSE2 on x86-64,
 // NEON on AArch64, plain C++ elsewhere).

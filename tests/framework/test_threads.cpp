@@ -3,6 +3,8 @@
 // threads (the input projection of all steps, the weight gradients over T * N rows, a wide head and its
 // log_softmax), the two directions of bidirectional layers on two threads, dropout between layers, and a
 // direction that draws random numbers itself (run again in order on one thread, see run_pair).
+// Inference runs on two threads by slices of the batch, or as a wavefront of stacked layers, with results
+// bit-identical to one thread.
 #include <doctest/doctest.h>
 #include <unroll/framework/detail/gemm_kernel.hpp>
 #include <unroll/framework/detail/thread_pool.hpp>
@@ -111,24 +113,35 @@ TEST_CASE("a direction that draws random numbers trains as on one thread") {
 }
 
 namespace {
-// Inference of a stacked network (no grad): outputs and final state, as bits.
-std::vector<std::vector<real>> infer(int threads, const std::string& cell, int64_t T) {
+struct Inference {
+  std::string cell = "lstm";
+  int64_t T = 20, N = 8, I = 24, H = 48, L = 3;
+  bool bidirectional = false, lengths = false;
+};
+
+// Inference of a recurrent network (no grad): outputs and final state, as bits.
+std::vector<std::vector<real>> infer(int threads, const Inference& c) {
   const int saved_threads = get_num_threads();
   set_num_threads(threads);
   manual_seed(11);
-  const int64_t N = 8, I = 24, H = 48, L = 3;
+  const int64_t D = c.bidirectional ? 2 : 1;
   std::shared_ptr<layers::SequenceLayer> model;
-  if (cell == "lstm")
-    model = std::make_shared<layers::LSTM>(
-        layers::LSTMOptions{.input_size = I, .hidden_size = H, .num_layers = L, .dropout = 0.3});
+  if (c.cell == "lstm")
+    model = std::make_shared<layers::LSTM>(layers::LSTMOptions{
+        .input_size = c.I, .hidden_size = c.H, .num_layers = c.L, .dropout = 0.3, .bidirectional = c.bidirectional});
   else
-    model = std::make_shared<layers::GRU>(
-        layers::GRUOptions{.input_size = I, .hidden_size = H, .num_layers = L, .dropout = 0.3});
+    model = std::make_shared<layers::GRU>(layers::GRUOptions{
+        .input_size = c.I, .hidden_size = c.H, .num_layers = c.L, .dropout = 0.3, .bidirectional = c.bidirectional});
   model->eval();
-  const Tensor x = randn({T, N, I});
-  layers::State start{randn({L, N, H}), cell == "lstm" ? randn({L, N, H}) : Tensor()};
+  const Tensor x = randn({c.T, c.N, c.I});
+  layers::State start{randn({c.L * D, c.N, c.H}), c.cell == "lstm" ? randn({c.L * D, c.N, c.H}) : Tensor()};
+  Tensor lengths;
+  if (c.lengths) {
+    lengths = empty({c.N}, kInt64);
+    for (int64_t i = 0; i < c.N; ++i) lengths.data<int64_t>()[i] = 1 + (i * 7) % c.T;
+  }
   NoGradGuard no_grad;
-  const layers::SequenceOutput out = (*model)(x, start);
+  const layers::SequenceOutput out = (*model)(x, start, lengths);
   std::vector<std::vector<real>> values{out.output.to_vector(), out.state.h.to_vector()};
   if (out.state.c.defined()) values.push_back(out.state.c.to_vector());
   set_num_threads(saved_threads);
@@ -141,10 +154,36 @@ TEST_CASE("inference of stacked layers (a wavefront on two threads) is bit-ident
     for (const int64_t T : {2, 9, 23, 40}) {  // fewer steps than stretches, uneven stretches, even ones
       CAPTURE(cell);
       CAPTURE(T);
-      const auto one = infer(1, cell, T);
-      CHECK(identical(one, infer(2, cell, T)));
-      CHECK(identical(one, infer(3, cell, T)));
+      const Inference c{.cell = cell, .T = T, .N = 6};  // too few rows for slices of the batch
+      const auto one = infer(1, c);
+      CHECK(identical(one, infer(2, c)));
+      CHECK(identical(one, infer(3, c)));
     }
+}
+
+TEST_CASE("inference by slices of the batch is bit-identical on 1, 2 and 3 threads") {
+  // 16 rows in slices of 8 at H = 256 (the whole batch's products take another kernel path than 8 rows would
+  // on their own), 9 rows in slices of 4 and 5 at odd sizes, one layer and three, bidirectional, ragged lengths
+  const Inference cases[] = {{.cell = "lstm", .T = 12, .N = 16, .I = 40, .H = 256, .L = 1},
+                             {.cell = "gru", .T = 12, .N = 16, .I = 40, .H = 256, .L = 2},
+                             {.cell = "lstm", .T = 9, .N = 9, .I = 3, .H = 5, .L = 3},
+                             {.cell = "gru", .T = 9, .N = 9, .I = 3, .H = 5, .L = 1, .lengths = true},
+                             {.cell = "lstm", .T = 7, .N = 12, .I = 10, .H = 33, .L = 2, .bidirectional = true},
+                             {.cell = "gru", .T = 7, .N = 12, .I = 10, .H = 33, .L = 2, .bidirectional = true,
+                              .lengths = true}};
+  for (const Inference& c : cases) {
+    CAPTURE(c.cell);
+    CAPTURE(c.N);
+    CAPTURE(c.H);
+    CAPTURE(c.L);
+    CAPTURE(c.bidirectional);
+    CAPTURE(c.lengths);
+    const auto one = infer(1, c);
+    const int64_t jobs = detail::pool_jobs();
+    CHECK(identical(one, infer(2, c)));
+    CHECK(detail::pool_jobs() > jobs);  // the slices ran on the pool
+    CHECK(identical(one, infer(3, c)));
+  }
 }
 
 TEST_CASE("the comparison can fail: another seed's training differs") {

@@ -3,6 +3,7 @@
 
 #include <unroll/unroll.hpp>
 
+#include <algorithm>
 #include <mutex>
 #include <optional>
 
@@ -25,23 +26,43 @@ namespace {
 // A causal layer that remembers the length of every stretch it was called on (from any thread).
 class RecordingLayer : public SequenceLayer {
  public:
-  explicit RecordingLayer(bool causal) : inner_(sum_layer()), causal_(causal) {}
+  explicit RecordingLayer(bool causal, bool rows_independent = false)
+      : inner_(sum_layer()), causal_(causal), rows_independent_(rows_independent) {}
   int64_t output_size() const override { return 1; }
   int64_t state_slots() const override { return 1; }
   SequenceOutput forward(const Tensor& x, const State& state, const Tensor& lengths) override {
     {
       std::lock_guard<std::mutex> lock(mutex_);
       calls.push_back(x.size(0));
+      batches.push_back(x.size(1));
     }
     return inner_->forward(x, state, lengths);
   }
   bool causal() const override { return causal_; }
+  bool rows_independent() const override { return rows_independent_; }
   std::string describe() const override { return "RecordingLayer"; }
-  std::vector<int64_t> calls;
+  std::vector<int64_t> calls;    // steps of each call
+  std::vector<int64_t> batches;  // batch rows of each call
 
  private:
   std::shared_ptr<SequenceLayer> inner_;
-  bool causal_;
+  bool causal_, rows_independent_;
+  std::mutex mutex_;
+};
+
+// SumCell that remembers the batch rows of every step (from any thread).
+class RecordingCell : public SumCell {
+ public:
+  State step(const Tensor& x, const State& s) override {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      rows.push_back(x.size(0));
+    }
+    return SumCell::step(x, s);
+  }
+  std::vector<int64_t> rows;
+
+ private:
   std::mutex mutex_;
 };
 
@@ -81,6 +102,78 @@ TEST_CASE("Stacked runs causal layers as a wavefront in inference on two threads
     Threads one(1);
     CHECK(run(true, false) == std::pair{std::vector<int64_t>{T}, std::vector<int64_t>{T}});
   }
+}
+
+TEST_CASE("Stacked and Unidirectional run slices of the batch on two threads in inference, with the same results") {
+  // running sums of running sums over 3 steps of 9 sequences of lengths 1 .. 3, from given states
+  const int64_t T = 3, N = 9;
+  std::vector<real> steps(T * N), first_states(2 * N);
+  for (size_t i = 0; i < steps.size(); ++i) steps[i] = static_cast<real>(i + 1);
+  for (size_t i = 0; i < first_states.size(); ++i) first_states[i] = static_cast<real>(100 * i);
+  const Tensor x = tensor(steps, {T, N, 1}), lengths = tensor({1, 2, 3, 3, 2, 1, 3, 3, 2});
+  const State start{tensor(first_states, {2, N, 1}), Tensor()};
+  struct Seen {
+    std::vector<real> output, state;
+    std::vector<int64_t> lower_batches, upper_batches;
+  };
+  auto run = [&](bool rows_independent, bool grad, const Tensor& lens) {
+    auto lower = std::make_shared<RecordingLayer>(true, rows_independent);
+    auto upper = std::make_shared<RecordingLayer>(true, rows_independent);
+    Stacked stack({lower, upper});
+    std::optional<NoGradGuard> no_grad;
+    if (!grad) no_grad.emplace();
+    const auto [y, state] = stack(x, start, lens);
+    std::sort(lower->batches.begin(), lower->batches.end());
+    std::sort(upper->batches.begin(), upper->batches.end());
+    return Seen{y.to_vector(), state.h.to_vector(), lower->batches, upper->batches};
+  };
+  for (const Tensor& lens : {Tensor(), lengths}) {
+    CAPTURE(lens.defined());
+    Seen one;
+    {
+      Threads single(1);
+      one = run(true, false, lens);
+      CHECK(one.lower_batches == std::vector<int64_t>{N});
+    }
+    Threads two(2);
+    const Seen sliced = run(true, false, lens);
+    CHECK(sliced.lower_batches == std::vector<int64_t>{4, 5});  // 9 rows: slices of 4 and 5
+    CHECK(sliced.upper_batches == std::vector<int64_t>{4, 5});
+    CHECK(sliced.output == one.output);
+    CHECK(sliced.state == one.state);
+    // rows not declared independent (causal only: a wavefront without lengths), or a graph recorded: whole
+    for (const auto& [rows, grad] : {std::pair{false, false}, std::pair{true, true}}) {
+      const Seen whole = run(rows, grad, lens);
+      CHECK(std::all_of(whole.lower_batches.begin(), whole.lower_batches.end(), [](int64_t n) { return n == N; }));
+      CHECK(whole.output == one.output);
+    }
+  }
+  // Unidirectional on its own: its cell sees steps of 4 and 5 rows (3 steps each), and the same sums
+  auto cell = std::make_shared<RecordingCell>();
+  Unidirectional layer(cell);
+  const State start_one{narrow(start.h, 0, 0, 1), Tensor()};
+  NoGradGuard no_grad;
+  SequenceOutput sliced, whole;
+  {
+    Threads two(2);
+    sliced = layer(x, start_one, lengths);
+  }
+  std::vector<int64_t> rows = cell->rows;
+  std::sort(rows.begin(), rows.end());
+  CHECK(rows == std::vector<int64_t>{4, 4, 4, 5, 5, 5});
+  {
+    Threads single(1);
+    whole = layer(x, start_one, lengths);
+  }
+  CHECK(sliced.output.to_vector() == whole.output.to_vector());
+  CHECK(sliced.state.h.to_vector() == whole.state.h.to_vector());
+  // batches too small to pay for a second thread stay whole: 7 rows (slices of at least 4)
+  cell->rows.clear();
+  {
+    Threads two(2);
+    layer(narrow(x, 1, 0, 7));
+  }
+  CHECK(cell->rows == std::vector<int64_t>{7, 7, 7});
 }
 
 TEST_CASE("Bidirectional: the backward direction starts at each sequence's true end") {

@@ -7,6 +7,7 @@
 #include <unroll/framework/detail/blas.hpp>
 #include <unroll/framework/detail/gemm_kernel.hpp>
 #include <unroll/framework/detail/thread_pool.hpp>
+#include <unroll/framework/error.hpp>
 #include <unroll/framework/threads.hpp>
 
 #include <algorithm>
@@ -282,6 +283,49 @@ TEST_CASE("a product split between threads is right, and bit-identical to the sa
       CHECK(check_case<float>({s.ta, s.tb, s.m, s.n, s.k, 0.75f, -0.5f}, rng, float_kernel) < kTolerance<float>);
     }
   }
+}
+
+TEST_CASE("under BatchSliceScope, a slice of a batch's rows computes them to the bit as the whole batch does") {
+  // A B^T as an RNN step (A = the batch's h, B a weight) and as an input projection over T = 5 steps: a
+  // batch of 16 in slices of 8 (dot path at k >= 128 without the scope, where the whole takes weight_rows),
+  // 7 in slices of 3 and 4 (weight_rows; dot for 2 rows), 80 in slices of 40 (packed against weight_rows).
+  struct Split {
+    int64_t whole, first, rows, k;
+  };
+  const Split splits[] = {{16, 8, 8, 256}, {16, 0, 8, 64}, {7, 0, 3, 300}, {7, 3, 4, 130}, {80, 40, 40, 200},
+                          {5 * 16, 5 * 8, 5 * 8, 256}};
+  const int64_t n = 96;
+  std::mt19937 rng(17);
+  std::uniform_real_distribution<float> dist(-1, 1);
+  ThreadScope threads(1, unroll::detail::kParallelGemmWork);
+  for (GemmIsa isa : unroll::detail::available_gemm_isas()) {
+    IsaScope scope(isa);
+    const std::string isa_label = unroll::detail::isa_name(isa);
+    CAPTURE(isa_label);
+    bool some_slice_differs_without_scope = false;
+    for (const Split& s : splits) {
+      CAPTURE(s.whole);
+      CAPTURE(s.rows);
+      CAPTURE(s.k);
+      std::vector<float> a(static_cast<size_t>(s.whole * s.k)), b(static_cast<size_t>(n * s.k)),
+          whole(static_cast<size_t>(s.whole * n)), slice(static_cast<size_t>(s.rows * n));
+      for (auto& x : a) x = dist(rng);
+      for (auto& x : b) x = dist(rng);
+      packed_gemm(false, true, s.whole, n, s.k, 1, a.data(), s.k, b.data(), s.k, 0, whole.data(), n);
+      const float* rows_of_whole = whole.data() + s.first * n;
+      const size_t bytes = slice.size() * sizeof(float);
+      packed_gemm(false, true, s.rows, n, s.k, 1, a.data() + s.first * s.k, s.k, b.data(), s.k, 0, slice.data(), n);
+      if (std::memcmp(slice.data(), rows_of_whole, bytes) != 0) some_slice_differs_without_scope = true;
+      {
+        const unroll::detail::BatchSliceScope as_whole(s.whole, s.rows);
+        packed_gemm(false, true, s.rows, n, s.k, 1, a.data() + s.first * s.k, s.k, b.data(), s.k, 0, slice.data(), n);
+      }
+      CHECK(std::memcmp(slice.data(), rows_of_whole, bytes) == 0);
+    }
+    // the scope is what makes them equal: some slices computed without it take another path
+    if (isa != GemmIsa::generic) CHECK(some_slice_differs_without_scope);
+  }
+  CHECK_THROWS_AS(unroll::detail::BatchSliceScope(4, 5), unroll::Error);
 }
 
 TEST_CASE("a step's product (short A) is split from kParallelGemmWork, one batched over time steps from 8x that") {
