@@ -56,7 +56,8 @@ void check_state(const char* op, const State& s, int64_t slots, int64_t batch) {
 // threads against 1, median of 3 (2026-12-03): lstm 1x64 T50 N 4 (slices of 2) 0.87x, N 8 1.10x, N 12
 // 1.20x, N 16 1.06x, N 32 1.65x; lstm 2x256 T35 N 8 1.81x. Against the previous library (the wavefront, a
 // product split per step), 3 alternated runs: lstm 2x256 N32 1.30x, gru 1.18x, rnn 1.26x, bidirectional lstm
-// 1.03x, lstm 1x1024 N64 1.09x, lstm 1x64 N16 1.06x.
+// 1.03x, lstm 1x1024 N64 1.09x, lstm 1x64 N16 1.06x (1.13x once slices of 8 rows ran on packed weights,
+// detail::PackedWeightsScope).
 constexpr int64_t kMinRowsPerSlice = 4;
 
 bool runs_by_rows(const SequenceLayer& layer, const Tensor& x, const Tensor& lengths) {
@@ -124,6 +125,12 @@ SequenceOutput Unidirectional::forward(const Tensor& x, const State& state, cons
     });
   UnrollOptions options = options_;
   options.training = is_training();
+  // The cell's weights do not change during the steps: products on them with a few rows of A (the
+  // recurrence of a small batch, or of a slice of one) pack each weight once (detail::PackedWeightsScope).
+  std::vector<detail::PackedWeightsScope::Weight> weights;
+  for (const Tensor& p : cell_->parameters())
+    if (p.dtype() == kFloat32) weights.push_back({p.data<float>(), p.numel()});
+  const detail::PackedWeightsScope packed_weights(weights.data(), static_cast<int64_t>(weights.size()));
   SequenceOutput result = unroll_cell(*cell_, x, initial, lengths, options);
   result.state.h = unsqueeze(result.state.h, 0);  // back to [1, N, H]
   if (result.state.c.defined()) result.state.c = unsqueeze(result.state.c, 0);
@@ -274,18 +281,33 @@ SequenceOutput Stacked::forward_layers(const Tensor& x, const State& state, cons
 // 35 1.17x; gru 2x256: 8 1.20x, 18 1.24x.
 constexpr int64_t kWavefrontStretches = 10;
 
+namespace {
+// Steps per stretch for T steps of N sequences: T / kWavefrontStretches, or more where needed for each
+// stretch's input projection (stretch * N rows, N for the last stretch's remainder too) to take the kernel
+// path of the whole sequence's (T * N rows; detail::gemm_rows_class): then every row of it is computed as in
+// one call on the whole sequence, to the bit. 0 when only one stretch would do.
+int64_t wavefront_stretch(int64_t T, int64_t N) {
+  const int whole = detail::gemm_rows_class(T * N);
+  for (int64_t stretch = (T + kWavefrontStretches - 1) / kWavefrontStretches; stretch < T; ++stretch) {
+    const int64_t last = T - (T - 1) / stretch * stretch;  // steps of the last stretch
+    if (detail::gemm_rows_class(stretch * N) == whole && detail::gemm_rows_class(last * N) == whole) return stretch;
+  }
+  return 0;
+}
+}  // namespace
+
 bool Stacked::runs_as_wavefront(const Tensor& x, const Tensor& lengths) const {
   // Inference only: a recorded graph would get one input-projection node per stretch, and the weight
   // gradient summed over those is not bit-identical to the one-call graph of one thread. Per-sequence
   // lengths are not cut into stretches (one layer after the other then). float32 only, as Bidirectional.
   return !is_grad_enabled() && layers_.size() >= 2 && !lengths.defined() && x.size(0) >= 2 &&
          x.dtype() == kFloat32 && detail::gemm_backend() != detail::GemmBackend::openblas &&
-         detail::parallel_width() >= 2 && !stochastic() && causal();
+         detail::parallel_width() >= 2 && !stochastic() && causal() && wavefront_stretch(x.size(0), x.size(1)) > 0;
 }
 
 SequenceOutput Stacked::forward_wavefront(const Tensor& x, const State& state) {
   const int64_t T = x.size(0), L = static_cast<int64_t>(layers_.size());
-  const int64_t stretch = (T + kWavefrontStretches - 1) / kWavefrontStretches;
+  const int64_t stretch = wavefront_stretch(T, x.size(1));
   const int64_t K = (T + stretch - 1) / stretch;  // stretches
   std::vector<State> states(L);                    // each layer's state after the stretches it has done
   for (int64_t i = 0, first_slot = 0; i < L; ++i) {

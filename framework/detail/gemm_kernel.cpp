@@ -163,6 +163,49 @@ BatchSliceScope::BatchSliceScope(int64_t whole, int64_t part)
 }
 BatchSliceScope::~BatchSliceScope() { t_batch_slice = {saved_whole_, saved_part_}; }
 
+struct PackedWeightsScope::Packs {
+  struct Packed {
+    const float* b;
+    int64_t ldb, n, k, panel_width;
+    std::vector<float, xsimd::aligned_allocator<float, 64>> values;
+  };
+  std::vector<Weight> weights;
+  std::vector<Packed> packed;  // a few entries: the weights of one cell
+};
+
+namespace {
+thread_local PackedWeightsScope::Packs* t_packs = nullptr;
+}  // namespace
+
+PackedWeightsScope::PackedWeightsScope(const Weight* weights, int64_t n)
+    : packs_(new Packs{std::vector<Weight>(weights, weights + n), {}}), saved_(t_packs) {
+  t_packs = packs_;
+}
+PackedWeightsScope::~PackedWeightsScope() {
+  t_packs = saved_;
+  delete packs_;
+}
+
+float* packed_weight(const float* b, int64_t ldb, int64_t n, int64_t k, int64_t panel_width, int64_t floats,
+                     bool* fresh) {
+  PackedWeightsScope::Packs* packs = t_packs;
+  if (packs == nullptr) return nullptr;
+  for (auto& p : packs->packed)
+    if (p.b == b && p.ldb == ldb && p.n == n && p.k == k && p.panel_width == panel_width) {
+      *fresh = false;
+      return p.values.data();
+    }
+  const float* last = b + (n - 1) * ldb + k;  // one past B's last element
+  for (const auto& w : packs->weights)
+    if (b >= w.data && last <= w.data + w.count) {
+      packs->packed.push_back({b, ldb, n, k, panel_width, {}});
+      packs->packed.back().values.resize(static_cast<size_t>(floats));
+      *fresh = true;
+      return packs->packed.back().values.data();
+    }
+  return nullptr;
+}
+
 float* gemm_scratch(int which, int64_t count) {
   thread_local Scratch scratch;  // one per thread: the engine is used from several threads at once
   auto& buffer = scratch.buffer[which];

@@ -40,6 +40,13 @@ inline constexpr int64_t kSplitBatchedFactor = 8;
 int64_t parallel_gemm_work();
 void set_parallel_gemm_work(int64_t multiply_adds);
 
+// The kernels choose their path (GemmPath below) from the rows of op(A) only through this class: at most
+// kDotRows, at most kDotRowsLongK (the dot path from k >= 128), at most kShortRows (weight_rows), more
+// (packed). Products whose row counts fall in one class take the same path for the same k, n and transposes,
+// and every path computes a row of C the same way whatever rows surround it.
+inline constexpr int64_t kDotRows = 2, kDotRowsLongK = 8, kShortRows = 64;
+inline int gemm_rows_class(int64_t m) { return m <= kDotRows ? 0 : m <= kDotRowsLongK ? 1 : m <= kShortRows ? 2 : 3; }
+
 // A slice of a batch computes its products as the whole batch would: while a scope is alive on a thread,
 // packed_gemm there chooses the path (GemmPath below) of a product of m rows as for one of m * whole / part
 // rows (an RNN step's m = the batch, an input projection's T * the batch). Every path computes a row of C the
@@ -56,6 +63,37 @@ class BatchSliceScope {
  private:
   int64_t saved_whole_, saved_part_;
 };
+
+// Weights packed once per sequence. While a scope is alive on a thread, a product there that takes the
+// weight_rows path (an RNN step's h W^T) with at most half a register's worth of rows of A (8 on AVX-512, 4
+// on AVX2), beta = 0, and a B that lies inside one of the scope's weights packs W^T into the packed path's
+// panels at its first use and runs the packed micro-kernel on that copy from then on. weight_rows would
+// fill at most half of each register's lanes with such an A; the packed tile is MR rows of A by NR columns
+// of W^T. Each element is the same chain of fused multiply-adds over k with the same final scaling, so the
+// results are those of weight_rows to the bit (test_gemm_kernel). The weights must not change while the
+// scope is alive: Unidirectional holds one around the steps of a sequence, with its cell's parameters.
+class PackedWeightsScope {
+ public:
+  struct Weight {
+    const float* data;
+    int64_t count;  // floats
+  };
+  PackedWeightsScope(const Weight* weights, int64_t n);
+  ~PackedWeightsScope();
+  PackedWeightsScope(const PackedWeightsScope&) = delete;
+  PackedWeightsScope& operator=(const PackedWeightsScope&) = delete;
+  struct Packs;  // the weights and their packed copies (defined in gemm_kernel.cpp)
+
+ private:
+  Packs* packs_;
+  Packs* saved_;
+};
+
+// For the per-ISA kernels: the packed copy (`floats` long, 64-byte aligned) of B = rows [0, n) x columns
+// [0, k) of a weight with row stride ldb, in panels `panel_width` wide, when the innermost PackedWeightsScope
+// on this thread covers B; null otherwise. *fresh is true when the caller has to fill it.
+float* packed_weight(const float* b, int64_t ldb, int64_t n, int64_t k, int64_t panel_width, int64_t floats,
+                     bool* fresh);
 
 // The instruction sets the kernel is built for. avx512: AVX-512 F/BW/DQ/VL with 16 floats per register;
 // avx2: AVX2 + FMA, 8 floats; generic: whatever the compiler's baseline for the target is (SSE2 on x86-64,

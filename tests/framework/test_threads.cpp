@@ -159,6 +159,14 @@ TEST_CASE("inference of stacked layers (a wavefront on two threads) is bit-ident
       CHECK(identical(one, infer(2, c)));
       CHECK(identical(one, infer(3, c)));
     }
+  // k > 256 in the upper layer's projection: a stretch of 4 steps (24 rows, weight_rows) would sum k in
+  // another order than the whole sequence's 240 rows (packed, by slices of 256); stretches grow to 14 steps
+  const Inference wide{.cell = "lstm", .T = 40, .N = 6, .I = 24, .H = 300, .L = 2};
+  const auto one = infer(1, wide);
+  const int64_t jobs = detail::pool_jobs();
+  CHECK(identical(one, infer(2, wide)));
+  CHECK(detail::pool_jobs() > jobs);  // the wavefront ran
+  CHECK(identical(one, infer(3, wide)));
 }
 
 TEST_CASE("inference by slices of the batch is bit-identical on 1, 2 and 3 threads") {

@@ -328,6 +328,75 @@ TEST_CASE("under BatchSliceScope, a slice of a batch's rows computes them to the
   CHECK_THROWS_AS(unroll::detail::BatchSliceScope(4, 5), unroll::Error);
 }
 
+TEST_CASE("under PackedWeightsScope, a few rows times a weight's transpose run on one packed copy, to the bit") {
+  // h W^T for 1 .. 8 rows of h as slices of a batch of 16 (so that they take weight_rows, not the dot path),
+  // which uses the packed copy up to half a register's rows (8 on AVX-512, 4 on AVX2, 2 on SSE2); W a block
+  // of a larger weight buffer (row stride > k), ragged n, k up to 300 (more than the packed path's KC)
+  const int64_t n = 100, ldb = 310;
+  std::mt19937 rng(23);
+  std::uniform_real_distribution<float> dist(-1, 1);
+  std::vector<float> weight(static_cast<size_t>(n * ldb));
+  for (auto& x : weight) x = dist(rng);
+  ThreadScope threads(1, unroll::detail::kParallelGemmWork);
+  for (GemmIsa isa : unroll::detail::available_gemm_isas()) {
+    IsaScope scope(isa);
+    const std::string isa_label = unroll::detail::isa_name(isa);
+    CAPTURE(isa_label);
+    for (int64_t k : {int64_t{64}, int64_t{300}})
+      for (int64_t m = 1; m <= 8; ++m) {
+        CAPTURE(k);
+        CAPTURE(m);
+        std::vector<float> a(static_cast<size_t>(m * k)), plain(static_cast<size_t>(m * n)), packed(plain.size());
+        for (auto& x : a) x = dist(rng);
+        const unroll::detail::BatchSliceScope slice_of_16(16, m);
+        packed_gemm(false, true, m, n, k, 0.5f, a.data(), k, weight.data() + 3, ldb, 0, plain.data(), n);
+        const unroll::detail::PackedWeightsScope::Weight w{weight.data(), static_cast<int64_t>(weight.size())};
+        const unroll::detail::PackedWeightsScope weights(&w, 1);
+        for (int repeat = 0; repeat < 2; ++repeat) {  // packs at the first product, reuses at the second
+          std::fill(packed.begin(), packed.end(), std::numeric_limits<float>::quiet_NaN());
+          packed_gemm(false, true, m, n, k, 0.5f, a.data(), k, weight.data() + 3, ldb, 0, packed.data(), n);
+          CHECK(std::memcmp(plain.data(), packed.data(), plain.size() * sizeof(float)) == 0);
+        }
+        if (m <= 4 && isa != GemmIsa::generic) {  // the product did pack W^T (in the kernel's panels, NR wide)
+          const unroll::detail::GemmIsaKernel* kernel =
+              isa == GemmIsa::avx512 ? unroll::detail::gemm_kernel_avx512()
+              : isa == GemmIsa::avx2 ? unroll::detail::gemm_kernel_avx2()
+                                     : unroll::detail::gemm_kernel_generic();
+          const int64_t floats = (n + kernel->nr - 1) / kernel->nr * kernel->nr * k;
+          bool fresh = true;
+          CHECK(unroll::detail::packed_weight(weight.data() + 3, ldb, n, k, kernel->nr, floats, &fresh) != nullptr);
+          CHECK_FALSE(fresh);
+        }
+      }
+  }
+}
+
+TEST_CASE("packed_weight covers only the weights of the innermost scope, and packs each B once") {
+  using unroll::detail::packed_weight;
+  std::vector<float> w(64 * 40), other(64 * 40);
+  bool fresh = false;
+  CHECK(packed_weight(w.data(), 40, 64, 40, 32, 64 * 40, &fresh) == nullptr);  // no scope
+  const unroll::detail::PackedWeightsScope::Weight entry{w.data(), static_cast<int64_t>(w.size())};
+  {
+    const unroll::detail::PackedWeightsScope scope(&entry, 1);
+    float* first = packed_weight(w.data(), 40, 64, 40, 32, 64 * 40, &fresh);
+    REQUIRE(first != nullptr);
+    CHECK(fresh);
+    CHECK(packed_weight(w.data(), 40, 64, 40, 32, 64 * 40, &fresh) == first);
+    CHECK_FALSE(fresh);
+    CHECK(packed_weight(w.data(), 40, 32, 40, 32, 32 * 40, &fresh) != first);  // another block: its own copy
+    CHECK(fresh);
+    CHECK(packed_weight(w.data() + 40, 40, 64, 40, 32, 64 * 40, &fresh) == nullptr);  // runs past the weight
+    CHECK(packed_weight(other.data(), 40, 64, 40, 32, 64 * 40, &fresh) == nullptr);   // not one of them
+    {
+      const unroll::detail::PackedWeightsScope inner(nullptr, 0);  // an inner scope without weights
+      CHECK(packed_weight(w.data(), 40, 64, 40, 32, 64 * 40, &fresh) == nullptr);
+    }
+    CHECK(packed_weight(w.data(), 40, 64, 40, 32, 64 * 40, &fresh) == first);
+  }
+  CHECK(packed_weight(w.data(), 40, 64, 40, 32, 64 * 40, &fresh) == nullptr);
+}
+
 TEST_CASE("a step's product (short A) is split from kParallelGemmWork, one batched over time steps from 8x that") {
   using unroll::detail::kParallelGemmWork;
   using unroll::detail::kSplitBatchedFactor;
