@@ -59,8 +59,9 @@ struct Gemm {
   // KC x NR of B stays in L1 across the MR-row sweep, MC x KC of A in L2, KC x NC of B in L3.
   static constexpr int64_t KC = Tuning::KC, MC = Tuning::MC, NC = Tuning::NC;
   static_assert(MC % MR == 0 && NC % NR == 0);
-  // Up to kShortRows rows of op(A) (gemm_kernel.hpp): a non-transposed B is read in place instead of packed,
-  // and A B^T takes the weight_rows path.
+  // Up to kShortRows rows of op(A) (gemm_kernel.hpp), A B^T takes the weight_rows path. Up to kInPlaceRows,
+  // a non-transposed B is read in place instead of packed (packed_path below).
+  static constexpr int64_t kInPlaceRows = 128;
 
   // ---- packing ---------------------------------------------------------------------------------------
 
@@ -363,7 +364,11 @@ struct Gemm {
 
     // When op(B) = B and A is short, packing B would cost about as much as the product (each B element is
     // used only m times), so the kernel reads full panels of B in place; only a ragged last panel is packed.
-    const bool b_in_place = !g.tb && m <= kShortRows;
+    // Up to 128 rows rather than 64: one thread, GFLOP/s in place against packed (best of 7, 2026-12-03), on
+    // AVX-512: 96 x 1024 x 4096 (the 1 x 1024 LSTM's dh at batch 96) 1.82x, 72 x 1024 x 4096 2.02x, 80 x 4096
+    // x 1024 1.82x, 128 x 256 x 1024 1.17x, 128 x 512 x 512 1.15x, 128 x 10000 x 200 1.13x, 96 x 1024 x 1024
+    // 0.98x; on AVX2 1.06-1.25x on five of them; from 192 rows packing wins (157 against 144 GFLOP/s).
+    const bool b_in_place = !g.tb && m <= kInPlaceRows;
     // ... except where B's rows are a multiple of 4 KB apart: then every row of a panel falls in the same
     // set of the L1 cache, which cannot keep the panel between the micro-tiles that reuse it. With more
     // than 32 rows of A (6 tiles reuse each panel) copying one panel at a time into L1 pays. Interleaved

@@ -193,7 +193,7 @@ TEST_CASE("gemm on double (OpenBLAS dgemm, float64 matmul) matches a long-double
   CHECK(check_edges<double>(double_gemm, rng) > 500);
 }
 
-TEST_CASE("packed_gemm crosses the N block (NC) and the in-place-B row limit; dgemm on the same shapes") {
+TEST_CASE("packed_gemm crosses the N block (NC) and the in-place-B row limit (128); dgemm on the same shapes") {
   for (GemmIsa isa : unroll::detail::available_gemm_isas()) {
     const std::string isa_label = unroll::detail::isa_name(isa);
     CAPTURE(isa_label);
@@ -204,6 +204,9 @@ TEST_CASE("packed_gemm crosses the N block (NC) and the in-place-B row limit; dg
         CHECK(check_case<float>({ta, tb, 3, 4100, 20, 1, 0}, rng, float_kernel) < kTolerance<float>);
         CHECK(check_case<float>({ta, tb, 64, 40, 30, 1, 1}, rng, float_kernel) < kTolerance<float>);
         CHECK(check_case<float>({ta, tb, 65, 40, 30, 1, 1}, rng, float_kernel) < kTolerance<float>);
+        CHECK(check_case<float>({ta, tb, 128, 40, 30, 1, 1}, rng, float_kernel) < kTolerance<float>);
+        CHECK(check_case<float>({ta, tb, 129, 40, 30, 1, 1}, rng, float_kernel) < kTolerance<float>);
+        CHECK(check_case<float>({ta, tb, 100, 1030, 300, 1, 1}, rng, float_kernel) < kTolerance<float>);
       }
   }
   std::mt19937 rng(7);
