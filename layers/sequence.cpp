@@ -14,27 +14,41 @@ namespace unroll::layers {
 using detail::check;
 
 namespace {
-// Entries [first, first + count) along dim 0 of every state component ([S, N, H] layout).
-State take_slots(const State& s, int64_t first, int64_t count) {
+// Entries [first, first + count) along `dim` of every state component ([S, N, H] layout: dim 0 the slots,
+// dim 1 the batch).
+State narrow_state(const State& s, int64_t dim, int64_t first, int64_t count) {
   State part;
-  if (s.h.defined()) part.h = narrow(s.h, 0, first, count);
-  if (s.c.defined()) part.c = narrow(s.c, 0, first, count);
+  if (s.h.defined()) part.h = narrow(s.h, dim, first, count);
+  if (s.c.defined()) part.c = narrow(s.c, dim, first, count);
   return part;
 }
+State take_slots(const State& s, int64_t first, int64_t count) { return narrow_state(s, 0, first, count); }
 
-State concat_states(const std::vector<State>& parts) {
+// The parts' components joined along `dim` (0: the slots of layers one after another; 1: slices of a batch).
+State concat_states(const std::vector<State>& parts, int64_t dim = 0) {
   std::vector<Tensor> hs, cs;
   for (const State& p : parts) {
     hs.push_back(p.h);
     if (p.c.defined()) cs.push_back(p.c);
   }
   State out;
-  out.h = concat(hs, 0);
+  out.h = concat(hs, dim);
   if (!cs.empty()) {
     check(cs.size() == hs.size(), "concat_states: some layers carry a cell state c and others do not");
-    out.c = concat(cs, 0);
+    out.c = concat(cs, dim);
   }
   return out;
+}
+
+// Whether a layer's pieces may run on the pool's threads: float32 with unroll's kernel (float64 products, and
+// every product with UNROLL_GEMM=openblas, go to OpenBLAS, whose own threads and thread setting are global).
+bool may_run_on_threads(const Tensor& x) {
+  return x.dtype() == kFloat32 && detail::gemm_backend() != detail::GemmBackend::openblas;
+}
+
+// ... and in inference, with a second thread free and nothing random (the slices and the wavefront).
+bool inference_on_threads(const SequenceLayer& layer, const Tensor& x) {
+  return !is_grad_enabled() && may_run_on_threads(x) && detail::parallel_width() >= 2 && !layer.stochastic();
 }
 
 void check_state(const char* op, const State& s, int64_t slots, int64_t batch) {
@@ -62,12 +76,10 @@ constexpr int64_t kMinRowsPerSlice = 4;
 
 bool runs_by_rows(const SequenceLayer& layer, const Tensor& x, const Tensor& lengths) {
   // Inference only: a recorded graph would sum the weight gradients of the slices, not bit-identical to one
-  // thread's. lengths of the wrong form are left for the layer to refuse. float32 only, as Bidirectional.
+  // thread's. lengths of the wrong form are left for the layer to refuse.
   const int64_t N = x.size(1);
-  return !is_grad_enabled() && N >= 2 * kMinRowsPerSlice && x.dtype() == kFloat32 &&
-         detail::gemm_backend() != detail::GemmBackend::openblas && detail::parallel_width() >= 2 &&
-         (!lengths.defined() || (lengths.dim() == 1 && lengths.size(0) == N)) && !layer.stochastic() &&
-         layer.rows_independent();
+  return N >= 2 * kMinRowsPerSlice && (!lengths.defined() || (lengths.dim() == 1 && lengths.size(0) == N)) &&
+         layer.rows_independent() && inference_on_threads(layer, x);
 }
 
 // run(x, state, lengths) on consecutive slices of the batch, one per thread; outputs and final states joined
@@ -80,19 +92,17 @@ SequenceOutput forward_by_rows(const Tensor& x, const State& state, const Tensor
   auto work = [&](int64_t j) {
     const int64_t first = N * j / slices, rows = N * (j + 1) / slices - first;
     const detail::BatchSliceScope as_whole_batch(N, rows);
-    State slice;
-    if (state.h.defined()) slice.h = narrow(state.h, 1, first, rows);
-    if (state.c.defined()) slice.c = narrow(state.c, 1, first, rows);
-    parts[j] = run(narrow(x, 1, first, rows), slice, lengths.defined() ? narrow(lengths, 0, first, rows) : Tensor());
+    parts[j] = run(narrow(x, 1, first, rows), narrow_state(state, 1, first, rows),
+                   lengths.defined() ? narrow(lengths, 0, first, rows) : Tensor());
   };
   detail::run_independent(slices, work);
-  std::vector<Tensor> outputs, hs, cs;
+  std::vector<Tensor> outputs;
+  std::vector<State> states;
   for (SequenceOutput& part : parts) {
     outputs.push_back(std::move(part.output));
-    hs.push_back(std::move(part.state.h));
-    if (part.state.c.defined()) cs.push_back(std::move(part.state.c));
+    states.push_back(std::move(part.state));
   }
-  return {concat(outputs, 1), {concat(hs, 1), cs.empty() ? Tensor() : concat(cs, 1)}};
+  return {concat(outputs, 1), concat_states(states, 1)};
 }
 }  // namespace
 
@@ -187,12 +197,11 @@ SequenceOutput Bidirectional::forward(const Tensor& x, const State& state, const
     behind = backward_->forward(reverse_sequences(x, lengths), backward_state, lengths);
   };
   // The two directions are independent: on two threads when there are two (the same nodes and values as one
-  // after the other, see run_pair), in training and inference. float32 only: float64 products go to OpenBLAS,
-  // whose own threads and thread setting are global, as they are with UNROLL_GEMM=openblas. Training with the
+  // after the other, see run_pair), in training and inference (see may_run_on_threads). Training with the
   // directions paired: bench/rnn_bench lstm 2 32 35 128 256 1 ran at 12833 tokens/s against 11732 one after
   // the other (median of 3 alternated, idle machine, 2026-12-02), once a graph recorded on a worker thread
   // could return its buffers to that thread (framework/tensor.cpp; before that it was 4x slower).
-  if (x.dtype() == kFloat32 && detail::gemm_backend() != detail::GemmBackend::openblas) {
+  if (may_run_on_threads(x)) {
     detail::run_pair(run_ahead, run_behind);
   } else {
     run_ahead(0);
@@ -299,10 +308,9 @@ int64_t wavefront_stretch(int64_t T, int64_t N) {
 bool Stacked::runs_as_wavefront(const Tensor& x, const Tensor& lengths) const {
   // Inference only: a recorded graph would get one input-projection node per stretch, and the weight
   // gradient summed over those is not bit-identical to the one-call graph of one thread. Per-sequence
-  // lengths are not cut into stretches (one layer after the other then). float32 only, as Bidirectional.
-  return !is_grad_enabled() && layers_.size() >= 2 && !lengths.defined() && x.size(0) >= 2 &&
-         x.dtype() == kFloat32 && detail::gemm_backend() != detail::GemmBackend::openblas &&
-         detail::parallel_width() >= 2 && !stochastic() && causal() && wavefront_stretch(x.size(0), x.size(1)) > 0;
+  // lengths are not cut into stretches (one layer after the other then).
+  return layers_.size() >= 2 && !lengths.defined() && x.size(0) >= 2 && inference_on_threads(*this, x) &&
+         causal() && wavefront_stretch(x.size(0), x.size(1)) > 0;
 }
 
 SequenceOutput Stacked::forward_wavefront(const Tensor& x, const State& state) {

@@ -428,7 +428,7 @@ struct Gemm {
   // one thread, against weight_rows (3 alternated runs, 2026-12-03): 1.31x (1.58M against 1.21M tokens/s);
   // lstm 1x64 N16 on two threads (slices of 8): 1.13x over the library before the slices (median of 5).
   static bool runs_on_packed_weight(const GemmArgs& g) {
-    return 2 * g.m <= W && g.beta == float(0) && g.k <= kWeightRowsK && !g.ta && g.tb;
+    return 2 * g.m <= W && g.beta == float(0) && g.k <= kWeightRowsK;  // (weight_rows: A B^T, so !ta, tb)
   }
 
   static bool packed_weight_gemm(const GemmArgs& g) {
