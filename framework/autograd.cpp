@@ -11,6 +11,7 @@
 #include "unroll/framework/detail/check.hpp"
 #include "unroll/framework/detail/denormals.hpp"
 #include "unroll/framework/detail/kernels.hpp"
+#include "unroll/framework/detail/sharded_counter.hpp"
 #include "unroll/framework/ops.hpp"
 
 namespace unroll {
@@ -19,7 +20,7 @@ namespace unroll {
 namespace {
 thread_local bool t_grad_enabled = true;
 thread_local int64_t t_time_step = -1;
-std::atomic<int64_t> g_live_nodes{0};
+constinit detail::ShardedCounter g_live_nodes;  // Nodes alive, all threads (live_node_count)
 std::atomic<uint64_t> g_pass_counter{0};  // each backward pass marks the tensors it visits with a fresh number
 }  // namespace
 
@@ -28,7 +29,7 @@ void set_grad_enabled(bool on) { t_grad_enabled = on; }
 TimeStepScope::TimeStepScope(int64_t t) : previous_(t_time_step) { t_time_step = t; }
 TimeStepScope::~TimeStepScope() { t_time_step = previous_; }
 
-int64_t live_node_count() { return g_live_nodes.load(std::memory_order_relaxed); }
+int64_t live_node_count() { return g_live_nodes.total(); }
 
 // ---- nodes -----------------------------------------------------------------------------------------
 namespace {
@@ -41,10 +42,10 @@ struct Graveyard {
 thread_local Graveyard* t_graveyard = nullptr;
 }  // namespace
 
-Node::Node() { g_live_nodes.fetch_add(1, std::memory_order_relaxed); }
+Node::Node() { g_live_nodes.add(1); }
 
 Node::~Node() {
-  g_live_nodes.fetch_sub(1, std::memory_order_relaxed);
+  g_live_nodes.add(-1);
   if (inputs.empty() && !backward) return;
   if (t_graveyard) {
     for (auto& in : inputs) t_graveyard->tensors.push_back(std::move(in));

@@ -11,6 +11,7 @@
 #include "unroll/framework/detail/block_pool.hpp"
 #include "unroll/framework/detail/check.hpp"
 #include "unroll/framework/detail/dispatch.hpp"
+#include "unroll/framework/detail/sharded_counter.hpp"
 #include "unroll/framework/ops.hpp"
 
 namespace unroll {
@@ -136,7 +137,7 @@ thread_local ThreadCache t_cache;
 
 BufferCache* cache() { return t_cache_destroyed ? nullptr : t_cache.cache; }
 
-std::atomic<int64_t> g_live_buffers{0};  // Storage objects alive, all threads (live_buffer_count)
+constinit detail::ShardedCounter g_live_buffers;  // Storage objects alive, all threads (live_buffer_count)
 
 }  // namespace
 
@@ -152,17 +153,17 @@ Storage::Storage(int64_t n) : nbytes(n) {
       data = blocks.back();
       blocks.pop_back();
       c->total -= bytes;
-      g_live_buffers.fetch_add(1, std::memory_order_relaxed);
+      g_live_buffers.add(1);
       return;
     }
   }
   data = std::aligned_alloc(64, bytes);
   if (!data) throw std::bad_alloc();
-  g_live_buffers.fetch_add(1, std::memory_order_relaxed);
+  g_live_buffers.add(1);
 }
 
 Storage::~Storage() {
-  g_live_buffers.fetch_sub(1, std::memory_order_relaxed);
+  g_live_buffers.add(-1);
   int ignored = 0;
   const size_t bytes = class_bytes(static_cast<size_t>(nbytes > 8 ? nbytes : 8), ignored);
   BufferCache* c = cache();
@@ -188,7 +189,7 @@ void release_cached_buffers() {
   if (BufferCache* c = cache()) c->release();
 }
 
-int64_t live_buffer_count() { return g_live_buffers.load(std::memory_order_relaxed); }
+int64_t live_buffer_count() { return g_live_buffers.total(); }
 
 // ---- size limit --------------------------------------------------------------------------------------
 namespace {
