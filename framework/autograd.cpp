@@ -10,6 +10,7 @@
 #include "unroll/framework/detail/block_pool.hpp"
 #include "unroll/framework/detail/check.hpp"
 #include "unroll/framework/detail/denormals.hpp"
+#include "unroll/framework/detail/gemm_kernel.hpp"
 #include "unroll/framework/detail/kernels.hpp"
 #include "unroll/framework/detail/sharded_counter.hpp"
 #include "unroll/framework/ops.hpp"
@@ -332,6 +333,13 @@ void backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& seeds
   detail::FlushDenormalsScope flush_denormals;
   const uint64_t mark = g_pass_counter.fetch_add(1, std::memory_order_relaxed) + 1;
   std::vector<std::shared_ptr<TensorImpl>> order = topological_order(roots, mark);
+  // The leaves (the parameters) do not change during the pass: a product that reads one as its right operand
+  // at every step (an RNN's dh = dG W_hh) packs it once for all of them (detail::PackedWeightsScope).
+  std::vector<detail::PackedWeightsScope::Weight> leaves;
+  for (const auto& impl : order)
+    if (!impl->grad_fn && impl->dtype == kFloat32 && impl->storage)
+      leaves.push_back({static_cast<const float*>(impl->storage->data), impl->storage->nbytes / int64_t{sizeof(float)}});
+  const detail::PackedWeightsScope packed_leaves(leaves.data(), static_cast<int64_t>(leaves.size()));
   // If a backward function throws (anomaly mode does, by design), drop the partial gradients in flight so
   // that they cannot leak into the next pass through the same leaves.
   struct ClearInFlight {

@@ -14,11 +14,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 #include "unroll/framework/detail/check.hpp"
 #include "unroll/framework/detail/denormals.hpp"
 #include "unroll/framework/detail/thread_pool.hpp"
+#include "unroll/framework/tensor.hpp"
 
 namespace unroll::detail {
 
@@ -90,6 +92,7 @@ GemmArgs part_of(const GemmArgs& g, bool split_rows, int64_t begin, int64_t end)
     part.n = end - begin;
     part.b = g.tb ? g.b + begin * g.ldb : g.b + begin;
     part.c = g.c + begin;
+    if (g.packed_b) part.packed_b = g.packed_b + begin * g.k;  // begin: a multiple of the panel width
   }
   return part;
 }
@@ -166,8 +169,14 @@ BatchSliceScope::~BatchSliceScope() { t_batch_slice = {saved_whole_, saved_part_
 struct PackedWeightsScope::Packs {
   struct Packed {
     const float* b;
-    int64_t ldb, n, k, panel_width;
-    std::vector<float, xsimd::aligned_allocator<float, 64>> values;
+    int64_t ldb;
+    bool transposed;
+    int64_t n, k, panel_width;
+    // From the thread's tensor buffer cache (a block of the same size comes back at the next step), 64-byte
+    // aligned, not zeroed (the packing writes all of it). Fresh pages from the system at every backward
+    // cost the 2 x 256 LSTM's training step ~5% in page faults.
+    std::unique_ptr<Storage> values;
+    float* data() const { return static_cast<float*>(values->data); }
   };
   std::vector<Weight> weights;
   std::vector<Packed> packed;  // a few entries: the weights of one cell
@@ -186,22 +195,23 @@ PackedWeightsScope::~PackedWeightsScope() {
   delete packs_;
 }
 
-float* packed_weight(const float* b, int64_t ldb, int64_t n, int64_t k, int64_t panel_width, int64_t floats,
-                     bool* fresh) {
+float* packed_weight(const float* b, int64_t ldb, bool transposed, int64_t n, int64_t k, int64_t panel_width,
+                     int64_t floats, bool* fresh) {
   PackedWeightsScope::Packs* packs = t_packs;
   if (packs == nullptr) return nullptr;
   for (auto& p : packs->packed)
-    if (p.b == b && p.ldb == ldb && p.n == n && p.k == k && p.panel_width == panel_width) {
+    if (p.b == b && p.ldb == ldb && p.transposed == transposed && p.n == n && p.k == k &&
+        p.panel_width == panel_width) {
       *fresh = false;
-      return p.values.data();
+      return p.data();
     }
-  const float* last = b + (n - 1) * ldb + k;  // one past B's last element
+  const float* last = transposed ? b + (n - 1) * ldb + k : b + (k - 1) * ldb + n;  // one past B's last element
   for (const auto& w : packs->weights)
     if (b >= w.data && last <= w.data + w.count) {
-      packs->packed.push_back({b, ldb, n, k, panel_width, {}});
-      packs->packed.back().values.resize(static_cast<size_t>(floats));
+      packs->packed.push_back({b, ldb, transposed, n, k, panel_width,
+                               std::make_unique<Storage>(floats * int64_t{sizeof(float)})});
       *fresh = true;
-      return packs->packed.back().values.data();
+      return packs->packed.back().data();
     }
   return nullptr;
 }
@@ -222,11 +232,20 @@ void packed_gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64
     return;
   }
   FlushDenormalsScope flush_denormals;  // denormal products would run ~100x slower
-  const GemmArgs g{transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc};
+  GemmArgs g{transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc};
   const GemmIsaKernel& kernel = *current_kernel().load(std::memory_order_relaxed);
   GemmArgs as_whole = g;  // the path the whole batch would take (BatchSliceScope)
   as_whole.m = m * t_batch_slice.whole / t_batch_slice.part;
   const GemmPath path = kernel.choose(as_whole);
+  // B packed once for the scope (PackedWeightsScope); here, so that the threads below share the copy
+  if (path == GemmPath::packed && !transpose_b && m <= kInPlaceRows && t_packs != nullptr) {
+    bool fresh = false;
+    const int64_t panels = (n + kernel.nr - 1) / kernel.nr;
+    if (float* packed = packed_weight(b, ldb, transpose_b, n, k, kernel.nr, panels * kernel.nr * k, &fresh)) {
+      if (fresh) kernel.pack_weight(g, packed);
+      g.packed_b = packed;
+    }
+  }
   const int64_t split_from = m <= kSplitShortRows ? parallel_gemm_work() : parallel_gemm_work() * kSplitBatchedFactor;
   const int width = m * n * k >= split_from ? parallel_width() : 1;
   if (width < 2) return kernel.run(path, g);

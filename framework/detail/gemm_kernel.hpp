@@ -45,6 +45,10 @@ void set_parallel_gemm_work(int64_t multiply_adds);
 // (packed). Products whose row counts fall in one class take the same path for the same k, n and transposes,
 // and every path computes a row of C the same way whatever rows surround it.
 inline constexpr int64_t kDotRows = 2, kDotRowsLongK = 8, kShortRows = 64;
+
+// Up to this many rows of A, the packed path reads a non-transposed B in place rather than packing it: each
+// element of B is used only m times (measurements in gemm_kernel_impl.hpp).
+inline constexpr int64_t kInPlaceRows = 128;
 inline int gemm_rows_class(int64_t m) { return m <= kDotRows ? 0 : m <= kDotRowsLongK ? 1 : m <= kShortRows ? 2 : 3; }
 
 // A slice of a batch computes its products as the whole batch would: while a scope is alive on a thread,
@@ -64,14 +68,23 @@ class BatchSliceScope {
   int64_t saved_whole_, saved_part_;
 };
 
-// Weights packed once per sequence. While a scope is alive on a thread, a product there that takes the
-// weight_rows path (an RNN step's h W^T) with at most half a register's worth of rows of A (8 on AVX-512, 4
-// on AVX2), beta = 0, and a B that lies inside one of the scope's weights packs W^T into the packed path's
-// panels at its first use and runs the packed micro-kernel on that copy from then on. weight_rows would
-// fill at most half of each register's lanes with such an A; the packed tile is MR rows of A by NR columns
-// of W^T. Each element is the same chain of fused multiply-adds over k with the same final scaling, so the
-// results are those of weight_rows to the bit (test_gemm_kernel). The weights must not change while the
-// scope is alive: Unidirectional holds one around the steps of a sequence, with its cell's parameters.
+// Weights packed once and reused by every product that reads them. While a scope is alive on a thread, a
+// product started there whose B lies inside one of the scope's weights may run on a copy of op(B) packed at
+// its first use, in the packed path's panels (NR columns, each all of k), instead of reading or packing B
+// again:
+//   - an RNN step's h W^T with at most half a register's worth of rows of A (8 on AVX-512, 4 on AVX2) and
+//     beta = 0: weight_rows would fill at most half of each register's lanes with such an A, so it runs the
+//     packed micro-kernel (MR rows of A by NR columns of W^T) on the copy. Unidirectional holds a scope with
+//     its cell's parameters around the steps of a sequence.
+//   - a product that takes the packed path (GemmPath below) with a non-transposed B that it would read in
+//     place (at most kInPlaceRows rows of A): it reads the copy, in order, instead of rows ldb apart (a 4 KB
+//     stride falls in one set of the L1 cache, and the hardware prefetcher does not cross 4 KB pages).
+//     backward() holds a scope with the leaves of the graph (the parameters): an RNN's dh = dG W_hh at every
+//     step then reads one copy of W_hh. (A product with more rows packs B once for all of them anyway: the
+//     copy would only add an allocation.)
+// Each element is the same chain of fused multiply-adds over k with the same final scaling, so the results
+// are those without the scope to the bit (test_gemm_kernel). The weights must not change while the scope is
+// alive.
 class PackedWeightsScope {
  public:
   struct Weight {
@@ -89,11 +102,11 @@ class PackedWeightsScope {
   Packs* saved_;
 };
 
-// For the per-ISA kernels: the packed copy (`floats` long, 64-byte aligned) of B = rows [0, n) x columns
-// [0, k) of a weight with row stride ldb, in panels `panel_width` wide, when the innermost PackedWeightsScope
-// on this thread covers B; null otherwise. *fresh is true when the caller has to fill it.
-float* packed_weight(const float* b, int64_t ldb, int64_t n, int64_t k, int64_t panel_width, int64_t floats,
-                     bool* fresh);
+// The packed copy (`floats` long, 64-byte aligned) of op(B) [k, n], B stored as [n, k] when transposed and
+// [k, n] otherwise with row stride ldb, in panels `panel_width` wide, when the innermost PackedWeightsScope on
+// this thread covers B; null otherwise. *fresh is true when the caller has to fill it.
+float* packed_weight(const float* b, int64_t ldb, bool transposed, int64_t n, int64_t k, int64_t panel_width,
+                     int64_t floats, bool* fresh);
 
 // The instruction sets the kernel is built for. avx512: AVX-512 F/BW/DQ/VL with 16 floats per register;
 // avx2: AVX2 + FMA, 8 floats; generic: whatever the compiler's baseline for the target is (SSE2 on x86-64,
@@ -128,6 +141,9 @@ struct GemmArgs {
   float beta;
   float* c;
   int64_t ldc;
+  // op(B) packed whole for the packed path (panels of NR columns, each all of k, as GemmIsaKernel::pack_weight
+  // writes them), from a PackedWeightsScope; null: the path reads or packs B itself.
+  const float* packed_b = nullptr;
 };
 
 // How a product is computed. Chosen once for the whole product, before it is split between threads, so
@@ -143,6 +159,7 @@ struct GemmIsaKernel {
   int64_t mr, nr;  // the packed path's micro-tile: C is split between threads at multiples of these
   GemmPath (*choose)(const GemmArgs& args);
   void (*run)(GemmPath path, const GemmArgs& args);  // single-threaded; k > 0, m > 0, n > 0
+  void (*pack_weight)(const GemmArgs& args, float* out);  // op(B) into GemmArgs::packed_b's layout
 };
 
 // The kernels of this build: null when the build (compiler or target) has no such kernel.

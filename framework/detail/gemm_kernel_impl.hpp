@@ -59,9 +59,8 @@ struct Gemm {
   // KC x NR of B stays in L1 across the MR-row sweep, MC x KC of A in L2, KC x NC of B in L3.
   static constexpr int64_t KC = Tuning::KC, MC = Tuning::MC, NC = Tuning::NC;
   static_assert(MC % MR == 0 && NC % NR == 0);
-  // Up to kShortRows rows of op(A) (gemm_kernel.hpp), A B^T takes the weight_rows path. Up to kInPlaceRows,
-  // a non-transposed B is read in place instead of packed (packed_path below).
-  static constexpr int64_t kInPlaceRows = 128;
+  // Up to kShortRows rows of op(A) (gemm_kernel.hpp), A B^T takes the weight_rows path. Up to kInPlaceRows
+  // (gemm_kernel.hpp), a non-transposed B is read in place instead of packed (packed_path below).
 
   // ---- packing ---------------------------------------------------------------------------------------
 
@@ -368,7 +367,9 @@ struct Gemm {
     // AVX-512: 96 x 1024 x 4096 (the 1 x 1024 LSTM's dh at batch 96) 1.82x, 72 x 1024 x 4096 2.02x, 80 x 4096
     // x 1024 1.82x, 128 x 256 x 1024 1.17x, 128 x 512 x 512 1.15x, 128 x 10000 x 200 1.13x, 96 x 1024 x 1024
     // 0.98x; on AVX2 1.06-1.25x on five of them; from 192 rows packing wins (157 against 144 GFLOP/s).
-    const bool b_in_place = !g.tb && m <= kInPlaceRows;
+    // B packed once for many products (GemmArgs::packed_b): every panel comes from there.
+    const bool b_prepacked = g.packed_b != nullptr;
+    const bool b_in_place = !b_prepacked && !g.tb && m <= kInPlaceRows;
     // ... except where B's rows are a multiple of 4 KB apart: then every row of a panel falls in the same
     // set of the L1 cache, which cannot keep the panel between the micro-tiles that reuse it. With more
     // than 32 rows of A (6 tiles reuse each panel) copying one panel at a time into L1 pays. Interleaved
@@ -386,7 +387,7 @@ struct Gemm {
         if (b_in_place) {
           if (full_cols < nc)
             pack_b<NR>(g.b, g.ldb, false, p0, kc, j0 + full_cols, nc - full_cols, packed_b + full_cols * kc);
-        } else {
+        } else if (!b_prepacked) {
           pack_b<NR>(g.b, g.ldb, g.tb, p0, kc, j0, nc, packed_b);
         }
         for (int64_t i0 = 0; i0 < m; i0 += MC) {
@@ -394,7 +395,9 @@ struct Gemm {
           pack_a(g.a, g.lda, g.ta, i0, mc, p0, kc, packed_a);
           for (int64_t jp = 0; jp < nc; jp += NR) {
             const bool direct = b_in_place && jp < full_cols;
-            const float* b_panel = direct ? g.b + p0 * g.ldb + j0 + jp : packed_b + jp * kc;
+            const float* b_panel = b_prepacked ? g.packed_b + (j0 + jp) * k + p0 * NR
+                                   : direct    ? g.b + p0 * g.ldb + j0 + jp
+                                               : packed_b + jp * kc;
             int64_t ldb_panel = direct ? g.ldb : NR;
             if (direct && copy_panels) {  // this one panel packed, just before the micro-tiles use it
               pack_b<NR>(g.b, g.ldb, false, p0, kc, j0 + jp, NR, packed_b + jp * kc);
@@ -443,9 +446,9 @@ struct Gemm {
   static bool packed_weight_gemm(const GemmArgs& g) {
     const int64_t panels = (g.n + NR - 1) / NR;
     bool fresh = false;
-    float* weight = packed_weight(g.b, g.ldb, g.n, g.k, NR, panels * NR * g.k, &fresh);
+    float* weight = packed_weight(g.b, g.ldb, true, g.n, g.k, NR, panels * NR * g.k, &fresh);
     if (weight == nullptr) return false;
-    if (fresh) pack_b<NR>(g.b, g.ldb, true, 0, g.k, 0, g.n, weight);  // op(B) = W^T: panels of NR columns
+    if (fresh) pack_weight(g, weight);  // op(B) = W^T
     float* a = gemm_scratch(0, (g.m + MR - 1) / MR * MR * g.k);
     pack_a(g.a, g.lda, false, 0, g.m, 0, g.k, a);
     for (int64_t jp = 0; jp < g.n; jp += NR)
@@ -455,6 +458,9 @@ struct Gemm {
             lo(NR, g.n - jp));
     return true;
   }
+
+  // op(B) whole, in panels of NR columns each all of k (GemmArgs::packed_b).
+  static void pack_weight(const GemmArgs& g, float* out) { pack_b<NR>(g.b, g.ldb, g.tb, 0, g.k, 0, g.n, out); }
 
   static void run(GemmPath path, const GemmArgs& g) {
     switch (path) {
@@ -469,7 +475,7 @@ struct Gemm {
     }
   }
 
-  static constexpr GemmIsaKernel kernel(GemmIsa isa) { return {isa, MR, NR, &choose, &run}; }
+  static constexpr GemmIsaKernel kernel(GemmIsa isa) { return {isa, MR, NR, &choose, &run, &pack_weight}; }
 };
 
 }  // namespace

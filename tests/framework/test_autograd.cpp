@@ -5,6 +5,8 @@
 #include <thread>
 #include <unroll/unroll.hpp>
 
+#include <unroll/framework/detail/gemm_kernel.hpp>
+
 #include "support/gradcheck_helpers.hpp"
 
 using namespace unroll;
@@ -128,4 +130,32 @@ TEST_CASE("multi-root backward") {
   Tensor x = leaf({1, 2});
   backward({sum(x * 2), sum(x * x)}, {Tensor(), Tensor()});
   CHECK(x.grad().to_vector() == std::vector<real>{4, 6});
+}
+
+TEST_CASE("backward() packs float32 leaves once for the pass: products whose B is a leaf may use one copy") {
+  // A probe op whose backward asks the kernel's cache (detail::packed_weight) about three buffers: a float32
+  // leaf (covered during the pass), a tensor computed from it (not a leaf: not covered) and a float64 leaf
+  // (float64 products go to OpenBLAS: not covered). Outside backward() nothing is covered.
+  Tensor w = randn({8, 5}).requires_grad_();
+  Tensor w64 = randn({8, 5}, kFloat64).requires_grad_();
+  Tensor mid = w * 2;
+  bool leaf_covered = false, mid_covered = true, double_covered = true;
+  const auto covered = [](const Tensor& t) {
+    bool fresh = false;
+    return unroll::detail::packed_weight(static_cast<const float*>(t.impl()->storage->data), 5, true, 8, 5, 32,
+                                         32 * 5, &fresh) != nullptr;
+  };
+  Tensor out = mid.detach() + w64.detach().to(kFloat32);
+  record(out, "probe", {mid, w64}, [&](BackwardContext& c) {
+    leaf_covered = covered(w);
+    mid_covered = covered(mid);
+    double_covered = covered(w64);
+    c.add_grad(0, c.grad_output());
+  });
+  sum(out).backward();
+  CHECK(leaf_covered);
+  CHECK_FALSE(mid_covered);
+  CHECK_FALSE(double_covered);
+  CHECK_FALSE(covered(w));
+  CHECK(w.grad().to_vector() == std::vector<real>(40, 2));  // the probe's gradient went through
 }

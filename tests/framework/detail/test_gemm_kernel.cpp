@@ -367,10 +367,63 @@ TEST_CASE("under PackedWeightsScope, a few rows times a weight's transpose run o
                                      : unroll::detail::gemm_kernel_generic();
           const int64_t floats = (n + kernel->nr - 1) / kernel->nr * kernel->nr * k;
           bool fresh = true;
-          CHECK(unroll::detail::packed_weight(weight.data() + 3, ldb, n, k, kernel->nr, floats, &fresh) != nullptr);
+          CHECK(unroll::detail::packed_weight(weight.data() + 3, ldb, true, n, k, kernel->nr, floats, &fresh) != nullptr);
           CHECK_FALSE(fresh);
         }
       }
+  }
+}
+
+TEST_CASE("under PackedWeightsScope, the packed path reads B from one packed copy, to the bit, on 1 and 2 threads") {
+  // Products that take the packed path with B inside a weight of the scope (backward()'s dh = dG W at every
+  // step), split between threads by columns (m < n) and by rows: a non-transposed B that the path would read
+  // in place (up to kInPlaceRows rows of A; 4 KB rows, copied panel by panel without the scope, or not) is
+  // read from the copy. A B the path packs anyway (more rows of A, or transposed) is not copied.
+  struct Shape {
+    bool tb;
+    int64_t m, n, k, ldb;
+    bool copied;
+  };
+  const Shape shapes[] = {{false, 20, 100, 300, 1024, true}, {false, 64, 70, 600, 1024, true},
+                          {false, 128, 90, 260, 100, true},  {false, 129, 90, 260, 100, false},
+                          {false, 200, 37, 70, 40, false},   {true, 65, 97, 300, 310, false},
+                          {true, 150, 33, 64, 70, false}};
+  std::mt19937 rng(29);
+  std::uniform_real_distribution<float> dist(-1, 1);
+  for (GemmIsa isa : unroll::detail::available_gemm_isas()) {
+    IsaScope scope(isa);
+    const std::string isa_label = unroll::detail::isa_name(isa);
+    CAPTURE(isa_label);
+    for (const Shape& s : shapes) {
+      CAPTURE(s.tb);
+      CAPTURE(s.m);
+      CAPTURE(s.n);
+      CAPTURE(s.k);
+      const int64_t b_rows = s.tb ? s.n : s.k;
+      std::vector<float> weight(static_cast<size_t>(b_rows * s.ldb + 5)), a(static_cast<size_t>(s.m * s.k)),
+          c0(static_cast<size_t>(s.m * s.n));
+      for (auto* v : {&weight, &a, &c0})
+        for (auto& x : *v) x = dist(rng);
+      const float* b = weight.data() + 5;  // B a block of a larger buffer
+      const auto product = [&](int threads) {
+        const ThreadScope split(threads, 0);  // 0: split every product on 2 threads
+        std::vector<float> c = c0;
+        packed_gemm(false, s.tb, s.m, s.n, s.k, 0.75f, a.data(), s.k, b, s.ldb, -0.5f, c.data(), s.n);
+        return c;
+      };
+      const std::vector<float> plain = product(1);
+      const unroll::detail::PackedWeightsScope::Weight w{weight.data(), static_cast<int64_t>(weight.size())};
+      const unroll::detail::PackedWeightsScope weights(&w, 1);
+      for (int threads : {1, 2, 1}) {  // packs at the first product, reuses it after
+        CAPTURE(threads);
+        CHECK(std::memcmp(plain.data(), product(threads).data(), plain.size() * sizeof(float)) == 0);
+      }
+      // Whether the products read a copy: changing the weight while the scope lives (which the scope's contract
+      // forbids) makes no difference when they do.
+      for (auto& x : weight) x = -x;
+      CAPTURE(s.copied);
+      CHECK((std::memcmp(plain.data(), product(2).data(), plain.size() * sizeof(float)) == 0) == s.copied);
+    }
   }
 }
 
@@ -378,26 +431,32 @@ TEST_CASE("packed_weight covers only the weights of the innermost scope, and pac
   using unroll::detail::packed_weight;
   std::vector<float> w(64 * 40), other(64 * 40);
   bool fresh = false;
-  CHECK(packed_weight(w.data(), 40, 64, 40, 32, 64 * 40, &fresh) == nullptr);  // no scope
+  CHECK(packed_weight(w.data(), 40, true, 64, 40, 32, 64 * 40, &fresh) == nullptr);  // no scope
   const unroll::detail::PackedWeightsScope::Weight entry{w.data(), static_cast<int64_t>(w.size())};
   {
     const unroll::detail::PackedWeightsScope scope(&entry, 1);
-    float* first = packed_weight(w.data(), 40, 64, 40, 32, 64 * 40, &fresh);
+    float* first = packed_weight(w.data(), 40, true, 64, 40, 32, 64 * 40, &fresh);
     REQUIRE(first != nullptr);
     CHECK(fresh);
-    CHECK(packed_weight(w.data(), 40, 64, 40, 32, 64 * 40, &fresh) == first);
+    CHECK(packed_weight(w.data(), 40, true, 64, 40, 32, 64 * 40, &fresh) == first);
     CHECK_FALSE(fresh);
-    CHECK(packed_weight(w.data(), 40, 32, 40, 32, 32 * 40, &fresh) != first);  // another block: its own copy
+    CHECK(packed_weight(w.data(), 40, true, 32, 40, 32, 32 * 40, &fresh) != first);  // another block: its own copy
     CHECK(fresh);
-    CHECK(packed_weight(w.data() + 40, 40, 64, 40, 32, 64 * 40, &fresh) == nullptr);  // runs past the weight
-    CHECK(packed_weight(other.data(), 40, 64, 40, 32, 64 * 40, &fresh) == nullptr);   // not one of them
+    CHECK(packed_weight(w.data() + 40, 40, true, 64, 40, 32, 64 * 40, &fresh) == nullptr);  // runs past the weight
+    CHECK(packed_weight(other.data(), 40, true, 64, 40, 32, 64 * 40, &fresh) == nullptr);   // not one of them
+    // B = w read as [64, 40] without transposing (op(B) = B, n = 40, k = 64): another copy
+    float* untransposed = packed_weight(w.data(), 40, false, 40, 64, 32, 64 * 64, &fresh);
+    CHECK(untransposed != nullptr);
+    CHECK(untransposed != first);
+    CHECK(fresh);
+    CHECK(packed_weight(w.data() + 1, 40, false, 40, 64, 32, 64 * 64, &fresh) == nullptr);  // runs past the weight
     {
       const unroll::detail::PackedWeightsScope inner(nullptr, 0);  // an inner scope without weights
-      CHECK(packed_weight(w.data(), 40, 64, 40, 32, 64 * 40, &fresh) == nullptr);
+      CHECK(packed_weight(w.data(), 40, true, 64, 40, 32, 64 * 40, &fresh) == nullptr);
     }
-    CHECK(packed_weight(w.data(), 40, 64, 40, 32, 64 * 40, &fresh) == first);
+    CHECK(packed_weight(w.data(), 40, true, 64, 40, 32, 64 * 40, &fresh) == first);
   }
-  CHECK(packed_weight(w.data(), 40, 64, 40, 32, 64 * 40, &fresh) == nullptr);
+  CHECK(packed_weight(w.data(), 40, true, 64, 40, 32, 64 * 40, &fresh) == nullptr);
 }
 
 TEST_CASE("a step's product (short A) is split from kParallelGemmWork, one batched over time steps from 8x that") {
