@@ -135,8 +135,8 @@ SequenceOutput Unidirectional::forward(const Tensor& x, const State& state, cons
     });
   UnrollOptions options = options_;
   options.training = is_training();
-  // The cell's weights do not change during the steps: the products that read them (the recurrence of a
-  // small batch or of a slice of one; the input projection) use one packed copy (detail::PackedWeightsScope).
+  // The cell's weights do not change during the steps: products on them with a few rows of A (the
+  // recurrence of a small batch, or of a slice of one) pack each weight once (detail::PackedWeightsScope).
   std::vector<detail::PackedWeightsScope::Weight> weights;
   for (const Tensor& p : cell_->parameters())
     if (p.dtype() == kFloat32) weights.push_back({p.data<float>(), p.numel()});
