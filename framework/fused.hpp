@@ -72,7 +72,13 @@ class Program {
   Program(std::string name, std::vector<int64_t> pieces, const Body& body);
 
   // Runs the chain. Throws unroll::Error naming the program and the shapes when the inputs do not fit.
+  // On a build whose target has no vector unit that xsimd knows (there is no interpreter), runs unfused().
   std::vector<Tensor> operator()(const std::vector<Tensor>& inputs) const;
+
+  // The same chain as the plain ops it stands for, one op (and one graph node) per instruction: the same
+  // equations, values within rounding of operator()'s, gradients through each op's own rule. The reference
+  // for tests, and what operator() falls back to without an interpreter.
+  std::vector<Tensor> unfused(const std::vector<Tensor>& inputs) const;
 
   const std::string& name() const;
   size_t num_inputs() const;

@@ -180,16 +180,16 @@ std::string Program::describe() const {
 namespace {
 using detail::kFusedBlock;
 
-// The interpreter for the instruction set the matrix kernel uses (gemm_isa(): the CPU's best, or UNROLL_ISA).
-const detail::FusedIsaKernel& kernel() {
+// The interpreter for the instruction set the matrix kernel uses (gemm_isa(): the CPU's best, or UNROLL_ISA);
+// null where the build has none (a target without a vector unit xsimd knows: Program runs unfused()).
+const detail::FusedIsaKernel* find_kernel() {
   const detail::GemmIsa isa = detail::gemm_isa();
   const detail::FusedIsaKernel* k = isa == detail::GemmIsa::avx512 ? detail::fused_kernel_avx512()
                                     : isa == detail::GemmIsa::avx2 ? detail::fused_kernel_avx2()
                                                                    : nullptr;
-  if (k == nullptr) k = detail::fused_kernel_generic();
-  check(k != nullptr, "fused programs need a SIMD instruction set that xsimd supports; this build has none");
-  return *k;
+  return k != nullptr ? k : detail::fused_kernel_generic();
 }
+const detail::FusedIsaKernel& kernel() { return *find_kernel(); }
 
 // This thread's block buffers (values, gradients), grown as needed and kept: a call allocates none.
 template <class T>
@@ -263,7 +263,70 @@ std::vector<Tensor> converted(const std::vector<Tensor>& inputs, DType dt) {
 }
 }  // namespace
 
+std::vector<Tensor> Program::unfused(const std::vector<Tensor>& inputs) const {
+  const ProgramImpl& p = *impl_;
+  const Shape e = element_shape(p, inputs);
+  const DType dt = common_dtype(inputs);
+  std::vector<Tensor> slot(p.code.size());
+  for (size_t k = 0; k < p.code.size(); ++k) {
+    const Instruction& ins = p.code[k];
+    const auto a = [&] { return slot[static_cast<size_t>(ins.a)]; };
+    const auto b = [&] { return slot[static_cast<size_t>(ins.b)]; };
+    switch (ins.code) {
+      case Code::input: {
+        const Tensor& x = inputs[static_cast<size_t>(ins.input)];
+        const Tensor whole = x.dtype() == dt ? x : x.to(dt);
+        slot[k] = p.pieces[static_cast<size_t>(ins.input)] == 1
+                      ? whole
+                      : narrow(whole, static_cast<int>(whole.dim()) - 1, ins.piece * e.back(), e.back());  // chunk j of the last axis
+        break;
+      }
+      case Code::add:
+        slot[k] = a() + b();
+        break;
+      case Code::sub:
+        slot[k] = a() - b();
+        break;
+      case Code::mul:
+        slot[k] = a() * b();
+        break;
+      case Code::neg:
+        slot[k] = -a();
+        break;
+      case Code::add_scalar:
+        slot[k] = a() + ins.constant;
+        break;
+      case Code::mul_scalar:
+        slot[k] = a() * ins.constant;
+        break;
+      case Code::scalar_sub:
+        slot[k] = ins.constant - a();
+        break;
+      case Code::sigmoid:
+        slot[k] = sigmoid(a());
+        break;
+      case Code::tanh:
+        slot[k] = tanh(a());
+        break;
+      case Code::relu:
+        slot[k] = relu(a());
+        break;
+      case Code::exp:
+        slot[k] = exp(a());
+        break;
+    }
+  }
+  std::vector<Tensor> out;  // each a tensor of its own, as operator()'s (an input or its piece is copied)
+  for (int o : p.outputs) {
+    const Tensor& value = slot[static_cast<size_t>(o)];
+    out.push_back(p.code[static_cast<size_t>(o)].code == Code::input ? clone(value) : value);
+  }
+  return out;
+}
+
 std::vector<Tensor> Program::operator()(const std::vector<Tensor>& inputs) const {
+  if (find_kernel() == nullptr) [[unlikely]]
+    return unfused(inputs);
   const ProgramImpl& p = *impl_;
   const Shape e = element_shape(p, inputs);
   const DType dt = common_dtype(inputs);

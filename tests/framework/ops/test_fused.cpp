@@ -150,6 +150,39 @@ TEST_CASE("fused: the cells' programs against finite differences through the lay
   }
 }
 
+TEST_CASE("fused: unfused() runs the chain as plain ops: operator()'s values and gradients, every operation") {
+  // what operator() runs on a build without an interpreter (a target with no vector unit xsimd knows)
+  for (DType dt : {kFloat32, kFloat64}) {
+    CAPTURE(name(dt));
+    const double tol = dt == kFloat32 ? 1e-6 : 1e-14;
+    const Tensor x = sample({9, 4 * 65}, 1, dt), hw = sample({9, 4 * 65}, 2, dt), c = sample({9, 65}, 3, dt);
+    const std::vector<Tensor> fast = lstm({x, hw, c}), slow = lstm.unfused({x, hw, c});
+    REQUIRE(slow.size() == 2);
+    CHECK(slow[0].dtype() == dt);
+    CHECK(slow[0].shape() == Shape{9, 65});
+    CHECK(max_abs_diff(fast[0], slow[0]) <= tol);
+    CHECK(max_abs_diff(fast[1], slow[1]) <= tol);
+    const Tensor w0 = sample({9, 65}, 4, dt).detach(), w1 = sample({9, 65}, 5, dt).detach();
+    const std::vector<Tensor> leaves{x, hw, c};
+    const std::vector<Tensor> g_fast = grads_of(sum(fast[0] * w0) + sum(fast[1] * w1), leaves);
+    const std::vector<Tensor> g_slow = grads_of(sum(slow[0] * w0) + sum(slow[1] * w1), leaves);
+    for (size_t i = 0; i < 3; ++i) CHECK(max_abs_diff(g_fast[i], g_slow[i]) <= 10 * tol);
+  }
+  // every operation, an output listed twice, an output that is an input's piece (a tensor of its own), an
+  // unread piece (zero gradient); finite differences through the plain ops
+  const Tensor a = sample({2, 5}, 7), b2 = sample({2, 10}, 8);
+  const std::vector<Tensor> fast = every_op({a, b2}), slow = every_op.unfused({a, b2});
+  REQUIRE(slow.size() == 4);
+  for (size_t i = 0; i < 4; ++i) CHECK(max_abs_diff(fast[i], slow[i]) <= 1e-14);
+  CHECK(slow[2].impl()->storage != b2.impl()->storage);
+  unroll_test::expect_gradcheck([](const std::vector<Tensor>& in) { return stack(every_op.unfused(in), 0); }, {a, b2});
+  const std::vector<Tensor> g = grads_of(sum(stack(every_op.unfused({a, b2}), 0)), {b2});
+  CHECK(max_abs_diff(chunk(g[0], 2, -1)[1], zeros({2, 5}, kFloat64)) == 0);
+  // the inputs' dtypes promote as operator()'s do
+  CHECK(every_op.unfused({a.to(kFloat32), b2.to(kFloat32)})[0].dtype() == kFloat32);
+  CHECK(every_op.unfused({a.to(kFloat32), b2})[0].dtype() == kFloat64);
+}
+
 TEST_CASE("fused: without grad the outputs are separate tensors with no history; the same values") {
   const Tensor x = sample({2, 8}, 1), hw = sample({2, 8}, 2), c = sample({2, 2}, 3);
   const std::vector<Tensor> recorded = lstm({x, hw, c});
