@@ -173,8 +173,8 @@ struct PackedWeightsScope::Packs {
     bool transposed;
     int64_t n, k, panel_width;
     // From the thread's tensor buffer cache (a block of the same size comes back at the next step), 64-byte
-    // aligned, not zeroed (the packing writes all of it). Fresh pages from the system at every backward
-    // cost the 2 x 256 LSTM's training step ~5% in page faults.
+    // aligned, not zeroed (the packing writes all of it). A first version that took fresh pages from the
+    // system at every pass doubled the page faults of lstm 2x256 training (perf stat, 21672 -> 41113 per run).
     std::unique_ptr<Storage> values;
     float* data() const { return static_cast<float*>(values->data); }
   };
