@@ -239,6 +239,50 @@ TEST_CASE("packed_gemm copies B's panels where its rows are 4 KB apart, and cuts
   }
 }
 
+TEST_CASE("a transposed A gives the same bits read in place or packed (rows 4 KB apart or not)") {
+  // The packed path reads op(A) = A^T in place where the kernel's TransposedA allows it: AVX-512 always,
+  // AVX2 unless A's rows are a multiple of 4 KB apart (then it packs), generic never. The same A stored
+  // with rows 1024 and 1027 floats apart therefore takes both ways on AVX2; on every kernel the results
+  // must agree to the bit (one multiply-add chain per element either way) and match the reference.
+  const int64_t m = 150, n = 70, k = 300;  // crosses MC (144) and KC (256); ragged rows, last panel narrow
+  std::mt19937 rng(21);
+  std::uniform_real_distribution<float> dist(-1, 1);
+  std::vector<float> values(static_cast<size_t>(k * m)), b(static_cast<size_t>(k * n)), c0(static_cast<size_t>(m * n));
+  for (auto* v : {&values, &b, &c0})
+    for (float& x : *v) x = dist(rng);
+  const auto a_with_stride = [&](int64_t lda) {  // A [k, m] with row stride lda, the padding NaN
+    std::vector<float> a(static_cast<size_t>(k * lda), std::numeric_limits<float>::quiet_NaN());
+    for (int64_t p = 0; p < k; ++p)
+      for (int64_t i = 0; i < m; ++i) a[p * lda + i] = values[p * m + i];
+    return a;
+  };
+  const std::vector<float> a_4k = a_with_stride(1024), a_odd = a_with_stride(1027);
+  for (GemmIsa isa : unroll::detail::available_gemm_isas()) {
+    const std::string isa_label = unroll::detail::isa_name(isa);
+    CAPTURE(isa_label);
+    IsaScope scope(isa);
+    for (float beta : {0.0f, -0.5f}) {
+      CAPTURE(beta);
+      std::vector<float> c_4k = c0, c_odd = c0;
+      packed_gemm(true, false, m, n, k, 0.75f, a_4k.data(), 1024, b.data(), n, beta, c_4k.data(), n);
+      packed_gemm(true, false, m, n, k, 0.75f, a_odd.data(), 1027, b.data(), n, beta, c_odd.data(), n);
+      CHECK(std::memcmp(c_4k.data(), c_odd.data(), c_4k.size() * sizeof(float)) == 0);
+      double worst = 0;
+      for (int64_t i = 0; i < m; ++i)
+        for (int64_t j = 0; j < n; ++j) {
+          double sum = 0, scale = 0;
+          for (int64_t p = 0; p < k; ++p) {
+            sum += double(values[p * m + i]) * b[p * n + j];
+            scale += std::abs(double(values[p * m + i]) * b[p * n + j]);
+          }
+          const double want = 0.75 * sum + beta * double(c0[i * n + j]);
+          worst = std::max(worst, std::abs(c_odd[i * n + j] - want) / (0.75 * scale + std::abs(beta * c0[i * n + j]) + 1e-30));
+        }
+      CHECK(worst < kTolerance<float>);
+    }
+  }
+}
+
 TEST_CASE("a product split between threads is right, and bit-identical to the same product on one thread") {
   // Splitting every product (threshold 0) on 2 and 3 threads cuts C at every kind of boundary: rows of the
   // packed path, columns of the short-A paths (dot, weight_rows), ragged last parts.
