@@ -164,13 +164,14 @@ struct Gemm {
   // An R x (V registers) tile of C (R < the tile's full height only for the last rows, which then cost no
   // wasted multiplies) = alpha * (A rows x B panel) + beta * C. beta == 0 never reads C (as in BLAS, so NaN
   // garbage in C does not leak through). B rows are ldb_panel apart: the panel width for a packed panel,
-  // ldb when B is read in place. Three ways to read A and write C:
+  // ldb when B is read in place. Four ways to read A and write C:
   //   packed_a:    A is a packed panel (column p = MR contiguous values); the tile is C[r, j] (row stride ldc).
   //   a_columns:   A is op(A) = A^T read in place: column p of the tile's rows is a[p * lda .. + R]; the tile
   //                is written as packed_a's. Same multiply-add chain per element as packed_a: same bits.
+  //   a_rows:      A is R rows read in place (row stride lda); the tile is written as packed_a's (same bits).
   //   weight_rows: A is R rows of a weight read in place (row stride lda), for C^T = W A^T (below); the
   //                tile is C^T, so it is written transposed: tile[r][j] goes to C[j, r].
-  enum class TileLayout { packed_a, a_columns, weight_rows };
+  enum class TileLayout { packed_a, a_columns, a_rows, weight_rows };
 
   template <int R, int V, TileLayout L>
   static void micro_kernel(int64_t kc, const float* __restrict a, int64_t lda, const float* __restrict b,
@@ -190,7 +191,7 @@ struct Gemm {
       for (int r = 0; r < R; ++r) {
         const batch ar(L == TileLayout::packed_a    ? a[p * MR + r]
                        : L == TileLayout::a_columns ? a[p * lda + r]
-                                                    : a[r * lda + p]);
+                                                    : a[r * lda + p]);  // a_rows, weight_rows
 #pragma GCC unroll 4
         for (int v = 0; v < V; ++v) acc[r][v] = xsimd::fma(ar, bv[v], acc[r][v]);
       }
@@ -292,6 +293,21 @@ struct Gemm {
     return pick<V, L>(rows, std::make_integer_sequence<int, Rows>{});
   }
 
+  // The packed path's micro-kernel for a tile of `rows` rows reading A as `layout` says, one register wide
+  // for a narrow last panel.
+  static MicroKernel tile_kernel(TileLayout layout, bool narrow, int64_t rows) {
+    switch (layout) {
+      case TileLayout::a_rows:
+        return narrow ? micro_kernel_for<1, TileLayout::a_rows, MR>(rows) : micro_kernel_for<NV, TileLayout::a_rows, MR>(rows);
+      case TileLayout::a_columns:
+        return narrow ? micro_kernel_for<1, TileLayout::a_columns, MR>(rows)
+                      : micro_kernel_for<NV, TileLayout::a_columns, MR>(rows);
+      default:
+        return narrow ? micro_kernel_for<1, TileLayout::packed_a, MR>(rows)
+                      : micro_kernel_for<NV, TileLayout::packed_a, MR>(rows);
+    }
+  }
+
   // ---- A B^T for short A, without packing ----------------------------------------------------------
   // C = alpha * A B^T + beta * C with A [m, k] and B [n, k] both read in place: every output is the dot
   // product of two contiguous rows. A block is DA rows of A x DB rows of B = W dot products, one SIMD
@@ -369,6 +385,14 @@ struct Gemm {
   }
 
   // ---- the packed path ---------------------------------------------------------------------------
+  // A not transposed is read in place (TileLayout::a_rows: R row streams) when op(B) has at most this many
+  // columns: packing A is then a whole pass over it for few uses of each element. One thread, GFLOP/s in
+  // place against packed, median of 3-5 alternated runs (2026-12-03, AMD EPYC), A B^T: AVX-512 800 x 10 x 64
+  // (a 10-class head over T*N rows) 2.01x, 800 x 32 x 64 1.72x, 800 x 64 x 64 1.36x, 800 x 128 x 64 1.16x,
+  // 800 x 256 x 256 1.09x, 3000 x 512 x 512 1.10x; AVX2 1.71x, 1.19x, 1.04x, 1.03x (10, 64, 256, 512 columns);
+  // SSE2 1.39x, 1.09x, 1.02x, 1.04x. Wider: 1120 x 1024 x 1024 0.98x, 64 x 1024 x 4096 0.98x (AVX-512).
+  static constexpr int64_t kARowsInPlaceCols = 512;
+
   // op(A) = A^T read in place rather than packed (TransposedA above).
   static bool transposed_a_in_place(const GemmArgs& g) {
     if (!g.ta || Tuning::transposed_a == TransposedA::packed) return false;
@@ -397,9 +421,11 @@ struct Gemm {
     // 1.17x on AVX-512, 1.20x on AVX2; 64 x 2048 x 1024 1.15x; at 32 x 1024 x 4096 0.91x, and at row
     // strides that are not multiples of 4 KB 0.79x (32 x 256 x 1024).
     const bool copy_panels = b_in_place && m > 32 && g.ldb % (4096 / int64_t{sizeof(float)}) == 0;
-    const bool a_in_place = transposed_a_in_place(g);
+    const TileLayout a_layout = transposed_a_in_place(g)                ? TileLayout::a_columns
+                                : !g.ta && n <= kARowsInPlaceCols ? TileLayout::a_rows
+                                                                  : TileLayout::packed_a;
     float* packed_b = gemm_scratch(1, kc_max * nc_max);
-    float* packed_a = a_in_place ? nullptr : gemm_scratch(0, kc_max * mc_max);
+    float* packed_a = a_layout == TileLayout::packed_a ? gemm_scratch(0, kc_max * mc_max) : nullptr;
     for (int64_t j0 = 0; j0 < n; j0 += NC) {
       const int64_t nc = lo(NC, n - j0);
       for (int64_t p0 = 0; p0 < k; p0 += KC) {
@@ -415,7 +441,7 @@ struct Gemm {
         }
         for (int64_t i0 = 0; i0 < m; i0 += MC) {
           const int64_t mc = lo(MC, m - i0);
-          if (!a_in_place) pack_a(g.a, g.lda, g.ta, i0, mc, p0, kc, packed_a);
+          if (a_layout == TileLayout::packed_a) pack_a(g.a, g.lda, g.ta, i0, mc, p0, kc, packed_a);
           for (int64_t jp = 0; jp < nc; jp += NR) {
             const bool direct = b_in_place && jp < full_cols;
             const float* b_panel = b_prepacked ? g.packed_b + (j0 + jp) * k + p0 * NR
@@ -435,17 +461,12 @@ struct Gemm {
             const bool narrow = NV > 1 && cols <= W;
             for (int64_t ip = 0; ip < mc; ip += MR) {
               const int64_t rows = lo(MR, mc - ip);
-              float* c_tile = g.c + (i0 + ip) * g.ldc + j0 + jp;
-              if (a_in_place) {
-                const MicroKernel kernel = narrow ? micro_kernel_for<1, TileLayout::a_columns, MR>(rows)
-                                                  : micro_kernel_for<NV, TileLayout::a_columns, MR>(rows);
-                kernel(kc, g.a + p0 * g.lda + i0 + ip, g.lda, b_panel, ldb_panel, g.alpha, slice_beta, c_tile,
-                       g.ldc, cols);
-              } else {
-                const MicroKernel kernel = narrow ? micro_kernel_for<1, TileLayout::packed_a, MR>(rows)
-                                                  : micro_kernel_for<NV, TileLayout::packed_a, MR>(rows);
-                kernel(kc, packed_a + ip * kc, MR, b_panel, ldb_panel, g.alpha, slice_beta, c_tile, g.ldc, cols);
-              }
+              const float* a_tile = a_layout == TileLayout::a_rows      ? g.a + (i0 + ip) * g.lda + p0
+                                    : a_layout == TileLayout::a_columns ? g.a + p0 * g.lda + i0 + ip
+                                                                        : packed_a + ip * kc;
+              const int64_t lda_tile = a_layout == TileLayout::packed_a ? MR : g.lda;
+              tile_kernel(a_layout, narrow, rows)(kc, a_tile, lda_tile, b_panel, ldb_panel, g.alpha, slice_beta,
+                                                  g.c + (i0 + ip) * g.ldc + j0 + jp, g.ldc, cols);
             }
           }
         }

@@ -283,6 +283,44 @@ TEST_CASE("a transposed A gives the same bits read in place or packed (rows 4 KB
   }
 }
 
+TEST_CASE("A read in place (op(B) of <= 512 columns) gives the bits of A packed (wider op(B))") {
+  // The packed path reads a non-transposed A in place when op(B) has few columns and packs it otherwise.
+  // Each element of C depends only on its row of A and column of op(B), so the first columns of a product
+  // with 600 columns (A packed) must equal, bit for bit, the product with only those columns (A in place).
+  // alpha = beta = 1: a column in a ragged last tile is stored by the scalar update (alpha * value + beta * c,
+  // each product rounded), a full tile's by one multiply-add (alpha * acc + beta * c): with alpha = 0.75 the
+  // two differ in the last bit on AVX2 whichever way A is read; with alpha = 1 both are acc + c.
+  // One thread: split between two, the wide product's halves would have <= 512 columns and read A in place.
+  const ThreadScope one_thread(1, unroll::detail::parallel_gemm_work());
+  const int64_t m = 150, k = 300, wide = 600;  // crosses MC and KC; ragged rows
+  std::mt19937 rng(22);
+  std::uniform_real_distribution<float> dist(-1, 1);
+  std::vector<float> a(static_cast<size_t>(m * k)), b(static_cast<size_t>(wide * k)), c0(static_cast<size_t>(m * wide));
+  for (auto* v : {&a, &b, &c0})
+    for (float& x : *v) x = dist(rng);
+  for (GemmIsa isa : unroll::detail::available_gemm_isas()) {
+    const std::string isa_label = unroll::detail::isa_name(isa);
+    CAPTURE(isa_label);
+    IsaScope scope(isa);
+    for (bool tb : {false, true})
+      for (int64_t n : {int64_t{10}, int64_t{70}, int64_t{512}}) {  // one narrow panel; ragged; the limit
+        CAPTURE(tb);
+        CAPTURE(n);
+        // op(B) [k, wide]: B [k, wide] (ldb = wide) or B [wide, k] (ldb = k); its first n columns are the
+        // same memory with the same leading dimension.
+        const int64_t ldb = tb ? k : wide;
+        std::vector<float> c_wide = c0, c_narrow = c0;  // both [m, wide]; the narrow one uses n columns
+        packed_gemm(false, tb, m, wide, k, 1.0f, a.data(), k, b.data(), ldb, 1.0f, c_wide.data(), wide);
+        packed_gemm(false, tb, m, n, k, 1.0f, a.data(), k, b.data(), ldb, 1.0f, c_narrow.data(), wide);
+        bool same = true;
+        for (int64_t i = 0; i < m; ++i)
+          same = same && std::memcmp(&c_wide[i * wide], &c_narrow[i * wide], n * sizeof(float)) == 0;
+        CHECK(same);
+        CHECK(check_case<float>({false, tb, m, n, k, 0.75f, -0.5f}, rng, float_kernel) < kTolerance<float>);
+      }
+  }
+}
+
 TEST_CASE("a product split between threads is right, and bit-identical to the same product on one thread") {
   // Splitting every product (threshold 0) on 2 and 3 threads cuts C at every kind of boundary: rows of the
   // packed path, columns of the short-A paths (dot, weight_rows), ragged last parts.
