@@ -14,6 +14,7 @@ struct Avx2Tuning {
   static constexpr int MR = 6, NV = 2;
   static constexpr int WR1 = 6, WR2 = 6;
   static constexpr int64_t KC = 256, MC = 96, NC = 4096;
+  static constexpr int64_t KC_AT = 256;  // (gemm_kernel_impl.hpp, packed_path)
   static constexpr TransposedA transposed_a = TransposedA::in_place_unless_4k;  // (gemm_kernel_impl.hpp)
 };
 constexpr GemmIsaKernel kAvx2 = Gemm<Avx2Tuning>::kernel(GemmIsa::avx2);

@@ -20,6 +20,7 @@ struct Avx512Tuning {
   static constexpr int MR = 12, NV = 2;
   static constexpr int WR1 = 12, WR2 = 12;
   static constexpr int64_t KC = 256, MC = 144, NC = 4096;
+  static constexpr int64_t KC_AT = 512;  // (gemm_kernel_impl.hpp, packed_path)
   static constexpr TransposedA transposed_a = TransposedA::in_place;  // (gemm_kernel_impl.hpp)
 };
 constexpr GemmIsaKernel kAvx512 = Gemm<Avx512Tuning>::kernel(GemmIsa::avx512);

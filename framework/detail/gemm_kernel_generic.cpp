@@ -17,6 +17,7 @@ struct GenericTuning {
   static constexpr int MR = 6, NV = 2;
   static constexpr int WR1 = 6, WR2 = 6;
   static constexpr int64_t KC = 256, MC = 96, NC = 4096;
+  static constexpr int64_t KC_AT = 256;  // (gemm_kernel_impl.hpp, packed_path)
   static constexpr TransposedA transposed_a = TransposedA::packed;  // (gemm_kernel_impl.hpp)
 };
 constexpr GemmIsaKernel kGeneric = Gemm<GenericTuning>::kernel(GemmIsa::generic);

@@ -21,8 +21,9 @@
 // `weight_rows` (GemmPath in gemm_kernel.hpp).
 //
 // Every element of C is the same sequence of operations whichever block of C it lies in (a fused
-// multiply-add chain over each KC slice of k, added to C slice by slice), so splitting C between threads
-// at multiples of MR rows and NR columns changes no bit of the result.
+// multiply-add chain over each KC slice of k, added to C slice by slice; KC_AT for a transposed A read in
+// place, which depends on A's layout and not on C's size), so splitting C between threads at multiples of
+// MR rows and NR columns changes no bit of the result; nor does reading A in place rather than packed.
 #pragma once
 
 #include <xsimd/xsimd.hpp>
@@ -48,6 +49,7 @@ inline int64_t lo(int64_t a, int64_t b) { return a < b ? a : b; }
 //     static constexpr int MR = 6, NV = 2;       // packed micro-tile: MR rows x NV registers
 //     static constexpr int WR1 = 6, WR2 = 6;     // weight_rows micro-tile rows for 1 and 2 registers
 //     static constexpr int64_t KC = 256, MC = 96, NC = 4096;
+//     static constexpr int64_t KC_AT = 256;  // k slice for a transposed A read in place (packed_path)
 //     static constexpr TransposedA transposed_a = TransposedA::in_place_unless_4k;  // (below)
 //   };
 //
@@ -403,7 +405,15 @@ struct Gemm {
     const int64_t m = g.m, n = g.n, k = g.k;
     const int64_t nc_max = lo(NC, (n + NR - 1) / NR * NR);
     const int64_t mc_max = lo(MC, (m + MR - 1) / MR * MR);
-    const int64_t kc_max = lo(KC, k);
+    const TileLayout a_layout = transposed_a_in_place(g)                ? TileLayout::a_columns
+                                : !g.ta && n <= kARowsInPlaceCols ? TileLayout::a_rows
+                                                                  : TileLayout::packed_a;
+    // Slices of k: KC, or Tuning::KC_AT for a transposed A read in place (no packed A block to keep in L2;
+    // fewer slices, fewer passes over a C too large for L2). AVX-512, one thread, KC_AT = 512 against 256,
+    // median of 3-7 alternated runs: 10000 x 200 x 400 (the PTB head's dW) 1.09x, 4096 x 1024 x 2240 1.07x,
+    // 1024 x 256 x 1120 1.03x; 1024 made the last two slower (0.91x, 0.85x). AVX2: 0.96-1.01x (KC_AT = KC).
+    const int64_t kc_step = a_layout == TileLayout::a_columns ? Tuning::KC_AT : KC;
+    const int64_t kc_max = lo(kc_step, k);
 
     // When op(B) = B and A is short, packing B would cost about as much as the product (each B element is
     // used only m times), so the kernel reads full panels of B in place; only a ragged last panel is packed.
@@ -421,15 +431,12 @@ struct Gemm {
     // 1.17x on AVX-512, 1.20x on AVX2; 64 x 2048 x 1024 1.15x; at 32 x 1024 x 4096 0.91x, and at row
     // strides that are not multiples of 4 KB 0.79x (32 x 256 x 1024).
     const bool copy_panels = b_in_place && m > 32 && g.ldb % (4096 / int64_t{sizeof(float)}) == 0;
-    const TileLayout a_layout = transposed_a_in_place(g)                ? TileLayout::a_columns
-                                : !g.ta && n <= kARowsInPlaceCols ? TileLayout::a_rows
-                                                                  : TileLayout::packed_a;
     float* packed_b = gemm_scratch(1, kc_max * nc_max);
     float* packed_a = a_layout == TileLayout::packed_a ? gemm_scratch(0, kc_max * mc_max) : nullptr;
     for (int64_t j0 = 0; j0 < n; j0 += NC) {
       const int64_t nc = lo(NC, n - j0);
-      for (int64_t p0 = 0; p0 < k; p0 += KC) {
-        const int64_t kc = lo(KC, k - p0);
+      for (int64_t p0 = 0; p0 < k; p0 += kc_step) {
+        const int64_t kc = lo(kc_step, k - p0);
         // The first slice applies the caller's beta; later slices add to what the earlier ones wrote.
         const float slice_beta = p0 == 0 ? g.beta : float(1);
         const int64_t full_cols = nc / NR * NR;

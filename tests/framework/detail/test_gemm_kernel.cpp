@@ -244,7 +244,7 @@ TEST_CASE("a transposed A gives the same bits read in place or packed (rows 4 KB
   // AVX2 unless A's rows are a multiple of 4 KB apart (then it packs), generic never. The same A stored
   // with rows 1024 and 1027 floats apart therefore takes both ways on AVX2; on every kernel the results
   // must agree to the bit (one multiply-add chain per element either way) and match the reference.
-  const int64_t m = 150, n = 70, k = 300;  // crosses MC (144) and KC (256); ragged rows, last panel narrow
+  const int64_t m = 150, n = 70, k = 600;  // crosses MC (144), KC (256), KC_AT (512); ragged rows and panel
   std::mt19937 rng(21);
   std::uniform_real_distribution<float> dist(-1, 1);
   std::vector<float> values(static_cast<size_t>(k * m)), b(static_cast<size_t>(k * n)), c0(static_cast<size_t>(m * n));
