@@ -300,7 +300,8 @@ struct Gemm {
   static MicroKernel tile_kernel(TileLayout layout, bool narrow, int64_t rows) {
     switch (layout) {
       case TileLayout::a_rows:
-        return narrow ? micro_kernel_for<1, TileLayout::a_rows, MR>(rows) : micro_kernel_for<NV, TileLayout::a_rows, MR>(rows);
+        return narrow ? micro_kernel_for<1, TileLayout::a_rows, MR>(rows)
+                      : micro_kernel_for<NV, TileLayout::a_rows, MR>(rows);
       case TileLayout::a_columns:
         return narrow ? micro_kernel_for<1, TileLayout::a_columns, MR>(rows)
                       : micro_kernel_for<NV, TileLayout::a_columns, MR>(rows);

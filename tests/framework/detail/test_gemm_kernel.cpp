@@ -276,7 +276,8 @@ TEST_CASE("a transposed A gives the same bits read in place or packed (rows 4 KB
             scale += std::abs(double(values[p * m + i]) * b[p * n + j]);
           }
           const double want = 0.75 * sum + beta * double(c0[i * n + j]);
-          worst = std::max(worst, std::abs(c_odd[i * n + j] - want) / (0.75 * scale + std::abs(beta * c0[i * n + j]) + 1e-30));
+          worst = std::max(worst,
+                           std::abs(c_odd[i * n + j] - want) / (0.75 * scale + std::abs(beta * c0[i * n + j]) + 1e-30));
         }
       CHECK(worst < kTolerance<float>);
     }
