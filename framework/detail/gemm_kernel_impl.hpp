@@ -508,12 +508,11 @@ struct Gemm {
     float* weight = packed_weight(g.b, g.ldb, true, g.n, g.k, NR, panels * NR * g.k, &fresh);
     if (weight == nullptr) return false;
     if (fresh) pack_weight(g, weight);  // op(B) = W^T
-    float* a = gemm_scratch(0, (g.m + MR - 1) / MR * MR * g.k);
-    pack_a(g.a, g.lda, false, 0, g.m, 0, g.k, a);
+    // A (at most W / 2 rows) read in place, as the packed path does for few columns (a_rows)
     for (int64_t jp = 0; jp < g.n; jp += NR)
       for (int64_t ip = 0; ip < g.m; ip += MR)
-        micro_kernel_for<NV, TileLayout::packed_a, MR>(lo(MR, g.m - ip))(
-            g.k, a + ip * g.k, MR, weight + jp * g.k, NR, g.alpha, float(0), g.c + ip * g.ldc + jp, g.ldc,
+        micro_kernel_for<NV, TileLayout::a_rows, MR>(lo(MR, g.m - ip))(
+            g.k, g.a + ip * g.lda, g.lda, weight + jp * g.k, NR, g.alpha, float(0), g.c + ip * g.ldc + jp, g.ldc,
             lo(NR, g.n - jp));
     return true;
   }
