@@ -43,6 +43,9 @@ namespace {
 
 inline int64_t lo(int64_t a, int64_t b) { return a < b ? a : b; }
 
+// Rows of a float matrix a multiple of 4 KB apart: the same column of every row falls in one L1 set.
+inline bool rows_4k_apart(int64_t ld) { return ld % (4096 / int64_t{sizeof(float)}) == 0; }
+
 // Tuning: a struct naming the instruction set and the block sizes, e.g.
 //   struct Avx2Tuning {
 //     using arch = xsimd::fma3<xsimd::avx2>;
@@ -399,7 +402,7 @@ struct Gemm {
   // op(A) = A^T read in place rather than packed (TransposedA above).
   static bool transposed_a_in_place(const GemmArgs& g) {
     if (!g.ta || Tuning::transposed_a == TransposedA::packed) return false;
-    return Tuning::transposed_a == TransposedA::in_place || g.lda % (4096 / int64_t{sizeof(float)}) != 0;
+    return Tuning::transposed_a == TransposedA::in_place || !rows_4k_apart(g.lda);
   }
 
   static void packed_path(const GemmArgs& g) {
@@ -431,7 +434,7 @@ struct Gemm {
     // A/B, GFLOP/s ratio copy / in place, median of 60 pairs: 64 x 1024 x 4096 (the 1 x 1024 LSTM's dh)
     // 1.17x on AVX-512, 1.20x on AVX2; 64 x 2048 x 1024 1.15x; at 32 x 1024 x 4096 0.91x, and at row
     // strides that are not multiples of 4 KB 0.79x (32 x 256 x 1024).
-    const bool copy_panels = b_in_place && m > 32 && g.ldb % (4096 / int64_t{sizeof(float)}) == 0;
+    const bool copy_panels = b_in_place && m > 32 && rows_4k_apart(g.ldb);
     float* packed_b = gemm_scratch(1, kc_max * nc_max);
     float* packed_a = a_layout == TileLayout::packed_a ? gemm_scratch(0, kc_max * mc_max) : nullptr;
     for (int64_t j0 = 0; j0 < n; j0 += NC) {
