@@ -6,8 +6,13 @@
 // the per-pair ratios is printed. The interpreter runs on the instruction set UNROLL_ISA names (default:
 // the best the CPU has), so `UNROLL_ISA=avx2 fused_bench` against `fused_bench` gives what AVX-512 adds.
 //
+// Fused against plain runs on one thread. A second pair of figures times the fused chain on two threads
+// against one (calls of at least kParallelFusedElements = 8,192 elements per value are split between
+// threads, framework/ops/fused.cpp).
+//
 //   ./build/bench/fused_bench [N H [pairs]]     (default 32 256 40)
-//   last line: fused_speedup_inference=<plain time / fused time> fused_speedup_train=<...>
+//   last lines: fused_speedup_inference=<plain time / fused time> fused_speedup_train=<...>
+//               two_threads_speedup_inference=<fused time on 1 thread / on 2> two_threads_speedup_train=<...>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -42,15 +47,21 @@ double seconds_per_call(const std::function<void()>& f, int calls) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / calls;
 }
 
-// Median over `pairs` of plain / fused, the two alternating.
-double median_ratio(const std::function<void()>& fused_call, const std::function<void()>& plain_call, int pairs) {
-  const double one = seconds_per_call(plain_call, 3);
+// Median over `pairs` of the time of `slow` / the time of `fast`, the two alternating; before_fast and
+// before_slow (untimed) run before each side's turn.
+double median_ratio(
+    const std::function<void()>& fast, const std::function<void()>& slow, int pairs,
+    const std::function<void()>& before_fast = [] {}, const std::function<void()>& before_slow = [] {}) {
+  before_slow();
+  const double one = seconds_per_call(slow, 3);
   const int calls = std::max(1, static_cast<int>(0.05 / std::max(one, 1e-9)));
   std::vector<double> ratios;
   for (int p = 0; p < pairs; ++p) {
-    const double fused_s = seconds_per_call(fused_call, calls);
-    const double plain_s = seconds_per_call(plain_call, calls);
-    ratios.push_back(plain_s / fused_s);
+    before_fast();
+    const double fast_s = seconds_per_call(fast, calls);
+    before_slow();
+    const double slow_s = seconds_per_call(slow, calls);
+    ratios.push_back(slow_s / fast_s);
   }
   std::sort(ratios.begin(), ratios.end());
   return ratios[ratios.size() / 2];
@@ -64,6 +75,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: fused_bench [N H [pairs]]  (positive sizes)\n");
     return 2;
   }
+  const int threads = get_num_threads();
+  set_num_threads(1);
   Generator gen(0);
   const Tensor x = uniform({n, 4 * h}, -2, 2, gen).requires_grad_();
   const Tensor hw = uniform({n, 4 * h}, -2, 2, gen).requires_grad_();
@@ -83,5 +96,20 @@ int main(int argc, char** argv) {
   std::printf("LSTM chain on [%lld, %lld], median of %d alternating pairs of ~50 ms\n", static_cast<long long>(n),
               static_cast<long long>(h), pairs);
   std::printf("fused_speedup_inference=%.3f fused_speedup_train=%.3f\n", inference, training);
+
+  // The fused chain on two threads against one (the thread count changes between turns: changing it
+  // restarts the pool's workers).
+  const auto two = [] { set_num_threads(2); };
+  const auto one = [] { set_num_threads(1); };
+  const auto infer_fused = [&] {
+    NoGradGuard no_grad;
+    lstm_chain()({x, hw, c});
+  };
+  const auto train_fused = [&] { train(true); };
+  const double threads_inference = median_ratio(infer_fused, infer_fused, pairs, two, one);
+  const double threads_training = median_ratio(train_fused, train_fused, pairs, two, one);
+  set_num_threads(threads);
+  std::printf("two_threads_speedup_inference=%.3f two_threads_speedup_train=%.3f\n", threads_inference,
+              threads_training);
   return 0;
 }

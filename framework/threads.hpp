@@ -2,8 +2,9 @@
 //
 // unroll keeps one pool of persistent worker threads. The large matrix products (the input projection of
 // all time steps at once, weight gradients over T * N rows, large output heads), log_softmax over large
-// heads and the two directions of a bidirectional layer are split between them; everything else, and
-// backward's walk over the graph, runs on the calling thread. Products below about 2M multiply-adds (the
+// heads, fused element-wise chains (fused::Program, the cells' gate arithmetic) of at least 8,192 elements
+// and the two directions of a bidirectional layer are split between them; everything else, and backward's
+// walk over the graph, runs on the calling thread. Products below about 2M multiply-adds (the
 // per-step products of small models) stay on one thread: handing them over would cost more than it saves.
 //
 // Results are bit-identical whatever the thread count: a product is split by blocks of its output, never

@@ -66,7 +66,11 @@ struct FusedRun {
   // (lstm 1x64 training 0.92x).
   const int* saved_index = nullptr;
   void* saved = nullptr;
-  // scratch, num_slots * kFusedBlock elements each (64-byte aligned), num_slots pointers, strides and flags
+};
+
+// One thread's working memory for a call: num_slots * kFusedBlock elements each (64-byte aligned) for the
+// values and gradients of one block, and per slot a pointer, a stride and a flag.
+struct FusedScratch {
   void* values = nullptr;
   void* grads = nullptr;
   const void** value = nullptr;
@@ -74,11 +78,14 @@ struct FusedRun {
   unsigned char* written = nullptr;
 };
 
-// [0]: float, [1]: double.
+// [0]: float, [1]: double. Each call runs part `part` of `parts`: the run's blocks (in the order the
+// interpreter walks them) cut into `parts` consecutive ranges as equal as whole blocks allow. Every element
+// is computed by the same operations whichever part it falls in, so the parts may run on different threads,
+// each with its own scratch, and the results do not depend on how many parts there are.
 struct FusedIsaKernel {
   GemmIsa isa;
-  void (*forward[2])(const FusedRun&);
-  void (*backward[2])(const FusedRun&);
+  void (*forward[2])(const FusedRun&, const FusedScratch&, int64_t part, int64_t parts);
+  void (*backward[2])(const FusedRun&, const FusedScratch&, int64_t part, int64_t parts);
 };
 
 // Null when the build has no such kernel (the file compiled without the instruction set's flags).

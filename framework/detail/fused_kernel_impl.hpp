@@ -158,13 +158,13 @@ struct Fused {
   // and so is every slot an operation makes that is an output, from out (the recorded result; not copied
   // again into saved); otherwise, when run.saved is set, computed straight into it (whole blocks) or copied
   // there.
-  static void forward_block(const FusedRun& run, int64_t r, int64_t rb, int64_t c, int64_t n, void* const* out,
-                            bool reuse_saved) {
+  static void forward_block(const FusedRun& run, const FusedScratch& s, int64_t r, int64_t rb, int64_t c, int64_t n,
+                            void* const* out, bool reuse_saved) {
     const bool whole = n % W == 0;
     const int64_t nv = (n + W - 1) / W * W;
-    T* values = static_cast<T*>(run.values);
-    const T** value = reinterpret_cast<const T**>(run.value);
-    int64_t* ld = run.ld;
+    T* values = static_cast<T*>(s.values);
+    const T** value = reinterpret_cast<const T**>(s.value);
+    int64_t* ld = s.ld;
     const int64_t numel = run.rows * run.cols;
     for (int64_t k = 0; k < run.num_slots; ++k) {
       const FusedInstruction& ins = run.code[k];
@@ -254,12 +254,12 @@ struct Fused {
   // gradient is complete before its own op reads it; an op whose slot no gradient reached passes nothing
   // on. The first part of a slot's gradient is stored, later ones added: nothing is zeroed (zeroing every
   // slot's block per block of a 64-wide row was 6-9% of lstm 1x64 training).
-  static void backward_block(const FusedRun& run, int64_t rb, int64_t n) {
+  static void backward_block(const FusedRun& run, const FusedScratch& s, int64_t rb, int64_t n) {
     const int64_t nv = (n + W - 1) / W * W;
-    T* grads = static_cast<T*>(run.grads);
-    unsigned char* written = run.written;
-    const T* const* value = reinterpret_cast<const T* const*>(run.value);
-    const int64_t* ld = run.ld;
+    T* grads = static_cast<T*>(s.grads);
+    unsigned char* written = s.written;
+    const T* const* value = reinterpret_cast<const T* const*>(s.value);
+    const int64_t* ld = s.ld;
     const Shape2 sh{rb, nv};
     for (int64_t k = run.num_slots; k-- > 0;) {
       const FusedInstruction& ins = run.code[k];
@@ -372,28 +372,32 @@ struct Fused {
   }
 
   // ---- whole calls ---------------------------------------------------------------------------------
-  // Calls f(r, rb, c, n) for every block (see forward_block).
+  // Calls f(r, rb, c, n) for every block (see forward_block) of part `part` of `parts`: blocks are numbered
+  // row of blocks by row of blocks, and part i takes numbers [i * B / parts, (i + 1) * B / parts).
   template <class F>
-  static void for_each_block(const FusedRun& run, F&& f) {
+  static void for_each_block(const FusedRun& run, int64_t part, int64_t parts, F&& f) {
     const int64_t rows_per_block =
         run.cols % W == 0 && run.cols > 0 && run.cols < kFusedBlock ? kFusedBlock / run.cols : 1;
-    for (int64_t r = 0; r < run.rows; r += rows_per_block) {
-      const int64_t rb = run.rows - r < rows_per_block ? run.rows - r : rows_per_block;
-      for (int64_t c = 0; c < run.cols; c += kFusedBlock)
-        f(r, rb, c, run.cols - c < kFusedBlock ? run.cols - c : kFusedBlock);
+    const int64_t per_row = (run.cols + kFusedBlock - 1) / kFusedBlock;  // blocks across one row of blocks
+    const int64_t blocks = (run.rows + rows_per_block - 1) / rows_per_block * per_row;
+    const int64_t first = part * blocks / parts, last = (part + 1) * blocks / parts;
+    for (int64_t b = first; b < last; ++b) {
+      const int64_t r = b / per_row * rows_per_block, c = b % per_row * kFusedBlock;
+      f(r, run.rows - r < rows_per_block ? run.rows - r : rows_per_block, c,
+        run.cols - c < kFusedBlock ? run.cols - c : kFusedBlock);
     }
   }
 
-  static void forward(const FusedRun& run) {
-    const T** value = reinterpret_cast<const T**>(run.value);
-    for_each_block(run, [&](int64_t r, int64_t rb, int64_t c, int64_t n) {
-      forward_block(run, r, rb, c, n, run.out, false);
+  static void forward(const FusedRun& run, const FusedScratch& s, int64_t part, int64_t parts) {
+    const T** value = reinterpret_cast<const T**>(s.value);
+    for_each_block(run, part, parts, [&](int64_t r, int64_t rb, int64_t c, int64_t n) {
+      forward_block(run, s, r, rb, c, n, run.out, false);
       for (int64_t j = 0; j < run.num_outputs; ++j) {  // the outputs not written in place
         T* to = static_cast<T*>(run.out[j]) + r * run.cols + c;
         const T* from = value[run.outputs[j]];
         if (from == to) continue;
         for (int64_t q = 0; q < rb; ++q)
-          std::memcpy(to + q * run.cols, from + q * run.ld[run.outputs[j]], static_cast<size_t>(n) * sizeof(T));
+          std::memcpy(to + q * run.cols, from + q * s.ld[run.outputs[j]], static_cast<size_t>(n) * sizeof(T));
       }
     });
   }
@@ -401,18 +405,18 @@ struct Fused {
   // Recomputes each block's values (the saved ones read back), seeds the outputs' gradients, runs the reverse
   // sweep, and writes every wanted input piece's gradient (each element of an input belongs to exactly one
   // piece: written once).
-  static void backward(const FusedRun& run) {
+  static void backward(const FusedRun& run, const FusedScratch& s, int64_t part, int64_t parts) {
     const T* grad_out = static_cast<const T*>(run.grad_out);
-    T* grads = static_cast<T*>(run.grads);
+    T* grads = static_cast<T*>(s.grads);
     const int64_t numel = run.rows * run.cols;
-    for_each_block(run, [&](int64_t r, int64_t rb, int64_t c, int64_t n) {
-      forward_block(run, r, rb, c, n, run.out, true);
+    for_each_block(run, part, parts, [&](int64_t r, int64_t rb, int64_t c, int64_t n) {
+      forward_block(run, s, r, rb, c, n, run.out, true);
       const int64_t nv = (n + W - 1) / W * W;
-      for (int64_t k = 0; k < run.num_slots; ++k) run.written[k] = 0;
+      for (int64_t k = 0; k < run.num_slots; ++k) s.written[k] = 0;
       for (int64_t j = 0; j < run.num_outputs; ++j) {  // seeds; an output listed twice gets both gradients
         const int slot = run.outputs[j];
         T* seed = grads + slot * kFusedBlock;
-        const bool add = run.written[slot];
+        const bool add = s.written[slot];
         for (int64_t q = 0; q < rb; ++q) {
           const T* src = grad_out + j * numel + (r + q) * run.cols + c;
           T* row = seed + q * nv;
@@ -423,15 +427,15 @@ struct Fused {
             for (int64_t i = n; i < nv; ++i) row[i] = T(0);
           }
         }
-        run.written[slot] = 1;
+        s.written[slot] = 1;
       }
-      backward_block(run, rb, n);
+      backward_block(run, s, rb, n);
       for (int64_t k = 0; k < run.num_slots && run.code[k].code == FusedCode::input; ++k) {
         const FusedInstruction& ins = run.code[k];
         if (run.grad_in[ins.input] == nullptr) continue;
         for (int64_t q = 0; q < rb; ++q) {
           T* to = static_cast<T*>(run.grad_in[ins.input]) + (r + q) * run.in_row[ins.input] + ins.piece * run.cols + c;
-          if (run.written[k])
+          if (s.written[k])
             std::memcpy(to, grads + k * kFusedBlock + q * nv, static_cast<size_t>(n) * sizeof(T));
           else  // no output depends on this piece
             std::memset(to, 0, static_cast<size_t>(n) * sizeof(T));

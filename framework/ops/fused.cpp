@@ -16,6 +16,7 @@
 #include "unroll/framework/detail/dispatch.hpp"
 #include "unroll/framework/detail/fused_kernel.hpp"
 #include "unroll/framework/detail/kernels.hpp"
+#include "unroll/framework/detail/thread_pool.hpp"
 #include "unroll/framework/fused.hpp"
 #include "unroll/framework/ops.hpp"
 
@@ -191,12 +192,43 @@ const detail::FusedIsaKernel* find_kernel() {
 }
 const detail::FusedIsaKernel& kernel() { return *find_kernel(); }
 
-// This thread's block buffers (values, gradients), grown as needed and kept: a call allocates none.
+// This thread's scratch for a program of `slots` instructions (the block buffers of values and gradients,
+// and the per-slot pointers, strides and flags), grown as needed and kept: a call allocates none.
 template <class T>
-T* scratch(int which, size_t count) {
+detail::FusedScratch thread_scratch(size_t slots) {
   thread_local std::vector<T, xsimd::aligned_allocator<T, 64>> buffers[2];  // 64: an AVX-512 register
-  if (buffers[which].size() < count) buffers[which].resize(count);
-  return buffers[which].data();
+  thread_local std::vector<const void*> value;
+  thread_local std::vector<int64_t> ld;
+  thread_local std::vector<unsigned char> written;
+  if (value.size() < slots) {
+    for (auto& b : buffers) b.resize(slots * kFusedBlock);
+    value.resize(slots);
+    ld.resize(slots);
+    written.resize(slots);
+  }
+  return {buffers[0].data(), buffers[1].data(), value.data(), ld.data(), written.data()};
+}
+
+// From this many elements per value (rows * cols) a call's blocks are split between the pool's threads.
+// Each element is computed by the same operations whichever thread runs it, so the results do not depend
+// on the thread count. Measured with bench/rnn_bench on two threads, split against not split (median of 5
+// alternated pairs, docs/performance.md "Threads"): at 8,192 elements lstm 2x256 N32 training 1.04x, N128
+// H64 1.04x, N256 H32 1.04x; at 65,536 (lstm 1x1024) 1.04x; at 4,096 N32 H128 1.09x but N64 H64 0.89x.
+// The chain alone (bench/fused_bench) trains slower on two threads, 0.64-0.81x: there every buffer it
+// writes is hot in the caller's cache, which a model's split products do not leave it.
+constexpr int64_t kParallelFusedElements = int64_t{1} << 13;
+
+// Runs a kernel entry (forward or backward for T) over all of the run's blocks: on this thread, or for a
+// large call in one part per thread of the pool, each part with its own thread's scratch.
+template <class T, class Entry>
+void run_blocks(const detail::FusedRun& run, Entry entry) {
+  const int64_t parts = run.rows * run.cols >= kParallelFusedElements ? detail::parallel_width() : 1;
+  auto part = [&](int64_t i) { entry(run, thread_scratch<T>(static_cast<size_t>(run.num_slots)), i, parts); };
+  if (parts < 2) {
+    part(0);
+    return;
+  }
+  detail::parallel_for(parts, part);
 }
 
 // Checks the inputs against the program and returns E, the shape of every value.
@@ -344,7 +376,7 @@ std::vector<Tensor> Program::operator()(const std::vector<Tensor>& inputs) const
   detail::FusedRun run;
   std::vector<int64_t> in_row;
   set_layout(p, e, run, in_row);
-  std::vector<const void*> in(values.size()), value(p.code.size());
+  std::vector<const void*> in(values.size());
   for (size_t i = 0; i < values.size(); ++i) in[i] = values[i].impl()->storage->data;
   std::vector<void*> dst(n_out);
   const size_t elem = dt == kFloat64 ? sizeof(double) : sizeof(float);
@@ -353,18 +385,13 @@ std::vector<Tensor> Program::operator()(const std::vector<Tensor>& inputs) const
                        : outputs[j].impl()->storage->data;
   run.in = in.data();
   run.out = dst.data();
-  run.value = value.data();
-  std::vector<int64_t> ld(p.code.size());
-  run.ld = ld.data();
   Tensor saved;  // the transcendentals' values, for backward
   if (recording && p.num_saved > 0) {
     saved = empty(Shape{p.num_saved * numel}, dt);
     run.saved = saved.impl()->storage->data;
   }
-  visit_floating(p.name.c_str(), dt, [&]<class T>() {
-    run.values = scratch<T>(0, p.code.size() * kFusedBlock);
-    kernel().forward[std::is_same_v<T, double>](run);
-  });
+  visit_floating(p.name.c_str(), dt,
+                 [&]<class T>() { run_blocks<T>(run, kernel().forward[std::is_same_v<T, double>]); });
   if (!recording) return outputs;
 
   record(packed, p.name.c_str(), inputs, [impl = impl_, e, saved](BackwardContext& ctx) {
@@ -379,7 +406,7 @@ std::vector<Tensor> Program::operator()(const std::vector<Tensor>& inputs) const
     detail::FusedRun run;
     std::vector<int64_t> in_row;
     set_layout(p, e, run, in_row);
-    std::vector<const void*> in(values.size()), value(p.code.size());
+    std::vector<const void*> in(values.size());
     std::vector<void*> grad_in(values.size());
     for (size_t i = 0; i < values.size(); ++i) {
       in[i] = values[i].impl()->storage->data;
@@ -398,16 +425,8 @@ std::vector<Tensor> Program::operator()(const std::vector<Tensor>& inputs) const
       run.out = result.data();
     }
     run.grad_in = grad_in.data();
-    run.value = value.data();
-    std::vector<int64_t> ld(p.code.size());
-    run.ld = ld.data();
-    std::vector<unsigned char> written(p.code.size());
-    run.written = written.data();
-    visit_floating(p.name.c_str(), dt, [&]<class T>() {
-      run.values = scratch<T>(0, p.code.size() * kFusedBlock);
-      run.grads = scratch<T>(1, p.code.size() * kFusedBlock);
-      kernel().backward[std::is_same_v<T, double>](run);
-    });
+    visit_floating(p.name.c_str(), dt,
+                   [&]<class T>() { run_blocks<T>(run, kernel().backward[std::is_same_v<T, double>]); });
     for (size_t i = 0; i < grads.size(); ++i)
       if (grads[i].defined()) ctx.add_grad(static_cast<int>(i), grads[i]);
   });

@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <thread>
+#include <unroll/framework/detail/thread_pool.hpp>
 #include <unroll/unroll.hpp>
 
 #include "support/gradcheck_helpers.hpp"
@@ -224,6 +225,45 @@ TEST_CASE("fused: one program called from two threads at once") {
   for (int i = 0; i < 50; ++i) CHECK(max_abs_diff(lstm({x, hw, c})[0], expected[0]) == 0);
   worker.join();
   CHECK(max_abs_diff(other[1], expected[1]) == 0);
+}
+
+TEST_CASE("fused: a large call split between threads gives the bits of one thread, values and gradients") {
+  // [30, 300]: rows of a whole block and a ragged one (9,000 elements, over the split threshold); and a
+  // program with no input cut into pieces, run as one long row cut into blocks of columns
+  const fused::Program whole("whole_test", {1, 1}, [](const fused::Inputs& in) -> fused::Values {
+    return {sigmoid(in[0][0]) * tanh(in[1][0]), exp(in[0][0] * 0.1) - in[1][0]};
+  });
+  const int saved_threads = get_num_threads();
+  for (DType dt : {kFloat32, kFloat64})
+    for (bool lstm_case : {true, false}) {
+      CAPTURE(name(dt));
+      CAPTURE(lstm_case);
+      const std::vector<Tensor> in =
+          lstm_case
+              ? std::vector<Tensor>{sample({30, 1200}, 1, dt), sample({30, 1200}, 2, dt), sample({30, 300}, 3, dt)}
+              : std::vector<Tensor>{sample({77, 130}, 4, dt), sample({77, 130}, 5, dt)};
+      const fused::Program& program = lstm_case ? lstm : whole;
+      const Shape out_shape = in.back().shape();
+      const Tensor w0 = sample(out_shape, 6, dt).detach(), w1 = sample(out_shape, 7, dt).detach();
+      std::vector<std::vector<double>> results[2];
+      int64_t jobs[2] = {0, 0};
+      for (int threads : {1, 2}) {
+        set_num_threads(threads);
+        const int64_t before = detail::pool_jobs();
+        const std::vector<Tensor> out = program(in);
+        const std::vector<Tensor> g = grads_of(sum(out[0] * w0) + sum(out[1] * w1), in);
+        jobs[threads - 1] = detail::pool_jobs() - before;
+        for (const Tensor& t : {out[0], out[1], g[0], g[1], lstm_case ? g[2] : g[1]})
+          results[threads - 1].push_back(t.to(kFloat64).to_vector<double>());
+      }
+      set_num_threads(saved_threads);
+      CHECK(jobs[0] == 0);
+      CHECK(jobs[1] == 2);  // forward and backward each split
+      for (size_t i = 0; i < results[0].size(); ++i) {
+        CAPTURE(i);
+        CHECK(results[0][i] == results[1][i]);
+      }
+    }
 }
 
 TEST_CASE("fused: errors name the program and the shapes") {
