@@ -27,6 +27,9 @@
 // default dtype when none is floating), which the outputs have; gradients flow to every floating input.
 //
 // The body runs once, when the Program is made; a Program is immutable and may be called from any thread.
+// A call of at least 8,192 elements per value is split between unroll's threads (framework/threads.hpp);
+// every element is computed the same way whichever thread runs it, so the results do not depend on the
+// thread count.
 #pragma once
 
 #include <cstdint>
