@@ -212,10 +212,11 @@ detail::FusedScratch thread_scratch(size_t slots) {
 // From this many elements per value (rows * cols) a call's blocks are split between the pool's threads.
 // Each element is computed by the same operations whichever thread runs it, so the results do not depend
 // on the thread count. Measured with bench/rnn_bench on two threads, split against not split (median of 5
-// alternated pairs, docs/performance.md "Threads"): at 8,192 elements lstm 2x256 N32 training 1.04x, N128
-// H64 1.04x, N256 H32 1.04x; at 65,536 (lstm 1x1024) 1.04x; at 4,096 N32 H128 1.09x but N64 H64 0.89x.
-// The chain alone (bench/fused_bench) trains slower on two threads, 0.64-0.81x: there every buffer it
-// writes is hot in the caller's cache, which a model's split products do not leave it.
+// alternated pairs; docs/performance.md, "Fused chains on both threads"): at 8,192 elements lstm 2x256 N32
+// training 1.04x, N128 H64 1.04x, N256 H32 1.04x; at 65,536 (lstm 1x1024) 1.04x; at 4,096 N32 H128 1.09x
+// but N64 H64 0.89x. The chain alone (bench/fused_bench [32, 256] and [64, 1024]) trains slower on two
+// threads, 0.81-0.82x: there every buffer it writes is hot in the caller's cache, which a model's split
+// products do not leave it.
 constexpr int64_t kParallelFusedElements = int64_t{1} << 13;
 
 // Runs a kernel entry (forward or backward for T) over all of the run's blocks: on this thread, or for a

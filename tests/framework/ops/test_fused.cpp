@@ -253,8 +253,8 @@ TEST_CASE("fused: a large call split between threads gives the bits of one threa
         const std::vector<Tensor> out = program(in);
         const std::vector<Tensor> g = grads_of(sum(out[0] * w0) + sum(out[1] * w1), in);
         jobs[threads - 1] = detail::pool_jobs() - before;
-        for (const Tensor& t : {out[0], out[1], g[0], g[1], lstm_case ? g[2] : g[1]})
-          results[threads - 1].push_back(t.to(kFloat64).to_vector<double>());
+        for (const std::vector<Tensor>* ts : {&out, &g})
+          for (const Tensor& t : *ts) results[threads - 1].push_back(t.to(kFloat64).to_vector<double>());
       }
       set_num_threads(saved_threads);
       CHECK(jobs[0] == 0);
